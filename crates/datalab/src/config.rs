@@ -1,0 +1,168 @@
+//! The one configuration struct, filled from (lowest to highest precedence)
+//! built-in defaults, an optional TOML file, `DATALAB_*` environment
+//! variables and command-line flags. Every key is documented in
+//! `docs/configuration.md`, and a test checks that document names them all.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+#[derive(Clone, PartialEq)]
+pub struct Config {
+    /// Where the database, files and search index live.
+    pub data_dir: PathBuf,
+    /// Address the web server listens on.
+    pub bind: SocketAddr,
+    /// Largest upload accepted, in bytes.
+    pub max_upload_bytes: u64,
+    /// Public address of the site, for absolute links (empty: from the request).
+    pub public_url: String,
+    /// Mark cookies Secure (behind HTTPS).
+    pub secure_cookies: bool,
+    /// Failed logins allowed per account and address in 15 minutes.
+    pub login_attempts: u32,
+    /// `text` or `json` logs.
+    pub log_format: String,
+}
+
+/// Redacts nothing secret today, but is written by hand so that a future
+/// secret (an S3 key, a database password) is never printed by accident.
+impl std::fmt::Debug for Config {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("Config")
+            .field("data_dir", &self.data_dir)
+            .field("bind", &self.bind)
+            .field("max_upload_bytes", &self.max_upload_bytes)
+            .field("public_url", &self.public_url)
+            .field("secure_cookies", &self.secure_cookies)
+            .field("login_attempts", &self.login_attempts)
+            .field("log_format", &self.log_format)
+            .finish()
+    }
+}
+
+/// The keys of the TOML file; all optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub data_dir: Option<PathBuf>,
+    pub bind: Option<SocketAddr>,
+    pub max_upload_bytes: Option<u64>,
+    pub public_url: Option<String>,
+    pub secure_cookies: Option<bool>,
+    pub login_attempts: Option<u32>,
+    pub log_format: Option<String>,
+}
+
+/// Values given on the command line or in the environment (clap reads both).
+#[derive(Debug, Default, Clone, clap::Args)]
+pub struct ConfigArgs {
+    /// Directory for the database, uploaded files and the search index.
+    #[arg(long, env = "DATALAB_DATA_DIR", global = true)]
+    pub data_dir: Option<PathBuf>,
+    /// Optional TOML configuration file.
+    #[arg(long, env = "DATALAB_CONFIG", global = true)]
+    pub config: Option<PathBuf>,
+    /// Largest upload accepted, in bytes (default 1 GiB).
+    #[arg(long, env = "DATALAB_MAX_UPLOAD_BYTES", global = true)]
+    pub max_upload_bytes: Option<u64>,
+    /// Public address of the site, for absolute links in the API (for example https://datos.nl.gob.mx).
+    #[arg(long, env = "DATALAB_PUBLIC_URL", global = true)]
+    pub public_url: Option<String>,
+    /// Mark cookies Secure; set when the site is served over HTTPS.
+    #[arg(long, env = "DATALAB_SECURE_COOKIES", global = true)]
+    pub secure_cookies: Option<bool>,
+    /// Failed logins allowed per account and per address in 15 minutes (default 10).
+    #[arg(long, env = "DATALAB_LOGIN_ATTEMPTS", global = true)]
+    pub login_attempts: Option<u32>,
+    /// Log format: text or json.
+    #[arg(long, env = "DATALAB_LOG_FORMAT", global = true)]
+    pub log_format: Option<String>,
+}
+
+pub const DEFAULT_BIND: &str = "127.0.0.1:8080";
+pub const DEFAULT_MAX_UPLOAD_BYTES: u64 = 1024 * 1024 * 1024;
+
+impl Config {
+    pub fn load(arguments: &ConfigArgs, bind: Option<SocketAddr>) -> anyhow::Result<Config> {
+        let file = match &arguments.config {
+            Some(path) => read_file(path)?,
+            None => FileConfig::default(),
+        };
+        let log_format = arguments.log_format.clone().or(file.log_format).unwrap_or_else(|| "text".into());
+        if !matches!(log_format.as_str(), "text" | "json") {
+            anyhow::bail!("log_format must be 'text' or 'json', not {log_format:?}");
+        }
+        Ok(Config {
+            data_dir: arguments.data_dir.clone().or(file.data_dir).unwrap_or_else(|| PathBuf::from("datalab-data")),
+            bind: bind.or(file.bind).unwrap_or_else(|| DEFAULT_BIND.parse().expect("default address parses")),
+            max_upload_bytes: arguments.max_upload_bytes.or(file.max_upload_bytes).unwrap_or(DEFAULT_MAX_UPLOAD_BYTES),
+            public_url: arguments.public_url.clone().or(file.public_url).unwrap_or_default(),
+            secure_cookies: arguments.secure_cookies.or(file.secure_cookies).unwrap_or(false),
+            login_attempts: arguments.login_attempts.or(file.login_attempts).unwrap_or(10),
+            log_format,
+        })
+    }
+
+    pub fn database_path(&self) -> PathBuf {
+        self.data_dir.join("datalab.sqlite")
+    }
+
+    pub fn files_dir(&self) -> PathBuf {
+        self.data_dir.join("files")
+    }
+
+    pub fn search_dir(&self) -> PathBuf {
+        self.data_dir.join("search")
+    }
+}
+
+fn read_file(path: &Path) -> anyhow::Result<FileConfig> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|error| anyhow::anyhow!("cannot read configuration file {}: {error}", path.display()))?;
+    toml::from_str(&text).map_err(|error| anyhow::anyhow!("configuration file {}: {error}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_beat_file_beats_defaults() {
+        let directory = tempfile::tempdir().unwrap();
+        let file = directory.path().join("datalab.toml");
+        std::fs::write(&file, "data_dir = \"/srv/datalab\"\nmax_upload_bytes = 1000\nlog_format = \"json\"\n").unwrap();
+        let arguments = ConfigArgs { config: Some(file.clone()), max_upload_bytes: Some(5), ..ConfigArgs::default() };
+        let config = Config::load(&arguments, None).unwrap();
+        assert_eq!(config.data_dir, PathBuf::from("/srv/datalab"));
+        assert_eq!(config.max_upload_bytes, 5);
+        assert_eq!(config.log_format, "json");
+        assert_eq!(config.bind.to_string(), DEFAULT_BIND);
+        let defaults = Config::load(&ConfigArgs::default(), None).unwrap();
+        assert_eq!(defaults.data_dir, PathBuf::from("datalab-data"));
+        assert_eq!(defaults.max_upload_bytes, DEFAULT_MAX_UPLOAD_BYTES);
+    }
+
+    #[test]
+    fn unknown_file_keys_are_errors() {
+        let directory = tempfile::tempdir().unwrap();
+        let file = directory.path().join("datalab.toml");
+        std::fs::write(&file, "data_dri = \"x\"\n").unwrap();
+        let error = Config::load(&ConfigArgs { config: Some(file), ..ConfigArgs::default() }, None).unwrap_err();
+        assert!(error.to_string().contains("data_dri"), "{error}");
+    }
+
+    #[test]
+    fn every_key_is_documented() {
+        let documentation = include_str!("../../../docs/configuration.md");
+        for key in
+            ["data_dir", "bind", "max_upload_bytes", "public_url", "secure_cookies", "login_attempts", "log_format"]
+        {
+            assert!(documentation.contains(&format!("`{key}`")), "docs/configuration.md does not document {key}");
+            let variable = format!("DATALAB_{}", key.to_uppercase());
+            assert!(documentation.contains(&variable), "docs/configuration.md does not document {variable}");
+        }
+    }
+}

@@ -1,0 +1,215 @@
+//! `datalab`: the command line. Parses flags, builds the one configuration,
+//! wires the crates together and runs the chosen command. No business rule
+//! lives here.
+
+mod config;
+mod demo;
+
+use std::io::Read;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use config::{Config, ConfigArgs};
+use datalab_files::FileStore;
+use datalab_search::SearchIndex;
+use datalab_store::{NewUser, Store};
+use datalab_web::{AppState, WebSettings};
+
+#[derive(Parser)]
+#[command(name = "datalab", version, about = "Open data and civic participation in one binary")]
+struct Cli {
+    #[command(flatten)]
+    config: ConfigArgs,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the web server (pages, CKAN API, native API).
+    Serve {
+        /// Address to listen on.
+        #[arg(long, env = "DATALAB_BIND")]
+        bind: Option<SocketAddr>,
+        /// Load the demo content first (idempotent).
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Load the demo content (idempotent) and exit.
+    Demo,
+    /// Administration tasks.
+    #[command(subcommand)]
+    Admin(AdminCommand),
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Create a user; the password is read from standard input. Re-running
+    /// it for an existing user sets a new password.
+    CreateUser {
+        name: String,
+        #[arg(long)]
+        email: String,
+        #[arg(long, default_value = "")]
+        fullname: String,
+        #[arg(long)]
+        sysadmin: bool,
+    },
+    /// Create an API token for a user; the token is the last line printed.
+    CreateToken {
+        name: String,
+        /// A label for the token, to recognise it when revoking it.
+        #[arg(long, default_value = "cli")]
+        token_name: String,
+    },
+    /// Rebuild the search index from the database.
+    Reindex,
+}
+
+fn init_logging(config: &Config) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("DATALAB_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,tantivy=warn"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if config.log_format == "json" {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+/// Opens the database, file store and search index under the data directory,
+/// rebuilding the index when it is new.
+async fn open(config: &Config) -> anyhow::Result<AppState> {
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("cannot create data directory {}", config.data_dir.display()))?;
+    let store = Store::open(&config.database_path()).await.context("cannot open the database")?;
+    let files = FileStore::local(&config.files_dir(), config.max_upload_bytes)?;
+    let swept = files.sweep_temporary().await?;
+    if swept > 0 {
+        tracing::info!(swept, "removed files left by interrupted uploads");
+    }
+    let (search, created) = SearchIndex::open(&config.search_dir())?;
+    let search = Arc::new(search);
+    if created {
+        let count = datalab_web::catalog::rebuild_index(&store, &search).await?;
+        tracing::info!(count, "search index built");
+    }
+    let settings = WebSettings {
+        public_url: config.public_url.clone(),
+        secure_cookies: config.secure_cookies,
+        login_attempts_per_window: config.login_attempts,
+        ..WebSettings::default()
+    };
+    Ok(AppState::new(store, files, search, settings))
+}
+
+async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = interrupt => {},
+        _ = terminate => {},
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let bind = match &cli.command {
+        Command::Serve { bind, .. } => *bind,
+        _ => None,
+    };
+    let config = Config::load(&cli.config, bind)?;
+    init_logging(&config);
+    match cli.command {
+        Command::Serve { demo: load_demo, .. } => {
+            let state = open(&config).await?;
+            if load_demo {
+                demo::load(&state).await?;
+            }
+            let listener = tokio::net::TcpListener::bind(config.bind)
+                .await
+                .with_context(|| format!("cannot listen on {}", config.bind))?;
+            let address = listener.local_addr()?;
+            tracing::info!(%address, data_dir = %config.data_dir.display(), "datalab is serving");
+            println!("datalab: http://{address}/");
+            let store = state.store.clone();
+            datalab_web::serve(listener, state, shutdown_signal()).await?;
+            store.close().await;
+        }
+        Command::Demo => {
+            let state = open(&config).await?;
+            demo::load(&state).await?;
+            state.store.close().await;
+        }
+        Command::Admin(command) => {
+            let state = open(&config).await?;
+            match command {
+                AdminCommand::CreateUser { name, email, fullname, sysadmin } => {
+                    let mut password = String::new();
+                    std::io::stdin()
+                        .read_to_string(&mut password)
+                        .context("cannot read the password from standard input")?;
+                    let password = password.trim_end_matches(['\r', '\n']);
+                    match state.store.user(&name).await {
+                        Ok(existing) => {
+                            state.store.set_password(existing.id, password).await.map_err(describe)?;
+                            println!("password of user {name} updated");
+                        }
+                        Err(datalab_store::StoreError::NotFound) => {
+                            let user = state
+                                .store
+                                .create_user(NewUser {
+                                    name: &name,
+                                    fullname: &fullname,
+                                    email: &email,
+                                    password,
+                                    sysadmin,
+                                })
+                                .await
+                                .map_err(describe)?;
+                            println!("user {} created{}", user.name, if user.sysadmin { " (sysadmin)" } else { "" });
+                        }
+                        Err(error) => return Err(error.into()),
+                    }
+                }
+                AdminCommand::CreateToken { name, token_name } => {
+                    let user = state.store.user(&name).await.map_err(|_| anyhow::anyhow!("no user named {name:?}"))?;
+                    let (_, secret) = state.store.create_api_token(user.id, &token_name).await.map_err(describe)?;
+                    println!("API token for {} (shown once):", user.name);
+                    println!("{}", secret.0);
+                }
+                AdminCommand::Reindex => {
+                    let count =
+                        datalab_web::catalog::reindex_all(&state).await.map_err(|error| anyhow::anyhow!("{error}"))?;
+                    println!("search index rebuilt: {count} datasets");
+                }
+            }
+            state.store.close().await;
+        }
+    }
+    Ok(())
+}
+
+/// Turns field errors into a readable message for the terminal.
+fn describe(error: datalab_store::StoreError) -> anyhow::Error {
+    match error {
+        datalab_store::StoreError::Validation(fields) => anyhow::anyhow!("invalid input: {fields}"),
+        other => other.into(),
+    }
+}

@@ -1,0 +1,452 @@
+//! Full-text search of datalab's catalog with tantivy.
+//!
+//! The index is derived data: the database is the source of truth, every
+//! write re-indexes the dataset it changed, and [`SearchIndex::rebuild`]
+//! recreates everything (`datalab admin reindex`). Private and draft datasets
+//! are indexed too, with who may see them, and every query carries a
+//! visibility filter, so a search can never leak them.
+
+pub mod analysis;
+
+use std::path::Path;
+use std::sync::Mutex;
+
+use datalab_core::{Dataset, Organization};
+use tantivy::collector::{Count, FacetCollector, MultiCollector, TopDocs};
+use tantivy::directory::MmapDirectory;
+use tantivy::query::{AllQuery, BooleanQuery, Occur, Query, QueryParser, TermQuery};
+use tantivy::schema::Facet;
+use tantivy::schema::{
+    FAST, FacetOptions, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing, TextOptions,
+    Value,
+};
+use tantivy::{DocAddress, Index, IndexReader, IndexWriter, Order, ReloadPolicy, TantivyDocument, Term};
+use uuid::Uuid;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SearchError {
+    /// The user's query has a syntax error; the message says where.
+    #[error("invalid search query: {0}")]
+    BadQuery(String),
+    #[error("search index error: {0}")]
+    Index(#[from] tantivy::TantivyError),
+    #[error("search index directory error: {0}")]
+    Directory(String),
+}
+
+/// The fields search results can be counted and filtered by, with CKAN's names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FacetName {
+    Organization,
+    Groups,
+    Tags,
+    ResFormat,
+    LicenseId,
+}
+
+impl FacetName {
+    pub const ALL: [FacetName; 5] =
+        [FacetName::Organization, FacetName::Groups, FacetName::Tags, FacetName::ResFormat, FacetName::LicenseId];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FacetName::Organization => "organization",
+            FacetName::Groups => "groups",
+            FacetName::Tags => "tags",
+            FacetName::ResFormat => "res_format",
+            FacetName::LicenseId => "license_id",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|name| name.as_str() == text)
+    }
+
+    fn field_name(self) -> &'static str {
+        match self {
+            FacetName::Organization => "facet_organization",
+            FacetName::Groups => "facet_groups",
+            FacetName::Tags => "facet_tags",
+            FacetName::ResFormat => "facet_res_format",
+            FacetName::LicenseId => "facet_license_id",
+        }
+    }
+}
+
+/// Who is searching, as far as private datasets go.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Visibility {
+    /// Active public datasets only.
+    Public,
+    /// Active public datasets and the private ones of these organizations.
+    PublicAnd(Vec<Uuid>),
+    /// Every active dataset (sysadmins).
+    AllActive,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Sort {
+    #[default]
+    Relevance,
+    NameAscending,
+    NameDescending,
+    ModifiedDescending,
+    ModifiedAscending,
+    CreatedDescending,
+}
+
+impl Sort {
+    /// Parses CKAN's `sort` parameter ("score desc, metadata_modified desc",
+    /// "name asc", "title_string asc"…); only the first key decides.
+    pub fn parse_ckan(text: &str) -> Option<Sort> {
+        let first = text.split(',').next().unwrap_or("").trim();
+        let mut words = first.split_whitespace();
+        let field = words.next().unwrap_or("score");
+        let descending = match words.next() {
+            None => matches!(field, "score" | "metadata_modified" | "metadata_created"),
+            Some(order) if order.eq_ignore_ascii_case("desc") => true,
+            Some(order) if order.eq_ignore_ascii_case("asc") => false,
+            Some(_) => return None,
+        };
+        if words.next().is_some() {
+            return None;
+        }
+        Some(match (field, descending) {
+            ("score" | "rank" | "relevance", _) => Sort::Relevance,
+            ("name" | "title_string" | "title", false) => Sort::NameAscending,
+            ("name" | "title_string" | "title", true) => Sort::NameDescending,
+            ("metadata_modified", true) => Sort::ModifiedDescending,
+            ("metadata_modified", false) => Sort::ModifiedAscending,
+            ("metadata_created", _) => Sort::CreatedDescending,
+            _ => return None,
+        })
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct SearchRequest {
+    /// Query text in the query language (words, "phrases", field:value, AND/OR/-).
+    pub query: String,
+    /// Exact filters on facet fields, all of which must match.
+    pub filters: Vec<(FacetName, String)>,
+    pub sort: Sort,
+    pub start: usize,
+    pub rows: usize,
+    pub facets: Vec<FacetName>,
+    /// How many values to return per facet, most frequent first.
+    pub facet_limit: usize,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SearchResults {
+    pub count: usize,
+    pub ids: Vec<Uuid>,
+    /// Per requested facet: (value, count), most frequent first, then by value.
+    pub facets: Vec<(FacetName, Vec<(String, u64)>)>,
+}
+
+/// What gets indexed of a dataset: the dataset plus the names of what it refers to.
+pub struct IndexedDataset<'a> {
+    pub dataset: &'a Dataset,
+    pub organization: &'a Organization,
+}
+
+struct Fields {
+    id: Field,
+    name: Field,
+    title: Field,
+    notes: Field,
+    tags: Field,
+    groups: Field,
+    organization: Field,
+    resources: Field,
+    owner_org: Field,
+    state: Field,
+    private: Field,
+    sort_title: Field,
+    created: Field,
+    modified: Field,
+}
+
+pub struct SearchIndex {
+    index: Index,
+    reader: IndexReader,
+    writer: Mutex<IndexWriter<TantivyDocument>>,
+    fields: Fields,
+}
+
+/// Bumped whenever the schema or the analysis changes: a new version starts
+/// from an empty directory and the caller rebuilds it from the database.
+pub const INDEX_VERSION: &str = "v1";
+
+fn schema() -> (Schema, Fields) {
+    let mut builder = Schema::builder();
+    let text = TextOptions::default().set_indexing_options(
+        TextFieldIndexing::default()
+            .set_tokenizer(analysis::SPANISH)
+            .set_index_option(IndexRecordOption::WithFreqsAndPositions),
+    );
+    let fields = Fields {
+        id: builder.add_text_field("id", STRING | STORED),
+        name: builder.add_text_field("name", STRING),
+        title: builder.add_text_field("title", text.clone()),
+        notes: builder.add_text_field("notes", text.clone()),
+        tags: builder.add_text_field("tags", text.clone()),
+        groups: builder.add_text_field("groups", text.clone()),
+        organization: builder.add_text_field("organization", text.clone()),
+        resources: builder.add_text_field("res_name", text),
+        owner_org: builder.add_text_field("owner_org", STRING),
+        state: builder.add_text_field("state", STRING),
+        private: builder.add_text_field("private", STRING),
+        sort_title: builder.add_text_field("sort_title", STRING | FAST),
+        created: builder.add_i64_field("metadata_created", INDEXED | FAST),
+        modified: builder.add_i64_field("metadata_modified", INDEXED | FAST),
+    };
+    for facet in FacetName::ALL {
+        builder.add_facet_field(facet.field_name(), FacetOptions::default());
+    }
+    (builder.build(), fields)
+}
+
+impl SearchIndex {
+    /// Opens the index under `directory` (creating it if needed). Returns
+    /// whether it was just created, in which case the caller must rebuild it.
+    pub fn open(directory: &Path) -> Result<(SearchIndex, bool), SearchError> {
+        let path = directory.join(INDEX_VERSION);
+        std::fs::create_dir_all(&path)
+            .map_err(|error| SearchError::Directory(format!("{}: {error}", path.display())))?;
+        let (schema, fields) = schema();
+        let mmap = MmapDirectory::open(&path).map_err(|error| SearchError::Directory(error.to_string()))?;
+        let created = !Index::exists(&mmap).map_err(|error| SearchError::Directory(error.to_string()))?;
+        let index = Index::open_or_create(mmap, schema)?;
+        Self::with_index(index, fields).map(|search| (search, created))
+    }
+
+    /// An index in memory, for tests.
+    pub fn in_memory() -> Result<SearchIndex, SearchError> {
+        let (schema, fields) = schema();
+        Self::with_index(Index::create_in_ram(schema), fields)
+    }
+
+    fn with_index(index: Index, fields: Fields) -> Result<SearchIndex, SearchError> {
+        index.tokenizers().register(analysis::SPANISH, analysis::spanish_analyzer());
+        let writer = index.writer_with_num_threads(1, 32 * 1024 * 1024)?;
+        let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into()?;
+        Ok(SearchIndex { index, reader, writer: Mutex::new(writer), fields })
+    }
+
+    fn document(&self, item: &IndexedDataset<'_>) -> TantivyDocument {
+        let fields = &self.fields;
+        let dataset = item.dataset;
+        let mut document = TantivyDocument::default();
+        document.add_text(fields.id, dataset.id.to_string());
+        document.add_text(fields.name, &dataset.name);
+        document.add_text(fields.title, &dataset.title);
+        document.add_text(fields.notes, &dataset.notes);
+        for tag in &dataset.tags {
+            document.add_text(fields.tags, tag);
+        }
+        for group in &dataset.groups {
+            document.add_text(fields.groups, group);
+        }
+        document.add_text(fields.organization, format!("{} {}", item.organization.name, item.organization.title));
+        for resource in &dataset.resources {
+            document
+                .add_text(fields.resources, format!("{} {} {}", resource.name, resource.description, resource.format));
+        }
+        document.add_text(fields.owner_org, dataset.owner_org.to_string());
+        document.add_text(fields.state, dataset.state.as_str());
+        document.add_text(fields.private, if dataset.private { "true" } else { "false" });
+        document.add_text(fields.sort_title, analysis::fold(&dataset.title));
+        document.add_i64(fields.created, dataset.metadata_created.unix_timestamp_nanos() as i64 / 1000);
+        document.add_i64(fields.modified, dataset.metadata_modified.unix_timestamp_nanos() as i64 / 1000);
+        let schema = self.index.schema();
+        let facet = |name: FacetName| schema.get_field(name.field_name()).expect("facet fields are in the schema");
+        document.add_facet(facet(FacetName::Organization), Facet::from_path([item.organization.name.as_str()]));
+        for group in &dataset.groups {
+            document.add_facet(facet(FacetName::Groups), Facet::from_path([group.as_str()]));
+        }
+        for tag in &dataset.tags {
+            document.add_facet(facet(FacetName::Tags), Facet::from_path([tag.as_str()]));
+        }
+        let mut formats: Vec<String> = dataset
+            .resources
+            .iter()
+            .map(|resource| resource.format.to_uppercase())
+            .filter(|format| !format.is_empty())
+            .collect();
+        formats.sort();
+        formats.dedup();
+        for format in &formats {
+            document.add_facet(facet(FacetName::ResFormat), Facet::from_path([format.as_str()]));
+        }
+        document.add_facet(facet(FacetName::LicenseId), Facet::from_path([dataset.license_id.as_str()]));
+        document
+    }
+
+    /// Adds or replaces datasets and makes the change visible to searches.
+    pub fn index(&self, items: &[IndexedDataset<'_>]) -> Result<(), SearchError> {
+        let mut writer = self.writer.lock().expect("index writer lock");
+        for item in items {
+            writer.delete_term(Term::from_field_text(self.fields.id, &item.dataset.id.to_string()));
+            writer.add_document(self.document(item))?;
+        }
+        writer.commit()?;
+        self.reader.reload()?;
+        Ok(())
+    }
+
+    pub fn remove(&self, dataset_id: Uuid) -> Result<(), SearchError> {
+        let mut writer = self.writer.lock().expect("index writer lock");
+        writer.delete_term(Term::from_field_text(self.fields.id, &dataset_id.to_string()));
+        writer.commit()?;
+        self.reader.reload()?;
+        Ok(())
+    }
+
+    /// Empties the index and indexes `items`, in one commit: searches see the
+    /// old index until the new one is complete.
+    pub fn rebuild(&self, items: &[IndexedDataset<'_>]) -> Result<(), SearchError> {
+        let mut writer = self.writer.lock().expect("index writer lock");
+        writer.delete_all_documents()?;
+        for item in items {
+            writer.add_document(self.document(item))?;
+        }
+        writer.commit()?;
+        self.reader.reload()?;
+        Ok(())
+    }
+
+    pub fn document_count(&self) -> u64 {
+        self.reader.searcher().num_docs()
+    }
+
+    fn visibility_query(&self, visibility: &Visibility) -> Box<dyn Query> {
+        let term = |field: Field, value: &str| -> Box<dyn Query> {
+            Box::new(TermQuery::new(Term::from_field_text(field, value), IndexRecordOption::Basic))
+        };
+        let active = term(self.fields.state, "active");
+        let readable: Box<dyn Query> = match visibility {
+            Visibility::AllActive => return active,
+            Visibility::Public => term(self.fields.private, "false"),
+            Visibility::PublicAnd(organizations) => {
+                let mut options = vec![(Occur::Should, term(self.fields.private, "false"))];
+                for organization in organizations {
+                    options.push((Occur::Should, term(self.fields.owner_org, &organization.to_string())));
+                }
+                Box::new(BooleanQuery::new(options))
+            }
+        };
+        Box::new(BooleanQuery::new(vec![(Occur::Must, active), (Occur::Must, readable)]))
+    }
+
+    pub fn search(&self, request: &SearchRequest, visibility: &Visibility) -> Result<SearchResults, SearchError> {
+        let fields = &self.fields;
+        let schema = self.index.schema();
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> = vec![(Occur::Must, self.visibility_query(visibility))];
+        let query_text = request.query.trim();
+        if !query_text.is_empty() && query_text != "*:*" {
+            let mut parser = QueryParser::for_index(
+                &self.index,
+                vec![fields.title, fields.notes, fields.tags, fields.groups, fields.organization, fields.resources],
+            );
+            parser.set_conjunction_by_default();
+            parser.set_field_boost(fields.title, 4.0);
+            parser.set_field_boost(fields.tags, 2.0);
+            let user_query =
+                parser.parse_query(query_text).map_err(|error| SearchError::BadQuery(error.to_string()))?;
+            clauses.push((Occur::Must, user_query));
+        }
+        for (facet, value) in &request.filters {
+            let field = schema.get_field(facet.field_name()).expect("facet fields are in the schema");
+            let value = if *facet == FacetName::ResFormat { value.to_uppercase() } else { value.clone() };
+            let term = Term::from_facet(field, &Facet::from_path([value.as_str()]));
+            clauses.push((Occur::Must, Box::new(TermQuery::new(term, IndexRecordOption::Basic))));
+        }
+        let query: Box<dyn Query> =
+            if clauses.is_empty() { Box::new(AllQuery) } else { Box::new(BooleanQuery::new(clauses)) };
+
+        let searcher = self.reader.searcher();
+        let limit = request.rows.max(1);
+        let mut collectors = MultiCollector::new();
+        let count_handle = collectors.add_collector(Count);
+        let mut facet_handles = Vec::new();
+        for facet in &request.facets {
+            let mut collector = FacetCollector::for_field(facet.field_name());
+            collector.add_facet(Facet::root());
+            facet_handles.push((*facet, collectors.add_collector(collector)));
+        }
+        let top = TopDocs::with_limit(limit).and_offset(request.start);
+        let (addresses, mut fruits): (Vec<DocAddress>, _) = match request.sort {
+            Sort::Relevance => {
+                let handle = collectors.add_collector(top);
+                let mut fruits = searcher.search(&query, &collectors)?;
+                (handle.extract(&mut fruits).into_iter().map(|(_, address)| address).collect(), fruits)
+            }
+            Sort::ModifiedDescending | Sort::ModifiedAscending | Sort::CreatedDescending => {
+                let (field, order) = match request.sort {
+                    Sort::ModifiedDescending => ("metadata_modified", Order::Desc),
+                    Sort::ModifiedAscending => ("metadata_modified", Order::Asc),
+                    _ => ("metadata_created", Order::Desc),
+                };
+                let handle = collectors.add_collector(top.order_by_fast_field::<i64>(field, order));
+                let mut fruits = searcher.search(&query, &collectors)?;
+                (handle.extract(&mut fruits).into_iter().map(|(_, address)| address).collect(), fruits)
+            }
+            Sort::NameAscending | Sort::NameDescending => {
+                let descending = request.sort == Sort::NameDescending;
+                let by_title = top.custom_score(move |segment: &tantivy::SegmentReader| {
+                    let column = segment.fast_fields().str("sort_title").ok().flatten();
+                    move |doc: tantivy::DocId| {
+                        let mut title = String::new();
+                        if let Some(column) = &column
+                            && let Some(ordinal) = column.term_ords(doc).next()
+                        {
+                            let _ = column.ord_to_str(ordinal, &mut title);
+                        }
+                        if descending {
+                            SortKey::Descending(title)
+                        } else {
+                            SortKey::Ascending(std::cmp::Reverse(title))
+                        }
+                    }
+                });
+                let handle = collectors.add_collector(by_title);
+                let mut fruits = searcher.search(&query, &collectors)?;
+                (handle.extract(&mut fruits).into_iter().map(|(_, address)| address).collect(), fruits)
+            }
+        };
+        let count = count_handle.extract(&mut fruits);
+        let mut facets = Vec::new();
+        for (facet, handle) in facet_handles {
+            let counts = handle.extract(&mut fruits);
+            let mut values: Vec<(String, u64)> = counts
+                .get("/")
+                .map(|(value, count)| {
+                    (value.to_path().first().map(|segment| segment.to_string()).unwrap_or_default(), count)
+                })
+                .collect();
+            values.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+            values.truncate(request.facet_limit);
+            facets.push((facet, values));
+        }
+        let mut ids = Vec::with_capacity(addresses.len());
+        for address in addresses {
+            let document: TantivyDocument = searcher.doc(address)?;
+            if let Some(id) = document.get_first(fields.id).and_then(|value| value.as_str())
+                && let Ok(id) = Uuid::parse_str(id)
+            {
+                ids.push(id);
+            }
+        }
+        Ok(SearchResults { count, ids, facets })
+    }
+}
+
+/// Sort key of the name sort: TopDocs keeps the highest keys, so ascending
+/// order is the reverse of the title.
+#[derive(Clone, PartialEq, PartialOrd)]
+enum SortKey {
+    Ascending(std::cmp::Reverse<String>),
+    Descending(String),
+}

@@ -1,0 +1,622 @@
+//! The native API at `/api/v1`: the catalog's objects in datalab's own
+//! shapes, documented by an OpenAPI 3.1 document generated from this code
+//! (`/api/v1/openapi.json`). Authentication as in the CKAN API: a token in
+//! the `Authorization` header.
+
+use axum::extract::{Path, Query, Request, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use datalab_core::{Dataset, FieldErrors, Group, Organization, ResourceLocation};
+use datalab_search::{FacetName, SearchRequest, Sort};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, OpenApi, ToSchema};
+use uuid::Uuid;
+
+use crate::AppState;
+use crate::catalog;
+use crate::ckan::dicts::resource_url;
+use crate::context::api_caller;
+use crate::error::AppError;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/openapi.json", get(|| async { Json(ApiDoc::openapi()) }))
+        .route("/api/v1/datasets", get(list_datasets).post(create_dataset))
+        .route("/api/v1/datasets/{id}", get(show_dataset).patch(patch_dataset).delete(delete_dataset))
+        .route("/api/v1/datasets/{id}/activity", get(dataset_activity))
+        .route("/api/v1/organizations", get(list_organizations))
+        .route("/api/v1/organizations/{id}", get(show_organization))
+        .route("/api/v1/groups", get(list_groups))
+        .route("/api/v1/licenses", get(list_licenses))
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "datalab API", description = "Native API of datalab: datasets, organizations, groups and licences. The CKAN-compatible API lives at /api/3/action."),
+    paths(list_datasets, create_dataset, show_dataset, patch_dataset, delete_dataset, dataset_activity, list_organizations, show_organization, list_groups, list_licenses),
+    components(schemas(DatasetOut, ResourceOut, DatasetIn, DatasetPage, FacetValue, OrganizationOut, GroupOut, LicenseOut, ActivityOut, ChangeOut, ErrorBody, ErrorDetail)),
+    modifiers(&TokenSecurity),
+    tags((name = "catalog", description = "Datasets and what they belong to"))
+)]
+pub struct ApiDoc;
+
+struct TokenSecurity;
+
+impl utoipa::Modify for TokenSecurity {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components
+            .add_security_scheme("token", SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("Authorization"))));
+    }
+}
+
+/// Errors of the native API: a stable code, a message, and per-field codes for invalid input.
+#[derive(Serialize, ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ErrorDetail {
+    /// Stable: not-found, unauthenticated, forbidden, invalid, bad-request, search-query, too-large, too-many-requests, internal.
+    pub code: String,
+    pub message: String,
+    /// For `invalid`: field name → error codes (for example `name` → [`name-taken`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fields: Option<std::collections::BTreeMap<String, Vec<String>>>,
+}
+
+pub struct ApiError(AppError);
+
+impl From<AppError> for ApiError {
+    fn from(error: AppError) -> Self {
+        ApiError(error)
+    }
+}
+
+impl From<datalab_store::StoreError> for ApiError {
+    fn from(error: datalab_store::StoreError) -> Self {
+        ApiError(error.into())
+    }
+}
+
+impl From<datalab_core::PolicyError> for ApiError {
+    fn from(error: datalab_core::PolicyError) -> Self {
+        ApiError(error.into())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let error = self.0;
+        error.log();
+        let code = match &error {
+            AppError::NotFound => "not-found",
+            AppError::NotAuthenticated => "unauthenticated",
+            AppError::Forbidden | AppError::Csrf => "forbidden",
+            AppError::Validation(_) => "invalid",
+            AppError::BadRequest(_) => "bad-request",
+            AppError::SearchQuery(_) => "search-query",
+            AppError::PayloadTooLarge { .. } => "too-large",
+            AppError::TooManyRequests => "too-many-requests",
+            AppError::Internal(_) => "internal",
+        };
+        let fields = match &error {
+            AppError::Validation(fields) => Some(
+                fields
+                    .0
+                    .iter()
+                    .map(|(field, errors)| {
+                        (field.clone(), errors.iter().map(|error| error.code().to_string()).collect())
+                    })
+                    .collect(),
+            ),
+            _ => None,
+        };
+        let message = match &error {
+            AppError::Internal(_) => "internal error".to_string(),
+            other => other.to_string(),
+        };
+        (error.status(), Json(ErrorBody { error: ErrorDetail { code: code.into(), message, fields } })).into_response()
+    }
+}
+
+type ApiResult<T> = Result<T, ApiError>;
+
+#[derive(Serialize, ToSchema)]
+pub struct ResourceOut {
+    pub id: Uuid,
+    pub name: String,
+    pub description: String,
+    pub format: String,
+    /// Where to download it: this server for uploads, elsewhere for links.
+    pub url: String,
+    pub uploaded: bool,
+    pub size: Option<i64>,
+    pub mimetype: String,
+    pub sha256: String,
+    pub created: String,
+    pub last_modified: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct DatasetOut {
+    pub id: Uuid,
+    pub name: String,
+    pub title: String,
+    /// Markdown.
+    pub notes: String,
+    pub organization: String,
+    pub license_id: String,
+    pub author: String,
+    pub author_email: String,
+    pub maintainer: String,
+    pub maintainer_email: String,
+    pub url: String,
+    pub version: String,
+    pub state: String,
+    pub private: bool,
+    pub tags: Vec<String>,
+    pub groups: Vec<String>,
+    pub extras: std::collections::BTreeMap<String, String>,
+    pub temporal_start: String,
+    pub temporal_end: String,
+    /// INEGI codes of Nuevo León municipalities, or 19 for the whole state.
+    pub spatial: Vec<String>,
+    pub update_frequency: String,
+    pub language: String,
+    pub theme: String,
+    pub contact_name: String,
+    pub contact_email: String,
+    pub issued: String,
+    pub modified: String,
+    pub metadata_created: String,
+    pub metadata_modified: String,
+    pub resources: Vec<ResourceOut>,
+}
+
+/// Fields of a dataset to create or change. On PATCH only the given fields change.
+#[derive(Deserialize, ToSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub struct DatasetIn {
+    pub name: Option<String>,
+    pub title: Option<String>,
+    pub notes: Option<String>,
+    /// Name or id of the owner organization (required to create).
+    pub organization: Option<String>,
+    pub license_id: Option<String>,
+    pub author: Option<String>,
+    pub author_email: Option<String>,
+    pub maintainer: Option<String>,
+    pub maintainer_email: Option<String>,
+    pub url: Option<String>,
+    pub version: Option<String>,
+    pub private: Option<bool>,
+    pub tags: Option<Vec<String>>,
+    pub groups: Option<Vec<String>>,
+    pub temporal_start: Option<String>,
+    pub temporal_end: Option<String>,
+    pub spatial: Option<Vec<String>>,
+    pub update_frequency: Option<String>,
+    pub language: Option<String>,
+    pub theme: Option<String>,
+    pub contact_name: Option<String>,
+    pub contact_email: Option<String>,
+    pub issued: Option<String>,
+    pub modified: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct FacetValue {
+    pub value: String,
+    pub count: u64,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct DatasetPage {
+    pub count: usize,
+    pub page: usize,
+    pub page_size: usize,
+    pub results: Vec<DatasetOut>,
+    /// Facet name (organization, groups, tags, res_format, license_id) → most frequent values.
+    pub facets: std::collections::BTreeMap<String, Vec<FacetValue>>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct OrganizationOut {
+    pub id: Uuid,
+    pub name: String,
+    pub title: String,
+    pub description: String,
+    pub image_url: String,
+    /// government, civil-society, academia or private.
+    pub kind: String,
+    pub created: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct GroupOut {
+    pub id: Uuid,
+    pub name: String,
+    pub title: String,
+    pub description: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct LicenseOut {
+    pub id: String,
+    pub title: String,
+    pub url: String,
+    pub is_open: bool,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ChangeOut {
+    pub field: String,
+    pub before: serde_json::Value,
+    pub after: serde_json::Value,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ActivityOut {
+    pub id: i64,
+    pub timestamp: String,
+    pub user: Option<String>,
+    pub activity_type: String,
+    pub changes: Vec<ChangeOut>,
+}
+
+fn rfc3339(moment: time::OffsetDateTime) -> String {
+    moment.format(&time::format_description::well_known::Rfc3339).expect("timestamps format")
+}
+
+fn dataset_out(base_url: &str, dataset: &Dataset, organization_name: &str) -> DatasetOut {
+    let dcat = &dataset.dcat;
+    DatasetOut {
+        id: dataset.id,
+        name: dataset.name.clone(),
+        title: dataset.title.clone(),
+        notes: dataset.notes.clone(),
+        organization: organization_name.to_string(),
+        license_id: dataset.license_id.clone(),
+        author: dataset.author.clone(),
+        author_email: dataset.author_email.clone(),
+        maintainer: dataset.maintainer.clone(),
+        maintainer_email: dataset.maintainer_email.clone(),
+        url: dataset.url.clone(),
+        version: dataset.version.clone(),
+        state: dataset.state.as_str().into(),
+        private: dataset.private,
+        tags: dataset.tags.clone(),
+        groups: dataset.groups.clone(),
+        extras: dataset.extras.iter().cloned().collect(),
+        temporal_start: dcat.temporal_start.clone(),
+        temporal_end: dcat.temporal_end.clone(),
+        spatial: dcat.spatial.clone(),
+        update_frequency: dcat.update_frequency.clone(),
+        language: dcat.language.clone(),
+        theme: dcat.theme.clone(),
+        contact_name: dcat.contact_name.clone(),
+        contact_email: dcat.contact_email.clone(),
+        issued: dcat.issued.clone(),
+        modified: dcat.modified.clone(),
+        metadata_created: rfc3339(dataset.metadata_created),
+        metadata_modified: rfc3339(dataset.metadata_modified),
+        resources: dataset
+            .resources
+            .iter()
+            .map(|resource| ResourceOut {
+                id: resource.id,
+                name: resource.name.clone(),
+                description: resource.description.clone(),
+                format: resource.format.clone(),
+                url: resource_url(base_url, resource),
+                uploaded: matches!(resource.location, ResourceLocation::Upload { .. }),
+                size: resource.size,
+                mimetype: resource.mimetype.clone(),
+                sha256: resource.sha256.clone(),
+                created: rfc3339(resource.created),
+                last_modified: rfc3339(resource.last_modified),
+            })
+            .collect(),
+    }
+}
+
+fn organization_out(organization: &Organization) -> OrganizationOut {
+    OrganizationOut {
+        id: organization.id,
+        name: organization.name.clone(),
+        title: organization.title.clone(),
+        description: organization.description.clone(),
+        image_url: organization.image_url.clone(),
+        kind: organization.kind.as_str().into(),
+        created: rfc3339(organization.created),
+    }
+}
+
+fn group_out(group: &Group) -> GroupOut {
+    GroupOut {
+        id: group.id,
+        name: group.name.clone(),
+        title: group.title.clone(),
+        description: group.description.clone(),
+    }
+}
+
+async fn organization_name(state: &AppState, id: Uuid) -> ApiResult<String> {
+    Ok(state.store.organization(&id.to_string()).await?.name)
+}
+
+#[derive(Deserialize, IntoParams)]
+pub struct DatasetQuery {
+    /// Search text (Spanish-aware: accents and plurals do not matter).
+    pub q: Option<String>,
+    pub organization: Option<String>,
+    pub group: Option<String>,
+    pub tag: Option<String>,
+    pub res_format: Option<String>,
+    pub license_id: Option<String>,
+    /// relevance (default), name, -name, modified, -modified (newest first).
+    pub sort: Option<String>,
+    /// From 1.
+    pub page: Option<usize>,
+    /// 1 to 1000, default 20.
+    pub page_size: Option<usize>,
+    /// Include the private datasets of your organizations.
+    pub include_private: Option<bool>,
+}
+
+/// Search datasets with facets.
+#[utoipa::path(get, path = "/api/v1/datasets", tag = "catalog", params(DatasetQuery),
+    responses((status = 200, body = DatasetPage), (status = 400, body = ErrorBody)))]
+async fn list_datasets(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(query): Query<DatasetQuery>,
+) -> ApiResult<Json<DatasetPage>> {
+    let (actor, _) = api_caller(&state, &headers).await?;
+    let page_size = query.page_size.unwrap_or(20).clamp(1, 1000);
+    let page = query.page.unwrap_or(1).max(1);
+    let sort = match query.sort.as_deref().unwrap_or("relevance") {
+        "relevance" => Sort::Relevance,
+        "name" => Sort::NameAscending,
+        "-name" => Sort::NameDescending,
+        "modified" => Sort::ModifiedAscending,
+        "-modified" => Sort::ModifiedDescending,
+        other => return Err(AppError::SearchQuery(format!("cannot sort by {other:?}")).into()),
+    };
+    let mut filters = Vec::new();
+    for (facet, value) in [
+        (FacetName::Organization, &query.organization),
+        (FacetName::Groups, &query.group),
+        (FacetName::Tags, &query.tag),
+        (FacetName::ResFormat, &query.res_format),
+        (FacetName::LicenseId, &query.license_id),
+    ] {
+        if let Some(value) = value.as_ref().filter(|value| !value.is_empty()) {
+            filters.push((facet, value.clone()));
+        }
+    }
+    let request = SearchRequest {
+        query: query.q.unwrap_or_default(),
+        filters,
+        sort,
+        start: (page - 1) * page_size,
+        rows: page_size,
+        facets: FacetName::ALL.to_vec(),
+        facet_limit: 20,
+    };
+    let (results, datasets) = catalog::search(&state, &actor, &request, query.include_private.unwrap_or(false)).await?;
+    let base = crate::ckan::base_url(&state, &headers);
+    let mut out = Vec::new();
+    for dataset in &datasets {
+        out.push(dataset_out(&base, dataset, &organization_name(&state, dataset.owner_org).await?));
+    }
+    Ok(Json(DatasetPage {
+        count: results.count,
+        page,
+        page_size,
+        results: out,
+        facets: results
+            .facets
+            .into_iter()
+            .map(|(facet, values)| {
+                (
+                    facet.as_str().to_string(),
+                    values.into_iter().map(|(value, count)| FacetValue { value, count }).collect(),
+                )
+            })
+            .collect(),
+    }))
+}
+
+/// One dataset by id or name.
+#[utoipa::path(get, path = "/api/v1/datasets/{id}", tag = "catalog", params(("id" = String, Path, description = "id or name")),
+    responses((status = 200, body = DatasetOut), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn show_dataset(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> ApiResult<Json<DatasetOut>> {
+    let (actor, _) = api_caller(&state, &headers).await?;
+    let dataset = catalog::readable_dataset(&state, &actor, &id).await?;
+    let base = crate::ckan::base_url(&state, &headers);
+    Ok(Json(dataset_out(&base, &dataset, &organization_name(&state, dataset.owner_org).await?)))
+}
+
+fn apply_input(dataset: &mut Dataset, input: DatasetIn) {
+    let set = |target: &mut String, value: Option<String>| {
+        if let Some(value) = value {
+            *target = value.trim().to_string();
+        }
+    };
+    set(&mut dataset.name, input.name);
+    set(&mut dataset.title, input.title);
+    set(&mut dataset.notes, input.notes);
+    set(&mut dataset.license_id, input.license_id);
+    set(&mut dataset.author, input.author);
+    set(&mut dataset.author_email, input.author_email);
+    set(&mut dataset.maintainer, input.maintainer);
+    set(&mut dataset.maintainer_email, input.maintainer_email);
+    set(&mut dataset.url, input.url);
+    set(&mut dataset.version, input.version);
+    let dcat = &mut dataset.dcat;
+    set(&mut dcat.temporal_start, input.temporal_start);
+    set(&mut dcat.temporal_end, input.temporal_end);
+    set(&mut dcat.update_frequency, input.update_frequency);
+    set(&mut dcat.language, input.language);
+    set(&mut dcat.theme, input.theme);
+    set(&mut dcat.contact_name, input.contact_name);
+    set(&mut dcat.contact_email, input.contact_email);
+    set(&mut dcat.issued, input.issued);
+    set(&mut dcat.modified, input.modified);
+    if let Some(spatial) = input.spatial {
+        dcat.spatial = spatial;
+    }
+    if let Some(private) = input.private {
+        dataset.private = private;
+    }
+    if let Some(tags) = input.tags {
+        dataset.tags = tags;
+    }
+    if let Some(groups) = input.groups {
+        dataset.groups = groups;
+    }
+}
+
+async fn json_body(state: &AppState, request: Request) -> ApiResult<DatasetIn> {
+    let body = axum::body::to_bytes(request.into_body(), state.settings.max_body_bytes)
+        .await
+        .map_err(|_| AppError::PayloadTooLarge { limit: state.settings.max_body_bytes as u64 })?;
+    serde_json::from_slice(&body).map_err(|error| AppError::BadRequest(format!("invalid JSON body: {error}")).into())
+}
+
+/// Create a dataset.
+#[utoipa::path(post, path = "/api/v1/datasets", tag = "catalog", request_body = DatasetIn, security(("token" = [])),
+    responses((status = 201, body = DatasetOut), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn create_dataset(State(state): State<AppState>, request: Request) -> ApiResult<Response> {
+    let headers = request.headers().clone();
+    let (actor, user) = api_caller(&state, &headers).await?;
+    let input = json_body(&state, request).await?;
+    let organization_ref = input.organization.clone().unwrap_or_default();
+    if organization_ref.is_empty() {
+        return Err(AppError::Validation(FieldErrors::single("organization", datalab_core::FieldError::Missing)).into());
+    }
+    let organization = state.store.organization(&organization_ref).await.map_err(|error| match error {
+        datalab_store::StoreError::NotFound => {
+            AppError::Validation(FieldErrors::single("organization", datalab_core::FieldError::OrganizationUnknown))
+        }
+        other => other.into(),
+    })?;
+    let mut dataset = catalog::new_dataset(organization.id, user.as_ref().map(|user| user.id));
+    apply_input(&mut dataset, input);
+    let saved = catalog::create_dataset(&state, &actor, user.as_ref(), dataset).await?;
+    let base = crate::ckan::base_url(&state, &headers);
+    Ok((StatusCode::CREATED, Json(dataset_out(&base, &saved, &organization.name))).into_response())
+}
+
+/// Change some fields of a dataset.
+#[utoipa::path(patch, path = "/api/v1/datasets/{id}", tag = "catalog", request_body = DatasetIn, security(("token" = [])),
+    params(("id" = String, Path, description = "id or name")),
+    responses((status = 200, body = DatasetOut), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn patch_dataset(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    request: Request,
+) -> ApiResult<Json<DatasetOut>> {
+    let headers = request.headers().clone();
+    let (actor, user) = api_caller(&state, &headers).await?;
+    let before = catalog::readable_dataset(&state, &actor, &id).await?;
+    actor.authorize(datalab_core::Action::UpdateDataset { organization: before.owner_org })?;
+    let input = json_body(&state, request).await?;
+    let mut after = before.clone();
+    if let Some(organization) = input.organization.as_ref().filter(|name| !name.is_empty()) {
+        after.owner_org = state.store.organization(organization).await?.id;
+    }
+    apply_input(&mut after, input);
+    let saved = catalog::update_dataset(&state, &actor, user.as_ref(), &before, after).await?;
+    let base = crate::ckan::base_url(&state, &headers);
+    Ok(Json(dataset_out(&base, &saved, &organization_name(&state, saved.owner_org).await?)))
+}
+
+/// Delete a dataset (it stays in the activity log).
+#[utoipa::path(delete, path = "/api/v1/datasets/{id}", tag = "catalog", security(("token" = [])),
+    params(("id" = String, Path, description = "id or name")),
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn delete_dataset(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    let (actor, user) = api_caller(&state, &headers).await?;
+    let dataset = catalog::readable_dataset(&state, &actor, &id).await?;
+    catalog::delete_dataset(&state, &actor, user.as_ref(), &dataset).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The changes made to a dataset, newest first.
+#[utoipa::path(get, path = "/api/v1/datasets/{id}/activity", tag = "catalog", params(("id" = String, Path, description = "id or name")),
+    responses((status = 200, body = Vec<ActivityOut>), (status = 404, body = ErrorBody)))]
+async fn dataset_activity(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Vec<ActivityOut>>> {
+    let (actor, _) = api_caller(&state, &headers).await?;
+    let dataset = catalog::readable_dataset(&state, &actor, &id).await?;
+    let activities = state.store.activities(datalab_store::ActivityScope::Dataset(dataset.id), 100, 0).await?;
+    Ok(Json(
+        activities
+            .into_iter()
+            .map(|activity| ActivityOut {
+                id: activity.id,
+                timestamp: rfc3339(activity.timestamp),
+                user: activity.user_name,
+                activity_type: activity.activity_type,
+                changes: activity
+                    .changes
+                    .into_iter()
+                    .map(|change| ChangeOut { field: change.field, before: change.before, after: change.after })
+                    .collect(),
+            })
+            .collect(),
+    ))
+}
+
+/// All active organizations.
+#[utoipa::path(get, path = "/api/v1/organizations", tag = "catalog", responses((status = 200, body = Vec<OrganizationOut>)))]
+async fn list_organizations(State(state): State<AppState>) -> ApiResult<Json<Vec<OrganizationOut>>> {
+    Ok(Json(state.store.organizations().await?.iter().map(organization_out).collect()))
+}
+
+/// One organization by id or name.
+#[utoipa::path(get, path = "/api/v1/organizations/{id}", tag = "catalog", params(("id" = String, Path, description = "id or name")),
+    responses((status = 200, body = OrganizationOut), (status = 404, body = ErrorBody)))]
+async fn show_organization(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<OrganizationOut>> {
+    Ok(Json(organization_out(&state.store.organization(&id).await?)))
+}
+
+/// All themes.
+#[utoipa::path(get, path = "/api/v1/groups", tag = "catalog", responses((status = 200, body = Vec<GroupOut>)))]
+async fn list_groups(State(state): State<AppState>) -> ApiResult<Json<Vec<GroupOut>>> {
+    Ok(Json(state.store.groups().await?.iter().map(group_out).collect()))
+}
+
+/// The licence register.
+#[utoipa::path(get, path = "/api/v1/licenses", tag = "catalog", responses((status = 200, body = Vec<LicenseOut>)))]
+async fn list_licenses() -> Json<Vec<LicenseOut>> {
+    Json(
+        datalab_core::licenses::LICENSES
+            .iter()
+            .map(|license| LicenseOut {
+                id: license.id.into(),
+                title: license.title.into(),
+                url: license.url.into(),
+                is_open: license.is_open,
+            })
+            .collect(),
+    )
+}

@@ -1,0 +1,256 @@
+//! The catalog's operations as the web layer runs them: ask the policy, write
+//! to the store, keep the search index in step. Both the APIs and the pages
+//! call these, so a rule is enforced the same way whichever door is used.
+
+use bytes::Bytes;
+use datalab_core::{Action, Actor, Dataset, DcatFields, Organization, Resource, ResourceLocation, State, User};
+use datalab_files::StoredBlob;
+use datalab_search::{IndexedDataset, SearchRequest, SearchResults, Visibility};
+use futures_util::Stream;
+use uuid::Uuid;
+
+use crate::AppState;
+use crate::error::AppError;
+
+/// A fresh dataset with the platform's defaults, to be filled in by a form or an API call.
+pub fn new_dataset(owner_org: Uuid, creator: Option<Uuid>) -> Dataset {
+    let now = datalab_store::now();
+    Dataset {
+        id: Uuid::new_v4(),
+        name: String::new(),
+        title: String::new(),
+        notes: String::new(),
+        owner_org,
+        license_id: datalab_core::licenses::DEFAULT_LICENSE_ID.to_string(),
+        author: String::new(),
+        author_email: String::new(),
+        maintainer: String::new(),
+        maintainer_email: String::new(),
+        url: String::new(),
+        version: String::new(),
+        state: State::Active,
+        private: false,
+        tags: Vec::new(),
+        groups: Vec::new(),
+        extras: Vec::new(),
+        dcat: DcatFields { language: "es".into(), ..DcatFields::default() },
+        creator_user_id: creator,
+        metadata_created: now,
+        metadata_modified: now,
+        resources: Vec::new(),
+    }
+}
+
+pub fn new_resource(dataset_id: Uuid, location: ResourceLocation) -> Resource {
+    let now = datalab_store::now();
+    Resource {
+        id: Uuid::new_v4(),
+        dataset_id,
+        position: 0,
+        name: String::new(),
+        description: String::new(),
+        format: String::new(),
+        location,
+        size: None,
+        mimetype: String::new(),
+        sha256: String::new(),
+        created: now,
+        last_modified: now,
+    }
+}
+
+pub fn read_action(dataset: &Dataset) -> Action {
+    Action::ReadDataset { organization: dataset.owner_org, private: dataset.private, state: dataset.state }
+}
+
+/// A dataset the actor may read; `Forbidden` or `NotAuthenticated` when it
+/// exists but is not theirs to see.
+pub async fn readable_dataset(state: &AppState, actor: &Actor, id_or_name: &str) -> Result<Dataset, AppError> {
+    let dataset = state.store.dataset(id_or_name).await?;
+    actor.authorize(read_action(&dataset))?;
+    Ok(dataset)
+}
+
+pub async fn create_dataset(
+    state: &AppState,
+    actor: &Actor,
+    user: Option<&User>,
+    mut dataset: Dataset,
+) -> Result<Dataset, AppError> {
+    actor.authorize(Action::CreateDataset { organization: dataset.owner_org })?;
+    let now = datalab_store::now();
+    dataset.metadata_created = now;
+    dataset.metadata_modified = now;
+    dataset.creator_user_id = user.map(|user| user.id);
+    state.store.create_dataset(user.map(|user| user.id), &dataset).await?;
+    let saved = state.store.dataset(&dataset.id.to_string()).await?;
+    reindex_dataset(state, &saved).await?;
+    Ok(saved)
+}
+
+/// Saves a new version of a dataset. Moving it to another organization
+/// needs the right to create datasets there too.
+pub async fn update_dataset(
+    state: &AppState,
+    actor: &Actor,
+    user: Option<&User>,
+    before: &Dataset,
+    mut after: Dataset,
+) -> Result<Dataset, AppError> {
+    actor.authorize(Action::UpdateDataset { organization: before.owner_org })?;
+    if after.owner_org != before.owner_org {
+        actor.authorize(Action::CreateDataset { organization: after.owner_org })?;
+    }
+    if after.state == State::Deleted && before.state != State::Deleted {
+        actor.authorize(Action::DeleteDataset { organization: before.owner_org })?;
+    }
+    after.id = before.id;
+    after.metadata_created = before.metadata_created;
+    after.creator_user_id = before.creator_user_id;
+    after.metadata_modified = datalab_store::now();
+    state.store.update_dataset(user.map(|user| user.id), &after).await?;
+    let saved = state.store.dataset(&after.id.to_string()).await?;
+    reindex_dataset(state, &saved).await?;
+    remove_orphan_blobs(state, before, &saved).await;
+    Ok(saved)
+}
+
+pub async fn delete_dataset(
+    state: &AppState,
+    actor: &Actor,
+    user: Option<&User>,
+    dataset: &Dataset,
+) -> Result<(), AppError> {
+    actor.authorize(Action::DeleteDataset { organization: dataset.owner_org })?;
+    let mut deleted = dataset.clone();
+    deleted.state = State::Deleted;
+    update_dataset(state, actor, user, dataset, deleted).await?;
+    Ok(())
+}
+
+/// Deletes files no resource refers to any more after an update replaced or
+/// removed resources. Best effort: a failure leaves an unreferenced blob,
+/// which is never served.
+async fn remove_orphan_blobs(state: &AppState, before: &Dataset, after: &Dataset) {
+    let keys_after: Vec<&String> = after.resources.iter().filter_map(storage_key).collect();
+    let dropped: Vec<String> =
+        before.resources.iter().filter_map(storage_key).filter(|key| !keys_after.contains(key)).cloned().collect();
+    if dropped.is_empty() {
+        return;
+    }
+    match state.store.unreferenced_storage_keys(&dropped).await {
+        Ok(orphans) => {
+            for key in orphans {
+                if let Err(error) = state.files.delete(&key).await {
+                    tracing::warn!(%error, key, "could not delete an unreferenced file");
+                }
+            }
+        }
+        Err(error) => tracing::warn!(%error, "could not check unreferenced files"),
+    }
+}
+
+fn storage_key(resource: &Resource) -> Option<&String> {
+    match &resource.location {
+        ResourceLocation::Upload { storage_key, .. } => Some(storage_key),
+        ResourceLocation::Link { .. } => None,
+    }
+}
+
+/// Streams an upload into file storage (hashed, size-capped).
+pub async fn store_upload<S, E>(state: &AppState, chunks: S) -> Result<StoredBlob, AppError>
+where
+    S: Stream<Item = Result<Bytes, E>>,
+    E: std::fmt::Display,
+{
+    Ok(state.files.put_stream(chunks).await?)
+}
+
+/// Deletes an uploaded blob that ended up unused (the request that carried
+/// it failed validation), unless another resource has the same bytes.
+pub async fn discard_upload(state: &AppState, blob: &StoredBlob) {
+    if let Ok(orphans) = state.store.unreferenced_storage_keys(std::slice::from_ref(&blob.key)).await {
+        for key in orphans {
+            let _ = state.files.delete(&key).await;
+        }
+    }
+}
+
+pub async fn reindex_dataset(state: &AppState, dataset: &Dataset) -> Result<(), AppError> {
+    let organization = state.store.organization(&dataset.owner_org.to_string()).await?;
+    let search = state.search.clone();
+    let dataset = dataset.clone();
+    tokio::task::spawn_blocking(move || {
+        search.index(&[IndexedDataset { dataset: &dataset, organization: &organization }])
+    })
+    .await
+    .map_err(AppError::internal)??;
+    Ok(())
+}
+
+/// Rebuilds the whole search index from the database; returns how many
+/// datasets were indexed.
+pub async fn reindex_all(state: &AppState) -> Result<usize, AppError> {
+    rebuild_index(&state.store, &state.search).await.map_err(AppError::internal)
+}
+
+pub async fn rebuild_index(
+    store: &datalab_store::Store,
+    search: &std::sync::Arc<datalab_search::SearchIndex>,
+) -> anyhow::Result<usize> {
+    let datasets = store.all_datasets().await?;
+    let organizations: Vec<Organization> = {
+        let mut all = Vec::new();
+        for id in datasets.iter().map(|dataset| dataset.owner_org).collect::<std::collections::BTreeSet<_>>() {
+            all.push(store.organization(&id.to_string()).await?);
+        }
+        all
+    };
+    let search = search.clone();
+    let count = datasets.len();
+    tokio::task::spawn_blocking(move || {
+        let items: Vec<IndexedDataset<'_>> = datasets
+            .iter()
+            .filter_map(|dataset| {
+                organizations
+                    .iter()
+                    .find(|organization| organization.id == dataset.owner_org)
+                    .map(|organization| IndexedDataset { dataset, organization })
+            })
+            .collect();
+        search.rebuild(&items)
+    })
+    .await??;
+    Ok(count)
+}
+
+/// What the actor may see in search results.
+pub fn visibility(actor: &Actor, include_private: bool) -> Visibility {
+    if !include_private || !actor.is_authenticated() {
+        return Visibility::Public;
+    }
+    match actor.readable_private_organizations() {
+        None => Visibility::AllActive,
+        Some(organizations) => Visibility::PublicAnd(organizations),
+    }
+}
+
+/// Runs a search and loads the datasets it found, in result order.
+pub async fn search(
+    state: &AppState,
+    actor: &Actor,
+    request: &SearchRequest,
+    include_private: bool,
+) -> Result<(SearchResults, Vec<Dataset>), AppError> {
+    let results = state.search.search(request, &visibility(actor, include_private))?;
+    let mut datasets = Vec::with_capacity(results.ids.len());
+    for id in &results.ids {
+        match state.store.dataset(&id.to_string()).await {
+            // Re-check: the index is derived data and may lag a moment behind.
+            Ok(dataset) if actor.can(read_action(&dataset)) => datasets.push(dataset),
+            Ok(_) | Err(datalab_store::StoreError::NotFound) => {}
+            Err(error) => return Err(error.into()),
+        }
+    }
+    Ok((results, datasets))
+}

@@ -1,0 +1,196 @@
+//! CKAN's wire shapes: the dictionaries the Action API returns. Field names
+//! and types follow CKAN 2.10 so that existing clients read them unchanged;
+//! the DCAT fields appear as top-level keys, as ckanext-scheming shows them.
+
+use datalab_core::{Activity, ApiToken, Dataset, Group, Organization, Resource, ResourceLocation, User, licenses};
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+
+/// CKAN writes timestamps without a zone, in UTC, with microseconds.
+pub fn ckan_time(moment: OffsetDateTime) -> String {
+    let format =
+        time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]");
+    moment.to_offset(time::UtcOffset::UTC).format(&format).expect("timestamps format")
+}
+
+pub fn resource_url(base_url: &str, resource: &Resource) -> String {
+    match &resource.location {
+        ResourceLocation::Upload { filename, .. } => format!(
+            "{base_url}/dataset/{}/resource/{}/download/{}",
+            resource.dataset_id,
+            resource.id,
+            percent_encoding::utf8_percent_encode(filename, percent_encoding::NON_ALPHANUMERIC)
+        ),
+        ResourceLocation::Link { url } => url.clone(),
+    }
+}
+
+pub fn resource_dict(base_url: &str, resource: &Resource) -> Value {
+    json!({
+        "id": resource.id,
+        "package_id": resource.dataset_id,
+        "position": resource.position,
+        "name": resource.name,
+        "description": resource.description,
+        "format": resource.format,
+        "url": resource_url(base_url, resource),
+        "url_type": if resource.is_upload() { Value::from("upload") } else { Value::Null },
+        "size": resource.size,
+        "mimetype": if resource.mimetype.is_empty() { Value::Null } else { Value::from(resource.mimetype.clone()) },
+        "hash": if resource.sha256.is_empty() { String::new() } else { format!("sha256:{}", resource.sha256) },
+        "created": ckan_time(resource.created),
+        "last_modified": ckan_time(resource.last_modified),
+        "metadata_modified": ckan_time(resource.last_modified),
+        "state": "active",
+        "datastore_active": false,
+    })
+}
+
+pub fn organization_dict(organization: &Organization, package_count: Option<u64>) -> Value {
+    let mut dict = json!({
+        "id": organization.id,
+        "name": organization.name,
+        "title": organization.title,
+        "display_name": organization.title,
+        "description": organization.description,
+        "image_url": organization.image_url,
+        "image_display_url": organization.image_url,
+        "kind": organization.kind.as_str(),
+        "type": "organization",
+        "is_organization": true,
+        "state": organization.state.as_str(),
+        "approval_status": "approved",
+        "created": ckan_time(organization.created),
+    });
+    if let Some(count) = package_count {
+        dict["package_count"] = json!(count);
+    }
+    dict
+}
+
+pub fn group_dict(group: &Group, package_count: Option<u64>) -> Value {
+    let mut dict = json!({
+        "id": group.id,
+        "name": group.name,
+        "title": group.title,
+        "display_name": group.title,
+        "description": group.description,
+        "image_url": group.image_url,
+        "image_display_url": group.image_url,
+        "type": "group",
+        "is_organization": false,
+        "state": group.state.as_str(),
+        "approval_status": "approved",
+        "created": ckan_time(group.created),
+    });
+    if let Some(count) = package_count {
+        dict["package_count"] = json!(count);
+    }
+    dict
+}
+
+pub fn package_dict(base_url: &str, dataset: &Dataset, organization: &Organization, groups: &[Group]) -> Value {
+    let license = licenses::find(&dataset.license_id);
+    let dcat = &dataset.dcat;
+    json!({
+        "id": dataset.id,
+        "name": dataset.name,
+        "title": dataset.title,
+        "notes": dataset.notes,
+        "type": "dataset",
+        "owner_org": dataset.owner_org,
+        "organization": organization_dict(organization, None),
+        "license_id": dataset.license_id,
+        "license_title": license.map(|license| license.title),
+        "license_url": license.map(|license| license.url),
+        "isopen": license.is_some_and(|license| license.is_open),
+        "author": dataset.author,
+        "author_email": dataset.author_email,
+        "maintainer": dataset.maintainer,
+        "maintainer_email": dataset.maintainer_email,
+        "url": dataset.url,
+        "version": dataset.version,
+        "state": dataset.state.as_str(),
+        "private": dataset.private,
+        "creator_user_id": dataset.creator_user_id,
+        "metadata_created": ckan_time(dataset.metadata_created),
+        "metadata_modified": ckan_time(dataset.metadata_modified),
+        "tags": dataset.tags.iter().map(|tag| json!({"name": tag, "display_name": tag, "state": "active", "vocabulary_id": null})).collect::<Vec<_>>(),
+        "num_tags": dataset.tags.len(),
+        "groups": groups.iter().map(|group| json!({
+            "id": group.id, "name": group.name, "title": group.title, "display_name": group.title,
+            "description": group.description, "image_display_url": group.image_url,
+        })).collect::<Vec<_>>(),
+        "extras": dataset.extras.iter().map(|(key, value)| json!({"key": key, "value": value})).collect::<Vec<_>>(),
+        "resources": dataset.resources.iter().map(|resource| resource_dict(base_url, resource)).collect::<Vec<_>>(),
+        "num_resources": dataset.resources.len(),
+        "temporal_start": dcat.temporal_start,
+        "temporal_end": dcat.temporal_end,
+        "spatial": dcat.spatial,
+        "update_frequency": dcat.update_frequency,
+        "language": dcat.language,
+        "theme": dcat.theme,
+        "contact_name": dcat.contact_name,
+        "contact_email": dcat.contact_email,
+        "issued": dcat.issued,
+        "modified": dcat.modified,
+        "relationships_as_object": [],
+        "relationships_as_subject": [],
+    })
+}
+
+/// A user as others see them; the e-mail only for themselves and sysadmins.
+pub fn user_dict(user: &User, show_private: bool) -> Value {
+    let mut dict = json!({
+        "id": user.id,
+        "name": user.name,
+        "fullname": user.fullname,
+        "display_name": if user.fullname.is_empty() { &user.name } else { &user.fullname },
+        "about": user.about,
+        "sysadmin": user.sysadmin,
+        "state": user.state.as_str(),
+        "created": ckan_time(user.created),
+    });
+    if show_private {
+        dict["email"] = json!(user.email);
+    }
+    dict
+}
+
+pub fn token_dict(token: &ApiToken) -> Value {
+    json!({
+        "id": token.id,
+        "user_id": token.user_id,
+        "name": token.name,
+        "created_at": ckan_time(token.created),
+        "last_access": token.last_used.map(ckan_time),
+    })
+}
+
+pub fn activity_dict(activity: &Activity) -> Value {
+    json!({
+        "id": activity.id.to_string(),
+        "timestamp": ckan_time(activity.timestamp),
+        "user_id": activity.user_id,
+        "user_name": activity.user_name,
+        "object_id": activity.object_id,
+        "activity_type": activity.activity_type,
+        "data": { "name": activity.object_name, "changes": activity.changes },
+    })
+}
+
+pub fn license_dict(license: &licenses::License) -> Value {
+    json!({
+        "id": license.id,
+        "title": license.title,
+        "url": license.url,
+        "od_conformance": if license.is_open { "approved" } else { "not reviewed" },
+        "osd_conformance": "not reviewed",
+        "status": "active",
+        "is_okd_compliant": license.is_open,
+        "is_generic": license.id == "other",
+        "domain_content": true,
+        "domain_data": true,
+        "domain_software": false,
+    })
+}

@@ -1,0 +1,931 @@
+//! The CKAN Action API v3 at `/api/3/action/{name}` (and `/api/action/{name}`,
+//! where the `ckanapi` client calls it): CKAN's envelope, error types and
+//! status codes, so CKAN clients work against datalab unchanged.
+//!
+//! Parameters come from the query string (GET), a JSON body, a urlencoded
+//! form or a multipart form whose `upload` field is a file streamed straight
+//! to storage. Read actions take GET and POST; write actions only POST.
+
+pub mod dicts;
+pub mod input;
+
+use std::collections::HashMap;
+
+use axum::Router;
+use axum::extract::{FromRequest, Multipart, Path, Request, State};
+use axum::http::{HeaderMap, Method, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use datalab_core::{
+    Action, Actor, Capacity, Dataset, FieldError, FieldErrors, Group, Organization, OrganizationKind, ResourceLocation,
+    State as Lifecycle, User,
+};
+use datalab_files::StoredBlob;
+use datalab_search::{FacetName, SearchRequest, Sort};
+use serde_json::{Map, Value, json};
+use uuid::Uuid;
+
+use crate::AppState;
+use crate::catalog;
+use crate::error::AppError;
+use input::{Mode, Params, boolean, text};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/3/action/{action}", get(action).post(action))
+        .route("/api/action/{action}", get(action).post(action))
+        .route("/api/3", get(|| async { axum::Json(json!({"version": 3})) }))
+        .route("/api", get(|| async { axum::Json(json!({"version": 3})) }))
+        // Uploads are capped by the file store as they stream; other bodies by `read_params`.
+        .layer(axum::extract::DefaultBodyLimit::disable())
+}
+
+/// The actions this server knows, with whether they change anything.
+pub const ACTIONS: &[(&str, bool)] = &[
+    ("status_show", false),
+    ("site_read", false),
+    ("package_list", false),
+    ("package_search", false),
+    ("package_show", false),
+    ("package_create", true),
+    ("package_update", true),
+    ("package_patch", true),
+    ("package_delete", true),
+    ("resource_show", false),
+    ("resource_create", true),
+    ("resource_update", true),
+    ("resource_patch", true),
+    ("resource_delete", true),
+    ("organization_list", false),
+    ("organization_show", false),
+    ("organization_create", true),
+    ("organization_member_create", true),
+    ("organization_member_delete", true),
+    ("organization_activity_list", false),
+    ("group_list", false),
+    ("group_show", false),
+    ("group_create", true),
+    ("tag_list", false),
+    ("license_list", false),
+    ("user_show", false),
+    ("api_token_create", true),
+    ("api_token_revoke", true),
+    ("api_token_list", false),
+    ("package_activity_list", false),
+];
+
+struct Call<'a> {
+    state: &'a AppState,
+    actor: Actor,
+    user: Option<User>,
+    params: Params,
+    upload: Option<(StoredBlob, String)>,
+    base_url: String,
+}
+
+fn envelope(help: &str, outcome: Result<Value, AppError>) -> Response {
+    match outcome {
+        Ok(result) => axum::Json(json!({"help": help, "success": true, "result": result})).into_response(),
+        Err(error) => {
+            error.log();
+            let status = error.status();
+            let body = match &error {
+                AppError::Validation(fields) => {
+                    let mut object = Map::new();
+                    object.insert("__type".into(), json!("Validation Error"));
+                    for (field, errors) in &fields.0 {
+                        object.insert(
+                            field.clone(),
+                            json!(errors.iter().map(|error| error.english()).collect::<Vec<_>>()),
+                        );
+                    }
+                    Value::Object(object)
+                }
+                AppError::NotFound => json!({"__type": "Not Found Error", "message": "Not found"}),
+                AppError::NotAuthenticated | AppError::Forbidden | AppError::Csrf => {
+                    json!({"__type": "Authorization Error", "message": format!("Access denied: {error}")})
+                }
+                AppError::SearchQuery(message) => {
+                    json!({"__type": "Search Query Error", "message": format!("Search Query is invalid: {message}")})
+                }
+                AppError::PayloadTooLarge { limit } => json!({
+                    "__type": "Validation Error",
+                    "upload": [format!("File upload too large: the limit is {limit} bytes")],
+                }),
+                AppError::BadRequest(message) => {
+                    json!({"__type": "Bad Request", "message": format!("Bad request - {message}")})
+                }
+                AppError::TooManyRequests => json!({"__type": "Too Many Requests", "message": error.to_string()}),
+                AppError::Internal(_) => json!({"__type": "Internal Server Error", "message": "Internal server error"}),
+            };
+            (status, axum::Json(json!({"help": help, "success": false, "error": body}))).into_response()
+        }
+    }
+}
+
+/// The site's base URL: configured, or from the request's Host header.
+pub fn base_url(state: &AppState, headers: &HeaderMap) -> String {
+    if !state.settings.public_url.is_empty() {
+        return state.settings.public_url.trim_end_matches('/').to_string();
+    }
+    let host = headers.get(header::HOST).and_then(|value| value.to_str().ok()).unwrap_or("localhost");
+    let scheme = if state.settings.secure_cookies { "https" } else { "http" };
+    format!("{scheme}://{host}")
+}
+
+async fn action(State(state): State<AppState>, Path(name): Path<String>, request: Request) -> Response {
+    let base = base_url(&state, request.headers());
+    let help = format!("{base}/api/3/action/help_show?name={name}");
+    let Some((_, writes)) = ACTIONS.iter().find(|(known, _)| *known == name) else {
+        return envelope(&help, Err(AppError::BadRequest(format!("Action name not known: {name}"))));
+    };
+    if *writes && request.method() != Method::POST {
+        return envelope(
+            &help,
+            Err(AppError::BadRequest("Invalid request. Please use POST method for your request".into())),
+        );
+    }
+    let (actor, user) = match crate::context::api_caller(&state, request.headers()).await {
+        Ok(caller) => caller,
+        Err(error) => return envelope(&help, Err(error)),
+    };
+    let (params, upload) = match read_params(&state, request).await {
+        Ok(read) => read,
+        Err(error) => return envelope(&help, Err(error)),
+    };
+    let mut call = Call { state: &state, actor, user, params, upload, base_url: base };
+    let outcome = dispatch(&mut call, &name).await;
+    if let Some((blob, _)) = &call.upload
+        && outcome.is_err()
+    {
+        catalog::discard_upload(&state, blob).await;
+    }
+    envelope(&help, outcome)
+}
+
+/// Largest text field accepted in a multipart form.
+const MAX_FORM_FIELD_BYTES: usize = 1024 * 1024;
+
+async fn read_params(state: &AppState, request: Request) -> Result<(Params, Option<(StoredBlob, String)>), AppError> {
+    let content_type = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    let mut params = Params::new();
+    if request.method() == Method::GET || content_type.is_empty() && request.method() != Method::POST {
+        if let Some(query) = request.uri().query() {
+            let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query)
+                .map_err(|error| AppError::BadRequest(format!("invalid query string: {error}")))?;
+            for (key, value) in pairs {
+                params.insert(key, Value::String(value));
+            }
+        }
+        return Ok((params, None));
+    }
+    if content_type.starts_with("multipart/form-data") {
+        let mut multipart =
+            Multipart::from_request(request, &()).await.map_err(|error| AppError::BadRequest(error.to_string()))?;
+        let mut upload = None;
+        while let Some(mut field) =
+            multipart.next_field().await.map_err(|error| AppError::BadRequest(error.to_string()))?
+        {
+            let name = field.name().unwrap_or("").to_string();
+            if let Some(filename) = field.file_name().map(str::to_string) {
+                if name != "upload" || upload.is_some() {
+                    return Err(AppError::Validation(FieldErrors::single(&name, FieldError::UnknownField)));
+                }
+                let stream = futures_util::stream::poll_fn(move |context| field.poll_next_unpin_compat(context));
+                let blob = catalog::store_upload(state, stream).await?;
+                upload = Some((blob, filename));
+            } else {
+                let mut value = Vec::new();
+                while let Some(chunk) = field.chunk().await.map_err(|error| AppError::BadRequest(error.to_string()))? {
+                    value.extend_from_slice(&chunk);
+                    if value.len() > MAX_FORM_FIELD_BYTES {
+                        return Err(AppError::Validation(FieldErrors::single(&name, FieldError::TooLong)));
+                    }
+                }
+                let value = String::from_utf8(value)
+                    .map_err(|_| AppError::BadRequest(format!("field {name} is not UTF-8 text")))?;
+                params.insert(name, Value::String(value));
+            }
+        }
+        return Ok((params, upload));
+    }
+    let limit = state.settings.max_body_bytes;
+    let body = axum::body::to_bytes(request.into_body(), limit)
+        .await
+        .map_err(|_| AppError::PayloadTooLarge { limit: limit as u64 })?;
+    if content_type.starts_with("application/x-www-form-urlencoded") {
+        let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(&body)
+            .map_err(|error| AppError::BadRequest(format!("invalid form: {error}")))?;
+        for (key, value) in pairs {
+            params.insert(key, Value::String(value));
+        }
+        return Ok((params, None));
+    }
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok((params, None));
+    }
+    match serde_json::from_slice::<Value>(&body) {
+        Ok(Value::Object(object)) => Ok((object, None)),
+        Ok(_) => Err(AppError::BadRequest("JSON Error: the request body must be a JSON object".into())),
+        Err(error) => Err(AppError::BadRequest(format!("JSON Error: {error}"))),
+    }
+}
+
+/// Adapts a multipart field to a stream of chunks for the file store.
+trait FieldStream {
+    fn poll_next_unpin_compat(
+        &mut self,
+        context: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<bytes::Bytes, axum::extract::multipart::MultipartError>>>;
+}
+
+impl FieldStream for axum::extract::multipart::Field<'_> {
+    fn poll_next_unpin_compat(
+        &mut self,
+        context: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<bytes::Bytes, axum::extract::multipart::MultipartError>>> {
+        futures_util::Stream::poll_next(std::pin::Pin::new(self), context)
+    }
+}
+
+fn required<'p>(params: &'p Params, key: &str) -> Result<&'p Value, AppError> {
+    match params.get(key) {
+        Some(value) if !value.is_null() && value.as_str() != Some("") => Ok(value),
+        _ => Err(AppError::Validation(FieldErrors::single(key, FieldError::Missing))),
+    }
+}
+
+fn required_text(params: &Params, key: &str) -> Result<String, AppError> {
+    text(required(params, key)?).ok_or_else(|| AppError::Validation(FieldErrors::single(key, FieldError::UnknownValue)))
+}
+
+fn optional_integer(params: &Params, key: &str, default: i64) -> Result<i64, AppError> {
+    match params.get(key) {
+        None | Some(Value::Null) => Ok(default),
+        Some(Value::Number(number)) => {
+            number.as_i64().ok_or_else(|| AppError::Validation(FieldErrors::single(key, FieldError::UnknownValue)))
+        }
+        Some(Value::String(text)) if text.trim().is_empty() => Ok(default),
+        Some(Value::String(text)) => {
+            text.trim().parse().map_err(|_| AppError::Validation(FieldErrors::single(key, FieldError::UnknownValue)))
+        }
+        Some(_) => Err(AppError::Validation(FieldErrors::single(key, FieldError::UnknownValue))),
+    }
+}
+
+fn optional_bool(params: &Params, key: &str, default: bool) -> Result<bool, AppError> {
+    match params.get(key) {
+        None => Ok(default),
+        Some(value) => {
+            boolean(value).ok_or_else(|| AppError::Validation(FieldErrors::single(key, FieldError::NotABoolean)))
+        }
+    }
+}
+
+async fn dispatch(call: &mut Call<'_>, name: &str) -> Result<Value, AppError> {
+    match name {
+        "status_show" => Ok(json!({
+            "site_title": "datalab",
+            "site_description": "Datos abiertos y participación ciudadana de Nuevo León",
+            "site_url": call.base_url,
+            "ckan_version": "2.10.0",
+            "datalab_version": env!("CARGO_PKG_VERSION"),
+            "locale_default": "es_MX",
+            "extensions": ["datalab"],
+        })),
+        "site_read" => Ok(json!(true)),
+        "package_list" => package_list(call).await,
+        "package_search" => package_search(call).await,
+        "package_show" => {
+            let dataset =
+                catalog::readable_dataset(call.state, &call.actor, &required_text(&call.params, "id")?).await?;
+            package_value(call, &dataset).await
+        }
+        "package_create" => package_create(call).await,
+        "package_update" => package_write(call, Mode::Replace).await,
+        "package_patch" => package_write(call, Mode::Patch).await,
+        "package_delete" => {
+            let dataset =
+                catalog::readable_dataset(call.state, &call.actor, &required_text(&call.params, "id")?).await?;
+            catalog::delete_dataset(call.state, &call.actor, call.user.as_ref(), &dataset).await?;
+            Ok(Value::Null)
+        }
+        "resource_show" => {
+            let (dataset, index) = resource_in_dataset(call).await?;
+            Ok(dicts::resource_dict(&call.base_url, &dataset.resources[index]))
+        }
+        "resource_create" => resource_create(call).await,
+        "resource_update" => resource_write(call, Mode::Replace).await,
+        "resource_patch" => resource_write(call, Mode::Patch).await,
+        "resource_delete" => {
+            let (dataset, index) = resource_in_dataset(call).await?;
+            let mut after = dataset.clone();
+            after.resources.remove(index);
+            catalog::update_dataset(call.state, &call.actor, call.user.as_ref(), &dataset, after).await?;
+            Ok(Value::Null)
+        }
+        "organization_list" => organization_list(call).await,
+        "organization_show" => organization_show(call).await,
+        "organization_create" => organization_create(call).await,
+        "organization_member_create" | "organization_member_delete" => {
+            organization_member(call, name == "organization_member_create").await
+        }
+        "organization_activity_list" => {
+            let organization = call.state.store.organization(&required_text(&call.params, "id")?).await?;
+            activity_list(call, datalab_store::ActivityScope::Organization(organization.id)).await
+        }
+        "group_list" => group_list(call).await,
+        "group_show" => {
+            let group = call.state.store.group(&required_text(&call.params, "id")?).await?;
+            let counts = facet_counts(call, FacetName::Groups).await?;
+            Ok(dicts::group_dict(&group, Some(counts.get(&group.name).copied().unwrap_or(0))))
+        }
+        "group_create" => group_create(call).await,
+        "tag_list" => {
+            let query = call.params.get("query").and_then(text).unwrap_or_default().to_lowercase();
+            let all_fields = optional_bool(&call.params, "all_fields", false)?;
+            let tags = call.state.store.tag_counts().await?;
+            Ok(Value::Array(
+                tags.into_iter()
+                    .filter(|tag| query.is_empty() || tag.tag.to_lowercase().contains(&query))
+                    .map(|tag| {
+                        if all_fields {
+                            json!({"name": tag.tag, "display_name": tag.tag, "count": tag.count})
+                        } else {
+                            json!(tag.tag)
+                        }
+                    })
+                    .collect(),
+            ))
+        }
+        "license_list" => Ok(Value::Array(datalab_core::licenses::LICENSES.iter().map(dicts::license_dict).collect())),
+        "user_show" => {
+            let id = match call.params.get("id").and_then(text).filter(|id| !id.is_empty()) {
+                Some(id) => id,
+                None => call
+                    .user
+                    .as_ref()
+                    .map(|user| user.name.clone())
+                    .ok_or_else(|| AppError::Validation(FieldErrors::single("id", FieldError::Missing)))?,
+            };
+            let user = call.state.store.user(&id).await?;
+            let show_private = call.actor.can(Action::ReadUserPrivate { user: user.id });
+            Ok(dicts::user_dict(&user, show_private))
+        }
+        "api_token_create" => {
+            let user = call.state.store.user(&required_text(&call.params, "user")?).await?;
+            call.actor.authorize(Action::ManageTokens { user: user.id })?;
+            let (_, secret) = call.state.store.create_api_token(user.id, &required_text(&call.params, "name")?).await?;
+            Ok(json!({"token": secret.0}))
+        }
+        "api_token_list" => {
+            let id = call
+                .params
+                .get("user")
+                .or_else(|| call.params.get("user_id"))
+                .and_then(text)
+                .filter(|id| !id.is_empty());
+            let user = match id {
+                Some(id) => call.state.store.user(&id).await?,
+                None => call.user.clone().ok_or(AppError::NotAuthenticated)?,
+            };
+            call.actor.authorize(Action::ManageTokens { user: user.id })?;
+            Ok(Value::Array(call.state.store.api_tokens(user.id).await?.iter().map(dicts::token_dict).collect()))
+        }
+        "api_token_revoke" => {
+            let (token_id, owner) =
+                if let Some(secret) = call.params.get("token").and_then(text).filter(|token| !token.is_empty()) {
+                    call.state.store.api_token_by_secret(&secret).await?.ok_or(AppError::NotFound)?
+                } else {
+                    let id = Uuid::parse_str(&required_text(&call.params, "jti")?).map_err(|_| AppError::NotFound)?;
+                    (id, call.state.store.api_token_owner(id).await?)
+                };
+            call.actor.authorize(Action::ManageTokens { user: owner })?;
+            call.state.store.revoke_api_token(token_id).await?;
+            Ok(Value::Null)
+        }
+        "package_activity_list" => {
+            let dataset =
+                catalog::readable_dataset(call.state, &call.actor, &required_text(&call.params, "id")?).await?;
+            activity_list(call, datalab_store::ActivityScope::Dataset(dataset.id)).await
+        }
+        _ => Err(AppError::BadRequest(format!("Action name not known: {name}"))),
+    }
+}
+
+async fn package_value(call: &Call<'_>, dataset: &Dataset) -> Result<Value, AppError> {
+    let organization = call.state.store.organization(&dataset.owner_org.to_string()).await?;
+    let groups: Vec<Group> =
+        call.state.store.groups().await?.into_iter().filter(|group| dataset.groups.contains(&group.name)).collect();
+    Ok(dicts::package_dict(&call.base_url, dataset, &organization, &groups))
+}
+
+async fn package_list(call: &Call<'_>) -> Result<Value, AppError> {
+    let limit = optional_integer(&call.params, "limit", i64::MAX)?.max(0) as usize;
+    let offset = optional_integer(&call.params, "offset", 0)?.max(0) as usize;
+    let names: Vec<String> = call
+        .state
+        .store
+        .dataset_summaries()
+        .await?
+        .into_iter()
+        .filter(|summary| summary.state == Lifecycle::Active && !summary.private)
+        .map(|summary| summary.name)
+        .skip(offset)
+        .take(limit)
+        .collect();
+    Ok(json!(names))
+}
+
+/// Parses `fq`: `field:value` pairs joined by spaces or AND, values quoted
+/// when they contain spaces, an optional leading `+`.
+fn parse_filter_query(fq: &str) -> Result<Vec<(FacetName, String)>, AppError> {
+    let mut filters = Vec::new();
+    let mut rest = fq.trim();
+    while !rest.is_empty() {
+        rest = rest.trim_start_matches('+');
+        if let Some(after) = rest.strip_prefix("AND ") {
+            rest = after.trim_start();
+            continue;
+        }
+        let (field, after_colon) = rest
+            .split_once(':')
+            .ok_or_else(|| AppError::SearchQuery(format!("expected field:value in fq, found {rest:?}")))?;
+        let facet = FacetName::parse(field.trim())
+            .ok_or_else(|| AppError::SearchQuery(format!("unknown field in fq: {field:?}")))?;
+        let (value, remaining) = if let Some(quoted) = after_colon.strip_prefix('"') {
+            let end = quoted.find('"').ok_or_else(|| AppError::SearchQuery("unterminated quote in fq".into()))?;
+            (quoted[..end].to_string(), &quoted[end + 1..])
+        } else {
+            let end = after_colon.find(char::is_whitespace).unwrap_or(after_colon.len());
+            (after_colon[..end].to_string(), &after_colon[end..])
+        };
+        filters.push((facet, value));
+        rest = remaining.trim_start();
+    }
+    Ok(filters)
+}
+
+fn facet_fields(params: &Params) -> Result<Vec<FacetName>, AppError> {
+    let Some(value) = params.get("facet.field") else { return Ok(Vec::new()) };
+    let list: Vec<String> = match value {
+        Value::Array(items) => items.iter().filter_map(|item| item.as_str().map(String::from)).collect(),
+        Value::String(text) => {
+            serde_json::from_str(text).map_err(|_| AppError::SearchQuery("facet.field must be a JSON list".into()))?
+        }
+        _ => return Err(AppError::SearchQuery("facet.field must be a JSON list".into())),
+    };
+    list.iter()
+        .map(|name| {
+            FacetName::parse(name).ok_or_else(|| AppError::SearchQuery(format!("unknown facet field: {name:?}")))
+        })
+        .collect()
+}
+
+async fn facet_counts(call: &Call<'_>, facet: FacetName) -> Result<HashMap<String, u64>, AppError> {
+    let request = SearchRequest { rows: 1, facets: vec![facet], facet_limit: usize::MAX, ..SearchRequest::default() };
+    let results = call.state.search.search(&request, &catalog::visibility(&call.actor, false))?;
+    Ok(results.facets.into_iter().flat_map(|(_, values)| values).collect())
+}
+
+async fn package_search(call: &Call<'_>) -> Result<Value, AppError> {
+    let params = &call.params;
+    let rows = optional_integer(params, "rows", 10)?;
+    if !(0..=1000).contains(&rows) {
+        return Err(AppError::SearchQuery("rows must be between 0 and 1000".into()));
+    }
+    let start = optional_integer(params, "start", 0)?.max(0) as usize;
+    let sort_text = params.get("sort").and_then(text).unwrap_or_default();
+    let sort = if sort_text.trim().is_empty() {
+        Sort::Relevance
+    } else {
+        Sort::parse_ckan(&sort_text).ok_or_else(|| AppError::SearchQuery(format!("cannot sort by {sort_text:?}")))?
+    };
+    let facets = facet_fields(params)?;
+    let facet_limit = optional_integer(params, "facet.limit", 50)?;
+    let request = SearchRequest {
+        query: params.get("q").and_then(text).unwrap_or_default(),
+        filters: parse_filter_query(&params.get("fq").and_then(text).unwrap_or_default())?,
+        sort,
+        start,
+        rows: rows as usize,
+        facets,
+        facet_limit: if facet_limit < 0 { usize::MAX } else { facet_limit as usize },
+    };
+    let include_private = optional_bool(params, "include_private", false)?;
+    let (results, datasets) = catalog::search(call.state, &call.actor, &request, include_private).await?;
+    let organizations = call.state.store.organizations().await?;
+    let groups = call.state.store.groups().await?;
+    let mut packages = Vec::with_capacity(datasets.len());
+    for dataset in datasets.iter().take(rows as usize) {
+        packages.push(package_value(call, dataset).await?);
+    }
+    let mut facet_map = Map::new();
+    let mut search_facets = Map::new();
+    for (facet, values) in &results.facets {
+        let display = |value: &str| -> String {
+            match facet {
+                FacetName::Organization => organizations
+                    .iter()
+                    .find(|organization| organization.name == value)
+                    .map(|organization| organization.title.clone()),
+                FacetName::Groups => groups.iter().find(|group| group.name == value).map(|group| group.title.clone()),
+                _ => None,
+            }
+            .unwrap_or_else(|| value.to_string())
+        };
+        facet_map.insert(
+            facet.as_str().into(),
+            Value::Object(values.iter().map(|(value, count)| (value.clone(), json!(count))).collect()),
+        );
+        search_facets.insert(
+            facet.as_str().into(),
+            json!({
+                "title": facet.as_str(),
+                "items": values.iter().map(|(value, count)| json!({"name": value, "display_name": display(value), "count": count})).collect::<Vec<_>>(),
+            }),
+        );
+    }
+    Ok(json!({
+        "count": results.count,
+        "results": packages,
+        "sort": if sort_text.is_empty() { "score desc, metadata_modified desc".to_string() } else { sort_text },
+        "facets": facet_map,
+        "search_facets": search_facets,
+    }))
+}
+
+async fn resolve_organization(call: &Call<'_>, value: &Value) -> Result<Organization, AppError> {
+    let name = text(value).unwrap_or_default();
+    call.state.store.organization(&name).await.map_err(|error| match error {
+        datalab_store::StoreError::NotFound => {
+            AppError::Validation(FieldErrors::single("owner_org", FieldError::OrganizationUnknown))
+        }
+        other => other.into(),
+    })
+}
+
+/// Applies the `resources` list of a package dict: known ids keep their
+/// stored file, new entries must be links.
+fn apply_resources(dataset: &mut Dataset, list: &Value, errors: &mut FieldErrors) {
+    let Some(items) = list.as_array() else {
+        errors.add("resources", FieldError::NotAList);
+        return;
+    };
+    let mut resources = Vec::new();
+    for item in items {
+        let Some(object) = item.as_object() else {
+            errors.add("resources", FieldError::NotAList);
+            continue;
+        };
+        let existing = object
+            .get("id")
+            .and_then(|id| id.as_str())
+            .and_then(|id| Uuid::parse_str(id).ok())
+            .and_then(|id| dataset.resources.iter().find(|resource| resource.id == id).cloned());
+        let mut resource = existing
+            .unwrap_or_else(|| catalog::new_resource(dataset.id, ResourceLocation::Link { url: String::new() }));
+        for (field, field_errors) in input::apply_resource(&mut resource, object, Mode::Replace).0 {
+            for error in field_errors {
+                errors.add(&format!("resources.{field}"), error);
+            }
+        }
+        resources.push(resource);
+    }
+    dataset.resources = resources;
+}
+
+async fn package_create(call: &mut Call<'_>) -> Result<Value, AppError> {
+    let mut errors = FieldErrors::new();
+    if call.params.get("name").and_then(text).unwrap_or_default().is_empty() {
+        errors.add("name", FieldError::Missing);
+    }
+    let organization = match call.params.get("owner_org") {
+        Some(value) if !value.is_null() && value.as_str() != Some("") => {
+            match resolve_organization(call, value).await {
+                Ok(organization) => Some(organization),
+                Err(AppError::Validation(field_errors)) => {
+                    errors.merge(field_errors);
+                    None
+                }
+                Err(other) => return Err(other),
+            }
+        }
+        _ => {
+            errors.add("owner_org", FieldError::Missing);
+            None
+        }
+    };
+    let mut dataset =
+        catalog::new_dataset(organization.as_ref().map(|organization| organization.id).unwrap_or_default(), None);
+    errors.merge(input::apply_package(&mut dataset, &call.params, Mode::Replace));
+    if let Some(list) = call.params.get("resources") {
+        apply_resources(&mut dataset, list, &mut errors);
+    }
+    if let Some(organization) = &organization {
+        // Authorization before validation details: a stranger learns nothing about the input.
+        call.actor.authorize(Action::CreateDataset { organization: organization.id })?;
+    }
+    errors.into_result()?;
+    let saved = catalog::create_dataset(call.state, &call.actor, call.user.as_ref(), dataset).await?;
+    package_value(call, &saved).await
+}
+
+async fn package_write(call: &mut Call<'_>, mode: Mode) -> Result<Value, AppError> {
+    let id = required_text(&call.params, "id").or_else(|_| required_text(&call.params, "name"))?;
+    let before = catalog::readable_dataset(call.state, &call.actor, &id).await?;
+    call.actor.authorize(Action::UpdateDataset { organization: before.owner_org })?;
+    let mut after = before.clone();
+    let mut errors = FieldErrors::new();
+    if let Some(value) = call.params.get("owner_org").filter(|value| !value.is_null() && value.as_str() != Some("")) {
+        match resolve_organization(call, value).await {
+            Ok(organization) => after.owner_org = organization.id,
+            Err(AppError::Validation(field_errors)) => errors.merge(field_errors),
+            Err(other) => return Err(other),
+        }
+    }
+    let mut params = call.params.clone();
+    if mode == Mode::Replace && !params.contains_key("name") {
+        params.insert("name".into(), json!(before.name));
+    }
+    errors.merge(input::apply_package(&mut after, &params, mode));
+    if let Some(list) = params.get("resources") {
+        apply_resources(&mut after, list, &mut errors);
+    }
+    errors.into_result()?;
+    let saved = catalog::update_dataset(call.state, &call.actor, call.user.as_ref(), &before, after).await?;
+    package_value(call, &saved).await
+}
+
+/// Finds the dataset holding resource `id`, checking the actor may read it.
+async fn resource_in_dataset(call: &Call<'_>) -> Result<(Dataset, usize), AppError> {
+    let id = Uuid::parse_str(&required_text(&call.params, "id")?).map_err(|_| AppError::NotFound)?;
+    let resource = call.state.store.resource(id).await?;
+    let dataset = catalog::readable_dataset(call.state, &call.actor, &resource.dataset_id.to_string()).await?;
+    let index = dataset.resources.iter().position(|candidate| candidate.id == id).ok_or(AppError::NotFound)?;
+    Ok((dataset, index))
+}
+
+fn attach_upload(resource: &mut datalab_core::Resource, upload: &(StoredBlob, String)) {
+    let (blob, filename) = upload;
+    let filename = safe_filename(filename);
+    resource.mimetype = mime_guess::from_path(&filename).first_or_octet_stream().essence_str().to_string();
+    resource.location = ResourceLocation::Upload { storage_key: blob.key.clone(), filename };
+    resource.size = Some(blob.size as i64);
+    resource.sha256 = blob.sha256.clone();
+    resource.last_modified = datalab_store::now();
+}
+
+/// Keeps only the last path component of a client-given file name and
+/// drops control characters: file names are shown and used in URLs, never
+/// as paths (storage keys are content hashes).
+pub fn safe_filename(name: &str) -> String {
+    let last = name.rsplit(['/', '\\']).next().unwrap_or("");
+    let cleaned: String = last.chars().filter(|character| !character.is_control()).collect();
+    let cleaned = cleaned.trim().trim_start_matches('.').to_string();
+    if cleaned.is_empty() { "archivo".into() } else { cleaned.chars().take(200).collect() }
+}
+
+async fn resource_create(call: &mut Call<'_>) -> Result<Value, AppError> {
+    let dataset_id = required_text(&call.params, "package_id")?;
+    let before = catalog::readable_dataset(call.state, &call.actor, &dataset_id).await?;
+    call.actor.authorize(Action::UpdateDataset { organization: before.owner_org })?;
+    let mut resource = catalog::new_resource(before.id, ResourceLocation::Link { url: String::new() });
+    let mut params = call.params.clone();
+    params.remove("package_id");
+    let mut errors = input::apply_resource(&mut resource, &params, Mode::Replace);
+    if let Some(upload) = &call.upload {
+        attach_upload(&mut resource, upload);
+        if resource.name.is_empty() {
+            resource.name = upload.1.clone();
+        }
+        if resource.format.is_empty() {
+            resource.format = input::guess_format(&resource);
+        }
+    } else if matches!(&resource.location, ResourceLocation::Link { url } if url.is_empty()) {
+        errors.add("url", FieldError::Missing);
+    }
+    errors.into_result()?;
+    let resource_id = resource.id;
+    let mut after = before.clone();
+    after.resources.push(resource);
+    let saved = catalog::update_dataset(call.state, &call.actor, call.user.as_ref(), &before, after).await?;
+    let saved_resource =
+        saved.resources.iter().find(|resource| resource.id == resource_id).ok_or(AppError::NotFound)?;
+    Ok(dicts::resource_dict(&call.base_url, saved_resource))
+}
+
+async fn resource_write(call: &mut Call<'_>, mode: Mode) -> Result<Value, AppError> {
+    let (before, index) = resource_in_dataset(call).await?;
+    call.actor.authorize(Action::UpdateDataset { organization: before.owner_org })?;
+    let mut after = before.clone();
+    let resource = &mut after.resources[index];
+    let errors = input::apply_resource(resource, &call.params, mode);
+    if let Some(upload) = &call.upload {
+        attach_upload(resource, upload);
+        resource.format = input::guess_format(resource);
+    }
+    resource.last_modified = datalab_store::now();
+    let resource_id = resource.id;
+    errors.into_result()?;
+    let saved = catalog::update_dataset(call.state, &call.actor, call.user.as_ref(), &before, after).await?;
+    let saved_resource =
+        saved.resources.iter().find(|resource| resource.id == resource_id).ok_or(AppError::NotFound)?;
+    Ok(dicts::resource_dict(&call.base_url, saved_resource))
+}
+
+async fn organization_list(call: &Call<'_>) -> Result<Value, AppError> {
+    let all_fields = optional_bool(&call.params, "all_fields", false)?;
+    let limit = optional_integer(&call.params, "limit", 1000)?.clamp(0, 1000) as usize;
+    let offset = optional_integer(&call.params, "offset", 0)?.max(0) as usize;
+    let mut organizations = call.state.store.organizations().await?;
+    let sort = call.params.get("sort").and_then(text).unwrap_or_default();
+    if sort.starts_with("name") {
+        organizations.sort_by(|a, b| a.name.cmp(&b.name));
+    }
+    let counts = facet_counts(call, FacetName::Organization).await?;
+    Ok(Value::Array(
+        organizations
+            .iter()
+            .skip(offset)
+            .take(limit)
+            .map(|organization| {
+                if all_fields {
+                    dicts::organization_dict(organization, Some(counts.get(&organization.name).copied().unwrap_or(0)))
+                } else {
+                    json!(organization.name)
+                }
+            })
+            .collect(),
+    ))
+}
+
+async fn organization_show(call: &Call<'_>) -> Result<Value, AppError> {
+    let organization = call.state.store.organization(&required_text(&call.params, "id")?).await?;
+    let counts = facet_counts(call, FacetName::Organization).await?;
+    let mut dict = dicts::organization_dict(&organization, Some(counts.get(&organization.name).copied().unwrap_or(0)));
+    if optional_bool(&call.params, "include_datasets", false)? {
+        let request = SearchRequest {
+            filters: vec![(FacetName::Organization, organization.name.clone())],
+            rows: 1000,
+            sort: Sort::NameAscending,
+            ..SearchRequest::default()
+        };
+        let (_, datasets) = catalog::search(call.state, &call.actor, &request, true).await?;
+        let mut packages = Vec::new();
+        for dataset in &datasets {
+            packages.push(package_value(call, dataset).await?);
+        }
+        dict["packages"] = Value::Array(packages);
+    }
+    if optional_bool(&call.params, "include_users", false)?
+        && call.actor.can(Action::ManageMembers { organization: organization.id })
+    {
+        let members = call.state.store.members(organization.id).await?;
+        dict["users"] = Value::Array(
+            members.iter().map(|member| json!({"id": member.user.id, "name": member.user.name, "capacity": member.capacity.as_str()})).collect(),
+        );
+    }
+    Ok(dict)
+}
+
+async fn organization_create(call: &Call<'_>) -> Result<Value, AppError> {
+    call.actor.authorize(Action::CreateOrganization)?;
+    let params = &call.params;
+    let kind_text = params.get("kind").and_then(text).unwrap_or_default();
+    let kind = if kind_text.is_empty() {
+        OrganizationKind::Government
+    } else {
+        OrganizationKind::parse(&kind_text)
+            .ok_or_else(|| AppError::Validation(FieldErrors::single("kind", FieldError::UnknownValue)))?
+    };
+    let name = params.get("name").and_then(text).unwrap_or_default();
+    let title = params.get("title").and_then(text).filter(|title| !title.is_empty()).unwrap_or_else(|| name.clone());
+    let organization = Organization {
+        id: Uuid::new_v4(),
+        name,
+        title,
+        description: params.get("description").and_then(text).unwrap_or_default(),
+        image_url: params.get("image_url").and_then(text).unwrap_or_default(),
+        kind,
+        state: Lifecycle::Active,
+        created: datalab_store::now(),
+    };
+    call.state.store.create_organization(call.user.as_ref().map(|user| user.id), &organization).await?;
+    Ok(dicts::organization_dict(&organization, Some(0)))
+}
+
+async fn organization_member(call: &Call<'_>, create: bool) -> Result<Value, AppError> {
+    let organization = call.state.store.organization(&required_text(&call.params, "id")?).await?;
+    call.actor.authorize(Action::ManageMembers { organization: organization.id })?;
+    let username = required_text(&call.params, "username")?;
+    let user = call.state.store.user(&username).await.map_err(|error| match error {
+        datalab_store::StoreError::NotFound => {
+            AppError::Validation(FieldErrors::single("username", FieldError::UnknownValue))
+        }
+        other => other.into(),
+    })?;
+    let by_user = call.user.as_ref().map(|user| user.id);
+    if create {
+        let role = required_text(&call.params, "role")?;
+        let capacity = Capacity::parse(&role)
+            .ok_or_else(|| AppError::Validation(FieldErrors::single("role", FieldError::UnknownValue)))?;
+        call.state.store.set_membership(by_user, &organization, &user, capacity).await?;
+        Ok(
+            json!({"group_id": organization.id, "table_id": user.id, "table_name": "user", "capacity": capacity.as_str(), "state": "active"}),
+        )
+    } else {
+        call.state.store.remove_membership(by_user, &organization, &user).await?;
+        Ok(Value::Null)
+    }
+}
+
+async fn group_list(call: &Call<'_>) -> Result<Value, AppError> {
+    let all_fields = optional_bool(&call.params, "all_fields", false)?;
+    let groups = call.state.store.groups().await?;
+    let counts = facet_counts(call, FacetName::Groups).await?;
+    Ok(Value::Array(
+        groups
+            .iter()
+            .map(|group| {
+                if all_fields {
+                    dicts::group_dict(group, Some(counts.get(&group.name).copied().unwrap_or(0)))
+                } else {
+                    json!(group.name)
+                }
+            })
+            .collect(),
+    ))
+}
+
+async fn group_create(call: &Call<'_>) -> Result<Value, AppError> {
+    call.actor.authorize(Action::CreateGroup)?;
+    let name = call.params.get("name").and_then(text).unwrap_or_default();
+    let group = Group {
+        id: Uuid::new_v4(),
+        title: call
+            .params
+            .get("title")
+            .and_then(text)
+            .filter(|title| !title.is_empty())
+            .unwrap_or_else(|| name.clone()),
+        name,
+        description: call.params.get("description").and_then(text).unwrap_or_default(),
+        image_url: call.params.get("image_url").and_then(text).unwrap_or_default(),
+        state: Lifecycle::Active,
+        created: datalab_store::now(),
+    };
+    call.state.store.create_group(call.user.as_ref().map(|user| user.id), &group).await?;
+    Ok(dicts::group_dict(&group, Some(0)))
+}
+
+async fn activity_list(call: &Call<'_>, scope: datalab_store::ActivityScope) -> Result<Value, AppError> {
+    let limit = optional_integer(&call.params, "limit", 31)?.clamp(1, 100);
+    let offset = optional_integer(&call.params, "offset", 0)?.max(0);
+    let activities = call.state.store.activities(scope, limit, offset).await?;
+    let mut visible = Vec::new();
+    for activity in &activities {
+        if let Some(dataset_id) = activity.dataset_id {
+            match call.state.store.dataset(&dataset_id.to_string()).await {
+                Ok(dataset) if call.actor.can(catalog::read_action(&dataset)) => {}
+                _ => continue,
+            }
+        }
+        visible.push(dicts::activity_dict(activity));
+    }
+    Ok(Value::Array(visible))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn filter_queries() {
+        let parsed =
+            parse_filter_query("organization:sec-cultura +tags:\"Población total\" AND res_format:CSV").unwrap();
+        assert_eq!(
+            parsed,
+            vec![
+                (FacetName::Organization, "sec-cultura".to_string()),
+                (FacetName::Tags, "Población total".to_string()),
+                (FacetName::ResFormat, "CSV".to_string()),
+            ]
+        );
+        assert!(matches!(parse_filter_query("nonsense"), Err(AppError::SearchQuery(_))));
+        assert!(matches!(parse_filter_query("secret_field:x"), Err(AppError::SearchQuery(_))));
+    }
+
+    #[test]
+    fn file_names_never_become_paths() {
+        assert_eq!(safe_filename("../../etc/passwd"), "passwd");
+        assert_eq!(safe_filename("C:\\Users\\ana\\datos.csv"), "datos.csv");
+        assert_eq!(safe_filename("..."), "archivo");
+        assert_eq!(safe_filename("a\u{0}b\nc.csv"), "abc.csv");
+    }
+}

@@ -1,0 +1,218 @@
+//! Who is asking, in which language: the request context every handler gets.
+//!
+//! Pages authenticate with a server-side session (an HttpOnly, SameSite=Lax
+//! cookie holding a random id; only its hash is stored). APIs authenticate
+//! only with a token in the `Authorization` (or CKAN's `X-CKAN-API-Key`)
+//! header and ignore cookies, so a third-party site can never make a
+//! signed-in browser call the API. An invalid token is an error, never a
+//! silent anonymous request.
+//!
+//! Every form carries a CSRF token equal to the `datalab_csrf` cookie
+//! (double submit, compared in constant time); SameSite cookies are the
+//! second line of defence.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
+use axum::http::header::{COOKIE, SET_COOKIE};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue};
+use axum::middleware::Next;
+use axum::response::Response;
+use datalab_core::{Actor, User};
+use rand::RngCore;
+
+use crate::AppState;
+use crate::error::AppError;
+use crate::i18n::{LANG_COOKIE, Lang};
+
+pub const SESSION_COOKIE: &str = "datalab_session";
+pub const CSRF_COOKIE: &str = "datalab_csrf";
+pub const SESSION_LIFETIME_DAYS: i64 = 14;
+
+/// What a page handler knows about the request.
+#[derive(Debug, Clone)]
+pub struct RequestContext {
+    pub lang: Lang,
+    pub user: Option<User>,
+    pub actor: Actor,
+    pub csrf_token: String,
+    /// The path and query, for the language switch and the login redirect.
+    pub path_and_query: String,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for RequestContext {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        parts
+            .extensions
+            .get::<RequestContext>()
+            .cloned()
+            .ok_or_else(|| AppError::internal("request context middleware is missing"))
+    }
+}
+
+/// Reads one cookie's value.
+pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(key, _)| *key == name)
+        .map(|(_, value)| value.to_string())
+}
+
+pub fn set_cookie_header(name: &str, value: &str, max_age_seconds: i64, secure: bool) -> HeaderValue {
+    let secure = if secure { "; Secure" } else { "" };
+    HeaderValue::from_str(&format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age_seconds}{secure}"))
+        .expect("cookie values are ascii")
+}
+
+pub fn random_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    hex::encode(bytes)
+}
+
+/// Compares secrets in time independent of where they differ.
+pub fn constant_time_equal(left: &str, right: &str) -> bool {
+    left.len() == right.len() && left.bytes().zip(right.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
+}
+
+/// Builds the actor of a signed-in user: their roles in every organization.
+pub async fn actor_for(state: &AppState, user: &User) -> Result<Actor, AppError> {
+    let memberships = state.store.memberships(user.id).await?;
+    Ok(Actor::user(user.id, user.sysadmin, memberships))
+}
+
+/// The middleware that fills [`RequestContext`] for every request.
+pub async fn request_context(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+    let lang = Lang::from_request(&request);
+    let lang_from_query =
+        request.uri().query().is_some_and(|query| query.split('&').any(|pair| pair.starts_with("lang=")));
+    let existing_csrf = cookie(request.headers(), CSRF_COOKIE).filter(|token| token.len() == 64);
+    let csrf_token = existing_csrf.clone().unwrap_or_else(random_token);
+    let is_api = request.uri().path().starts_with("/api/");
+    let mut user = None;
+    if !is_api && let Some(secret) = cookie(request.headers(), SESSION_COOKIE) {
+        match state.store.user_for_session(&secret).await {
+            Ok(found) => user = found,
+            Err(error) => tracing::error!(%error, "session lookup failed"),
+        }
+    }
+    let actor = match &user {
+        Some(user) => match actor_for(&state, user).await {
+            Ok(actor) => actor,
+            Err(error) => {
+                error.log();
+                Actor::anonymous()
+            }
+        },
+        None => Actor::anonymous(),
+    };
+    let path_and_query =
+        request.uri().path_and_query().map(|value| value.as_str().to_string()).unwrap_or_else(|| "/".into());
+    request.extensions_mut().insert(RequestContext {
+        lang,
+        user,
+        actor,
+        csrf_token: csrf_token.clone(),
+        path_and_query,
+    });
+    let mut response = next.run(request).await;
+    let secure = state.settings.secure_cookies;
+    if existing_csrf.is_none() && !is_api {
+        response
+            .headers_mut()
+            .append(SET_COOKIE, set_cookie_header(CSRF_COOKIE, &csrf_token, 60 * 60 * 24 * 365, secure));
+    }
+    if lang_from_query {
+        response
+            .headers_mut()
+            .append(SET_COOKIE, set_cookie_header(LANG_COOKIE, lang.code(), 60 * 60 * 24 * 365, secure));
+    }
+    response
+}
+
+/// Checks a submitted form's CSRF token against the cookie.
+pub fn verify_csrf(context: &RequestContext, submitted: &str) -> Result<(), AppError> {
+    if !submitted.is_empty() && constant_time_equal(&context.csrf_token, submitted) {
+        Ok(())
+    } else {
+        Err(AppError::Csrf)
+    }
+}
+
+/// The API caller: anonymous without a token, the token's owner with a
+/// valid one, an error with an invalid one.
+pub async fn api_caller(state: &AppState, headers: &HeaderMap) -> Result<(Actor, Option<User>), AppError> {
+    let token = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .or_else(|| headers.get("X-CKAN-API-Key"))
+        .and_then(|value| value.to_str().ok())
+        .map(|value| value.trim().strip_prefix("Bearer ").unwrap_or(value.trim()).to_string())
+        .filter(|value| !value.is_empty());
+    let Some(token) = token else { return Ok((Actor::anonymous(), None)) };
+    let user = state.store.user_for_api_token(&token).await?.ok_or(AppError::Forbidden)?;
+    let actor = actor_for(state, &user).await?;
+    Ok((actor, Some(user)))
+}
+
+/// The client's address, when the server was started with connect info.
+pub fn client_ip(parts_extensions: &axum::http::Extensions) -> Option<IpAddr> {
+    parts_extensions.get::<ConnectInfo<SocketAddr>>().map(|info| info.0.ip())
+}
+
+/// Counts failed logins per account and per client address over a sliding
+/// 15-minute window; past the limit, logins are refused without checking the
+/// password (which also keeps argon2 from being used to exhaust the CPU).
+pub struct LoginLimiter {
+    limit: u32,
+    window: Duration,
+    failures: Mutex<HashMap<String, (u32, Instant)>>,
+}
+
+impl LoginLimiter {
+    pub fn new(limit: u32) -> LoginLimiter {
+        LoginLimiter { limit, window: Duration::from_secs(15 * 60), failures: Mutex::new(HashMap::new()) }
+    }
+
+    fn keys(account: &str, address: Option<IpAddr>) -> Vec<String> {
+        let mut keys = vec![format!("account:{}", account.trim().to_lowercase())];
+        if let Some(address) = address {
+            keys.push(format!("address:{address}"));
+        }
+        keys
+    }
+
+    pub fn is_blocked(&self, account: &str, address: Option<IpAddr>) -> bool {
+        let failures = self.failures.lock().expect("limiter lock");
+        Self::keys(account, address).iter().any(|key| {
+            failures.get(key).is_some_and(|(count, since)| since.elapsed() < self.window && *count >= self.limit)
+        })
+    }
+
+    pub fn record_failure(&self, account: &str, address: Option<IpAddr>) {
+        let mut failures = self.failures.lock().expect("limiter lock");
+        if failures.len() > 100_000 {
+            failures.retain(|_, (_, since)| since.elapsed() < self.window);
+        }
+        for key in Self::keys(account, address) {
+            let entry = failures.entry(key).or_insert((0, Instant::now()));
+            if entry.1.elapsed() >= self.window {
+                *entry = (0, Instant::now());
+            }
+            entry.0 += 1;
+        }
+    }
+
+    pub fn record_success(&self, account: &str) {
+        self.failures.lock().expect("limiter lock").remove(&format!("account:{}", account.trim().to_lowercase()));
+    }
+}

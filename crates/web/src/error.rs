@@ -1,0 +1,162 @@
+//! The web layer's one error type and its mapping to HTTP.
+//!
+//! Handlers return [`AppError`]. For pages, its `IntoResponse` only sets the
+//! status and tags the response; [`render_error_pages`] then renders the
+//! translated error page, because only it knows the reader's language. The
+//! APIs map the same error to their own JSON shapes (`ckan::envelope`,
+//! `api::ApiError`). Internal errors are logged with their details and shown
+//! to nobody.
+
+use axum::extract::{Request, State};
+use axum::http::StatusCode;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use datalab_core::{FieldErrors, PolicyError};
+use datalab_files::FilesError;
+use datalab_search::SearchError;
+use datalab_store::StoreError;
+
+use crate::AppState;
+use crate::i18n::Lang;
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum AppError {
+    #[error("not found")]
+    NotFound,
+    #[error("you must sign in to do this")]
+    NotAuthenticated,
+    #[error("you are not allowed to do this")]
+    Forbidden,
+    #[error("invalid input: {0}")]
+    Validation(FieldErrors),
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("invalid search query: {0}")]
+    SearchQuery(String),
+    #[error("the file is larger than the limit of {limit} bytes")]
+    PayloadTooLarge { limit: u64 },
+    #[error("too many attempts, try again later")]
+    TooManyRequests,
+    #[error("the form expired or was sent from another site; reload the page and try again")]
+    Csrf,
+    #[error("internal error")]
+    Internal(String),
+}
+
+impl AppError {
+    pub fn internal(error: impl std::fmt::Display) -> AppError {
+        AppError::Internal(error.to_string())
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            AppError::NotFound => StatusCode::NOT_FOUND,
+            AppError::NotAuthenticated | AppError::Forbidden | AppError::Csrf => StatusCode::FORBIDDEN,
+            AppError::Validation(_) => StatusCode::CONFLICT,
+            AppError::BadRequest(_) | AppError::SearchQuery(_) => StatusCode::BAD_REQUEST,
+            AppError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
+            AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The translation key of the page shown for this error.
+    pub fn message_key(&self) -> &'static str {
+        match self {
+            AppError::NotFound => "error-not-found",
+            AppError::NotAuthenticated => "error-not-authenticated",
+            AppError::Forbidden => "error-forbidden",
+            AppError::Validation(_) => "error-validation",
+            AppError::BadRequest(_) => "error-bad-request",
+            AppError::SearchQuery(_) => "error-search-query",
+            AppError::PayloadTooLarge { .. } => "error-too-large",
+            AppError::TooManyRequests => "error-too-many-requests",
+            AppError::Csrf => "error-csrf",
+            AppError::Internal(_) => "error-internal",
+        }
+    }
+
+    /// Logs what must be logged; called wherever the error is turned into a response.
+    pub fn log(&self) {
+        if let AppError::Internal(details) = self {
+            tracing::error!(%details, "internal error");
+        }
+    }
+}
+
+impl From<StoreError> for AppError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::NotFound => AppError::NotFound,
+            StoreError::Validation(errors) => AppError::Validation(errors),
+            other => AppError::internal(other),
+        }
+    }
+}
+
+impl From<PolicyError> for AppError {
+    fn from(error: PolicyError) -> Self {
+        match error {
+            PolicyError::NotAuthenticated => AppError::NotAuthenticated,
+            PolicyError::Forbidden => AppError::Forbidden,
+        }
+    }
+}
+
+impl From<SearchError> for AppError {
+    fn from(error: SearchError) -> Self {
+        match error {
+            SearchError::BadQuery(message) => AppError::SearchQuery(message),
+            other => AppError::internal(other),
+        }
+    }
+}
+
+impl From<FilesError> for AppError {
+    fn from(error: FilesError) -> Self {
+        match error {
+            FilesError::TooLarge { limit } => AppError::PayloadTooLarge { limit },
+            FilesError::NotFound => AppError::NotFound,
+            FilesError::Interrupted(message) => AppError::BadRequest(format!("the upload was interrupted: {message}")),
+            FilesError::RangeNotSatisfiable => AppError::BadRequest("requested range is not satisfiable".into()),
+            other => AppError::internal(other),
+        }
+    }
+}
+
+impl From<FieldErrors> for AppError {
+    fn from(errors: FieldErrors) -> Self {
+        AppError::Validation(errors)
+    }
+}
+
+/// Marks a response whose body the error-page middleware must render.
+#[derive(Clone)]
+struct ErrorPage(AppError);
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        self.log();
+        let mut response = (self.status(), self.to_string()).into_response();
+        response.extensions_mut().insert(ErrorPage(self));
+        response
+    }
+}
+
+/// Renders the translated HTML page of any [`AppError`] a page handler returned.
+pub async fn render_error_pages(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let lang = Lang::from_request(&request);
+    let response = next.run(request).await;
+    let Some(ErrorPage(error)) = response.extensions().get::<ErrorPage>().cloned() else {
+        return response;
+    };
+    let status = response.status();
+    let mut page = state.templates.render_error(lang, &error);
+    *page.status_mut() = status;
+    for header in [axum::http::header::SET_COOKIE] {
+        for value in response.headers().get_all(&header) {
+            page.headers_mut().append(header.clone(), value.clone());
+        }
+    }
+    page
+}

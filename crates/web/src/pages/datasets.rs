@@ -1,0 +1,562 @@
+//! Home, search, dataset and resource pages, and their forms.
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Multipart, Path, RawQuery, Request, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use datalab_core::{Action, Dataset, FieldError, FieldErrors, ResourceLocation, municipalities};
+use datalab_search::{SearchRequest, Sort};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use super::{
+    SearchParams, checked_form, dataset_summary, form_value, form_values, redirect_local, render, search_view,
+    translated_errors,
+};
+use crate::AppState;
+use crate::catalog;
+use crate::ckan::dicts::{ckan_time, resource_url};
+use crate::context::{RequestContext, verify_csrf};
+use crate::error::AppError;
+use crate::templates::json_for_script;
+
+pub async fn home(State(state): State<AppState>, context: RequestContext) -> Result<Response, AppError> {
+    let newest_request = SearchRequest {
+        sort: Sort::ModifiedDescending,
+        rows: 6,
+        facets: vec![datalab_search::FacetName::Groups],
+        facet_limit: usize::MAX,
+        ..SearchRequest::default()
+    };
+    let (results, newest) = catalog::search(&state, &context.actor, &newest_request, false).await?;
+    let organizations = state.store.organizations().await?;
+    let groups = state.store.groups().await?;
+    let group_counts: std::collections::HashMap<String, u64> =
+        results.facets.into_iter().flat_map(|(_, values)| values).collect();
+    render(
+        &state,
+        &context,
+        "home.html",
+        json!({
+            "dataset_count": results.count,
+            "organization_count": organizations.len(),
+            "group_count": groups.len(),
+            "groups": groups.iter().map(|group| json!({"name": group.name, "title": group.title, "description": group.description, "count": group_counts.get(&group.name).copied().unwrap_or(0)})).collect::<Vec<_>>(),
+            "newest": newest.iter().map(|dataset| dataset_summary(dataset, &organizations)).collect::<Vec<_>>(),
+        }),
+    )
+}
+
+pub async fn search_page(
+    State(state): State<AppState>,
+    context: RequestContext,
+    RawQuery(query): RawQuery,
+) -> Result<Response, AppError> {
+    let params = SearchParams::from_query(query.as_deref());
+    let view = search_view(&state, &context, &params).await?;
+    render(&state, &context, "search.html", json!({"search": view, "action": "/dataset"}))
+}
+
+/// A dataset the reader may see; private ones are "not found" to others.
+async fn visible_dataset(state: &AppState, context: &RequestContext, name: &str) -> Result<Dataset, AppError> {
+    catalog::readable_dataset(state, &context.actor, name).await.map_err(|error| match error {
+        AppError::Forbidden | AppError::NotAuthenticated => AppError::NotFound,
+        other => other,
+    })
+}
+
+fn license_view(id: &str) -> Value {
+    match datalab_core::licenses::find(id) {
+        Some(license) => {
+            json!({"id": license.id, "title": license.title, "url": license.url, "is_open": license.is_open})
+        }
+        None => json!({"id": id, "title": id, "url": "", "is_open": false}),
+    }
+}
+
+fn schema_org(base: &str, dataset: &Dataset, organization: &datalab_core::Organization) -> Value {
+    let license = datalab_core::licenses::find(&dataset.license_id);
+    let dcat = &dataset.dcat;
+    let mut document = json!({
+        "@context": "https://schema.org",
+        "@type": "Dataset",
+        "name": dataset.title,
+        "description": if dataset.notes.is_empty() { dataset.title.clone() } else { dataset.notes.clone() },
+        "url": format!("{base}/dataset/{}", dataset.name),
+        "identifier": dataset.id,
+        "keywords": dataset.tags,
+        "inLanguage": if dcat.language.is_empty() { "es".to_string() } else { dcat.language.clone() },
+        "isAccessibleForFree": true,
+        "creator": {"@type": "Organization", "name": organization.title, "url": format!("{base}/organization/{}", organization.name)},
+        "dateCreated": ckan_time(dataset.metadata_created),
+        "dateModified": ckan_time(dataset.metadata_modified),
+        "distribution": dataset.resources.iter().map(|resource| json!({
+            "@type": "DataDownload",
+            "name": resource.name,
+            "encodingFormat": resource.format,
+            "contentUrl": resource_url(base, resource),
+        })).collect::<Vec<_>>(),
+    });
+    if let Some(license) = license.filter(|license| !license.url.is_empty()) {
+        document["license"] = json!(license.url);
+    }
+    if !dcat.temporal_start.is_empty() || !dcat.temporal_end.is_empty() {
+        let start = if dcat.temporal_start.is_empty() { ".." } else { &dcat.temporal_start };
+        let end = if dcat.temporal_end.is_empty() { ".." } else { &dcat.temporal_end };
+        document["temporalCoverage"] = json!(format!("{start}/{end}"));
+    }
+    if !dcat.spatial.is_empty() {
+        document["spatialCoverage"] = json!(
+            dcat.spatial
+                .iter()
+                .filter_map(|code| municipalities::name_of(code))
+                .map(|name| json!({"@type": "Place", "name": format!("{name}, Nuevo León, México")}))
+                .collect::<Vec<_>>()
+        );
+    }
+    document
+}
+
+pub async fn show(
+    State(state): State<AppState>,
+    context: RequestContext,
+    Path(name): Path<String>,
+    request: Request,
+) -> Result<Response, AppError> {
+    let dataset = visible_dataset(&state, &context, &name).await?;
+    let base = crate::ckan::base_url(&state, request.headers());
+    let organization = state.store.organization(&dataset.owner_org.to_string()).await?;
+    let groups: Vec<Value> = state
+        .store
+        .groups()
+        .await?
+        .into_iter()
+        .filter(|group| dataset.groups.contains(&group.name))
+        .map(|group| json!({"name": group.name, "title": group.title}))
+        .collect();
+    let activities = state.store.activities(datalab_store::ActivityScope::Dataset(dataset.id), 20, 0).await?;
+    let lang = context.lang;
+    let frequency = if dataset.dcat.update_frequency.is_empty() {
+        String::new()
+    } else {
+        lang.t(&format!("frequency-{}", dataset.dcat.update_frequency))
+    };
+    let view = json!({
+        "dataset": {
+            "id": dataset.id,
+            "name": dataset.name,
+            "title": dataset.title,
+            "notes": dataset.notes,
+            "private": dataset.private,
+            "state": dataset.state.as_str(),
+            "tags": dataset.tags,
+            "author": dataset.author,
+            "author_email": dataset.author_email,
+            "maintainer": dataset.maintainer,
+            "maintainer_email": dataset.maintainer_email,
+            "url": dataset.url,
+            "version": dataset.version,
+            "extras": dataset.extras,
+            "temporal_start": dataset.dcat.temporal_start,
+            "temporal_end": dataset.dcat.temporal_end,
+            "spatial": dataset.dcat.spatial.iter().filter_map(|code| municipalities::name_of(code)).collect::<Vec<_>>(),
+            "update_frequency": frequency,
+            "language": dataset.dcat.language,
+            "contact_name": dataset.dcat.contact_name,
+            "contact_email": dataset.dcat.contact_email,
+            "issued": dataset.dcat.issued,
+            "modified": dataset.dcat.modified,
+            "metadata_created": ckan_time(dataset.metadata_created),
+            "metadata_modified": ckan_time(dataset.metadata_modified),
+            "resources": dataset.resources.iter().map(|resource| json!({
+                "id": resource.id,
+                "name": if resource.name.is_empty() { resource.id.to_string() } else { resource.name.clone() },
+                "description": resource.description,
+                "format": resource.format,
+                "url": resource_url(&base, resource),
+                "uploaded": resource.is_upload(),
+                "size": resource.size,
+            })).collect::<Vec<_>>(),
+        },
+        "license": license_view(&dataset.license_id),
+        "organization": {"name": organization.name, "title": organization.title},
+        "groups": groups,
+        "activities": activities.iter().map(|activity| json!({
+            "type_key": format!("activity-{}", activity.activity_type.replace(' ', "-")),
+            "user": activity.user_name,
+            "timestamp": ckan_time(activity.timestamp),
+            "fields": activity.changes.iter().map(|change| change.field.clone()).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>(),
+        "can_edit": context.actor.can(Action::UpdateDataset { organization: dataset.owner_org }),
+        "can_delete": context.actor.can(Action::DeleteDataset { organization: dataset.owner_org }),
+        "base_url": base,
+        "json_ld": json_for_script(&schema_org(&base, &dataset, &organization)),
+    });
+    render(&state, &context, "dataset.html", view)
+}
+
+/// The organizations the reader may publish in, for the form's select.
+async fn publishable_organizations(state: &AppState, context: &RequestContext) -> Result<Vec<Value>, AppError> {
+    Ok(state
+        .store
+        .organizations()
+        .await?
+        .into_iter()
+        .filter(|organization| context.actor.can(Action::CreateDataset { organization: organization.id }))
+        .map(|organization| json!({"id": organization.id, "name": organization.name, "title": organization.title}))
+        .collect())
+}
+
+async fn form_view(
+    state: &AppState,
+    context: &RequestContext,
+    dataset: &Dataset,
+    errors: &FieldErrors,
+    editing: bool,
+) -> Result<Value, AppError> {
+    let lang = context.lang;
+    Ok(json!({
+        "editing": editing,
+        "form": {
+            "name": dataset.name,
+            "title": dataset.title,
+            "notes": dataset.notes,
+            "owner_org": dataset.owner_org,
+            "license_id": dataset.license_id,
+            "tag_string": dataset.tags.join(", "),
+            "groups": dataset.groups,
+            "private": dataset.private,
+            "author": dataset.author,
+            "author_email": dataset.author_email,
+            "maintainer": dataset.maintainer,
+            "maintainer_email": dataset.maintainer_email,
+            "url": dataset.url,
+            "version": dataset.version,
+            "temporal_start": dataset.dcat.temporal_start,
+            "temporal_end": dataset.dcat.temporal_end,
+            "spatial": dataset.dcat.spatial,
+            "update_frequency": dataset.dcat.update_frequency,
+            "language": dataset.dcat.language,
+            "contact_name": dataset.dcat.contact_name,
+            "contact_email": dataset.dcat.contact_email,
+        },
+        "errors": translated_errors(context, errors),
+        "organizations": publishable_organizations(state, context).await?,
+        "licenses": datalab_core::licenses::LICENSES.iter().map(|license| json!({"id": license.id, "title": license.title})).collect::<Vec<_>>(),
+        "all_groups": state.store.groups().await?.iter().map(|group| json!({"name": group.name, "title": group.title})).collect::<Vec<_>>(),
+        "frequencies": datalab_core::UPDATE_FREQUENCIES.iter().map(|code| json!({"code": code, "label": lang.t(&format!("frequency-{code}"))})).collect::<Vec<_>>(),
+        "municipalities": std::iter::once((municipalities::STATE_CODE, municipalities::STATE_NAME)).chain(municipalities::MUNICIPALITIES.iter().copied()).map(|(code, name)| json!({"code": code, "name": name})).collect::<Vec<_>>(),
+    }))
+}
+
+pub async fn new_form(State(state): State<AppState>, context: RequestContext) -> Result<Response, AppError> {
+    if context.user.is_none() {
+        return Ok(redirect_local(&format!(
+            "/user/login?next={}",
+            percent_encoding::utf8_percent_encode("/dataset/new", percent_encoding::NON_ALPHANUMERIC)
+        )));
+    }
+    let organizations = publishable_organizations(&state, &context).await?;
+    if organizations.is_empty() {
+        return Err(AppError::Forbidden);
+    }
+    let dataset = catalog::new_dataset(Uuid::nil(), None);
+    let view = form_view(&state, &context, &dataset, &FieldErrors::new(), false).await?;
+    render(&state, &context, "dataset_form.html", view)
+}
+
+/// Fills a dataset from the dataset form.
+fn apply_form(dataset: &mut Dataset, pairs: &[(String, String)], errors: &mut FieldErrors) {
+    dataset.title = form_value(pairs, "title");
+    dataset.name = form_value(pairs, "name");
+    if dataset.name.is_empty() {
+        dataset.name = datalab_core::slugify(&dataset.title);
+    }
+    dataset.notes = form_value(pairs, "notes");
+    match Uuid::parse_str(&form_value(pairs, "owner_org")) {
+        Ok(id) => dataset.owner_org = id,
+        Err(_) => errors.add("owner_org", FieldError::Missing),
+    }
+    dataset.license_id = form_value(pairs, "license_id");
+    dataset.tags = form_value(pairs, "tag_string")
+        .split(',')
+        .map(str::trim)
+        .filter(|tag| !tag.is_empty())
+        .map(String::from)
+        .collect();
+    dataset.groups = form_values(pairs, "groups");
+    dataset.private = form_value(pairs, "private") == "true";
+    dataset.author = form_value(pairs, "author");
+    dataset.author_email = form_value(pairs, "author_email");
+    dataset.maintainer = form_value(pairs, "maintainer");
+    dataset.maintainer_email = form_value(pairs, "maintainer_email");
+    dataset.url = form_value(pairs, "url");
+    dataset.version = form_value(pairs, "version");
+    let dcat = &mut dataset.dcat;
+    dcat.temporal_start = form_value(pairs, "temporal_start");
+    dcat.temporal_end = form_value(pairs, "temporal_end");
+    dcat.spatial = form_values(pairs, "spatial");
+    dcat.update_frequency = form_value(pairs, "update_frequency");
+    dcat.language = form_value(pairs, "language");
+    dcat.contact_name = form_value(pairs, "contact_name");
+    dcat.contact_email = form_value(pairs, "contact_email");
+}
+
+pub async fn create(State(state): State<AppState>, context: RequestContext, body: Bytes) -> Result<Response, AppError> {
+    let pairs = checked_form(&context, &body)?;
+    let user = context.user.clone().ok_or(AppError::NotAuthenticated)?;
+    let mut dataset = catalog::new_dataset(Uuid::nil(), Some(user.id));
+    let mut errors = FieldErrors::new();
+    apply_form(&mut dataset, &pairs, &mut errors);
+    let outcome = if errors.is_empty() {
+        catalog::create_dataset(&state, &context.actor, Some(&user), dataset.clone()).await
+    } else {
+        Err(AppError::Validation(errors))
+    };
+    match outcome {
+        Ok(saved) => Ok(redirect_local(&format!("/dataset/{}/resource/new", saved.name))),
+        Err(AppError::Validation(errors)) => {
+            let view = form_view(&state, &context, &dataset, &errors, false).await?;
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&state, &context, "dataset_form.html", view)?).into_response())
+        }
+        Err(other) => Err(other),
+    }
+}
+
+pub async fn edit_form(
+    State(state): State<AppState>,
+    context: RequestContext,
+    Path(name): Path<String>,
+) -> Result<Response, AppError> {
+    let dataset = visible_dataset(&state, &context, &name).await?;
+    context.actor.authorize(Action::UpdateDataset { organization: dataset.owner_org })?;
+    let view = form_view(&state, &context, &dataset, &FieldErrors::new(), true).await?;
+    render(&state, &context, "dataset_form.html", view)
+}
+
+pub async fn update(
+    State(state): State<AppState>,
+    context: RequestContext,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> Result<Response, AppError> {
+    let pairs = checked_form(&context, &body)?;
+    let before = visible_dataset(&state, &context, &name).await?;
+    context.actor.authorize(Action::UpdateDataset { organization: before.owner_org })?;
+    let mut after = before.clone();
+    let mut errors = FieldErrors::new();
+    apply_form(&mut after, &pairs, &mut errors);
+    let outcome = if errors.is_empty() {
+        catalog::update_dataset(&state, &context.actor, context.user.as_ref(), &before, after.clone()).await
+    } else {
+        Err(AppError::Validation(errors))
+    };
+    match outcome {
+        Ok(saved) => Ok(redirect_local(&format!("/dataset/{}", saved.name))),
+        Err(AppError::Validation(errors)) => {
+            let view = form_view(&state, &context, &after, &errors, true).await?;
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&state, &context, "dataset_form.html", view)?).into_response())
+        }
+        Err(other) => Err(other),
+    }
+}
+
+pub async fn delete(
+    State(state): State<AppState>,
+    context: RequestContext,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> Result<Response, AppError> {
+    checked_form(&context, &body)?;
+    let dataset = visible_dataset(&state, &context, &name).await?;
+    catalog::delete_dataset(&state, &context.actor, context.user.as_ref(), &dataset).await?;
+    let organization = state.store.organization(&dataset.owner_org.to_string()).await?;
+    Ok(redirect_local(&format!("/organization/{}", organization.name)))
+}
+
+pub async fn resource_form(
+    State(state): State<AppState>,
+    context: RequestContext,
+    Path(name): Path<String>,
+) -> Result<Response, AppError> {
+    let dataset = visible_dataset(&state, &context, &name).await?;
+    context.actor.authorize(Action::UpdateDataset { organization: dataset.owner_org })?;
+    render(
+        &state,
+        &context,
+        "resource_form.html",
+        json!({"dataset": {"name": dataset.name, "title": dataset.title}, "errors": {}, "form": {}, "max_upload_bytes": state.files.max_upload_bytes()}),
+    )
+}
+
+/// Receives the upload form: text fields and one file, streamed to storage.
+/// The CSRF token must come before the file, so that no byte of a forged
+/// upload is stored.
+pub async fn resource_upload(
+    State(state): State<AppState>,
+    context: RequestContext,
+    Path(name): Path<String>,
+    request: Request,
+) -> Result<Response, AppError> {
+    let before = visible_dataset(&state, &context, &name).await?;
+    context.actor.authorize(Action::UpdateDataset { organization: before.owner_org })?;
+    let mut multipart =
+        Multipart::from_request(request, &state).await.map_err(|error| AppError::BadRequest(error.to_string()))?;
+    let mut fields: Vec<(String, String)> = Vec::new();
+    let mut upload = None;
+    let mut csrf_checked = false;
+    let result: Result<(), AppError> = async {
+        while let Some(mut field) =
+            multipart.next_field().await.map_err(|error| AppError::BadRequest(error.to_string()))?
+        {
+            let field_name = field.name().unwrap_or("").to_string();
+            match field.file_name().map(str::to_string) {
+                Some(filename) if field_name == "upload" => {
+                    if !csrf_checked {
+                        return Err(AppError::Csrf);
+                    }
+                    if filename.is_empty() {
+                        continue; // no file chosen
+                    }
+                    let stream = futures_util::stream::poll_fn(move |poll_context| {
+                        futures_util::Stream::poll_next(std::pin::Pin::new(&mut field), poll_context)
+                    });
+                    let blob = catalog::store_upload(&state, stream).await?;
+                    upload = Some((blob, filename));
+                }
+                Some(_) => return Err(AppError::BadRequest(format!("unexpected file field {field_name}"))),
+                None => {
+                    let value = field.text().await.map_err(|error| AppError::BadRequest(error.to_string()))?;
+                    if value.len() > 100_000 {
+                        return Err(AppError::Validation(FieldErrors::single(&field_name, FieldError::TooLong)));
+                    }
+                    if field_name == "csrf_token" {
+                        verify_csrf(&context, &value)?;
+                        csrf_checked = true;
+                    }
+                    fields.push((field_name, value));
+                }
+            }
+        }
+        if !csrf_checked {
+            return Err(AppError::Csrf);
+        }
+        Ok(())
+    }
+    .await;
+    if let Err(error) = result {
+        if let Some((blob, _)) = &upload {
+            catalog::discard_upload(&state, blob).await;
+        }
+        return Err(error);
+    }
+    let url = form_value(&fields, "url");
+    let location = match &upload {
+        Some((blob, filename)) => {
+            ResourceLocation::Upload { storage_key: blob.key.clone(), filename: crate::ckan::safe_filename(filename) }
+        }
+        None => ResourceLocation::Link { url: url.clone() },
+    };
+    let mut resource = catalog::new_resource(before.id, location);
+    resource.name = form_value(&fields, "name");
+    resource.description = form_value(&fields, "description");
+    resource.format = form_value(&fields, "format");
+    if let Some((blob, filename)) = &upload {
+        resource.size = Some(blob.size as i64);
+        resource.sha256 = blob.sha256.clone();
+        resource.mimetype = mime_guess::from_path(filename).first_or_octet_stream().essence_str().to_string();
+        if resource.name.is_empty() {
+            resource.name = crate::ckan::safe_filename(filename);
+        }
+    }
+    if resource.format.is_empty() {
+        resource.format = crate::ckan::input::guess_format(&resource);
+    }
+    let mut errors = FieldErrors::new();
+    if upload.is_none() && url.is_empty() {
+        errors.add("upload", FieldError::Missing);
+    }
+    let mut after = before.clone();
+    after.resources.push(resource);
+    let outcome = if errors.is_empty() {
+        catalog::update_dataset(&state, &context.actor, context.user.as_ref(), &before, after).await
+    } else {
+        Err(AppError::Validation(errors))
+    };
+    match outcome {
+        Ok(saved) => Ok(redirect_local(&format!("/dataset/{}", saved.name))),
+        Err(error) => {
+            if let Some((blob, _)) = &upload {
+                catalog::discard_upload(&state, blob).await;
+            }
+            match error {
+                AppError::Validation(errors) => {
+                    let form: serde_json::Map<String, Value> = fields
+                        .into_iter()
+                        .filter(|(key, _)| key != "csrf_token")
+                        .map(|(key, value)| (key, Value::String(value)))
+                        .collect();
+                    let page = render(
+                        &state,
+                        &context,
+                        "resource_form.html",
+                        json!({"dataset": {"name": before.name, "title": before.title}, "errors": translated_errors(&context, &errors), "form": form, "max_upload_bytes": state.files.max_upload_bytes()}),
+                    )?;
+                    Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
+                }
+                other => Err(other),
+            }
+        }
+    }
+}
+
+pub async fn resource_page(
+    State(state): State<AppState>,
+    context: RequestContext,
+    Path((name, resource_id)): Path<(String, Uuid)>,
+    request: Request,
+) -> Result<Response, AppError> {
+    let dataset = visible_dataset(&state, &context, &name).await?;
+    let resource = dataset.resources.iter().find(|resource| resource.id == resource_id).ok_or(AppError::NotFound)?;
+    let base = crate::ckan::base_url(&state, request.headers());
+    render(
+        &state,
+        &context,
+        "resource.html",
+        json!({
+            "dataset": {"name": dataset.name, "title": dataset.title, "id": dataset.id},
+            "resource": {
+                "id": resource.id,
+                "name": if resource.name.is_empty() { resource.id.to_string() } else { resource.name.clone() },
+                "description": resource.description,
+                "format": resource.format,
+                "url": resource_url(&base, resource),
+                "uploaded": resource.is_upload(),
+                "size": resource.size,
+                "mimetype": resource.mimetype,
+                "sha256": resource.sha256,
+                "created": ckan_time(resource.created),
+                "last_modified": ckan_time(resource.last_modified),
+            },
+            "can_edit": context.actor.can(Action::UpdateDataset { organization: dataset.owner_org }),
+            "base_url": base,
+        }),
+    )
+}
+
+pub async fn resource_delete(
+    State(state): State<AppState>,
+    context: RequestContext,
+    Path((name, resource_id)): Path<(String, Uuid)>,
+    body: Bytes,
+) -> Result<Response, AppError> {
+    checked_form(&context, &body)?;
+    let before = visible_dataset(&state, &context, &name).await?;
+    let mut after = before.clone();
+    after.resources.retain(|resource| resource.id != resource_id);
+    if after.resources.len() == before.resources.len() {
+        return Err(AppError::NotFound);
+    }
+    catalog::update_dataset(&state, &context.actor, context.user.as_ref(), &before, after).await?;
+    Ok(redirect_local(&format!("/dataset/{}", before.name)))
+}

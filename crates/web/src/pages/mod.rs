@@ -1,0 +1,305 @@
+//! The HTML pages. Each handler gathers what its template needs and renders
+//! it; every write checks the CSRF token and goes through [`crate::catalog`]
+//! or the store behind the policy. Pages work without JavaScript.
+
+mod account;
+mod datasets;
+mod organizations;
+
+use axum::Router;
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use datalab_core::{Action, Capacity, Dataset, FieldErrors, Group, Organization};
+use datalab_search::{FacetName, SearchRequest, Sort};
+use serde_json::{Value, json};
+
+use crate::AppState;
+use crate::catalog;
+use crate::context::RequestContext;
+use crate::error::AppError;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/", get(datasets::home))
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/static/style.css", get(style))
+        .route("/dataset", get(datasets::search_page))
+        .route("/dataset/new", get(datasets::new_form).post(datasets::create))
+        .route("/dataset/{name}", get(datasets::show))
+        .route("/dataset/{name}/edit", get(datasets::edit_form).post(datasets::update))
+        .route("/dataset/{name}/delete", post(datasets::delete))
+        .route(
+            "/dataset/{name}/resource/new",
+            get(datasets::resource_form)
+                .post(datasets::resource_upload)
+                .layer(axum::extract::DefaultBodyLimit::disable()),
+        )
+        .route("/dataset/{name}/resource/{resource}", get(datasets::resource_page))
+        .route("/dataset/{name}/resource/{resource}/delete", post(datasets::resource_delete))
+        .route("/organization", get(organizations::list))
+        .route("/organization/new", get(organizations::new_form).post(organizations::create))
+        .route("/organization/{name}", get(organizations::show))
+        .route("/organization/{name}/members", get(organizations::members).post(organizations::add_member))
+        .route("/organization/{name}/members/{user}/delete", post(organizations::remove_member))
+        .route("/group", get(organizations::groups))
+        .route("/group/{name}", get(organizations::group))
+        .route("/user/login", get(account::login_form).post(account::login))
+        .route("/user/logout", post(account::logout))
+        .route("/user/register", get(account::register_form).post(account::register))
+        .route("/user/{name}", get(account::profile))
+        .route("/user/{name}/tokens", post(account::create_token))
+        .route("/user/{name}/tokens/{token}/revoke", post(account::revoke_token))
+}
+
+async fn style() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static("text/css; charset=utf-8")),
+            (header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=3600")),
+        ],
+        include_str!("../../static/style.css"),
+    )
+        .into_response()
+}
+
+pub async fn not_found() -> AppError {
+    AppError::NotFound
+}
+
+/// What every page's template gets: language, user, CSRF token, navigation.
+pub(crate) fn base_context(context: &RequestContext) -> serde_json::Map<String, Value> {
+    let other = match context.lang {
+        crate::i18n::Lang::Es => "en",
+        crate::i18n::Lang::En => "es",
+    };
+    let path = &context.path_and_query;
+    let (path_only, query) = path.split_once('?').unwrap_or((path, ""));
+    let mut pairs: Vec<(String, String)> = serde_urlencoded::from_str(query).unwrap_or_default();
+    pairs.retain(|(key, _)| key != "lang");
+    pairs.push(("lang".into(), other.into()));
+    let switch_url = format!("{path_only}?{}", serde_urlencoded::to_string(&pairs).unwrap_or_default());
+    let can_create_dataset =
+        context.actor.sysadmin || context.actor.memberships.values().any(|capacity| *capacity >= Capacity::Editor);
+    let mut map = serde_json::Map::new();
+    map.insert("lang".into(), json!(context.lang.code()));
+    map.insert("lang_tag".into(), json!(context.lang.tag()));
+    map.insert("other_lang".into(), json!(other));
+    map.insert("lang_switch_url".into(), json!(switch_url));
+    map.insert("csrf_token".into(), json!(context.csrf_token));
+    map.insert("path".into(), json!(path));
+    map.insert(
+        "user".into(),
+        context
+            .user
+            .as_ref()
+            .map(|user| json!({"name": user.name, "fullname": user.fullname, "sysadmin": user.sysadmin}))
+            .unwrap_or(Value::Null),
+    );
+    map.insert("can_create_dataset".into(), json!(can_create_dataset));
+    map.insert("can_create_organization".into(), json!(context.actor.can(Action::CreateOrganization)));
+    map
+}
+
+pub(crate) fn render(
+    state: &AppState,
+    context: &RequestContext,
+    template: &str,
+    extra: Value,
+) -> Result<Response, AppError> {
+    let mut map = base_context(context);
+    if let Value::Object(extra) = extra {
+        map.extend(extra);
+    }
+    let mut response = state.templates.render(template, Value::Object(map))?.into_response();
+    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(response)
+}
+
+/// Field errors as the templates show them: field → translated messages.
+pub(crate) fn translated_errors(context: &RequestContext, errors: &FieldErrors) -> Value {
+    let lang = context.lang;
+    Value::Object(
+        errors
+            .0
+            .iter()
+            .map(|(field, codes)| {
+                (
+                    field.clone(),
+                    json!(codes.iter().map(|code| lang.t(&format!("field-error-{}", code.code()))).collect::<Vec<_>>()),
+                )
+            })
+            .collect(),
+    )
+}
+
+/// Sends the browser to a local path only: `next` parameters cannot point elsewhere.
+pub(crate) fn redirect_local(target: &str) -> Response {
+    let safe = target.starts_with('/')
+        && !target.starts_with("//")
+        && !target.starts_with("/\\")
+        && !target.contains(['\r', '\n']);
+    Redirect::to(if safe { target } else { "/" }).into_response()
+}
+
+/// Reads a urlencoded form body as pairs (repeated keys kept) and checks its CSRF token.
+pub(crate) fn checked_form(context: &RequestContext, body: &[u8]) -> Result<Vec<(String, String)>, AppError> {
+    let pairs: Vec<(String, String)> =
+        serde_urlencoded::from_bytes(body).map_err(|error| AppError::BadRequest(format!("invalid form: {error}")))?;
+    let token = pairs.iter().find(|(key, _)| key == "csrf_token").map(|(_, value)| value.as_str()).unwrap_or("");
+    crate::context::verify_csrf(context, token)?;
+    Ok(pairs)
+}
+
+pub(crate) fn form_value(pairs: &[(String, String)], key: &str) -> String {
+    pairs.iter().find(|(name, _)| name == key).map(|(_, value)| value.trim().to_string()).unwrap_or_default()
+}
+
+pub(crate) fn form_values(pairs: &[(String, String)], key: &str) -> Vec<String> {
+    pairs
+        .iter()
+        .filter(|(name, _)| name == key)
+        .map(|(_, value)| value.trim().to_string())
+        .filter(|value| !value.is_empty())
+        .collect()
+}
+
+/// A dataset as the templates show it in lists.
+pub(crate) fn dataset_summary(dataset: &Dataset, organizations: &[Organization]) -> Value {
+    let organization = organizations.iter().find(|organization| organization.id == dataset.owner_org);
+    let mut formats: Vec<String> = dataset
+        .resources
+        .iter()
+        .map(|resource| resource.format.to_uppercase())
+        .filter(|format| !format.is_empty())
+        .collect();
+    formats.sort();
+    formats.dedup();
+    json!({
+        "name": dataset.name,
+        "title": dataset.title,
+        "notes": dataset.notes.chars().take(240).collect::<String>(),
+        "private": dataset.private,
+        "organization": organization.map(|organization| json!({"name": organization.name, "title": organization.title})),
+        "formats": formats,
+        "metadata_modified": crate::ckan::dicts::ckan_time(dataset.metadata_modified),
+    })
+}
+
+/// The search page's parameters, shared by /dataset, organization and group pages.
+#[derive(Debug, Default)]
+pub(crate) struct SearchParams {
+    pub query: String,
+    pub filters: Vec<(FacetName, String)>,
+    pub sort: String,
+    pub page: usize,
+    pub pairs: Vec<(String, String)>,
+}
+
+pub(crate) const PAGE_SIZE: usize = 20;
+
+impl SearchParams {
+    pub fn from_query(raw: Option<&str>) -> SearchParams {
+        let pairs: Vec<(String, String)> =
+            raw.map(|raw| serde_urlencoded::from_str(raw).unwrap_or_default()).unwrap_or_default();
+        let mut params = SearchParams { page: 1, ..SearchParams::default() };
+        for (key, value) in &pairs {
+            match key.as_str() {
+                "q" => params.query = value.clone(),
+                "sort" => params.sort = value.clone(),
+                "page" => params.page = value.parse().unwrap_or(1).clamp(1, 10_000),
+                other => {
+                    if let Some(facet) = FacetName::parse(other)
+                        && !value.is_empty()
+                    {
+                        params.filters.push((facet, value.clone()));
+                    }
+                }
+            }
+        }
+        params.pairs = pairs.into_iter().filter(|(key, _)| key != "lang").collect();
+        params
+    }
+
+    pub fn request(&self) -> SearchRequest {
+        let sort = match self.sort.as_str() {
+            "name" => Sort::NameAscending,
+            "modified" => Sort::ModifiedDescending,
+            _ if self.query.trim().is_empty() => Sort::ModifiedDescending,
+            _ => Sort::Relevance,
+        };
+        SearchRequest {
+            query: self.query.clone(),
+            filters: self.filters.clone(),
+            sort,
+            start: (self.page - 1) * PAGE_SIZE,
+            rows: PAGE_SIZE,
+            facets: FacetName::ALL.to_vec(),
+            facet_limit: 10,
+        }
+    }
+}
+
+/// Runs a page search and returns what the search templates need.
+pub(crate) async fn search_view(
+    state: &AppState,
+    context: &RequestContext,
+    params: &SearchParams,
+) -> Result<Value, AppError> {
+    let request = params.request();
+    let (results, datasets) = match catalog::search(state, &context.actor, &request, true).await {
+        Ok(found) => found,
+        // A query with a syntax error is retried as plain words rather than failing the page.
+        Err(AppError::SearchQuery(_)) => {
+            let mut plain = request.clone();
+            plain.query = params
+                .query
+                .chars()
+                .map(|character| if character.is_alphanumeric() { character } else { ' ' })
+                .collect();
+            catalog::search(state, &context.actor, &plain, true).await?
+        }
+        Err(other) => return Err(other),
+    };
+    let organizations = state.store.organizations().await?;
+    let groups: Vec<Group> = state.store.groups().await?;
+    let lang = context.lang;
+    let facets: Vec<Value> = results
+        .facets
+        .iter()
+        .filter(|(_, values)| !values.is_empty())
+        .map(|(facet, values)| {
+            let label = |value: &str| -> String {
+                match facet {
+                    FacetName::Organization => organizations.iter().find(|organization| organization.name == value).map(|organization| organization.title.clone()),
+                    FacetName::Groups => groups.iter().find(|group| group.name == value).map(|group| group.title.clone()),
+                    FacetName::LicenseId => datalab_core::licenses::find(value).map(|license| license.title.to_string()),
+                    _ => None,
+                }
+                .unwrap_or_else(|| value.to_string())
+            };
+            json!({
+                "name": facet.as_str(),
+                "title": lang.t(&format!("facet-{}", facet.as_str().replace('_', "-"))),
+                "items": values.iter().map(|(value, count)| json!({
+                    "value": value,
+                    "label": label(value),
+                    "count": count,
+                    "active": params.filters.iter().any(|(active_facet, active)| active_facet == facet && active == value),
+                })).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    let pages = results.count.div_ceil(PAGE_SIZE).max(1);
+    Ok(json!({
+        "q": params.query,
+        "sort": params.sort,
+        "count": results.count,
+        "datasets": datasets.iter().map(|dataset| dataset_summary(dataset, &organizations)).collect::<Vec<_>>(),
+        "facets": facets,
+        "active_filters": params.filters.iter().map(|(facet, value)| json!({"name": facet.as_str(), "value": value})).collect::<Vec<_>>(),
+        "query_pairs": params.pairs,
+        "page": params.page,
+        "pages": pages,
+    }))
+}

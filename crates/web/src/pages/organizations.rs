@@ -1,0 +1,270 @@
+//! Organization and group pages, and the admin pages for organizations and
+//! their members.
+
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use datalab_core::{Action, Capacity, FieldError, FieldErrors, Organization, OrganizationKind, State as Lifecycle};
+use datalab_search::FacetName;
+use serde_json::json;
+use uuid::Uuid;
+
+use super::{SearchParams, checked_form, form_value, redirect_local, render, search_view, translated_errors};
+use crate::AppState;
+use crate::context::RequestContext;
+use crate::error::AppError;
+
+async fn organization_counts(
+    state: &AppState,
+    context: &RequestContext,
+) -> Result<std::collections::HashMap<String, u64>, AppError> {
+    let request = datalab_search::SearchRequest {
+        rows: 1,
+        facets: vec![FacetName::Organization],
+        facet_limit: usize::MAX,
+        ..Default::default()
+    };
+    let results = state.search.search(&request, &crate::catalog::visibility(&context.actor, true))?;
+    Ok(results.facets.into_iter().flat_map(|(_, values)| values).collect())
+}
+
+pub async fn list(State(state): State<AppState>, context: RequestContext) -> Result<Response, AppError> {
+    let organizations = state.store.organizations().await?;
+    let counts = organization_counts(&state, &context).await?;
+    let lang = context.lang;
+    render(
+        &state,
+        &context,
+        "organizations.html",
+        json!({
+            "organizations": organizations.iter().map(|organization| json!({
+                "name": organization.name,
+                "title": organization.title,
+                "description": organization.description,
+                "kind": lang.t(&format!("kind-{}", organization.kind.as_str())),
+                "count": counts.get(&organization.name).copied().unwrap_or(0),
+            })).collect::<Vec<_>>(),
+        }),
+    )
+}
+
+pub async fn show(
+    State(state): State<AppState>,
+    context: RequestContext,
+    Path(name): Path<String>,
+    RawQuery(query): RawQuery,
+) -> Result<Response, AppError> {
+    let organization = state.store.organization(&name).await?;
+    let mut params = SearchParams::from_query(query.as_deref());
+    params.filters.retain(|(facet, _)| *facet != FacetName::Organization);
+    params.filters.push((FacetName::Organization, organization.name.clone()));
+    let view = search_view(&state, &context, &params).await?;
+    let lang = context.lang;
+    render(
+        &state,
+        &context,
+        "organization.html",
+        json!({
+            "organization": {
+                "name": organization.name,
+                "title": organization.title,
+                "description": organization.description,
+                "image_url": organization.image_url,
+                "kind": lang.t(&format!("kind-{}", organization.kind.as_str())),
+            },
+            "search": view,
+            "action": format!("/organization/{}", organization.name),
+            "can_manage": context.actor.can(Action::ManageMembers { organization: organization.id }),
+            "can_create_here": context.actor.can(Action::CreateDataset { organization: organization.id }),
+        }),
+    )
+}
+
+fn kinds(context: &RequestContext) -> Vec<serde_json::Value> {
+    OrganizationKind::ALL
+        .iter()
+        .map(|kind| json!({"code": kind.as_str(), "label": context.lang.t(&format!("kind-{}", kind.as_str()))}))
+        .collect()
+}
+
+pub async fn new_form(State(state): State<AppState>, context: RequestContext) -> Result<Response, AppError> {
+    context.actor.authorize(Action::CreateOrganization)?;
+    render(
+        &state,
+        &context,
+        "organization_form.html",
+        json!({"form": {"kind": "government"}, "errors": {}, "kinds": kinds(&context)}),
+    )
+}
+
+pub async fn create(State(state): State<AppState>, context: RequestContext, body: Bytes) -> Result<Response, AppError> {
+    let pairs = checked_form(&context, &body)?;
+    context.actor.authorize(Action::CreateOrganization)?;
+    let title = form_value(&pairs, "title");
+    let mut name = form_value(&pairs, "name");
+    if name.is_empty() {
+        name = datalab_core::slugify(&title);
+    }
+    let mut errors = FieldErrors::new();
+    let kind = OrganizationKind::parse(&form_value(&pairs, "kind")).unwrap_or_else(|| {
+        errors.add("kind", FieldError::UnknownValue);
+        OrganizationKind::Government
+    });
+    let organization = Organization {
+        id: Uuid::new_v4(),
+        name,
+        title,
+        description: form_value(&pairs, "description"),
+        image_url: form_value(&pairs, "image_url"),
+        kind,
+        state: Lifecycle::Active,
+        created: datalab_store::now(),
+    };
+    let outcome = if errors.is_empty() {
+        state
+            .store
+            .create_organization(context.user.as_ref().map(|user| user.id), &organization)
+            .await
+            .map_err(AppError::from)
+    } else {
+        Err(AppError::Validation(errors))
+    };
+    match outcome {
+        Ok(()) => Ok(redirect_local(&format!("/organization/{}", organization.name))),
+        Err(AppError::Validation(errors)) => {
+            let form = json!({"name": organization.name, "title": organization.title, "description": organization.description, "image_url": organization.image_url, "kind": organization.kind.as_str()});
+            let page = render(
+                &state,
+                &context,
+                "organization_form.html",
+                json!({"form": form, "errors": translated_errors(&context, &errors), "kinds": kinds(&context)}),
+            )?;
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
+        }
+        Err(other) => Err(other),
+    }
+}
+
+async fn members_page(
+    state: &AppState,
+    context: &RequestContext,
+    organization: &Organization,
+    errors: &FieldErrors,
+    status: StatusCode,
+) -> Result<Response, AppError> {
+    let members = state.store.members(organization.id).await?;
+    let lang = context.lang;
+    let page = render(
+        state,
+        context,
+        "members.html",
+        json!({
+            "organization": {"name": organization.name, "title": organization.title},
+            "members": members.iter().map(|member| json!({
+                "name": member.user.name,
+                "fullname": member.user.fullname,
+                "capacity": lang.t(&format!("role-{}", member.capacity.as_str())),
+            })).collect::<Vec<_>>(),
+            "roles": Capacity::ALL.iter().map(|capacity| json!({"code": capacity.as_str(), "label": lang.t(&format!("role-{}", capacity.as_str()))})).collect::<Vec<_>>(),
+            "errors": translated_errors(context, errors),
+        }),
+    )?;
+    Ok((status, page).into_response())
+}
+
+pub async fn members(
+    State(state): State<AppState>,
+    context: RequestContext,
+    Path(name): Path<String>,
+) -> Result<Response, AppError> {
+    let organization = state.store.organization(&name).await?;
+    context.actor.authorize(Action::ManageMembers { organization: organization.id })?;
+    members_page(&state, &context, &organization, &FieldErrors::new(), StatusCode::OK).await
+}
+
+pub async fn add_member(
+    State(state): State<AppState>,
+    context: RequestContext,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> Result<Response, AppError> {
+    let pairs = checked_form(&context, &body)?;
+    let organization = state.store.organization(&name).await?;
+    context.actor.authorize(Action::ManageMembers { organization: organization.id })?;
+    let mut errors = FieldErrors::new();
+    let capacity = Capacity::parse(&form_value(&pairs, "role"));
+    if capacity.is_none() {
+        errors.add("role", FieldError::UnknownValue);
+    }
+    let user = match state.store.user(&form_value(&pairs, "username")).await {
+        Ok(user) => Some(user),
+        Err(datalab_store::StoreError::NotFound) => {
+            errors.add("username", FieldError::UnknownValue);
+            None
+        }
+        Err(other) => return Err(other.into()),
+    };
+    match (user, capacity) {
+        (Some(user), Some(capacity)) if errors.is_empty() => {
+            state
+                .store
+                .set_membership(context.user.as_ref().map(|user| user.id), &organization, &user, capacity)
+                .await?;
+            Ok(redirect_local(&format!("/organization/{}/members", organization.name)))
+        }
+        _ => members_page(&state, &context, &organization, &errors, StatusCode::UNPROCESSABLE_ENTITY).await,
+    }
+}
+
+pub async fn remove_member(
+    State(state): State<AppState>,
+    context: RequestContext,
+    Path((name, username)): Path<(String, String)>,
+    body: Bytes,
+) -> Result<Response, AppError> {
+    checked_form(&context, &body)?;
+    let organization = state.store.organization(&name).await?;
+    context.actor.authorize(Action::ManageMembers { organization: organization.id })?;
+    let user = state.store.user(&username).await?;
+    state.store.remove_membership(context.user.as_ref().map(|user| user.id), &organization, &user).await?;
+    Ok(redirect_local(&format!("/organization/{}/members", organization.name)))
+}
+
+pub async fn groups(State(state): State<AppState>, context: RequestContext) -> Result<Response, AppError> {
+    let groups = state.store.groups().await?;
+    let request = datalab_search::SearchRequest {
+        rows: 1,
+        facets: vec![FacetName::Groups],
+        facet_limit: usize::MAX,
+        ..Default::default()
+    };
+    let results = state.search.search(&request, &crate::catalog::visibility(&context.actor, true))?;
+    let counts: std::collections::HashMap<String, u64> =
+        results.facets.into_iter().flat_map(|(_, values)| values).collect();
+    render(
+        &state,
+        &context,
+        "groups.html",
+        json!({"groups": groups.iter().map(|group| json!({"name": group.name, "title": group.title, "description": group.description, "count": counts.get(&group.name).copied().unwrap_or(0)})).collect::<Vec<_>>()}),
+    )
+}
+
+pub async fn group(
+    State(state): State<AppState>,
+    context: RequestContext,
+    Path(name): Path<String>,
+    RawQuery(query): RawQuery,
+) -> Result<Response, AppError> {
+    let group = state.store.group(&name).await?;
+    let mut params = SearchParams::from_query(query.as_deref());
+    params.filters.retain(|(facet, _)| *facet != FacetName::Groups);
+    params.filters.push((FacetName::Groups, group.name.clone()));
+    let view = search_view(&state, &context, &params).await?;
+    render(
+        &state,
+        &context,
+        "search.html",
+        json!({"search": view, "action": format!("/group/{}", group.name), "group": {"name": group.name, "title": group.title, "description": group.description}}),
+    )
+}
