@@ -142,7 +142,12 @@ impl FieldErrors {
 
     pub fn merge(&mut self, other: FieldErrors) {
         for (field, errors) in other.0 {
-            self.0.entry(field).or_default().extend(errors);
+            let known = self.0.entry(field).or_default();
+            for error in errors {
+                if !known.contains(&error) {
+                    known.push(error);
+                }
+            }
         }
     }
 }

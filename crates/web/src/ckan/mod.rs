@@ -631,6 +631,8 @@ async fn package_create(call: &mut Call<'_>) -> Result<Value, AppError> {
         // Authorization before validation details: a stranger learns nothing about the input.
         call.actor.authorize(Action::CreateDataset { organization: organization.id })?;
     }
+    // Every problem at once: the format checks the store would make, too.
+    errors.merge(datalab_core::validation::validate_dataset(&dataset));
     errors.into_result()?;
     let saved = catalog::create_dataset(call.state, &call.actor, call.user.as_ref(), dataset).await?;
     package_value(call, &saved).await
@@ -657,6 +659,7 @@ async fn package_write(call: &mut Call<'_>, mode: Mode) -> Result<Value, AppErro
     if let Some(list) = params.get("resources") {
         apply_resources(&mut after, list, &mut errors);
     }
+    errors.merge(datalab_core::validation::validate_dataset(&after));
     errors.into_result()?;
     let saved = catalog::update_dataset(call.state, &call.actor, call.user.as_ref(), &before, after).await?;
     package_value(call, &saved).await

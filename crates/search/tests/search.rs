@@ -1,0 +1,226 @@
+//! Search behaviour as a reader sees it: Spanish text, facets, filters,
+//! sorting, paging and privacy.
+
+use datalab_core::{Dataset, DcatFields, Organization, OrganizationKind, Resource, ResourceLocation, State};
+use datalab_search::{FacetName, IndexedDataset, SearchIndex, SearchRequest, Sort, Visibility};
+use time::macros::datetime;
+use uuid::Uuid;
+
+fn organization(name: &str) -> Organization {
+    Organization {
+        id: Uuid::new_v4(),
+        name: name.into(),
+        title: format!("Title of {name}"),
+        description: String::new(),
+        image_url: String::new(),
+        kind: OrganizationKind::Government,
+        state: State::Active,
+        created: datetime!(2024-01-01 0:00 UTC),
+    }
+}
+
+fn dataset(name: &str, title: &str, organization: &Organization, day: u8) -> Dataset {
+    Dataset {
+        id: Uuid::new_v4(),
+        name: name.into(),
+        title: title.into(),
+        notes: String::new(),
+        owner_org: organization.id,
+        license_id: "cc-by-4.0".into(),
+        author: String::new(),
+        author_email: String::new(),
+        maintainer: String::new(),
+        maintainer_email: String::new(),
+        url: String::new(),
+        version: String::new(),
+        state: State::Active,
+        private: false,
+        tags: Vec::new(),
+        groups: Vec::new(),
+        extras: Vec::new(),
+        dcat: DcatFields::default(),
+        creator_user_id: None,
+        metadata_created: datetime!(2024-01-01 0:00 UTC),
+        metadata_modified: datetime!(2024-01-01 0:00 UTC) + time::Duration::days(day as i64),
+        resources: Vec::new(),
+    }
+}
+
+struct Fixture {
+    index: SearchIndex,
+    culture: Organization,
+    economy: Organization,
+    names: std::collections::HashMap<Uuid, String>,
+}
+
+impl Fixture {
+    fn new(datasets: Vec<(Dataset, &Organization)>) -> Fixture {
+        let index = SearchIndex::in_memory().unwrap();
+        let items: Vec<IndexedDataset<'_>> =
+            datasets.iter().map(|(dataset, organization)| IndexedDataset { dataset, organization }).collect();
+        index.rebuild(&items).unwrap();
+        let names = datasets.iter().map(|(dataset, _)| (dataset.id, dataset.name.clone())).collect();
+        Fixture { index, culture: organization("cultura"), economy: organization("economia"), names }
+    }
+
+    fn names(&self, request: &SearchRequest, visibility: &Visibility) -> Vec<String> {
+        let results = self.index.search(request, visibility).unwrap();
+        results.ids.iter().map(|id| self.names[id].clone()).collect()
+    }
+
+    fn find(&self, query: &str) -> Vec<String> {
+        self.names(&SearchRequest { query: query.into(), rows: 10, ..SearchRequest::default() }, &Visibility::Public)
+    }
+}
+
+fn catalog() -> Fixture {
+    let culture = organization("cultura");
+    let economy = organization("economia");
+    let mut population = dataset("poblacion", "Población por municipio", &culture, 1);
+    population.tags = vec!["censo".into(), "Población".into()];
+    population.resources.push(Resource {
+        id: Uuid::new_v4(),
+        dataset_id: population.id,
+        position: 0,
+        name: "Tabulados del censo".into(),
+        description: String::new(),
+        format: "csv".into(),
+        location: ResourceLocation::Link { url: "https://example.org/a.csv".into() },
+        size: None,
+        mimetype: String::new(),
+        sha256: String::new(),
+        created: datetime!(2024-01-01 0:00 UTC),
+        last_modified: datetime!(2024-01-01 0:00 UTC),
+    });
+    let mut accidents = dataset("accidentes", "Accidente vial registrado", &economy, 3);
+    accidents.notes = "Registro de cada accidente de tránsito".into();
+    accidents.groups = vec!["movilidad".into()];
+    let mut year = dataset("anio", "Datos del año fiscal", &economy, 2);
+    year.license_id = "libre-uso-mx".into();
+    let mut secret = dataset("secreto", "Población confidencial", &culture, 4);
+    secret.private = true;
+    let mut draft = dataset("borrador", "Población en borrador", &culture, 5);
+    draft.state = State::Draft;
+    let mut deleted = dataset("borrado", "Población eliminada", &culture, 6);
+    deleted.state = State::Deleted;
+    let mut fixture = Fixture::new(vec![
+        (population, &culture),
+        (accidents, &economy),
+        (year, &economy),
+        (secret, &culture),
+        (draft, &culture),
+        (deleted, &culture),
+    ]);
+    fixture.culture = culture;
+    fixture.economy = economy;
+    fixture
+}
+
+#[test]
+fn spanish_queries_fold_accents_and_stem_but_keep_enye() {
+    let fixture = catalog();
+    assert_eq!(fixture.find("poblacion"), vec!["poblacion"]);
+    assert_eq!(fixture.find("POBLACIÓN"), vec!["poblacion"]);
+    assert_eq!(fixture.find("accidentes"), vec!["accidentes"]);
+    assert_eq!(fixture.find("transito"), vec!["accidentes"]);
+    assert_eq!(fixture.find("año"), vec!["anio"]);
+    assert!(fixture.find("ano").is_empty(), "'ano' must not match 'año'");
+}
+
+#[test]
+fn searches_cover_tags_organization_and_resources() {
+    let fixture = catalog();
+    assert_eq!(fixture.find("censo"), vec!["poblacion"]);
+    assert_eq!(fixture.find("tabulados"), vec!["poblacion"]);
+    let mut economy = fixture.find("economia");
+    economy.sort();
+    assert_eq!(economy, vec!["accidentes", "anio"]);
+}
+
+#[test]
+fn private_draft_and_deleted_datasets_never_leak() {
+    let fixture = catalog();
+    let request = SearchRequest { query: "población".into(), rows: 10, ..SearchRequest::default() };
+    assert_eq!(fixture.names(&request, &Visibility::Public), vec!["poblacion"]);
+    assert_eq!(fixture.names(&request, &Visibility::PublicAnd(vec![fixture.economy.id])), vec!["poblacion"]);
+    let mut member_view = fixture.names(&request, &Visibility::PublicAnd(vec![fixture.culture.id]));
+    member_view.sort();
+    assert_eq!(member_view, vec!["poblacion", "secreto"]);
+    let mut sysadmin_view = fixture.names(&request, &Visibility::AllActive);
+    sysadmin_view.sort();
+    assert_eq!(sysadmin_view, vec!["poblacion", "secreto"], "drafts and deleted datasets stay out of search");
+    let counts = fixture.index.search(&request, &Visibility::Public).unwrap();
+    assert_eq!(counts.count, 1, "counts must not reveal private datasets either");
+}
+
+#[test]
+fn facets_filters_sorting_and_paging() {
+    let fixture = catalog();
+    let request =
+        SearchRequest { rows: 10, facets: FacetName::ALL.to_vec(), facet_limit: 10, ..SearchRequest::default() };
+    let results = fixture.index.search(&request, &Visibility::Public).unwrap();
+    assert_eq!(results.count, 3);
+    let facet = |name: FacetName| results.facets.iter().find(|(facet, _)| *facet == name).unwrap().1.clone();
+    assert_eq!(facet(FacetName::Organization), vec![("economia".to_string(), 2), ("cultura".to_string(), 1)]);
+    assert_eq!(facet(FacetName::ResFormat), vec![("CSV".to_string(), 1)]);
+    assert_eq!(facet(FacetName::LicenseId), vec![("cc-by-4.0".to_string(), 2), ("libre-uso-mx".to_string(), 1)]);
+    assert_eq!(facet(FacetName::Groups), vec![("movilidad".to_string(), 1)]);
+
+    let filtered =
+        SearchRequest { filters: vec![(FacetName::ResFormat, "csv".into())], rows: 10, ..SearchRequest::default() };
+    assert_eq!(fixture.names(&filtered, &Visibility::Public), vec!["poblacion"]);
+    let by_org = SearchRequest {
+        filters: vec![(FacetName::Organization, "economia".into())],
+        rows: 10,
+        sort: Sort::NameAscending,
+        ..SearchRequest::default()
+    };
+    assert_eq!(fixture.names(&by_org, &Visibility::Public), vec!["accidentes", "anio"]);
+
+    let by_name = |sort| SearchRequest { rows: 10, sort, ..SearchRequest::default() };
+    assert_eq!(
+        fixture.names(&by_name(Sort::NameAscending), &Visibility::Public),
+        vec!["accidentes", "anio", "poblacion"]
+    );
+    assert_eq!(
+        fixture.names(&by_name(Sort::NameDescending), &Visibility::Public),
+        vec!["poblacion", "anio", "accidentes"]
+    );
+    assert_eq!(
+        fixture.names(&by_name(Sort::ModifiedDescending), &Visibility::Public),
+        vec!["accidentes", "anio", "poblacion"]
+    );
+    let second_page = SearchRequest { rows: 2, start: 2, sort: Sort::NameAscending, ..SearchRequest::default() };
+    assert_eq!(fixture.names(&second_page, &Visibility::Public), vec!["poblacion"]);
+}
+
+#[test]
+fn bad_query_syntax_is_a_query_error() {
+    let fixture = catalog();
+    let request = SearchRequest { query: "title:(".into(), rows: 10, ..SearchRequest::default() };
+    assert!(matches!(
+        fixture.index.search(&request, &Visibility::Public),
+        Err(datalab_search::SearchError::BadQuery(_))
+    ));
+}
+
+#[test]
+fn reindexing_replaces_and_remove_deletes() {
+    let culture = organization("cultura");
+    let mut first = dataset("uno", "Presupuesto estatal", &culture, 1);
+    let index = SearchIndex::in_memory().unwrap();
+    index.index(&[IndexedDataset { dataset: &first, organization: &culture }]).unwrap();
+    first.title = "Inversión estatal".into();
+    index.index(&[IndexedDataset { dataset: &first, organization: &culture }]).unwrap();
+    let find = |query: &str| {
+        index
+            .search(&SearchRequest { query: query.into(), rows: 5, ..Default::default() }, &Visibility::Public)
+            .unwrap()
+            .count
+    };
+    assert_eq!(find("presupuesto"), 0);
+    assert_eq!(find("inversion"), 1);
+    assert_eq!(index.document_count(), 1);
+    index.remove(first.id).unwrap();
+    assert_eq!(find("inversion"), 0);
+}

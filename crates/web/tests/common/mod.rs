@@ -1,0 +1,193 @@
+//! The one test harness: every test gets its own data directory (a real
+//! SQLite file, real files, a real index) and a real server on an ephemeral
+//! port, driven over HTTP.
+
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use datalab_core::{Capacity, Organization, OrganizationKind, State, User};
+use datalab_files::FileStore;
+use datalab_search::SearchIndex;
+use datalab_store::{NewUser, Store};
+use datalab_web::{AppState, WebSettings};
+use serde_json::Value;
+use uuid::Uuid;
+
+pub struct TestApp {
+    pub base: String,
+    pub state: AppState,
+    pub client: reqwest::Client,
+    pub directory: tempfile::TempDir,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+pub const PASSWORD: &str = "contraseña-segura";
+
+impl TestApp {
+    pub async fn start() -> TestApp {
+        Self::with_upload_limit(10 * 1024 * 1024).await
+    }
+
+    pub async fn with_upload_limit(max_upload_bytes: u64) -> TestApp {
+        let directory = tempfile::tempdir().unwrap();
+        let store = Store::open(&directory.path().join("datalab.sqlite")).await.unwrap();
+        let files = FileStore::local(&directory.path().join("files"), max_upload_bytes).unwrap();
+        let (search, _) = SearchIndex::open(&directory.path().join("search")).unwrap();
+        let settings = WebSettings { login_attempts_per_window: 3, ..WebSettings::default() };
+        let state = AppState::new(store, files, Arc::new(search), settings);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let (sender, receiver) = tokio::sync::oneshot::channel::<()>();
+        let serving = state.clone();
+        tokio::spawn(async move {
+            datalab_web::serve(listener, serving, async {
+                let _ = receiver.await;
+            })
+            .await
+            .unwrap();
+        });
+        TestApp { base, state, client: Self::new_client(), directory, shutdown: Some(sender) }
+    }
+
+    /// A client with its own cookie jar that does not follow redirects.
+    pub fn new_client() -> reqwest::Client {
+        reqwest::Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().unwrap()
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub fn files_dir(&self) -> PathBuf {
+        self.directory.path().join("files")
+    }
+
+    /// Every stored blob (not temporary files), to check nothing was left behind.
+    pub fn stored_blobs(&self) -> Vec<PathBuf> {
+        fn walk(path: &std::path::Path, found: &mut Vec<PathBuf>) {
+            if let Ok(entries) = std::fs::read_dir(path) {
+                for entry in entries.flatten() {
+                    let path = entry.path();
+                    if path.is_dir() {
+                        walk(&path, found);
+                    } else {
+                        found.push(path);
+                    }
+                }
+            }
+        }
+        let mut found = Vec::new();
+        walk(&self.files_dir(), &mut found);
+        found
+    }
+
+    /// A user with an API token.
+    pub async fn user(&self, name: &str, sysadmin: bool) -> (User, String) {
+        let user = self
+            .state
+            .store
+            .create_user(NewUser {
+                name,
+                fullname: "",
+                email: &format!("{name}@example.org"),
+                password: PASSWORD,
+                sysadmin,
+            })
+            .await
+            .unwrap();
+        let (_, secret) = self.state.store.create_api_token(user.id, "tests").await.unwrap();
+        (user, secret.0)
+    }
+
+    pub async fn organization(&self, name: &str) -> Organization {
+        let organization = Organization {
+            id: Uuid::new_v4(),
+            name: name.into(),
+            title: format!("Organización {name}"),
+            description: String::new(),
+            image_url: String::new(),
+            kind: OrganizationKind::Government,
+            state: State::Active,
+            created: datalab_store::now(),
+        };
+        self.state.store.create_organization(None, &organization).await.unwrap();
+        organization
+    }
+
+    pub async fn member(&self, organization: &Organization, user: &User, capacity: Capacity) {
+        self.state.store.set_membership(None, organization, user, capacity).await.unwrap();
+    }
+
+    /// Calls a CKAN action with a JSON body (POST), returning status and body.
+    pub async fn ckan(&self, action: &str, token: Option<&str>, body: Value) -> (u16, Value) {
+        let mut request = self.client.post(self.url(&format!("/api/3/action/{action}"))).json(&body);
+        if let Some(token) = token {
+            request = request.header("Authorization", token);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap())
+    }
+
+    /// Calls a CKAN action with GET and query parameters.
+    pub async fn ckan_get(&self, action: &str, token: Option<&str>, query: &[(&str, &str)]) -> (u16, Value) {
+        let mut request = self.client.get(self.url(&format!("/api/3/action/{action}"))).query(query);
+        if let Some(token) = token {
+            request = request.header("Authorization", token);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap())
+    }
+
+    /// Creates a dataset through the API and returns its dict.
+    pub async fn dataset(&self, token: &str, name: &str, organization: &str, private: bool) -> Value {
+        let (status, body) = self
+            .ckan(
+                "package_create",
+                Some(token),
+                serde_json::json!({"name": name, "title": format!("Conjunto {name}"), "owner_org": organization, "private": private}),
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        body["result"].clone()
+    }
+
+    /// Signs a fresh browser-like client in through the login form.
+    pub async fn signed_in_client(&self, login: &str) -> (reqwest::Client, String) {
+        let client = Self::new_client();
+        let csrf = self.csrf_token(&client).await;
+        let response = client
+            .post(self.url("/user/login"))
+            .form(&[("csrf_token", csrf.as_str()), ("login", login), ("password", PASSWORD)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 303, "login should redirect");
+        let csrf = self.csrf_token(&client).await;
+        (client, csrf)
+    }
+
+    /// Loads a page so the CSRF cookie is set, and reads the token from its form.
+    pub async fn csrf_token(&self, client: &reqwest::Client) -> String {
+        let page = client.get(self.url("/user/login")).send().await.unwrap().text().await.unwrap();
+        let marker = "name=\"csrf_token\" value=\"";
+        let start = page.find(marker).expect("login page has a CSRF field") + marker.len();
+        page[start..start + 64].to_string()
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(sender) = self.shutdown.take() {
+            let _ = sender.send(());
+        }
+    }
+}
+
+pub fn capacities() -> HashMap<&'static str, Capacity> {
+    HashMap::from([("member", Capacity::Member), ("editor", Capacity::Editor), ("admin", Capacity::Admin)])
+}
