@@ -8,7 +8,8 @@ use serde_json::json;
 #[tokio::test]
 async fn openapi_document_snapshot() {
     let app = TestApp::start().await;
-    let document: serde_json::Value = app.client.get(app.url("/api/v1/openapi.json")).send().await.unwrap().json().await.unwrap();
+    let document: serde_json::Value =
+        app.client.get(app.url("/api/v1/openapi.json")).send().await.unwrap().json().await.unwrap();
     assert_eq!(document["openapi"], "3.1.0");
     insta::assert_json_snapshot!("openapi", document, {".info.version" => "[version]"});
 }
@@ -31,7 +32,12 @@ async fn datasets_create_read_patch_search_delete() {
     assert_eq!(body["organization"], "org-a");
     assert_eq!(body["license_id"], "libre-uso-mx", "the Mexican open licence is the default");
 
-    let anonymous = client.post(app.url("/api/v1/datasets")).json(&json!({"name": "x", "organization": "org-a"})).send().await.unwrap();
+    let anonymous = client
+        .post(app.url("/api/v1/datasets"))
+        .json(&json!({"name": "x", "organization": "org-a"}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(anonymous.status(), 403);
     let error: serde_json::Value = anonymous.json().await.unwrap();
     assert_eq!(error["error"]["code"], "unauthenticated");
@@ -48,27 +54,49 @@ async fn datasets_create_read_patch_search_delete() {
     assert_eq!(error["error"]["code"], "invalid");
     assert_eq!(error["error"]["fields"]["temporal_start"], json!(["date-invalid"]));
 
-    let unknown = client.post(app.url("/api/v1/datasets")).header("Authorization", &token).json(&json!({"nmae": "x"})).send().await.unwrap();
+    let unknown = client
+        .post(app.url("/api/v1/datasets"))
+        .header("Authorization", &token)
+        .json(&json!({"nmae": "x"}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(unknown.status(), 400, "unknown fields are refused");
 
-    let patched = client.patch(app.url("/api/v1/datasets/calidad-del-aire")).header("Authorization", &token).json(&json!({"notes": "PM2.5"})).send().await.unwrap();
+    let patched = client
+        .patch(app.url("/api/v1/datasets/calidad-del-aire"))
+        .header("Authorization", &token)
+        .json(&json!({"notes": "PM2.5"}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(patched.status(), 200);
-    let shown: serde_json::Value = client.get(app.url("/api/v1/datasets/calidad-del-aire")).send().await.unwrap().json().await.unwrap();
+    let shown: serde_json::Value =
+        client.get(app.url("/api/v1/datasets/calidad-del-aire")).send().await.unwrap().json().await.unwrap();
     assert_eq!(shown["notes"], "PM2.5");
     assert_eq!(shown["title"], "Calidad del aire");
 
-    let page: serde_json::Value = client.get(app.url("/api/v1/datasets?q=aire&organization=org-a")).send().await.unwrap().json().await.unwrap();
+    let page: serde_json::Value =
+        client.get(app.url("/api/v1/datasets?q=aire&organization=org-a")).send().await.unwrap().json().await.unwrap();
     assert_eq!(page["count"], 1);
     assert_eq!(page["facets"]["tags"][0]["value"], "aire");
-    let activity: serde_json::Value = client.get(app.url("/api/v1/datasets/calidad-del-aire/activity")).send().await.unwrap().json().await.unwrap();
+    let activity: serde_json::Value =
+        client.get(app.url("/api/v1/datasets/calidad-del-aire/activity")).send().await.unwrap().json().await.unwrap();
     assert_eq!(activity[0]["changes"][0]["field"], "notes");
 
-    let organizations: serde_json::Value = client.get(app.url("/api/v1/organizations")).send().await.unwrap().json().await.unwrap();
+    let organizations: serde_json::Value =
+        client.get(app.url("/api/v1/organizations")).send().await.unwrap().json().await.unwrap();
     assert_eq!(organizations[0]["name"], "org-a");
-    let licenses: serde_json::Value = client.get(app.url("/api/v1/licenses")).send().await.unwrap().json().await.unwrap();
+    let licenses: serde_json::Value =
+        client.get(app.url("/api/v1/licenses")).send().await.unwrap().json().await.unwrap();
     assert_eq!(licenses[0]["id"], "libre-uso-mx");
 
-    let deleted = client.delete(app.url("/api/v1/datasets/calidad-del-aire")).header("Authorization", &token).send().await.unwrap();
+    let deleted = client
+        .delete(app.url("/api/v1/datasets/calidad-del-aire"))
+        .header("Authorization", &token)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(deleted.status(), 204);
     let gone = client.get(app.url("/api/v1/datasets/calidad-del-aire")).send().await.unwrap();
     assert_eq!(gone.status(), 403);

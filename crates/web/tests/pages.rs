@@ -48,7 +48,12 @@ async fn publish_flow_without_javascript() {
     let organization_id = organization.id.to_string();
     let bad = client
         .post(app.url("/dataset/new"))
-        .form(&[("csrf_token", csrf.as_str()), ("title", ""), ("owner_org", organization_id.as_str()), ("contact_email", "no-es-correo")])
+        .form(&[
+            ("csrf_token", csrf.as_str()),
+            ("title", ""),
+            ("owner_org", organization_id.as_str()),
+            ("contact_email", "no-es-correo"),
+        ])
         .send()
         .await
         .unwrap();
@@ -80,11 +85,17 @@ async fn publish_flow_without_javascript() {
     assert_eq!(created.status(), 303);
     assert_eq!(created.headers()["location"], "/dataset/inversion-extranjera-directa/resource/new");
 
-    let upload = reqwest::multipart::Form::new()
-        .text("csrf_token", csrf.clone())
-        .text("name", "IED por trimestre")
-        .part("upload", reqwest::multipart::Part::bytes(b"trimestre,monto\n2024T1,1200\n".to_vec()).file_name("ied.csv"));
-    let uploaded = client.post(app.url("/dataset/inversion-extranjera-directa/resource/new")).multipart(upload).send().await.unwrap();
+    let upload =
+        reqwest::multipart::Form::new().text("csrf_token", csrf.clone()).text("name", "IED por trimestre").part(
+            "upload",
+            reqwest::multipart::Part::bytes(b"trimestre,monto\n2024T1,1200\n".to_vec()).file_name("ied.csv"),
+        );
+    let uploaded = client
+        .post(app.url("/dataset/inversion-extranjera-directa/resource/new"))
+        .multipart(upload)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(uploaded.status(), 303);
 
     let page = client.get(app.url("/dataset/inversion-extranjera-directa")).send().await.unwrap().text().await.unwrap();
@@ -103,7 +114,8 @@ async fn publish_flow_without_javascript() {
 
     let results = client.get(app.url("/dataset?q=inversion")).send().await.unwrap().text().await.unwrap();
     assert!(results.contains("/dataset/inversion-extranjera-directa"), "found by search without accents");
-    let faceted = client.get(app.url("/dataset?res_format=CSV&tags=econom%C3%ADa")).send().await.unwrap().text().await.unwrap();
+    let faceted =
+        client.get(app.url("/dataset?res_format=CSV&tags=econom%C3%ADa")).send().await.unwrap().text().await.unwrap();
     assert!(faceted.contains("1 conjunto de datos encontrado"));
 
     // edit, then delete
@@ -123,9 +135,17 @@ async fn publish_flow_without_javascript() {
     let page = client.get(app.url("/dataset/inversion-extranjera-directa")).send().await.unwrap().text().await.unwrap();
     assert!(page.contains("Inversión extranjera</h1>") || page.contains("Inversión extranjera"));
     assert!(page.contains("actualizó el conjunto de datos"), "activity is shown");
-    let deleted = client.post(app.url("/dataset/inversion-extranjera-directa/delete")).form(&[("csrf_token", csrf.as_str())]).send().await.unwrap();
+    let deleted = client
+        .post(app.url("/dataset/inversion-extranjera-directa/delete"))
+        .form(&[("csrf_token", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(deleted.status(), 303);
-    assert_eq!(TestApp::new_client().get(app.url("/dataset/inversion-extranjera-directa")).send().await.unwrap().status(), 404);
+    assert_eq!(
+        TestApp::new_client().get(app.url("/dataset/inversion-extranjera-directa")).send().await.unwrap().status(),
+        404
+    );
 }
 
 #[tokio::test]
@@ -135,7 +155,13 @@ async fn private_datasets_are_not_found_for_outsiders_in_pages() {
     let organization = app.organization("org-a").await;
     let (member, _) = app.user("miembro", false).await;
     app.member(&organization, &member, Capacity::Member).await;
-    let (status, _) = app.ckan("package_create", Some(&root), json!({"name": "privado", "title": "Informe reservado", "owner_org": "org-a", "private": true})).await;
+    let (status, _) = app
+        .ckan(
+            "package_create",
+            Some(&root),
+            json!({"name": "privado", "title": "Informe reservado", "owner_org": "org-a", "private": true}),
+        )
+        .await;
     assert_eq!(status, 200);
     let outsider = TestApp::new_client();
     assert_eq!(outsider.get(app.url("/dataset/privado")).send().await.unwrap().status(), 404);
@@ -187,7 +213,12 @@ async fn registration_tokens_and_member_admin_pages() {
 
     let profile = client.get(app.url("/user/lucia")).send().await.unwrap().text().await.unwrap();
     assert!(profile.contains("Tokens de la API"));
-    let created = client.post(app.url("/user/lucia/tokens")).form(&[("csrf_token", csrf.as_str()), ("token_name", "mi script")]).send().await.unwrap();
+    let created = client
+        .post(app.url("/user/lucia/tokens"))
+        .form(&[("csrf_token", csrf.as_str()), ("token_name", "mi script")])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(created.status(), 200);
     let page = created.text().await.unwrap();
     let marker = "<code class=\"token\" id=\"new-token\">";
@@ -197,19 +228,37 @@ async fn registration_tokens_and_member_admin_pages() {
     assert_eq!(status, 200);
     assert_eq!(me["result"]["name"], "lucia");
     let others = TestApp::new_client().get(app.url("/user/lucia")).send().await.unwrap().text().await.unwrap();
-    assert!(!others.contains("Tokens de la API") && !others.contains("lucia@example.org"), "tokens and e-mail are private");
+    assert!(
+        !others.contains("Tokens de la API") && !others.contains("lucia@example.org"),
+        "tokens and e-mail are private"
+    );
 
     // an organization admin manages members through the admin page
     let organization = app.organization("vecinos").await;
     app.member(&organization, &app.state.store.user("lucia").await.unwrap(), Capacity::Admin).await;
     app.user("pedro", false).await;
-    let added = client.post(app.url("/organization/vecinos/members")).form(&[("csrf_token", csrf.as_str()), ("username", "pedro"), ("role", "editor")]).send().await.unwrap();
+    let added = client
+        .post(app.url("/organization/vecinos/members"))
+        .form(&[("csrf_token", csrf.as_str()), ("username", "pedro"), ("role", "editor")])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(added.status(), 303);
     let members = client.get(app.url("/organization/vecinos/members")).send().await.unwrap().text().await.unwrap();
     assert!(members.contains("pedro") && members.contains("Editor"));
-    let unknown = client.post(app.url("/organization/vecinos/members")).form(&[("csrf_token", csrf.as_str()), ("username", "nadie"), ("role", "editor")]).send().await.unwrap();
+    let unknown = client
+        .post(app.url("/organization/vecinos/members"))
+        .form(&[("csrf_token", csrf.as_str()), ("username", "nadie"), ("role", "editor")])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(unknown.status(), 422);
-    let removed = client.post(app.url("/organization/vecinos/members/pedro/delete")).form(&[("csrf_token", csrf.as_str())]).send().await.unwrap();
+    let removed = client
+        .post(app.url("/organization/vecinos/members/pedro/delete"))
+        .form(&[("csrf_token", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(removed.status(), 303);
     let (pedro_client, _) = app.signed_in_client("pedro").await;
     assert_eq!(pedro_client.get(app.url("/organization/vecinos/members")).send().await.unwrap().status(), 403);
