@@ -925,6 +925,14 @@ mod tests {
     }
 
     #[test]
+    fn every_action_is_documented() {
+        let documentation = include_str!("../../../../docs/api.md");
+        for (name, _) in ACTIONS {
+            assert!(documentation.contains(&format!("`{name}`")), "docs/api.md does not document {name}");
+        }
+    }
+
+    #[test]
     fn file_names_never_become_paths() {
         assert_eq!(safe_filename("../../etc/passwd"), "passwd");
         assert_eq!(safe_filename("C:\\Users\\ana\\datos.csv"), "datos.csv");
