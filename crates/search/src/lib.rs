@@ -377,14 +377,19 @@ impl SearchIndex {
             facet_handles.push((*facet, collectors.add_collector(collector)));
         }
         let top = TopDocs::with_limit(limit).and_offset(request.start);
-        let (addresses, mut fruits): (Vec<DocAddress>, _) = match request.sort {
+        // Without query words every score is equal: relevance means newest first, as in CKAN.
+        let sort = match request.sort {
+            Sort::Relevance if query_text.is_empty() || query_text == "*:*" => Sort::ModifiedDescending,
+            other => other,
+        };
+        let (addresses, mut fruits): (Vec<DocAddress>, _) = match sort {
             Sort::Relevance => {
                 let handle = collectors.add_collector(top);
                 let mut fruits = searcher.search(&query, &collectors)?;
                 (handle.extract(&mut fruits).into_iter().map(|(_, address)| address).collect(), fruits)
             }
             Sort::ModifiedDescending | Sort::ModifiedAscending | Sort::CreatedDescending => {
-                let (field, order) = match request.sort {
+                let (field, order) = match sort {
                     Sort::ModifiedDescending => ("metadata_modified", Order::Desc),
                     Sort::ModifiedAscending => ("metadata_modified", Order::Asc),
                     _ => ("metadata_created", Order::Desc),
@@ -394,7 +399,7 @@ impl SearchIndex {
                 (handle.extract(&mut fruits).into_iter().map(|(_, address)| address).collect(), fruits)
             }
             Sort::NameAscending | Sort::NameDescending => {
-                let descending = request.sort == Sort::NameDescending;
+                let descending = sort == Sort::NameDescending;
                 let by_title = top.custom_score(move |segment: &tantivy::SegmentReader| {
                     let column = segment.fast_fields().str("sort_title").ok().flatten();
                     move |doc: tantivy::DocId| {

@@ -14,7 +14,7 @@ use sqlx::{Row, SqliteConnection};
 use uuid::Uuid;
 
 use crate::activity::{NewActivity, record};
-use crate::{Store, StoreError, StoreResult, format_time, is_unique_violation, parse_time, parse_uuid};
+use crate::{Store, StoreError, StoreResult, format_time, name_taken_on_conflict, parse_time, parse_uuid};
 
 /// A dataset's name and visibility, for listings that need no full aggregate.
 #[derive(Debug, Clone, PartialEq)]
@@ -267,13 +267,9 @@ impl Store {
             .bind(format_time(dataset.metadata_modified))
             .execute(&mut *transaction)
             .await;
-        match saved {
-            Err(error) if is_unique_violation(&error) => {
-                return Err(FieldErrors::single("name", FieldError::NameTaken).into());
-            }
-            Ok(done) if done.rows_affected() == 0 => return Err(StoreError::NotFound),
-            other => other?,
-        };
+        if name_taken_on_conflict(saved)?.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
 
         sqlx::query("DELETE FROM dataset_tags WHERE dataset_id = $1").bind(&id).execute(&mut *transaction).await?;
         let mut tags = dataset.tags.clone();

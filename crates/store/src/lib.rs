@@ -115,6 +115,17 @@ pub(crate) fn is_unique_violation(error: &sqlx::Error) -> bool {
     matches!(error, sqlx::Error::Database(database_error) if database_error.is_unique_violation())
 }
 
+/// Turns a unique-constraint failure on a write into the "name taken" field
+/// error every object with a URL name reports.
+pub(crate) fn name_taken_on_conflict<T>(result: Result<T, sqlx::Error>) -> StoreResult<T> {
+    match result {
+        Err(error) if is_unique_violation(&error) => {
+            Err(FieldErrors::single("name", datalab_core::FieldError::NameTaken).into())
+        }
+        other => Ok(other?),
+    }
+}
+
 /// Looks a row up by id when the text parses as a UUID, else by name: CKAN
 /// accepts both everywhere.
 pub(crate) fn id_or_name(text: &str) -> (Option<String>, String) {

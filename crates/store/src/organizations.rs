@@ -8,7 +8,7 @@ use sqlx::sqlite::SqliteRow;
 use uuid::Uuid;
 
 use crate::activity::{NewActivity, record};
-use crate::{Store, StoreError, StoreResult, format_time, is_unique_violation, parse_time, parse_uuid};
+use crate::{Store, StoreError, StoreResult, format_time, name_taken_on_conflict, parse_time, parse_uuid};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Member {
@@ -43,6 +43,35 @@ fn group_from_row(row: &SqliteRow) -> StoreResult<Group> {
     })
 }
 
+/// Records a role change (`before`/`after` are capacities, `None` for "not a member").
+async fn record_membership_change(
+    connection: &mut sqlx::SqliteConnection,
+    by_user: Option<Uuid>,
+    organization: &Organization,
+    user: &User,
+    before: Option<String>,
+    after: Option<String>,
+) -> StoreResult<()> {
+    let value = |capacity: Option<String>| capacity.map(serde_json::Value::String).unwrap_or_default();
+    record(
+        connection,
+        NewActivity {
+            user_id: by_user,
+            activity_type: "changed organization",
+            object_id: organization.id,
+            object_name: &organization.name,
+            organization_id: Some(organization.id),
+            dataset_id: None,
+            changes: vec![datalab_core::FieldChange {
+                field: format!("member:{}", user.name),
+                before: value(before),
+                after: value(after),
+            }],
+        },
+    )
+    .await
+}
+
 fn snapshot<T: serde::Serialize>(value: &T) -> serde_json::Value {
     serde_json::to_value(value).expect("domain objects serialize")
 }
@@ -65,12 +94,7 @@ impl Store {
         .bind(format_time(organization.created))
         .execute(&mut *transaction)
         .await;
-        match inserted {
-            Err(error) if is_unique_violation(&error) => {
-                return Err(FieldErrors::single("name", FieldError::NameTaken).into());
-            }
-            other => other?,
-        };
+        name_taken_on_conflict(inserted)?;
         record(
             &mut transaction,
             NewActivity {
@@ -112,12 +136,7 @@ impl Store {
         .bind(organization.state.as_str())
         .execute(&mut *transaction)
         .await;
-        match updated {
-            Err(error) if is_unique_violation(&error) => {
-                return Err(FieldErrors::single("name", FieldError::NameTaken).into());
-            }
-            other => other?,
-        };
+        name_taken_on_conflict(updated)?;
         record(
             &mut transaction,
             NewActivity {
@@ -178,21 +197,13 @@ impl Store {
         .bind(capacity.as_str())
         .execute(&mut *transaction)
         .await?;
-        record(
+        record_membership_change(
             &mut transaction,
-            NewActivity {
-                user_id: by_user,
-                activity_type: "changed organization",
-                object_id: organization.id,
-                object_name: &organization.name,
-                organization_id: Some(organization.id),
-                dataset_id: None,
-                changes: vec![datalab_core::FieldChange {
-                    field: format!("member:{}", user.name),
-                    before: before.map(serde_json::Value::String).unwrap_or_default(),
-                    after: serde_json::Value::String(capacity.as_str().to_string()),
-                }],
-            },
+            by_user,
+            organization,
+            user,
+            before,
+            Some(capacity.as_str().to_string()),
         )
         .await?;
         transaction.commit().await?;
@@ -218,23 +229,7 @@ impl Store {
             .bind(user.id.to_string())
             .execute(&mut *transaction)
             .await?;
-        record(
-            &mut transaction,
-            NewActivity {
-                user_id: by_user,
-                activity_type: "changed organization",
-                object_id: organization.id,
-                object_name: &organization.name,
-                organization_id: Some(organization.id),
-                dataset_id: None,
-                changes: vec![datalab_core::FieldChange {
-                    field: format!("member:{}", user.name),
-                    before: serde_json::Value::String(before),
-                    after: serde_json::Value::Null,
-                }],
-            },
-        )
-        .await?;
+        record_membership_change(&mut transaction, by_user, organization, user, Some(before), None).await?;
         transaction.commit().await?;
         Ok(())
     }
@@ -291,12 +286,7 @@ impl Store {
         .bind(format_time(group.created))
         .execute(&mut *transaction)
         .await;
-        match inserted {
-            Err(error) if is_unique_violation(&error) => {
-                return Err(FieldErrors::single("name", FieldError::NameTaken).into());
-            }
-            other => other?,
-        };
+        name_taken_on_conflict(inserted)?;
         record(
             &mut transaction,
             NewActivity {

@@ -254,3 +254,38 @@ pub async fn search(
     }
     Ok((results, datasets))
 }
+
+/// The activity entries of `scope` the actor may see: entries about a
+/// dataset they cannot read are left out, newest first.
+pub async fn visible_activities(
+    state: &AppState,
+    actor: &Actor,
+    scope: datalab_store::ActivityScope,
+    limit: i64,
+    offset: i64,
+) -> Result<Vec<datalab_core::Activity>, AppError> {
+    let activities = state.store.activities(scope, limit, offset).await?;
+    let mut readable: std::collections::HashMap<Uuid, bool> = std::collections::HashMap::new();
+    let mut visible = Vec::with_capacity(activities.len());
+    for activity in activities {
+        if let Some(dataset_id) = activity.dataset_id {
+            let allowed = match readable.get(&dataset_id) {
+                Some(allowed) => *allowed,
+                None => {
+                    let allowed = match state.store.dataset(&dataset_id.to_string()).await {
+                        Ok(dataset) => actor.can(read_action(&dataset)),
+                        Err(datalab_store::StoreError::NotFound) => false,
+                        Err(error) => return Err(error.into()),
+                    };
+                    readable.insert(dataset_id, allowed);
+                    allowed
+                }
+            };
+            if !allowed {
+                continue;
+            }
+        }
+        visible.push(activity);
+    }
+    Ok(visible)
+}

@@ -21,6 +21,7 @@ templates!(
     "macros.html",
     "_dataset_list.html",
     "_search_results.html",
+    "_activity.html",
     "home.html",
     "search.html",
     "dataset.html",

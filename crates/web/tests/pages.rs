@@ -263,3 +263,48 @@ async fn registration_tokens_and_member_admin_pages() {
     let (pedro_client, _) = app.signed_in_client("pedro").await;
     assert_eq!(pedro_client.get(app.url("/organization/vecinos/members")).send().await.unwrap().status(), 403);
 }
+
+#[tokio::test]
+async fn organization_admins_edit_their_organization_and_see_its_activity() {
+    let app = TestApp::start().await;
+    let organization = app.organization("vecinos").await;
+    let (lucia, _) = app.user("lucia", false).await;
+    app.member(&organization, &lucia, Capacity::Admin).await;
+    let (pedro, _) = app.user("pedro", false).await;
+    app.member(&organization, &pedro, Capacity::Editor).await;
+    let (_, root) = app.user("root", true).await;
+    app.dataset(&root, "privado-vecinos", "vecinos", true).await;
+
+    let (client, csrf) = app.signed_in_client("lucia").await;
+    let edited = client
+        .post(app.url("/organization/vecinos/edit"))
+        .form(&[
+            ("csrf_token", csrf.as_str()),
+            ("title", "Vecinos Unidos"),
+            ("name", "vecinos-unidos"),
+            ("kind", "civil-society"),
+            ("description", "Asociación vecinal"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(edited.status(), 303);
+    assert_eq!(edited.headers()["location"], "/organization/vecinos-unidos");
+    let page = client.get(app.url("/organization/vecinos-unidos")).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("Vecinos Unidos") && page.contains("Sociedad civil"));
+    assert!(page.contains("actualizó la organización"), "organization activity is shown");
+    assert!(page.contains("privado-vecinos"), "admins see their private datasets' activity");
+    let outsider =
+        TestApp::new_client().get(app.url("/organization/vecinos-unidos")).send().await.unwrap().text().await.unwrap();
+    assert!(!outsider.contains("privado-vecinos"), "private activity stays private");
+
+    let (_, search) = app
+        .ckan_get("package_search", Some(&root), &[("fq", "organization:vecinos-unidos"), ("include_private", "true")])
+        .await;
+    assert_eq!(search["result"]["count"], 1, "datasets are re-indexed under the new name");
+
+    let (pedro_client, _) = app.signed_in_client("pedro").await;
+    assert_eq!(pedro_client.get(app.url("/organization/vecinos-unidos/edit")).send().await.unwrap().status(), 403);
+    let profile = client.get(app.url("/user/lucia")).send().await.unwrap().text().await.unwrap();
+    assert!(profile.contains("actualizó la organización"), "the user page lists the user's changes");
+}

@@ -67,6 +67,7 @@ api-heading = Use this data through the API
 api-intro = Copy and paste any of these examples. The API is CKAN-compatible, so the tools you know work.
 api-native = datalab native API
 activity-heading = Change history
+no-activity = No changes recorded yet.
 someone = Someone
 activity-new-package = created the dataset
 activity-changed-package = updated the dataset
@@ -162,6 +163,7 @@ role-editor = Editor
 role-admin = Administrator
 roles-explained = Member: sees private data. Editor: also publishes and edits datasets. Administrator: also manages the organization and its members.
 
+organization-edit = Edit organization
 organization-new = New organization
 members-manage = Members
 members-current = Current members

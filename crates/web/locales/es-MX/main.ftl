@@ -67,6 +67,7 @@ api-heading = Usa estos datos desde la API
 api-intro = Copia y pega cualquiera de estos ejemplos. La API es compatible con CKAN, así que funcionan las herramientas que ya conoces.
 api-native = API nativa de datalab
 activity-heading = Historial de cambios
+no-activity = Todavía no hay cambios registrados.
 someone = Alguien
 activity-new-package = creó el conjunto de datos
 activity-changed-package = actualizó el conjunto de datos
@@ -162,6 +163,7 @@ role-editor = Editor
 role-admin = Administrador
 roles-explained = Miembro: ve los datos privados. Editor: además publica y edita conjuntos de datos. Administrador: además gestiona la organización y sus miembros.
 
+organization-edit = Editar organización
 organization-new = Nueva organización
 members-manage = Miembros
 members-current = Miembros actuales

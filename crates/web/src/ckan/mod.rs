@@ -890,18 +890,8 @@ async fn group_create(call: &Call<'_>) -> Result<Value, AppError> {
 async fn activity_list(call: &Call<'_>, scope: datalab_store::ActivityScope) -> Result<Value, AppError> {
     let limit = optional_integer(&call.params, "limit", 31)?.clamp(1, 100);
     let offset = optional_integer(&call.params, "offset", 0)?.max(0);
-    let activities = call.state.store.activities(scope, limit, offset).await?;
-    let mut visible = Vec::new();
-    for activity in &activities {
-        if let Some(dataset_id) = activity.dataset_id {
-            match call.state.store.dataset(&dataset_id.to_string()).await {
-                Ok(dataset) if call.actor.can(catalog::read_action(&dataset)) => {}
-                _ => continue,
-            }
-        }
-        visible.push(dicts::activity_dict(activity));
-    }
-    Ok(Value::Array(visible))
+    let activities = catalog::visible_activities(call.state, &call.actor, scope, limit, offset).await?;
+    Ok(Value::Array(activities.iter().map(dicts::activity_dict).collect()))
 }
 
 #[cfg(test)]

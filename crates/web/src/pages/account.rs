@@ -181,6 +181,9 @@ async fn profile_page(
         let organization = state.store.organization(&organization_id.to_string()).await?;
         organizations.push(json!({"name": organization.name, "title": organization.title, "role": context.lang.t(&format!("role-{}", capacity.as_str()))}));
     }
+    let activities =
+        crate::catalog::visible_activities(state, &context.actor, datalab_store::ActivityScope::User(user.id), 20, 0)
+            .await?;
     let page = render(
         state,
         context,
@@ -191,6 +194,7 @@ async fn profile_page(
             "tokens": tokens.iter().map(|token| json!({"id": token.id, "name": token.name, "created": crate::ckan::dicts::ckan_time(token.created), "last_used": token.last_used.map(crate::ckan::dicts::ckan_time)})).collect::<Vec<_>>(),
             "new_token": new_token.map(|(name, secret)| json!({"name": name, "secret": secret})),
             "organizations": organizations,
+            "activities": super::activity_view(&activities),
             "errors": translated_errors(context, errors),
         }),
     )?;

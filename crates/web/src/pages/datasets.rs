@@ -181,12 +181,7 @@ pub async fn show(
         "license": license_view(&dataset.license_id),
         "organization": {"name": organization.name, "title": organization.title},
         "groups": groups,
-        "activities": activities.iter().map(|activity| json!({
-            "type_key": format!("activity-{}", activity.activity_type.replace(' ', "-")),
-            "user": activity.user_name,
-            "timestamp": ckan_time(activity.timestamp),
-            "fields": activity.changes.iter().map(|change| change.field.clone()).collect::<Vec<_>>(),
-        })).collect::<Vec<_>>(),
+        "activities": super::activity_view(&activities),
         "can_edit": context.actor.can(Action::UpdateDataset { organization: dataset.owner_org }),
         "can_delete": context.actor.can(Action::DeleteDataset { organization: dataset.owner_org }),
         "base_url": base,

@@ -40,6 +40,7 @@ pub fn routes() -> Router<AppState> {
         .route("/organization", get(organizations::list))
         .route("/organization/new", get(organizations::new_form).post(organizations::create))
         .route("/organization/{name}", get(organizations::show))
+        .route("/organization/{name}/edit", get(organizations::edit_form).post(organizations::update))
         .route("/organization/{name}/members", get(organizations::members).post(organizations::add_member))
         .route("/organization/{name}/members/{user}/delete", post(organizations::remove_member))
         .route("/group", get(organizations::groups))
@@ -302,4 +303,21 @@ pub(crate) async fn search_view(
         "page": params.page,
         "pages": pages,
     }))
+}
+
+/// Activity entries as the templates show them.
+pub(crate) fn activity_view(activities: &[datalab_core::Activity]) -> Vec<Value> {
+    activities
+        .iter()
+        .map(|activity| {
+            json!({
+                "type_key": format!("activity-{}", activity.activity_type.replace(' ', "-")),
+                "object": activity.object_name,
+                "is_dataset": activity.dataset_id.is_some(),
+                "user": activity.user_name,
+                "timestamp": crate::ckan::dicts::ckan_time(activity.timestamp),
+                "fields": activity.changes.iter().map(|change| change.field.clone()).collect::<Vec<_>>(),
+            })
+        })
+        .collect()
 }

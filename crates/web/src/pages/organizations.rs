@@ -60,6 +60,14 @@ pub async fn show(
     params.filters.retain(|(facet, _)| *facet != FacetName::Organization);
     params.filters.push((FacetName::Organization, organization.name.clone()));
     let view = search_view(&state, &context, &params).await?;
+    let activities = crate::catalog::visible_activities(
+        &state,
+        &context.actor,
+        datalab_store::ActivityScope::Organization(organization.id),
+        20,
+        0,
+    )
+    .await?;
     let lang = context.lang;
     render(
         &state,
@@ -76,6 +84,7 @@ pub async fn show(
             "search": view,
             "action": format!("/organization/{}", organization.name),
             "can_manage": context.actor.can(Action::ManageMembers { organization: organization.id }),
+            "activities": super::activity_view(&activities),
             "can_create_here": context.actor.can(Action::CreateDataset { organization: organization.id }),
         }),
     )
@@ -267,4 +276,82 @@ pub async fn group(
         "search.html",
         json!({"search": view, "action": format!("/group/{}", group.name), "group": {"name": group.name, "title": group.title, "description": group.description}}),
     )
+}
+
+fn organization_form_values(organization: &Organization) -> serde_json::Value {
+    json!({
+        "name": organization.name,
+        "title": organization.title,
+        "description": organization.description,
+        "image_url": organization.image_url,
+        "kind": organization.kind.as_str(),
+    })
+}
+
+pub async fn edit_form(
+    State(state): State<AppState>,
+    context: RequestContext,
+    Path(name): Path<String>,
+) -> Result<Response, AppError> {
+    let organization = state.store.organization(&name).await?;
+    context.actor.authorize(Action::UpdateOrganization { organization: organization.id })?;
+    render(
+        &state,
+        &context,
+        "organization_form.html",
+        json!({"form": organization_form_values(&organization), "errors": {}, "kinds": kinds(&context), "editing": true, "original_name": organization.name}),
+    )
+}
+
+pub async fn update(
+    State(state): State<AppState>,
+    context: RequestContext,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> Result<Response, AppError> {
+    let pairs = checked_form(&context, &body)?;
+    let before = state.store.organization(&name).await?;
+    context.actor.authorize(Action::UpdateOrganization { organization: before.id })?;
+    let mut errors = FieldErrors::new();
+    let mut after = before.clone();
+    after.title = form_value(&pairs, "title");
+    after.name = form_value(&pairs, "name");
+    if after.name.is_empty() {
+        after.name = before.name.clone();
+    }
+    after.description = form_value(&pairs, "description");
+    after.image_url = form_value(&pairs, "image_url");
+    match OrganizationKind::parse(&form_value(&pairs, "kind")) {
+        Some(kind) => after.kind = kind,
+        None => errors.add("kind", FieldError::UnknownValue),
+    }
+    let outcome = if errors.is_empty() {
+        state.store.update_organization(context.user.as_ref().map(|user| user.id), &after).await.map_err(AppError::from)
+    } else {
+        Err(AppError::Validation(errors))
+    };
+    match outcome {
+        Ok(()) => {
+            if after.name != before.name {
+                // Datasets show their organization's name in search: re-index them.
+                for summary in
+                    state.store.dataset_summaries().await?.iter().filter(|summary| summary.owner_org == after.id)
+                {
+                    let dataset = state.store.dataset(&summary.id.to_string()).await?;
+                    crate::catalog::reindex_dataset(&state, &dataset).await?;
+                }
+            }
+            Ok(redirect_local(&format!("/organization/{}", after.name)))
+        }
+        Err(AppError::Validation(errors)) => {
+            let page = render(
+                &state,
+                &context,
+                "organization_form.html",
+                json!({"form": organization_form_values(&after), "errors": translated_errors(&context, &errors), "kinds": kinds(&context), "editing": true, "original_name": before.name}),
+            )?;
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
+        }
+        Err(other) => Err(other),
+    }
 }
