@@ -7,18 +7,17 @@
 //! visibility filter, so a search can never leak them.
 
 pub mod analysis;
+mod collectors;
 
 use std::path::Path;
 use std::sync::Mutex;
 
 use datalab_core::{Dataset, Organization};
-use tantivy::collector::{Count, FacetCollector, MultiCollector, TopDocs};
+use tantivy::collector::{Count, MultiCollector, TopDocs};
 use tantivy::directory::MmapDirectory;
-use tantivy::query::{AllQuery, BooleanQuery, Occur, Query, QueryParser, TermQuery};
-use tantivy::schema::Facet;
+use tantivy::query::{AllQuery, BooleanQuery, ConstScoreQuery, Occur, Query, QueryParser, TermQuery};
 use tantivy::schema::{
-    FAST, FacetOptions, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing, TextOptions,
-    Value,
+    FAST, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing, TextOptions, Value,
 };
 use tantivy::{DocAddress, Index, IndexReader, IndexWriter, Order, ReloadPolicy, TantivyDocument, Term};
 use uuid::Uuid;
@@ -160,9 +159,9 @@ struct Fields {
     groups: Field,
     organization: Field,
     resources: Field,
-    owner_org: Field,
     state: Field,
-    private: Field,
+    /// "public", "org:<uuid>" for private datasets, or "none" (drafts, deleted).
+    visibility: Field,
     sort_title: Field,
     created: Field,
     modified: Field,
@@ -177,7 +176,7 @@ pub struct SearchIndex {
 
 /// Bumped whenever the schema or the analysis changes: a new version starts
 /// from an empty directory and the caller rebuilds it from the database.
-pub const INDEX_VERSION: &str = "v1";
+pub const INDEX_VERSION: &str = "v2";
 
 fn schema() -> (Schema, Fields) {
     let mut builder = Schema::builder();
@@ -195,15 +194,15 @@ fn schema() -> (Schema, Fields) {
         groups: builder.add_text_field("groups", text.clone()),
         organization: builder.add_text_field("organization", text.clone()),
         resources: builder.add_text_field("res_name", text),
-        owner_org: builder.add_text_field("owner_org", STRING),
         state: builder.add_text_field("state", STRING),
-        private: builder.add_text_field("private", STRING),
+        visibility: builder.add_text_field("visibility", STRING),
         sort_title: builder.add_text_field("sort_title", STRING | FAST),
         created: builder.add_i64_field("metadata_created", INDEXED | FAST),
         modified: builder.add_i64_field("metadata_modified", INDEXED | FAST),
     };
+    // Facets are exact strings: fast fields for counting, indexed for filtering.
     for facet in FacetName::ALL {
-        builder.add_facet_field(facet.field_name(), FacetOptions::default());
+        builder.add_text_field(facet.field_name(), STRING | FAST);
     }
     (builder.build(), fields)
 }
@@ -254,20 +253,25 @@ impl SearchIndex {
             document
                 .add_text(fields.resources, format!("{} {} {}", resource.name, resource.description, resource.format));
         }
-        document.add_text(fields.owner_org, dataset.owner_org.to_string());
         document.add_text(fields.state, dataset.state.as_str());
-        document.add_text(fields.private, if dataset.private { "true" } else { "false" });
-        document.add_text(fields.sort_title, analysis::fold(&dataset.title));
+        let visibility = match (dataset.state, dataset.private) {
+            (datalab_core::State::Active, false) => "public".to_string(),
+            (datalab_core::State::Active, true) => format!("org:{}", dataset.owner_org),
+            _ => "none".to_string(),
+        };
+        document.add_text(fields.visibility, visibility);
+        // Spanish collation for the name sort: accents ignored, ñ after every n ("n~" sorts before "o").
+        document.add_text(fields.sort_title, analysis::fold(&dataset.title).replace('ñ', "n~"));
         document.add_i64(fields.created, dataset.metadata_created.unix_timestamp_nanos() as i64 / 1000);
         document.add_i64(fields.modified, dataset.metadata_modified.unix_timestamp_nanos() as i64 / 1000);
         let schema = self.index.schema();
         let facet = |name: FacetName| schema.get_field(name.field_name()).expect("facet fields are in the schema");
-        document.add_facet(facet(FacetName::Organization), Facet::from_path([item.organization.name.as_str()]));
+        document.add_text(facet(FacetName::Organization), &item.organization.name);
         for group in &dataset.groups {
-            document.add_facet(facet(FacetName::Groups), Facet::from_path([group.as_str()]));
+            document.add_text(facet(FacetName::Groups), group);
         }
         for tag in &dataset.tags {
-            document.add_facet(facet(FacetName::Tags), Facet::from_path([tag.as_str()]));
+            document.add_text(facet(FacetName::Tags), tag);
         }
         let mut formats: Vec<String> = dataset
             .resources
@@ -278,9 +282,9 @@ impl SearchIndex {
         formats.sort();
         formats.dedup();
         for format in &formats {
-            document.add_facet(facet(FacetName::ResFormat), Facet::from_path([format.as_str()]));
+            document.add_text(facet(FacetName::ResFormat), format);
         }
-        document.add_facet(facet(FacetName::LicenseId), Facet::from_path([dataset.license_id.as_str()]));
+        document.add_text(facet(FacetName::LicenseId), &dataset.license_id);
         document
     }
 
@@ -325,25 +329,27 @@ impl SearchIndex {
         let term = |field: Field, value: &str| -> Box<dyn Query> {
             Box::new(TermQuery::new(Term::from_field_text(field, value), IndexRecordOption::Basic))
         };
-        let active = term(self.fields.state, "active");
-        let readable: Box<dyn Query> = match visibility {
-            Visibility::AllActive => return active,
-            Visibility::Public => term(self.fields.private, "false"),
+        match visibility {
+            Visibility::Public => term(self.fields.visibility, "public"),
+            Visibility::AllActive => term(self.fields.state, "active"),
             Visibility::PublicAnd(organizations) => {
-                let mut options = vec![(Occur::Should, term(self.fields.private, "false"))];
+                let mut options = vec![(Occur::Should, term(self.fields.visibility, "public"))];
                 for organization in organizations {
-                    options.push((Occur::Should, term(self.fields.owner_org, &organization.to_string())));
+                    options.push((Occur::Should, term(self.fields.visibility, &format!("org:{organization}"))));
                 }
                 Box::new(BooleanQuery::new(options))
             }
-        };
-        Box::new(BooleanQuery::new(vec![(Occur::Must, active), (Occur::Must, readable)]))
+        }
     }
 
     pub fn search(&self, request: &SearchRequest, visibility: &Visibility) -> Result<SearchResults, SearchError> {
         let fields = &self.fields;
         let schema = self.index.schema();
-        let mut clauses: Vec<(Occur, Box<dyn Query>)> = vec![(Occur::Must, self.visibility_query(visibility))];
+        // Filters match or not; only the user's words decide relevance.
+        let filter = |query: Box<dyn Query>| -> (Occur, Box<dyn Query>) {
+            (Occur::Must, Box::new(ConstScoreQuery::new(query, 0.0)))
+        };
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> = vec![filter(self.visibility_query(visibility))];
         let query_text = request.query.trim();
         if !query_text.is_empty() && query_text != "*:*" {
             let mut parser = QueryParser::for_index(
@@ -360,8 +366,8 @@ impl SearchIndex {
         for (facet, value) in &request.filters {
             let field = schema.get_field(facet.field_name()).expect("facet fields are in the schema");
             let value = if *facet == FacetName::ResFormat { value.to_uppercase() } else { value.clone() };
-            let term = Term::from_facet(field, &Facet::from_path([value.as_str()]));
-            clauses.push((Occur::Must, Box::new(TermQuery::new(term, IndexRecordOption::Basic))));
+            let term = Term::from_field_text(field, &value);
+            clauses.push(filter(Box::new(TermQuery::new(term, IndexRecordOption::Basic))));
         }
         let query: Box<dyn Query> =
             if clauses.is_empty() { Box::new(AllQuery) } else { Box::new(BooleanQuery::new(clauses)) };
@@ -370,12 +376,11 @@ impl SearchIndex {
         let limit = request.rows.max(1);
         let mut collectors = MultiCollector::new();
         let count_handle = collectors.add_collector(Count);
-        let mut facet_handles = Vec::new();
-        for facet in &request.facets {
-            let mut collector = FacetCollector::for_field(facet.field_name());
-            collector.add_facet(Facet::root());
-            facet_handles.push((*facet, collectors.add_collector(collector)));
-        }
+        let facet_handle = (!request.facets.is_empty()).then(|| {
+            collectors.add_collector(collectors::FacetCounts {
+                fields: request.facets.iter().map(|facet| facet.field_name()).collect(),
+            })
+        });
         let top = TopDocs::with_limit(limit).and_offset(request.start);
         // Without query words every score is equal: relevance means newest first, as in CKAN.
         let sort = match request.sort {
@@ -399,41 +404,25 @@ impl SearchIndex {
                 (handle.extract(&mut fruits).into_iter().map(|(_, address)| address).collect(), fruits)
             }
             Sort::NameAscending | Sort::NameDescending => {
-                let descending = sort == Sort::NameDescending;
-                let by_title = top.custom_score(move |segment: &tantivy::SegmentReader| {
-                    let column = segment.fast_fields().str("sort_title").ok().flatten();
-                    move |doc: tantivy::DocId| {
-                        let mut title = String::new();
-                        if let Some(column) = &column
-                            && let Some(ordinal) = column.term_ords(doc).next()
-                        {
-                            let _ = column.ord_to_str(ordinal, &mut title);
-                        }
-                        if descending {
-                            SortKey::Descending(title)
-                        } else {
-                            SortKey::Ascending(std::cmp::Reverse(title))
-                        }
-                    }
+                let handle = collectors.add_collector(collectors::OrderByText {
+                    field: "sort_title",
+                    descending: sort == Sort::NameDescending,
+                    offset: request.start,
+                    limit,
                 });
-                let handle = collectors.add_collector(by_title);
                 let mut fruits = searcher.search(&query, &collectors)?;
-                (handle.extract(&mut fruits).into_iter().map(|(_, address)| address).collect(), fruits)
+                (handle.extract(&mut fruits), fruits)
             }
         };
         let count = count_handle.extract(&mut fruits);
         let mut facets = Vec::new();
-        for (facet, handle) in facet_handles {
-            let counts = handle.extract(&mut fruits);
-            let mut values: Vec<(String, u64)> = counts
-                .get("/")
-                .map(|(value, count)| {
-                    (value.to_path().first().map(|segment| segment.to_string()).unwrap_or_default(), count)
-                })
-                .collect();
-            values.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-            values.truncate(request.facet_limit);
-            facets.push((facet, values));
+        if let Some(handle) = facet_handle {
+            for (facet, counts) in request.facets.iter().zip(handle.extract(&mut fruits)) {
+                let mut values: Vec<(String, u64)> = counts.into_iter().collect();
+                values.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+                values.truncate(request.facet_limit);
+                facets.push((*facet, values));
+            }
         }
         let mut ids = Vec::with_capacity(addresses.len());
         for address in addresses {
@@ -446,12 +435,4 @@ impl SearchIndex {
         }
         Ok(SearchResults { count, ids, facets })
     }
-}
-
-/// Sort key of the name sort: TopDocs keeps the highest keys, so ascending
-/// order is the reverse of the title.
-#[derive(Clone, PartialEq, PartialOrd)]
-enum SortKey {
-    Ascending(std::cmp::Reverse<String>),
-    Descending(String),
 }

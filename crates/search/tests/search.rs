@@ -224,3 +224,28 @@ fn reindexing_replaces_and_remove_deletes() {
     index.remove(first.id).unwrap();
     assert_eq!(find("inversion"), 0);
 }
+
+/// Name order must hold across index segments (each commit makes one) and pages.
+#[test]
+fn name_order_spans_segments_and_pages() {
+    let culture = organization("cultura");
+    let index = SearchIndex::in_memory().unwrap();
+    let titles = ["Mercados", "Árboles urbanos", "Bibliotecas", "Zoológico", "Cines", "Parques", "Escuelas", "Ñandúes"];
+    let mut title_of = std::collections::HashMap::new();
+    for (position, title) in titles.iter().enumerate() {
+        let dataset = dataset(&format!("d{position}"), title, &culture, position as u8);
+        title_of.insert(dataset.id, *title);
+        index.index(&[IndexedDataset { dataset: &dataset, organization: &culture }]).unwrap();
+    }
+    let page = |start: usize, sort: Sort| -> Vec<&str> {
+        let request = SearchRequest { rows: 3, start, sort, ..SearchRequest::default() };
+        let results = index.search(&request, &Visibility::Public).unwrap();
+        assert_eq!(results.count, titles.len());
+        results.ids.iter().map(|id| title_of[id]).collect()
+    };
+    // Accents fold for sorting ("Árboles" with the a's); ñ sorts after n, as in Spanish.
+    assert_eq!(page(0, Sort::NameAscending), vec!["Árboles urbanos", "Bibliotecas", "Cines"]);
+    assert_eq!(page(3, Sort::NameAscending), vec!["Escuelas", "Mercados", "Ñandúes"]);
+    assert_eq!(page(6, Sort::NameAscending), vec!["Parques", "Zoológico"]);
+    assert_eq!(page(0, Sort::NameDescending), vec!["Zoológico", "Parques", "Ñandúes"]);
+}

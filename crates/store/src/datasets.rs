@@ -16,6 +16,9 @@ use uuid::Uuid;
 use crate::activity::{NewActivity, record};
 use crate::{Store, StoreError, StoreResult, format_time, name_taken_on_conflict, parse_time, parse_uuid};
 
+/// Tags, group names and resources of one dataset, gathered from their tables.
+type DatasetParts = (Vec<String>, Vec<String>, Vec<Resource>);
+
 /// A dataset's name and visibility, for listings that need no full aggregate.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DatasetSummary {
@@ -72,6 +75,16 @@ async fn load_dataset(connection: &mut SqliteConnection, row: &SqliteRow) -> Sto
         .fetch_all(&mut *connection)
         .await?;
     let resources = resource_rows.iter().map(resource_from_row).collect::<StoreResult<Vec<_>>>()?;
+    dataset_from_row(row, tags, groups, resources)
+}
+
+fn dataset_from_row(
+    row: &SqliteRow,
+    tags: Vec<String>,
+    groups: Vec<String>,
+    resources: Vec<Resource>,
+) -> StoreResult<Dataset> {
+    let id: String = row.try_get("id")?;
     let extras: String = row.try_get("extras")?;
     let dcat: String = row.try_get("dcat")?;
     let state: String = row.try_get("state")?;
@@ -148,6 +161,53 @@ impl Store {
             .await?
             .ok_or(StoreError::NotFound)?;
         load_dataset(&mut connection, &row).await
+    }
+
+    /// Several datasets by id, in the order given (missing ids are skipped),
+    /// in four queries whatever their number: what search results load.
+    pub async fn datasets_by_ids(&self, ids: &[Uuid]) -> StoreResult<Vec<Dataset>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut connection = self.reader.acquire().await?;
+        let placeholders: Vec<String> = (1..=ids.len()).map(|index| format!("${index}")).collect();
+        let list = placeholders.join(", ");
+        fn bind_ids<'q>(
+            sql: &'q str,
+            ids: &[Uuid],
+        ) -> sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>> {
+            ids.iter().fold(sqlx::query(sql), |query, id| query.bind(id.to_string()))
+        }
+        let datasets_sql = format!("SELECT * FROM datasets WHERE id IN ({list})");
+        let tags_sql = format!("SELECT dataset_id, tag FROM dataset_tags WHERE dataset_id IN ({list}) ORDER BY tag");
+        let groups_sql = format!(
+            "SELECT dataset_groups.dataset_id AS dataset_id, catalog_groups.name AS name FROM dataset_groups \
+             JOIN catalog_groups ON catalog_groups.id = dataset_groups.group_id WHERE dataset_groups.dataset_id IN ({list}) \
+             ORDER BY catalog_groups.name"
+        );
+        let resources_sql = format!("SELECT * FROM resources WHERE dataset_id IN ({list}) ORDER BY position");
+        let rows = bind_ids(&datasets_sql, ids).fetch_all(&mut *connection).await?;
+        let tag_rows = bind_ids(&tags_sql, ids).fetch_all(&mut *connection).await?;
+        let group_rows = bind_ids(&groups_sql, ids).fetch_all(&mut *connection).await?;
+        let resource_rows = bind_ids(&resources_sql, ids).fetch_all(&mut *connection).await?;
+        let mut parts: std::collections::HashMap<String, DatasetParts> = std::collections::HashMap::new();
+        for row in &tag_rows {
+            parts.entry(row.try_get("dataset_id")?).or_default().0.push(row.try_get("tag")?);
+        }
+        for row in &group_rows {
+            parts.entry(row.try_get("dataset_id")?).or_default().1.push(row.try_get("name")?);
+        }
+        for row in &resource_rows {
+            parts.entry(row.try_get("dataset_id")?).or_default().2.push(resource_from_row(row)?);
+        }
+        let mut by_id = std::collections::HashMap::new();
+        for row in &rows {
+            let id: String = row.try_get("id")?;
+            let (tags, groups, resources) = parts.remove(&id).unwrap_or_default();
+            let dataset = dataset_from_row(row, tags, groups, resources)?;
+            by_id.insert(dataset.id, dataset);
+        }
+        Ok(ids.iter().filter_map(|id| by_id.remove(id)).collect())
     }
 
     /// Every dataset, in any state: what the search index is rebuilt from.

@@ -411,10 +411,14 @@ async fn list_datasets(
     };
     let (results, datasets) = catalog::search(&state, &actor, &request, query.include_private.unwrap_or(false)).await?;
     let base = crate::ckan::base_url(&state, &headers);
-    let mut out = Vec::new();
-    for dataset in &datasets {
-        out.push(dataset_out(&base, dataset, &organization_name(&state, dataset.owner_org).await?));
-    }
+    let organizations = state.store.organizations().await?;
+    let name_of = |id: Uuid| {
+        organizations.iter().find(|organization| organization.id == id).map(|organization| organization.name.as_str())
+    };
+    let out = datasets
+        .iter()
+        .map(|dataset| dataset_out(&base, dataset, name_of(dataset.owner_org).unwrap_or_default()))
+        .collect();
     Ok(Json(DatasetPage {
         count: results.count,
         page,

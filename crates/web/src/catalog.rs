@@ -243,15 +243,14 @@ pub async fn search(
     include_private: bool,
 ) -> Result<(SearchResults, Vec<Dataset>), AppError> {
     let results = state.search.search(request, &visibility(actor, include_private))?;
-    let mut datasets = Vec::with_capacity(results.ids.len());
-    for id in &results.ids {
-        match state.store.dataset(&id.to_string()).await {
-            // Re-check: the index is derived data and may lag a moment behind.
-            Ok(dataset) if actor.can(read_action(&dataset)) => datasets.push(dataset),
-            Ok(_) | Err(datalab_store::StoreError::NotFound) => {}
-            Err(error) => return Err(error.into()),
-        }
-    }
+    // Re-check: the index is derived data and may lag a moment behind.
+    let datasets = state
+        .store
+        .datasets_by_ids(&results.ids)
+        .await?
+        .into_iter()
+        .filter(|dataset| actor.can(read_action(dataset)))
+        .collect();
     Ok((results, datasets))
 }
 

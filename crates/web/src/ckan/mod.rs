@@ -419,10 +419,31 @@ async fn dispatch(call: &mut Call<'_>, name: &str) -> Result<Value, AppError> {
 }
 
 async fn package_value(call: &Call<'_>, dataset: &Dataset) -> Result<Value, AppError> {
-    let organization = call.state.store.organization(&dataset.owner_org.to_string()).await?;
-    let groups: Vec<Group> =
-        call.state.store.groups().await?.into_iter().filter(|group| dataset.groups.contains(&group.name)).collect();
-    Ok(dicts::package_dict(&call.base_url, dataset, &organization, &groups))
+    let organizations = vec![call.state.store.organization(&dataset.owner_org.to_string()).await?];
+    package_values(call, std::slice::from_ref(dataset), &organizations, &call.state.store.groups().await?)
+        .map(|mut values| values.remove(0))
+}
+
+/// Package dicts of several datasets, with their organizations and groups
+/// looked up in lists loaded once.
+fn package_values(
+    call: &Call<'_>,
+    datasets: &[Dataset],
+    organizations: &[Organization],
+    groups: &[Group],
+) -> Result<Vec<Value>, AppError> {
+    datasets
+        .iter()
+        .map(|dataset| {
+            let organization = organizations
+                .iter()
+                .find(|organization| organization.id == dataset.owner_org)
+                .ok_or_else(|| AppError::internal(format!("dataset {} has no organization", dataset.id)))?;
+            let dataset_groups: Vec<Group> =
+                groups.iter().filter(|group| dataset.groups.contains(&group.name)).cloned().collect();
+            Ok(dicts::package_dict(&call.base_url, dataset, organization, &dataset_groups))
+        })
+        .collect()
 }
 
 async fn package_list(call: &Call<'_>) -> Result<Value, AppError> {
@@ -521,10 +542,8 @@ async fn package_search(call: &Call<'_>) -> Result<Value, AppError> {
     let (results, datasets) = catalog::search(call.state, &call.actor, &request, include_private).await?;
     let organizations = call.state.store.organizations().await?;
     let groups = call.state.store.groups().await?;
-    let mut packages = Vec::with_capacity(datasets.len());
-    for dataset in datasets.iter().take(rows as usize) {
-        packages.push(package_value(call, dataset).await?);
-    }
+    let shown = &datasets[..datasets.len().min(rows as usize)];
+    let packages = package_values(call, shown, &organizations, &groups)?;
     let mut facet_map = Map::new();
     let mut search_facets = Map::new();
     for (facet, values) in &results.facets {
@@ -780,11 +799,8 @@ async fn organization_show(call: &Call<'_>) -> Result<Value, AppError> {
             ..SearchRequest::default()
         };
         let (_, datasets) = catalog::search(call.state, &call.actor, &request, true).await?;
-        let mut packages = Vec::new();
-        for dataset in &datasets {
-            packages.push(package_value(call, dataset).await?);
-        }
-        dict["packages"] = Value::Array(packages);
+        let groups = call.state.store.groups().await?;
+        dict["packages"] = Value::Array(package_values(call, &datasets, std::slice::from_ref(&organization), &groups)?);
     }
     if optional_bool(&call.params, "include_users", false)?
         && call.actor.can(Action::ManageMembers { organization: organization.id })
