@@ -33,25 +33,35 @@ if [ ! -f "$work/ready-$datasets" ]; then
     touch "$work/ready-$datasets"
 fi
 
-"$bin/datalab" --data-dir "$work/data" serve --bind 127.0.0.1:18080 > "$work/datalab.log" 2>&1 &
-datalab_pid=$!
+start_datalab() {  # extra flags
+    "$bin/datalab" --data-dir "$work/data" "$@" serve --bind 127.0.0.1:18080 > "$work/datalab.log" 2>&1 &
+    datalab_pid=$!
+    for _ in $(seq 1 300); do curl -sf "http://127.0.0.1:18080/healthz" >/dev/null && return; sleep 0.5; done
+    echo "datalab did not start" >&2; exit 1
+}
+stop_datalab() { kill "$datalab_pid"; wait "$datalab_pid" 2>/dev/null || true; }
+
 "$work/venv/bin/datasette" serve "$work/peer.db" --port 18081 --setting default_page_size 10 --setting sql_time_limit_ms 10000 --setting facet_time_limit_ms 10000 > "$work/datasette.log" 2>&1 &
 datasette_pid=$!
-trap 'kill $datalab_pid $datasette_pid 2>/dev/null || true' EXIT
-for port in 18080 18081; do
-    for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/" >/dev/null && break; sleep 0.3; done
-done
+trap 'kill ${datalab_pid:-} $datasette_pid 2>/dev/null || true' EXIT
+for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:18081/" >/dev/null && break; sleep 0.3; done
 name=$(head -1 "$work/catalog.jsonl" | python3 -c 'import json,sys; print(json.load(sys.stdin)["name"])')
 id=$(head -1 "$work/catalog.jsonl" | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
 
 run() {  # label, lua script, url, threads, connections
     echo "== $1"
-    wrk -t"$4" -c"$5" -d"${DURATION:-15}s" --latency -s "$2" "$3" | grep -E 'Requests/sec|50%|90%|99%|Non-2xx|Socket errors'
+    wrk -t"$4" -c"$5" -d"${DURATION:-20}s" --latency -s "$2" "$3" | grep -E 'Requests/sec|50%|90%|99%|Non-2xx|Socket errors'
 }
-echo "catalog: $datasets datasets; machine: $(nproc) cores"
-run "datalab package_search mix, 1 connection (latency)" bench/catalog/datalab_search.lua http://127.0.0.1:18080 1 1
+echo "catalog: $datasets datasets; machine: $(nproc) cores; $(date -u)"
+
+start_datalab --search-cache-entries 0
+run "datalab package_search mix, no result cache, 1 connection (latency)" bench/catalog/datalab_search.lua http://127.0.0.1:18080 1 1
+run "datalab package_search mix, no result cache, 16 connections" bench/catalog/datalab_search.lua http://127.0.0.1:18080 2 16
+stop_datalab
+start_datalab
+run "datalab package_search mix, default result cache, 1 connection (latency)" bench/catalog/datalab_search.lua http://127.0.0.1:18080 1 1
+run "datalab package_search mix, default result cache, 16 connections" bench/catalog/datalab_search.lua http://127.0.0.1:18080 2 16
 run "datasette search+facets mix, 1 connection (latency)" bench/catalog/datasette_search.lua http://127.0.0.1:18081 1 1
-run "datalab package_search mix, 16 connections" bench/catalog/datalab_search.lua http://127.0.0.1:18080 2 16
 run "datasette search+facets mix, 16 connections" bench/catalog/datasette_search.lua http://127.0.0.1:18081 2 16
 echo "wrk.path = '/dataset/$name'" > "$work/datalab_page.lua"
 echo "wrk.path = '/peer/datasets/$id'" > "$work/datasette_page.lua"

@@ -24,6 +24,8 @@ pub struct Config {
     pub login_attempts: u32,
     /// `text` or `json` logs.
     pub log_format: String,
+    /// Distinct searches kept in memory between index commits (0: none).
+    pub search_cache_entries: usize,
 }
 
 /// Redacts nothing secret today, but is written by hand so that a future
@@ -39,6 +41,7 @@ impl std::fmt::Debug for Config {
             .field("secure_cookies", &self.secure_cookies)
             .field("login_attempts", &self.login_attempts)
             .field("log_format", &self.log_format)
+            .field("search_cache_entries", &self.search_cache_entries)
             .finish()
     }
 }
@@ -54,6 +57,7 @@ pub struct FileConfig {
     pub secure_cookies: Option<bool>,
     pub login_attempts: Option<u32>,
     pub log_format: Option<String>,
+    pub search_cache_entries: Option<usize>,
 }
 
 /// Values given on the command line or in the environment (clap reads both).
@@ -80,6 +84,9 @@ pub struct ConfigArgs {
     /// Log format: text or json.
     #[arg(long, env = "DATALAB_LOG_FORMAT", global = true)]
     pub log_format: Option<String>,
+    /// Distinct searches kept in memory between index commits; 0 turns the cache off (default 1024).
+    #[arg(long, env = "DATALAB_SEARCH_CACHE_ENTRIES", global = true)]
+    pub search_cache_entries: Option<usize>,
 }
 
 pub const DEFAULT_BIND: &str = "127.0.0.1:8080";
@@ -103,6 +110,10 @@ impl Config {
             secure_cookies: arguments.secure_cookies.or(file.secure_cookies).unwrap_or(false),
             login_attempts: arguments.login_attempts.or(file.login_attempts).unwrap_or(10),
             log_format,
+            search_cache_entries: arguments
+                .search_cache_entries
+                .or(file.search_cache_entries)
+                .unwrap_or(datalab_search::DEFAULT_CACHE_ENTRIES),
         })
     }
 
@@ -157,9 +168,16 @@ mod tests {
     #[test]
     fn every_key_is_documented() {
         let documentation = include_str!("../../../docs/configuration.md");
-        for key in
-            ["data_dir", "bind", "max_upload_bytes", "public_url", "secure_cookies", "login_attempts", "log_format"]
-        {
+        for key in [
+            "data_dir",
+            "bind",
+            "max_upload_bytes",
+            "public_url",
+            "secure_cookies",
+            "login_attempts",
+            "log_format",
+            "search_cache_entries",
+        ] {
             assert!(documentation.contains(&format!("`{key}`")), "docs/configuration.md does not document {key}");
             let variable = format!("DATALAB_{}", key.to_uppercase());
             assert!(documentation.contains(&variable), "docs/configuration.md does not document {variable}");

@@ -91,7 +91,7 @@ async fn open(config: &Config) -> anyhow::Result<AppState> {
         tracing::info!(swept, "removed files left by interrupted uploads");
     }
     let (search, created) = SearchIndex::open(&config.search_dir())?;
-    let search = Arc::new(search);
+    let search = Arc::new(search.with_cache_entries(config.search_cache_entries));
     if created {
         let count = datalab_web::catalog::rebuild_index(&store, &search).await?;
         tracing::info!(count, "search index built");

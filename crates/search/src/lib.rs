@@ -172,7 +172,62 @@ pub struct SearchIndex {
     reader: IndexReader,
     writer: Mutex<IndexWriter<TantivyDocument>>,
     fields: Fields,
+    cache: ResultCache,
 }
+
+/// Results of recent searches, valid until the next commit. A portal asks
+/// the same few searches over and over (the home page, an unfiltered
+/// listing, a theme); answering those from memory keeps match-everything
+/// queries with five facets off the CPU.
+struct ResultCache {
+    capacity: usize,
+    /// Bumped after every commit; entries of older generations are never served.
+    generation: std::sync::atomic::AtomicU64,
+    entries: Mutex<std::collections::HashMap<String, (u64, SearchResults)>>,
+}
+
+impl ResultCache {
+    fn key(request: &SearchRequest, visibility: &Visibility) -> String {
+        format!("{request:?}|{visibility:?}")
+    }
+
+    fn generation(&self) -> u64 {
+        self.generation.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    fn get(&self, key: &str) -> Option<SearchResults> {
+        if self.capacity == 0 {
+            return None;
+        }
+        let generation = self.generation();
+        let entries = self.entries.lock().expect("cache lock");
+        entries
+            .get(key)
+            .filter(|(entry_generation, _)| *entry_generation == generation)
+            .map(|(_, results)| results.clone())
+    }
+
+    /// Stores results computed while `generation` was current, unless a
+    /// commit happened since.
+    fn put(&self, key: String, generation: u64, results: &SearchResults) {
+        if self.capacity == 0 || generation != self.generation() {
+            return;
+        }
+        let mut entries = self.entries.lock().expect("cache lock");
+        if entries.len() >= self.capacity {
+            entries.clear();
+        }
+        entries.insert(key, (generation, results.clone()));
+    }
+
+    fn invalidate(&self) {
+        self.generation.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.entries.lock().expect("cache lock").clear();
+    }
+}
+
+/// How many distinct searches are kept between commits, by default.
+pub const DEFAULT_CACHE_ENTRIES: usize = 1024;
 
 /// Bumped whenever the schema or the analysis changes: a new version starts
 /// from an empty directory and the caller rebuilds it from the database.
@@ -231,7 +286,18 @@ impl SearchIndex {
         index.tokenizers().register(analysis::SPANISH, analysis::spanish_analyzer());
         let writer = index.writer_with_num_threads(1, 32 * 1024 * 1024)?;
         let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into()?;
-        Ok(SearchIndex { index, reader, writer: Mutex::new(writer), fields })
+        let cache = ResultCache {
+            capacity: DEFAULT_CACHE_ENTRIES,
+            generation: Default::default(),
+            entries: Mutex::new(Default::default()),
+        };
+        Ok(SearchIndex { index, reader, writer: Mutex::new(writer), fields, cache })
+    }
+
+    /// Sets how many distinct searches are kept between commits (0: none).
+    pub fn with_cache_entries(mut self, entries: usize) -> SearchIndex {
+        self.cache.capacity = entries;
+        self
     }
 
     fn document(&self, item: &IndexedDataset<'_>) -> TantivyDocument {
@@ -297,6 +363,7 @@ impl SearchIndex {
         }
         writer.commit()?;
         self.reader.reload()?;
+        self.cache.invalidate();
         Ok(())
     }
 
@@ -305,6 +372,7 @@ impl SearchIndex {
         writer.delete_term(Term::from_field_text(self.fields.id, &dataset_id.to_string()));
         writer.commit()?;
         self.reader.reload()?;
+        self.cache.invalidate();
         Ok(())
     }
 
@@ -318,6 +386,7 @@ impl SearchIndex {
         }
         writer.commit()?;
         self.reader.reload()?;
+        self.cache.invalidate();
         Ok(())
     }
 
@@ -343,6 +412,17 @@ impl SearchIndex {
     }
 
     pub fn search(&self, request: &SearchRequest, visibility: &Visibility) -> Result<SearchResults, SearchError> {
+        let key = ResultCache::key(request, visibility);
+        if let Some(results) = self.cache.get(&key) {
+            return Ok(results);
+        }
+        let generation = self.cache.generation();
+        let results = self.search_uncached(request, visibility)?;
+        self.cache.put(key, generation, &results);
+        Ok(results)
+    }
+
+    fn search_uncached(&self, request: &SearchRequest, visibility: &Visibility) -> Result<SearchResults, SearchError> {
         let fields = &self.fields;
         let schema = self.index.schema();
         // Filters match or not; only the user's words decide relevance.

@@ -249,3 +249,19 @@ fn name_order_spans_segments_and_pages() {
     assert_eq!(page(6, Sort::NameAscending), vec!["Parques", "Zoológico"]);
     assert_eq!(page(0, Sort::NameDescending), vec!["Zoológico", "Parques", "Ñandúes"]);
 }
+
+#[test]
+fn cached_results_never_outlive_a_commit() {
+    let culture = organization("cultura");
+    let index = SearchIndex::in_memory().unwrap();
+    let mut first = dataset("uno", "Presupuesto estatal", &culture, 1);
+    index.index(&[IndexedDataset { dataset: &first, organization: &culture }]).unwrap();
+    let request = SearchRequest { query: "presupuesto".into(), rows: 5, ..Default::default() };
+    assert_eq!(index.search(&request, &Visibility::Public).unwrap().count, 1);
+    assert_eq!(index.search(&request, &Visibility::Public).unwrap().count, 1, "served from the cache");
+    first.private = true;
+    index.index(&[IndexedDataset { dataset: &first, organization: &culture }]).unwrap();
+    assert_eq!(index.search(&request, &Visibility::Public).unwrap().count, 0, "a commit empties the cache");
+    let uncached = SearchIndex::in_memory().unwrap().with_cache_entries(0);
+    assert_eq!(uncached.search(&request, &Visibility::Public).unwrap().count, 0);
+}
