@@ -26,6 +26,12 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/datasets", get(list_datasets).post(create_dataset))
         .route("/api/v1/datasets/{id}", get(show_dataset).patch(patch_dataset).delete(delete_dataset))
         .route("/api/v1/datasets/{id}/activity", get(dataset_activity))
+        .route(
+            "/api/v1/datasets/{id}/resources",
+            axum::routing::post(create_resource).layer(axum::extract::DefaultBodyLimit::disable()),
+        )
+        .route("/api/v1/resources/{id}", get(show_resource).delete(delete_resource))
+        .route("/api/v1/users/{name}", get(show_user))
         .route("/api/v1/organizations", get(list_organizations))
         .route("/api/v1/organizations/{id}", get(show_organization))
         .route("/api/v1/groups", get(list_groups))
@@ -35,8 +41,8 @@ pub fn routes() -> Router<AppState> {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "datalab API", description = "Native API of datalab: datasets, organizations, groups and licences. The CKAN-compatible API lives at /api/3/action."),
-    paths(list_datasets, create_dataset, show_dataset, patch_dataset, delete_dataset, dataset_activity, list_organizations, show_organization, list_groups, list_licenses),
-    components(schemas(DatasetOut, ResourceOut, DatasetIn, DatasetPage, FacetValue, OrganizationOut, GroupOut, LicenseOut, ActivityOut, ChangeOut, ErrorBody, ErrorDetail)),
+    paths(list_datasets, create_dataset, show_dataset, patch_dataset, delete_dataset, dataset_activity, create_resource, show_resource, delete_resource, show_user, list_organizations, show_organization, list_groups, list_licenses),
+    components(schemas(DatasetOut, ResourceOut, ResourceIn, DatasetIn, DatasetPage, FacetValue, OrganizationOut, GroupOut, LicenseOut, ActivityOut, ChangeOut, UserOut, ErrorBody, ErrorDetail)),
     modifiers(&TokenSecurity),
     tags((name = "catalog", description = "Datasets and what they belong to"))
 )]
@@ -129,6 +135,7 @@ type ApiResult<T> = Result<T, ApiError>;
 #[derive(Serialize, ToSchema)]
 pub struct ResourceOut {
     pub id: Uuid,
+    pub dataset_id: Uuid,
     pub name: String,
     pub description: String,
     pub format: String,
@@ -310,6 +317,7 @@ fn dataset_out(base_url: &str, dataset: &Dataset, organization_name: &str) -> Da
             .iter()
             .map(|resource| ResourceOut {
                 id: resource.id,
+                dataset_id: resource.dataset_id,
                 name: resource.name.clone(),
                 description: resource.description.clone(),
                 format: resource.format.clone(),
@@ -623,4 +631,143 @@ async fn list_licenses() -> Json<Vec<LicenseOut>> {
             })
             .collect(),
     )
+}
+
+/// A resource to add: a link as JSON, or the same fields as a multipart form
+/// with the file in `upload`.
+#[derive(Deserialize, ToSchema, Default)]
+pub struct ResourceIn {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    /// CSV, XLSX, JSON…; guessed from the file name or URL when absent.
+    pub format: Option<String>,
+    /// For a link; leave out when uploading a file.
+    pub url: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct UserOut {
+    pub name: String,
+    pub fullname: String,
+    pub about: String,
+    pub sysadmin: bool,
+    pub created: String,
+    /// Only for the user themself and sysadmins.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+}
+
+fn resource_out(base_url: &str, dataset: &Dataset, resource_id: Uuid, organization_name: &str) -> Option<ResourceOut> {
+    dataset_out(base_url, dataset, organization_name).resources.into_iter().find(|resource| resource.id == resource_id)
+}
+
+/// Add a resource to a dataset: a link (JSON) or a file (multipart/form-data, field `upload`).
+#[utoipa::path(post, path = "/api/v1/datasets/{id}/resources", tag = "catalog", request_body = ResourceIn,
+    security(("token" = [])), params(("id" = String, Path, description = "id or name of the dataset")),
+    responses((status = 201, body = ResourceOut), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody), (status = 413, body = ErrorBody)))]
+async fn create_resource(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    request: Request,
+) -> ApiResult<Response> {
+    let headers = request.headers().clone();
+    let (actor, user) = api_caller(&state, &headers).await?;
+    let before = catalog::readable_dataset(&state, &actor, &id).await?;
+    actor.authorize(datalab_core::Action::UpdateDataset { organization: before.owner_org })?;
+    let (params, upload) = crate::ckan::read_params(&state, request).await?;
+    let outcome = async {
+        let mut errors = FieldErrors::new();
+        for key in params.keys() {
+            if !matches!(key.as_str(), "name" | "description" | "format" | "url") {
+                errors.add(key, datalab_core::FieldError::UnknownField);
+            }
+        }
+        let text =
+            |key: &str| params.get(key).and_then(crate::ckan::input::text).unwrap_or_default().trim().to_string();
+        let mut resource = catalog::new_resource(before.id, ResourceLocation::Link { url: text("url") });
+        resource.name = text("name");
+        resource.description = text("description");
+        resource.format = text("format");
+        match &upload {
+            Some(upload) => catalog::attach_upload(&mut resource, upload),
+            None if text("url").is_empty() => errors.add("url", datalab_core::FieldError::Missing),
+            None if resource.format.is_empty() => resource.format = catalog::guess_format(&resource),
+            None => {}
+        }
+        errors.into_result()?;
+        let resource_id = resource.id;
+        let mut after = before.clone();
+        after.resources.push(resource);
+        let saved = catalog::update_dataset(&state, &actor, user.as_ref(), &before, after).await?;
+        Ok::<_, AppError>((saved, resource_id))
+    }
+    .await;
+    let (saved, resource_id) = match outcome {
+        Ok(saved) => saved,
+        Err(error) => {
+            if let Some((blob, _)) = &upload {
+                catalog::discard_upload(&state, blob).await;
+            }
+            return Err(error.into());
+        }
+    };
+    let base = crate::ckan::base_url(&state, &headers);
+    let organization = organization_name(&state, saved.owner_org).await?;
+    let out = resource_out(&base, &saved, resource_id, &organization).ok_or(AppError::NotFound)?;
+    Ok((StatusCode::CREATED, Json(out)).into_response())
+}
+
+/// One resource by id.
+#[utoipa::path(get, path = "/api/v1/resources/{id}", tag = "catalog", params(("id" = Uuid, Path)),
+    responses((status = 200, body = ResourceOut), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn show_resource(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<Uuid>,
+) -> ApiResult<Json<ResourceOut>> {
+    let (actor, _) = api_caller(&state, &headers).await?;
+    let resource = state.store.resource(id).await?;
+    let dataset = catalog::readable_dataset(&state, &actor, &resource.dataset_id.to_string()).await?;
+    let base = crate::ckan::base_url(&state, &headers);
+    let organization = organization_name(&state, dataset.owner_org).await?;
+    Ok(Json(resource_out(&base, &dataset, id, &organization).ok_or(AppError::NotFound)?))
+}
+
+/// Remove a resource from its dataset (its file too, when nothing else uses it).
+#[utoipa::path(delete, path = "/api/v1/resources/{id}", tag = "catalog", security(("token" = [])), params(("id" = Uuid, Path)),
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn delete_resource(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<Uuid>,
+) -> ApiResult<StatusCode> {
+    let (actor, user) = api_caller(&state, &headers).await?;
+    let resource = state.store.resource(id).await?;
+    let before = catalog::readable_dataset(&state, &actor, &resource.dataset_id.to_string()).await?;
+    let mut after = before.clone();
+    after.resources.retain(|candidate| candidate.id != id);
+    catalog::update_dataset(&state, &actor, user.as_ref(), &before, after).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// A user's public profile; the e-mail only for themself and sysadmins.
+#[utoipa::path(get, path = "/api/v1/users/{name}", tag = "catalog", params(("name" = String, Path)),
+    responses((status = 200, body = UserOut), (status = 404, body = ErrorBody)))]
+async fn show_user(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+) -> ApiResult<Json<UserOut>> {
+    let (actor, _) = api_caller(&state, &headers).await?;
+    let user = state.store.user(&name).await?;
+    let private = actor.can(datalab_core::Action::ReadUserPrivate { user: user.id });
+    Ok(Json(UserOut {
+        name: user.name,
+        fullname: user.fullname,
+        about: user.about,
+        sysadmin: user.sysadmin,
+        created: rfc3339(user.created),
+        email: private.then_some(user.email),
+    }))
 }

@@ -288,3 +288,49 @@ pub async fn visible_activities(
     }
     Ok(visible)
 }
+
+/// Points a resource at an uploaded blob (file name kept for display only).
+pub fn attach_upload(resource: &mut Resource, upload: &(StoredBlob, String)) {
+    let (blob, client_filename) = upload;
+    let filename = safe_filename(client_filename);
+    resource.mimetype = mime_guess::from_path(&filename).first_or_octet_stream().essence_str().to_string();
+    resource.location = ResourceLocation::Upload { storage_key: blob.key.clone(), filename };
+    resource.size = Some(blob.size as i64);
+    resource.sha256 = blob.sha256.clone();
+    resource.last_modified = datalab_store::now();
+    if resource.name.is_empty() {
+        resource.name = safe_filename(&upload.1);
+    }
+    if resource.format.is_empty() {
+        resource.format = guess_format(resource);
+    }
+}
+
+/// Keeps only the last path component of a client-given file name and
+/// drops control characters: file names are shown and used in URLs, never
+/// as paths (storage keys are content hashes).
+pub fn safe_filename(name: &str) -> String {
+    let last = name.rsplit(['/', '\\']).next().unwrap_or("");
+    let cleaned: String = last.chars().filter(|character| !character.is_control()).collect();
+    let cleaned = cleaned.trim().trim_start_matches('.').to_string();
+    if cleaned.is_empty() { "archivo".into() } else { cleaned.chars().take(200).collect() }
+}
+
+/// A resource's format from its file name or URL extension ("datos.csv" → "CSV").
+pub fn guess_format(resource: &Resource) -> String {
+    let name = match &resource.location {
+        ResourceLocation::Upload { filename, .. } => filename.as_str(),
+        ResourceLocation::Link { url } => url.split(['?', '#']).next().unwrap_or(""),
+    };
+    let last = name.rsplit('/').next().unwrap_or("");
+    match last.rsplit_once('.') {
+        Some((_, extension))
+            if !extension.is_empty()
+                && extension.len() <= 8
+                && extension.chars().all(|c| c.is_ascii_alphanumeric()) =>
+        {
+            extension.to_uppercase()
+        }
+        _ => String::new(),
+    }
+}

@@ -103,3 +103,89 @@ async fn datasets_create_read_patch_search_delete() {
     let missing = client.get(app.url("/api/v1/datasets/nunca")).send().await.unwrap();
     assert_eq!(missing.status(), 404);
 }
+
+#[tokio::test]
+async fn resources_by_link_and_upload_and_users() {
+    let app = TestApp::start().await;
+    let (_, token) = app.user("root", true).await;
+    let (_, ana_token) = app.user("ana", false).await;
+    app.organization("org-a").await;
+    app.dataset(&token, "aire", "org-a", false).await;
+    let client = &app.client;
+
+    let link = client
+        .post(app.url("/api/v1/datasets/aire/resources"))
+        .header("Authorization", &token)
+        .json(&json!({"name": "Estaciones", "url": "https://example.org/estaciones.geojson"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(link.status(), 201);
+    let link: serde_json::Value = link.json().await.unwrap();
+    assert_eq!(link["format"], "GEOJSON");
+    assert_eq!(link["uploaded"], false);
+
+    let form = reqwest::multipart::Form::new()
+        .text("name", "Mediciones")
+        .part("upload", reqwest::multipart::Part::bytes(b"hora,pm25\n01:00,12\n".to_vec()).file_name("mediciones.csv"));
+    let uploaded = client
+        .post(app.url("/api/v1/datasets/aire/resources"))
+        .header("Authorization", &token)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(uploaded.status(), 201);
+    let uploaded: serde_json::Value = uploaded.json().await.unwrap();
+    assert_eq!(uploaded["format"], "CSV");
+    assert_eq!(uploaded["size"], b"hora,pm25\n01:00,12\n".len());
+    let bytes = client.get(uploaded["url"].as_str().unwrap()).send().await.unwrap().bytes().await.unwrap();
+    assert_eq!(&bytes[..], b"hora,pm25\n01:00,12\n");
+
+    let refused = client
+        .post(app.url("/api/v1/datasets/aire/resources"))
+        .header("Authorization", &ana_token)
+        .json(&json!({"url": "https://example.org/x.csv"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 403);
+    let invalid = client
+        .post(app.url("/api/v1/datasets/aire/resources"))
+        .header("Authorization", &token)
+        .json(&json!({"url": "javascript:alert(1)", "colour": "red"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(invalid.status(), 409);
+    let error: serde_json::Value = invalid.json().await.unwrap();
+    assert_eq!(error["error"]["fields"]["colour"], json!(["unknown-field"]));
+
+    let id = uploaded["id"].as_str().unwrap();
+    let shown: serde_json::Value =
+        client.get(app.url(&format!("/api/v1/resources/{id}"))).send().await.unwrap().json().await.unwrap();
+    assert_eq!(shown["name"], "Mediciones");
+    let deleted = client
+        .delete(app.url(&format!("/api/v1/resources/{id}")))
+        .header("Authorization", &token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), 204);
+    assert!(app.stored_blobs().is_empty());
+    assert_eq!(client.get(app.url(&format!("/api/v1/resources/{id}"))).send().await.unwrap().status(), 404);
+
+    let public: serde_json::Value =
+        client.get(app.url("/api/v1/users/ana")).send().await.unwrap().json().await.unwrap();
+    assert!(public.get("email").is_none());
+    let own: serde_json::Value = client
+        .get(app.url("/api/v1/users/ana"))
+        .header("Authorization", &ana_token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(own["email"], "ana@example.org");
+}

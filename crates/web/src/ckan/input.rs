@@ -296,26 +296,7 @@ pub fn apply_resource(resource: &mut Resource, input: &Params, mode: Mode) -> Fi
         }
     }
     if resource.format.is_empty() {
-        resource.format = guess_format(resource);
+        resource.format = crate::catalog::guess_format(resource);
     }
     errors
-}
-
-/// A resource's format from its file name or URL extension ("datos.csv" → "CSV").
-pub fn guess_format(resource: &Resource) -> String {
-    let name = match &resource.location {
-        ResourceLocation::Upload { filename, .. } => filename.as_str(),
-        ResourceLocation::Link { url } => url.split(['?', '#']).next().unwrap_or(""),
-    };
-    let last = name.rsplit('/').next().unwrap_or("");
-    match last.rsplit_once('.') {
-        Some((_, extension))
-            if !extension.is_empty()
-                && extension.len() <= 8
-                && extension.chars().all(|c| c.is_ascii_alphanumeric()) =>
-        {
-            extension.to_uppercase()
-        }
-        _ => String::new(),
-    }
 }

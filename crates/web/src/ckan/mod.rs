@@ -166,7 +166,10 @@ async fn action(State(state): State<AppState>, Path(name): Path<String>, request
 /// Largest text field accepted in a multipart form.
 const MAX_FORM_FIELD_BYTES: usize = 1024 * 1024;
 
-async fn read_params(state: &AppState, request: Request) -> Result<(Params, Option<(StoredBlob, String)>), AppError> {
+pub(crate) async fn read_params(
+    state: &AppState,
+    request: Request,
+) -> Result<(Params, Option<(StoredBlob, String)>), AppError> {
     let content_type = request
         .headers()
         .get(header::CONTENT_TYPE)
@@ -693,26 +696,6 @@ async fn resource_in_dataset(call: &Call<'_>) -> Result<(Dataset, usize), AppErr
     Ok((dataset, index))
 }
 
-fn attach_upload(resource: &mut datalab_core::Resource, upload: &(StoredBlob, String)) {
-    let (blob, filename) = upload;
-    let filename = safe_filename(filename);
-    resource.mimetype = mime_guess::from_path(&filename).first_or_octet_stream().essence_str().to_string();
-    resource.location = ResourceLocation::Upload { storage_key: blob.key.clone(), filename };
-    resource.size = Some(blob.size as i64);
-    resource.sha256 = blob.sha256.clone();
-    resource.last_modified = datalab_store::now();
-}
-
-/// Keeps only the last path component of a client-given file name and
-/// drops control characters: file names are shown and used in URLs, never
-/// as paths (storage keys are content hashes).
-pub fn safe_filename(name: &str) -> String {
-    let last = name.rsplit(['/', '\\']).next().unwrap_or("");
-    let cleaned: String = last.chars().filter(|character| !character.is_control()).collect();
-    let cleaned = cleaned.trim().trim_start_matches('.').to_string();
-    if cleaned.is_empty() { "archivo".into() } else { cleaned.chars().take(200).collect() }
-}
-
 async fn resource_create(call: &mut Call<'_>) -> Result<Value, AppError> {
     let dataset_id = required_text(&call.params, "package_id")?;
     let before = catalog::readable_dataset(call.state, &call.actor, &dataset_id).await?;
@@ -722,13 +705,7 @@ async fn resource_create(call: &mut Call<'_>) -> Result<Value, AppError> {
     params.remove("package_id");
     let mut errors = input::apply_resource(&mut resource, &params, Mode::Replace);
     if let Some(upload) = &call.upload {
-        attach_upload(&mut resource, upload);
-        if resource.name.is_empty() {
-            resource.name = upload.1.clone();
-        }
-        if resource.format.is_empty() {
-            resource.format = input::guess_format(&resource);
-        }
+        catalog::attach_upload(&mut resource, upload);
     } else if matches!(&resource.location, ResourceLocation::Link { url } if url.is_empty()) {
         errors.add("url", FieldError::Missing);
     }
@@ -749,8 +726,8 @@ async fn resource_write(call: &mut Call<'_>, mode: Mode) -> Result<Value, AppErr
     let resource = &mut after.resources[index];
     let errors = input::apply_resource(resource, &call.params, mode);
     if let Some(upload) = &call.upload {
-        attach_upload(resource, upload);
-        resource.format = input::guess_format(resource);
+        resource.format.clear();
+        catalog::attach_upload(resource, upload);
     }
     resource.last_modified = datalab_store::now();
     let resource_id = resource.id;
@@ -940,9 +917,9 @@ mod tests {
 
     #[test]
     fn file_names_never_become_paths() {
-        assert_eq!(safe_filename("../../etc/passwd"), "passwd");
-        assert_eq!(safe_filename("C:\\Users\\ana\\datos.csv"), "datos.csv");
-        assert_eq!(safe_filename("..."), "archivo");
-        assert_eq!(safe_filename("a\u{0}b\nc.csv"), "abc.csv");
+        assert_eq!(catalog::safe_filename("../../etc/passwd"), "passwd");
+        assert_eq!(catalog::safe_filename("C:\\Users\\ana\\datos.csv"), "datos.csv");
+        assert_eq!(catalog::safe_filename("..."), "archivo");
+        assert_eq!(catalog::safe_filename("a\u{0}b\nc.csv"), "abc.csv");
     }
 }

@@ -446,26 +446,14 @@ pub async fn resource_upload(
         return Err(error);
     }
     let url = form_value(&fields, "url");
-    let location = match &upload {
-        Some((blob, filename)) => {
-            ResourceLocation::Upload { storage_key: blob.key.clone(), filename: crate::ckan::safe_filename(filename) }
-        }
-        None => ResourceLocation::Link { url: url.clone() },
-    };
-    let mut resource = catalog::new_resource(before.id, location);
+    let mut resource = catalog::new_resource(before.id, ResourceLocation::Link { url: url.clone() });
     resource.name = form_value(&fields, "name");
     resource.description = form_value(&fields, "description");
     resource.format = form_value(&fields, "format");
-    if let Some((blob, filename)) = &upload {
-        resource.size = Some(blob.size as i64);
-        resource.sha256 = blob.sha256.clone();
-        resource.mimetype = mime_guess::from_path(filename).first_or_octet_stream().essence_str().to_string();
-        if resource.name.is_empty() {
-            resource.name = crate::ckan::safe_filename(filename);
-        }
-    }
-    if resource.format.is_empty() {
-        resource.format = crate::ckan::input::guess_format(&resource);
+    if let Some(upload) = &upload {
+        catalog::attach_upload(&mut resource, upload);
+    } else if resource.format.is_empty() {
+        resource.format = catalog::guess_format(&resource);
     }
     let mut errors = FieldErrors::new();
     if upload.is_none() && url.is_empty() {
