@@ -3,27 +3,81 @@
 //!
 //! * [`FacetCounts`] counts the values of several multi-valued string fields
 //!   at once: per segment an array indexed by term ordinal, one increment per
-//!   value, strings resolved only for the ordinals seen.
+//!   value, strings resolved only for the ordinals seen. The ordinals of each
+//!   document are read from an [`OrdinalTable`] built once per immutable
+//!   segment and kept in an [`OrdinalTables`] cache: reading them from the
+//!   column store on every query cost more than all the rest of a
+//!   match-everything search.
 //! * [`OrderByText`] keeps the first `offset + limit` documents of each
 //!   segment by term ordinal (ordinals follow byte order within a segment),
 //!   then resolves only those to text and merges segments by text.
 
 use std::collections::{BinaryHeap, HashMap};
+use std::sync::{Arc, Mutex};
 
 use tantivy::collector::{Collector, SegmentCollector};
 use tantivy::columnar::StrColumn;
+use tantivy::index::SegmentId;
 use tantivy::{DocAddress, DocId, Score, SegmentOrdinal, SegmentReader};
 
 fn string_column(segment: &SegmentReader, field: &str) -> tantivy::Result<Option<StrColumn>> {
     segment.fast_fields().str(field)
 }
 
+/// The term ordinals of every document of a segment for one field, in
+/// compressed-row form: document `d` has `ordinals[starts[d]..starts[d + 1]]`.
+pub struct OrdinalTable {
+    starts: Vec<u32>,
+    ordinals: Vec<u32>,
+}
+
+impl OrdinalTable {
+    fn build(column: &StrColumn, max_doc: DocId) -> OrdinalTable {
+        let mut starts = Vec::with_capacity(max_doc as usize + 1);
+        let mut ordinals = Vec::with_capacity(max_doc as usize);
+        starts.push(0);
+        for doc in 0..max_doc {
+            ordinals.extend(column.term_ords(doc).map(|ordinal| ordinal as u32));
+            starts.push(ordinals.len() as u32);
+        }
+        OrdinalTable { starts, ordinals }
+    }
+
+    fn of(&self, doc: DocId) -> &[u32] {
+        let doc = doc as usize;
+        &self.ordinals[self.starts[doc] as usize..self.starts[doc + 1] as usize]
+    }
+}
+
+/// Ordinal tables by segment and field. Segments never change once written,
+/// so an entry stays valid until its segment is merged away.
+#[derive(Default, Clone)]
+pub struct OrdinalTables(Arc<Mutex<HashMap<(SegmentId, &'static str), Arc<OrdinalTable>>>>);
+
+impl OrdinalTables {
+    fn get(&self, segment: &SegmentReader, field: &'static str, column: &StrColumn) -> Arc<OrdinalTable> {
+        let key = (segment.segment_id(), field);
+        if let Some(table) = self.0.lock().expect("ordinal tables lock").get(&key) {
+            return table.clone();
+        }
+        let table = Arc::new(OrdinalTable::build(column, segment.max_doc()));
+        self.0.lock().expect("ordinal tables lock").insert(key, table.clone());
+        table
+    }
+
+    /// Drops the tables of segments that are gone.
+    pub fn retain_segments(&self, live: &[SegmentId]) {
+        self.0.lock().expect("ordinal tables lock").retain(|(segment, _), _| live.contains(segment));
+    }
+}
+
 pub struct FacetCounts {
     pub fields: Vec<&'static str>,
+    pub tables: OrdinalTables,
 }
 
 pub struct FacetCountsSegment {
-    columns: Vec<Option<(StrColumn, Vec<u32>)>>,
+    columns: Vec<Option<(StrColumn, Arc<OrdinalTable>, Vec<u32>)>>,
 }
 
 impl Collector for FacetCounts {
@@ -35,7 +89,8 @@ impl Collector for FacetCounts {
         for field in &self.fields {
             columns.push(string_column(segment, field)?.map(|column| {
                 let terms = column.num_terms();
-                (column, vec![0u32; terms])
+                let table = self.tables.get(segment, field, &column);
+                (column, table, vec![0u32; terms])
             }));
         }
         Ok(FacetCountsSegment { columns })
@@ -62,9 +117,9 @@ impl SegmentCollector for FacetCountsSegment {
     type Fruit = Vec<HashMap<String, u64>>;
 
     fn collect(&mut self, doc: DocId, _: Score) {
-        for (column, counts) in self.columns.iter_mut().flatten() {
-            for ordinal in column.term_ords(doc) {
-                counts[ordinal as usize] += 1;
+        for (_, table, counts) in self.columns.iter_mut().flatten() {
+            for ordinal in table.of(doc) {
+                counts[*ordinal as usize] += 1;
             }
         }
     }
@@ -74,7 +129,7 @@ impl SegmentCollector for FacetCountsSegment {
             .into_iter()
             .map(|entry| {
                 let mut values = HashMap::new();
-                if let Some((column, counts)) = entry {
+                if let Some((column, _, counts)) = entry {
                     for (ordinal, count) in counts.into_iter().enumerate().filter(|(_, count)| *count > 0) {
                         let mut text = String::new();
                         if column.ord_to_str(ordinal as u64, &mut text).unwrap_or(false) {

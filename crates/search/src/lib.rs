@@ -173,6 +173,7 @@ pub struct SearchIndex {
     writer: Mutex<IndexWriter<TantivyDocument>>,
     fields: Fields,
     cache: ResultCache,
+    ordinal_tables: collectors::OrdinalTables,
 }
 
 /// Results of recent searches, valid until the next commit. A portal asks
@@ -291,7 +292,7 @@ impl SearchIndex {
             generation: Default::default(),
             entries: Mutex::new(Default::default()),
         };
-        Ok(SearchIndex { index, reader, writer: Mutex::new(writer), fields, cache })
+        Ok(SearchIndex { index, reader, writer: Mutex::new(writer), fields, cache, ordinal_tables: Default::default() })
     }
 
     /// Sets how many distinct searches are kept between commits (0: none).
@@ -362,8 +363,7 @@ impl SearchIndex {
             writer.add_document(self.document(item))?;
         }
         writer.commit()?;
-        self.reader.reload()?;
-        self.cache.invalidate();
+        self.after_commit()?;
         Ok(())
     }
 
@@ -371,8 +371,7 @@ impl SearchIndex {
         let mut writer = self.writer.lock().expect("index writer lock");
         writer.delete_term(Term::from_field_text(self.fields.id, &dataset_id.to_string()));
         writer.commit()?;
-        self.reader.reload()?;
-        self.cache.invalidate();
+        self.after_commit()?;
         Ok(())
     }
 
@@ -385,8 +384,18 @@ impl SearchIndex {
             writer.add_document(self.document(item))?;
         }
         writer.commit()?;
+        self.after_commit()?;
+        Ok(())
+    }
+
+    /// Makes a commit visible: new searcher, empty result cache, no tables
+    /// of merged-away segments.
+    fn after_commit(&self) -> Result<(), SearchError> {
         self.reader.reload()?;
         self.cache.invalidate();
+        let live: Vec<tantivy::index::SegmentId> =
+            self.reader.searcher().segment_readers().iter().map(|segment| segment.segment_id()).collect();
+        self.ordinal_tables.retain_segments(&live);
         Ok(())
     }
 
@@ -459,6 +468,7 @@ impl SearchIndex {
         let facet_handle = (!request.facets.is_empty()).then(|| {
             collectors.add_collector(collectors::FacetCounts {
                 fields: request.facets.iter().map(|facet| facet.field_name()).collect(),
+                tables: self.ordinal_tables.clone(),
             })
         });
         let top = TopDocs::with_limit(limit).and_offset(request.start);

@@ -265,3 +265,26 @@ fn cached_results_never_outlive_a_commit() {
     let uncached = SearchIndex::in_memory().unwrap().with_cache_entries(0);
     assert_eq!(uncached.search(&request, &Visibility::Public).unwrap().count, 0);
 }
+
+#[test]
+fn facet_counts_follow_updates_across_segments() {
+    let culture = organization("cultura");
+    let index = SearchIndex::in_memory().unwrap().with_cache_entries(0);
+    let mut first = dataset("uno", "Uno", &culture, 1);
+    first.tags = vec!["agua".into(), "aire".into()];
+    let mut second = dataset("dos", "Dos", &culture, 2);
+    second.tags = vec!["agua".into()];
+    index.index(&[IndexedDataset { dataset: &first, organization: &culture }]).unwrap();
+    index.index(&[IndexedDataset { dataset: &second, organization: &culture }]).unwrap();
+    let tags = |index: &SearchIndex| {
+        let request =
+            SearchRequest { rows: 1, facets: vec![FacetName::Tags], facet_limit: 10, ..SearchRequest::default() };
+        index.search(&request, &Visibility::Public).unwrap().facets.remove(0).1
+    };
+    assert_eq!(tags(&index), vec![("agua".to_string(), 2), ("aire".to_string(), 1)]);
+    first.tags = vec!["suelo".into()];
+    index.index(&[IndexedDataset { dataset: &first, organization: &culture }]).unwrap();
+    assert_eq!(tags(&index), vec![("agua".to_string(), 1), ("suelo".to_string(), 1)]);
+    index.remove(second.id).unwrap();
+    assert_eq!(tags(&index), vec![("suelo".to_string(), 1)]);
+}
