@@ -6,6 +6,7 @@
 //! through, and the validation of user input (slugs, e-mails, licences,
 //! municipalities).
 
+pub mod accountability;
 pub mod catalog;
 pub mod licenses;
 pub mod municipalities;

@@ -85,6 +85,13 @@ pub enum Action {
     ReadUserPrivate {
         user: Uuid,
     },
+    /// Update a milestone (status, progress, dates, evidence) for which this
+    /// organization is responsible: any member of it may.
+    UpdateMilestone {
+        organization: Uuid,
+    },
+    /// Load commitments and milestones in bulk, or create them.
+    ManageCommitments,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -139,6 +146,19 @@ impl Actor {
         )
     }
 
+    /// Allowed when any one of `actions` is (a milestone with several
+    /// responsible organizations may be updated by members of each), or for
+    /// sysadmins when there is none.
+    pub fn authorize_any(&self, actions: &[Action]) -> Result<(), PolicyError> {
+        if self.sysadmin || actions.iter().any(|action| self.can(*action)) {
+            Ok(())
+        } else if self.is_authenticated() {
+            Err(PolicyError::Forbidden)
+        } else {
+            Err(PolicyError::NotAuthenticated)
+        }
+    }
+
     pub fn can(&self, action: Action) -> bool {
         self.authorize(action).is_ok()
     }
@@ -156,7 +176,10 @@ impl Actor {
             Action::UpdateOrganization { organization } | Action::ManageMembers { organization } => {
                 self.has_at_least(organization, Capacity::Admin)
             }
-            Action::CreateOrganization | Action::CreateGroup | Action::UpdateGroup => self.sysadmin,
+            Action::UpdateMilestone { organization } => self.has_at_least(organization, Capacity::Member),
+            Action::CreateOrganization | Action::CreateGroup | Action::UpdateGroup | Action::ManageCommitments => {
+                self.sysadmin
+            }
             Action::ManageTokens { user } | Action::ReadUserPrivate { user } => {
                 self.sysadmin || self.user_id == Some(user)
             }
@@ -228,14 +251,16 @@ mod tests {
         }
         actions.push(("newOrg", Action::CreateOrganization));
         actions.push(("newGroup", Action::CreateGroup));
+        actions.push(("milestoneA", Action::UpdateMilestone { organization: org_a() }));
+        actions.push(("milestoneB", Action::UpdateMilestone { organization: org_b() }));
         let expected = "\
-role       createA updateA deleteA editOrgA membersA createB updateB deleteB editOrgB membersB newOrg newGroup
-anonymous  -       -       -       -        -        -       -       -       -        -        -      -       
-signed-in  -       -       -       -        -        -       -       -       -        -        -      -       
-member     -       -       -       -        -        -       -       -       -        -        -      -       
-editor     y       y       y       -        -        -       -       -       -        -        -      -       
-admin      y       y       y       y        y        -       -       -       -        -        -      -       
-sysadmin   y       y       y       y        y        y       y       y       y        y        y      y       
+role       createA updateA deleteA editOrgA membersA createB updateB deleteB editOrgB membersB newOrg newGroup milestoneA milestoneB
+anonymous  -       -       -       -        -        -       -       -       -        -        -      -        -          -         
+signed-in  -       -       -       -        -        -       -       -       -        -        -      -        -          -         
+member     -       -       -       -        -        -       -       -       -        -        -      -        y          -         
+editor     y       y       y       -        -        -       -       -       -        -        -      -        y          -         
+admin      y       y       y       y        y        -       -       -       -        -        -      -        y          -         
+sysadmin   y       y       y       y        y        y       y       y       y        y        y      y        y          y         
 ";
         assert_eq!(matrix(&actions), expected);
     }

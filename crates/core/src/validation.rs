@@ -32,10 +32,14 @@ pub enum FieldError {
     UnknownValue,
     PasswordTooShort,
     UnknownField,
+    OutOfRange,
+    StuckNeedsReason,
+    StuckNeedsOwner,
+    FinishedNeedsEvidence,
 }
 
 impl FieldError {
-    pub const ALL: [FieldError; 21] = [
+    pub const ALL: [FieldError; 25] = [
         FieldError::Missing,
         FieldError::SlugInvalid,
         FieldError::SlugTooShort,
@@ -57,6 +61,10 @@ impl FieldError {
         FieldError::UnknownValue,
         FieldError::PasswordTooShort,
         FieldError::UnknownField,
+        FieldError::OutOfRange,
+        FieldError::StuckNeedsReason,
+        FieldError::StuckNeedsOwner,
+        FieldError::FinishedNeedsEvidence,
     ];
 
     pub fn code(self) -> &'static str {
@@ -82,6 +90,10 @@ impl FieldError {
             FieldError::UnknownValue => "unknown-value",
             FieldError::PasswordTooShort => "password-too-short",
             FieldError::UnknownField => "unknown-field",
+            FieldError::OutOfRange => "out-of-range",
+            FieldError::StuckNeedsReason => "stuck-needs-reason",
+            FieldError::StuckNeedsOwner => "stuck-needs-owner",
+            FieldError::FinishedNeedsEvidence => "finished-needs-evidence",
         }
     }
 
@@ -109,6 +121,10 @@ impl FieldError {
             FieldError::UnknownValue => "Unknown value",
             FieldError::PasswordTooShort => "Your password must be 8 characters or longer",
             FieldError::UnknownField => "The input field is not expected",
+            FieldError::OutOfRange => "Value is out of range",
+            FieldError::StuckNeedsReason => "A stuck milestone needs the reason it is blocked",
+            FieldError::StuckNeedsOwner => "A stuck milestone needs who owns the blocker",
+            FieldError::FinishedNeedsEvidence => "A finished milestone needs at least one piece of evidence",
         }
     }
 }

@@ -52,7 +52,10 @@ impl OrdinalTable {
 /// Ordinal tables by segment and field. Segments never change once written,
 /// so an entry stays valid until its segment is merged away.
 #[derive(Default, Clone)]
-pub struct OrdinalTables(Arc<Mutex<HashMap<(SegmentId, &'static str), Arc<OrdinalTable>>>>);
+pub struct OrdinalTables(Arc<Mutex<HashMap<TableKey, Arc<OrdinalTable>>>>);
+
+/// A segment and a field name.
+type TableKey = (SegmentId, &'static str);
 
 impl OrdinalTables {
     fn get(&self, segment: &SegmentReader, field: &'static str, column: &StrColumn) -> Arc<OrdinalTable> {
@@ -76,8 +79,11 @@ pub struct FacetCounts {
     pub tables: OrdinalTables,
 }
 
+/// One field's column, its ordinal table, and a count per term ordinal.
+type FieldCounter = (StrColumn, Arc<OrdinalTable>, Vec<u32>);
+
 pub struct FacetCountsSegment {
-    columns: Vec<Option<(StrColumn, Arc<OrdinalTable>, Vec<u32>)>>,
+    columns: Vec<Option<FieldCounter>>,
 }
 
 impl Collector for FacetCounts {

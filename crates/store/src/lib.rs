@@ -9,6 +9,7 @@
 //! The SQL is kept portable (see `migrations/README.md`) so that PostgreSQL
 //! can be added behind the same functions.
 
+mod accountability;
 mod activity;
 mod datasets;
 mod organizations;

@@ -213,3 +213,7 @@ field-error-not-a-list = The value must be a list.
 field-error-unknown-value = That value is not valid.
 field-error-password-too-short = The password must be at least 8 characters long.
 field-error-unknown-field = This field does not exist.
+field-error-out-of-range = The value is out of range (0 to 100 for progress).
+field-error-stuck-needs-reason = A stuck milestone needs the reason it is blocked.
+field-error-stuck-needs-owner = A stuck milestone needs who owns the blocker.
+field-error-finished-needs-evidence = A finished milestone needs at least one piece of evidence.

@@ -213,3 +213,7 @@ field-error-not-a-list = El valor debe ser una lista.
 field-error-unknown-value = Ese valor no es válido.
 field-error-password-too-short = La contraseña debe tener al menos 8 caracteres.
 field-error-unknown-field = Este campo no existe.
+field-error-out-of-range = El valor está fuera del rango permitido (0 a 100 para el avance).
+field-error-stuck-needs-reason = Un hito detenido necesita la razón del bloqueo.
+field-error-stuck-needs-owner = Un hito detenido necesita a quién le toca resolver el bloqueo.
+field-error-finished-needs-evidence = Un hito terminado necesita al menos una evidencia.

@@ -1,0 +1,384 @@
+//! Commitments and milestones, and the milestones' permanent timeline.
+//!
+//! Every change to a milestone (status, progress, dates, blocker, evidence)
+//! is a row of `milestone_events`, written in the same transaction as the
+//! change; rows are only ever added.
+
+use datalab_core::accountability::{
+    ActionPlan, Bilingual, Commitment, Evidence, Institution, InstitutionRole, Milestone, MilestoneEvent,
+    MilestoneStatus,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use sqlx::sqlite::SqliteRow;
+use sqlx::{Row, SqliteConnection};
+use uuid::Uuid;
+
+use crate::{Store, StoreError, StoreResult, format_time, now, parse_time, parse_uuid};
+
+#[derive(Serialize, Deserialize)]
+struct CommitmentContent {
+    title: Bilingual,
+    problem: Bilingual,
+    status_quo: Bilingual,
+    action: Bilingual,
+    contribution: Bilingual,
+    policy_area: Bilingual,
+    sector: Bilingual,
+    ogp_values: Vec<Bilingual>,
+}
+
+fn json_text<T: Serialize>(value: &T) -> String {
+    serde_json::to_string(value).expect("accountability values serialize")
+}
+
+fn from_json<T: for<'de> Deserialize<'de>>(row: &SqliteRow, column: &str) -> StoreResult<T> {
+    let text: String = row.try_get(column)?;
+    serde_json::from_str(&text).map_err(|error| StoreError::Corrupt(format!("{column}: {error}")))
+}
+
+async fn record_event(
+    connection: &mut SqliteConnection,
+    milestone_id: Uuid,
+    user_id: Option<Uuid>,
+    field: &str,
+    before: &Value,
+    after: &Value,
+    note: &str,
+) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO milestone_events (milestone_id, at, user_id, field, before_value, after_value, note) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(milestone_id.to_string())
+    .bind(format_time(now()))
+    .bind(user_id.map(|id| id.to_string()))
+    .bind(field)
+    .bind(before.to_string())
+    .bind(after.to_string())
+    .bind(note)
+    .execute(connection)
+    .await?;
+    Ok(())
+}
+
+async fn insert_evidence(
+    connection: &mut SqliteConnection,
+    milestone_id: Uuid,
+    evidence: &Evidence,
+) -> StoreResult<()> {
+    sqlx::query("INSERT INTO milestone_evidence (id, milestone_id, target, note, added_by, added_at) VALUES ($1, $2, $3, $4, $5, $6)")
+        .bind(evidence.id.to_string())
+        .bind(milestone_id.to_string())
+        .bind(json_text(&evidence.target))
+        .bind(&evidence.note)
+        .bind(evidence.added_by.map(|id| id.to_string()))
+        .bind(format_time(evidence.added_at))
+        .execute(connection)
+        .await?;
+    Ok(())
+}
+
+fn evidence_value(evidence: &Evidence) -> Value {
+    json!({"id": evidence.id, "target": evidence.target, "note": evidence.note})
+}
+
+impl Store {
+    /// Stores a commitment with its milestones; each milestone's timeline
+    /// starts with a `created` entry.
+    pub async fn create_commitment(
+        &self,
+        by_user: Option<Uuid>,
+        commitment: &Commitment,
+        milestones: &[Milestone],
+    ) -> StoreResult<()> {
+        let mut errors = datalab_core::FieldErrors::new();
+        for milestone in milestones {
+            for (field, field_errors) in milestone.validate().0 {
+                for error in field_errors {
+                    errors.add(&format!("milestones.{}.{field}", milestone.number), error);
+                }
+            }
+        }
+        errors.into_result()?;
+        let mut transaction = self.writer.begin().await?;
+        let content = CommitmentContent {
+            title: commitment.title.clone(),
+            problem: commitment.problem.clone(),
+            status_quo: commitment.status_quo.clone(),
+            action: commitment.action.clone(),
+            contribution: commitment.contribution.clone(),
+            policy_area: commitment.policy_area.clone(),
+            sector: commitment.sector.clone(),
+            ogp_values: commitment.ogp_values.clone(),
+        };
+        let inserted = sqlx::query(
+            "INSERT INTO commitments (id, code, action_plan, content, start_date, end_date, created) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(commitment.id.to_string())
+        .bind(&commitment.code)
+        .bind(json_text(&commitment.action_plan))
+        .bind(json_text(&content))
+        .bind(&commitment.start)
+        .bind(&commitment.end)
+        .bind(format_time(now()))
+        .execute(&mut *transaction)
+        .await;
+        crate::name_taken_on_conflict(inserted)?;
+        for (position, institution) in commitment.institutions.iter().enumerate() {
+            sqlx::query(
+                "INSERT INTO commitment_institutions (commitment_id, position, organization_id, name, role) VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(commitment.id.to_string())
+            .bind(position as i64)
+            .bind(institution.organization_id.map(|id| id.to_string()))
+            .bind(json_text(&institution.name))
+            .bind(institution.role.as_str())
+            .execute(&mut *transaction)
+            .await?;
+        }
+        for milestone in milestones {
+            sqlx::query(
+                "INSERT INTO milestones (id, commitment_id, number, parent_id, weight, title, description, start_date, end_date, status, \
+                 progress, blocker_reason, blocker_owner, modified) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+            )
+            .bind(milestone.id.to_string())
+            .bind(commitment.id.to_string())
+            .bind(milestone.number)
+            .bind(milestone.parent_id.map(|id| id.to_string()))
+            .bind(milestone.weight)
+            .bind(json_text(&milestone.title))
+            .bind(json_text(&milestone.description))
+            .bind(&milestone.start)
+            .bind(&milestone.end)
+            .bind(milestone.status.as_str())
+            .bind(milestone.progress)
+            .bind(&milestone.blocker_reason)
+            .bind(&milestone.blocker_owner)
+            .bind(format_time(now()))
+            .execute(&mut *transaction)
+            .await?;
+            for organization in &milestone.organizations {
+                sqlx::query("INSERT INTO milestone_organizations (milestone_id, organization_id) VALUES ($1, $2)")
+                    .bind(milestone.id.to_string())
+                    .bind(organization.to_string())
+                    .execute(&mut *transaction)
+                    .await?;
+            }
+            for evidence in &milestone.evidence {
+                insert_evidence(&mut transaction, milestone.id, evidence).await?;
+            }
+            let snapshot = json!({"status": milestone.status, "progress": milestone.progress, "start": milestone.start, "end": milestone.end});
+            record_event(&mut transaction, milestone.id, by_user, "created", &Value::Null, &snapshot, "").await?;
+        }
+        transaction.commit().await?;
+        Ok(())
+    }
+
+    pub async fn commitments(&self) -> StoreResult<Vec<Commitment>> {
+        let codes: Vec<String> =
+            sqlx::query_scalar("SELECT code FROM commitments ORDER BY code").fetch_all(&self.reader).await?;
+        let mut commitments = Vec::with_capacity(codes.len());
+        for code in codes {
+            commitments.push(self.commitment(&code).await?);
+        }
+        Ok(commitments)
+    }
+
+    pub async fn commitment(&self, code: &str) -> StoreResult<Commitment> {
+        let row = sqlx::query("SELECT * FROM commitments WHERE code = $1")
+            .bind(code)
+            .fetch_optional(&self.reader)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        let id: String = row.try_get("id")?;
+        let content: CommitmentContent = from_json(&row, "content")?;
+        let action_plan: ActionPlan = from_json(&row, "action_plan")?;
+        let institution_rows =
+            sqlx::query("SELECT * FROM commitment_institutions WHERE commitment_id = $1 ORDER BY position")
+                .bind(&id)
+                .fetch_all(&self.reader)
+                .await?;
+        let mut institutions = Vec::new();
+        for row in &institution_rows {
+            let role: String = row.try_get("role")?;
+            institutions.push(Institution {
+                organization_id: row
+                    .try_get::<Option<String>, _>("organization_id")?
+                    .as_deref()
+                    .map(parse_uuid)
+                    .transpose()?,
+                name: from_json(row, "name")?,
+                role: InstitutionRole::parse(&role)
+                    .ok_or_else(|| StoreError::Corrupt(format!("institution role {role:?}")))?,
+            });
+        }
+        Ok(Commitment {
+            id: parse_uuid(&id)?,
+            code: row.try_get("code")?,
+            action_plan,
+            title: content.title,
+            problem: content.problem,
+            status_quo: content.status_quo,
+            action: content.action,
+            contribution: content.contribution,
+            policy_area: content.policy_area,
+            sector: content.sector,
+            ogp_values: content.ogp_values,
+            start: row.try_get("start_date")?,
+            end: row.try_get("end_date")?,
+            institutions,
+        })
+    }
+
+    /// A commitment's milestones by number, with organizations and evidence.
+    pub async fn milestones(&self, commitment_id: Uuid) -> StoreResult<Vec<Milestone>> {
+        let rows = sqlx::query("SELECT * FROM milestones WHERE commitment_id = $1 ORDER BY number")
+            .bind(commitment_id.to_string())
+            .fetch_all(&self.reader)
+            .await?;
+        let mut milestones = Vec::with_capacity(rows.len());
+        for row in &rows {
+            milestones.push(self.milestone_from_row(row).await?);
+        }
+        Ok(milestones)
+    }
+
+    pub async fn milestone(&self, commitment_id: Uuid, number: i64) -> StoreResult<Milestone> {
+        let row = sqlx::query("SELECT * FROM milestones WHERE commitment_id = $1 AND number = $2")
+            .bind(commitment_id.to_string())
+            .bind(number)
+            .fetch_optional(&self.reader)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        self.milestone_from_row(&row).await
+    }
+
+    async fn milestone_from_row(&self, row: &SqliteRow) -> StoreResult<Milestone> {
+        let id: String = row.try_get("id")?;
+        let organizations: Vec<String> =
+            sqlx::query_scalar("SELECT organization_id FROM milestone_organizations WHERE milestone_id = $1")
+                .bind(&id)
+                .fetch_all(&self.reader)
+                .await?;
+        let evidence_rows = sqlx::query("SELECT * FROM milestone_evidence WHERE milestone_id = $1 ORDER BY added_at")
+            .bind(&id)
+            .fetch_all(&self.reader)
+            .await?;
+        let mut evidence = Vec::new();
+        for row in &evidence_rows {
+            evidence.push(Evidence {
+                id: parse_uuid(row.try_get("id")?)?,
+                target: from_json(row, "target")?,
+                note: row.try_get("note")?,
+                added_by: row.try_get::<Option<String>, _>("added_by")?.as_deref().map(parse_uuid).transpose()?,
+                added_at: parse_time(row.try_get("added_at")?)?,
+            });
+        }
+        let status: String = row.try_get("status")?;
+        Ok(Milestone {
+            id: parse_uuid(&id)?,
+            commitment_id: parse_uuid(row.try_get("commitment_id")?)?,
+            number: row.try_get("number")?,
+            parent_id: row.try_get::<Option<String>, _>("parent_id")?.as_deref().map(parse_uuid).transpose()?,
+            weight: row.try_get("weight")?,
+            title: from_json(row, "title")?,
+            description: from_json(row, "description")?,
+            start: row.try_get("start_date")?,
+            end: row.try_get("end_date")?,
+            status: MilestoneStatus::parse(&status)
+                .ok_or_else(|| StoreError::Corrupt(format!("milestone status {status:?}")))?,
+            progress: row.try_get("progress")?,
+            blocker_reason: row.try_get("blocker_reason")?,
+            blocker_owner: row.try_get("blocker_owner")?,
+            organizations: organizations.iter().map(|id| parse_uuid(id)).collect::<StoreResult<_>>()?,
+            evidence,
+        })
+    }
+
+    /// Saves a new version of a milestone. Each changed field and each new
+    /// piece of evidence becomes a timeline entry carrying `note`; a note
+    /// with no change is kept as a comment. Evidence is only ever added.
+    pub async fn update_milestone(
+        &self,
+        by_user: Option<Uuid>,
+        before: &Milestone,
+        after: &Milestone,
+        note: &str,
+    ) -> StoreResult<usize> {
+        after.validate().into_result()?;
+        let mut transaction = self.writer.begin().await?;
+        let mut entries = 0;
+        let changes: [(&str, Value, Value); 6] = [
+            ("status", json!(before.status), json!(after.status)),
+            ("progress", json!(before.progress), json!(after.progress)),
+            ("start", json!(before.start), json!(after.start)),
+            ("end", json!(before.end), json!(after.end)),
+            ("blocker_reason", json!(before.blocker_reason), json!(after.blocker_reason)),
+            ("blocker_owner", json!(before.blocker_owner), json!(after.blocker_owner)),
+        ];
+        for (field, old, new) in changes.iter().filter(|(_, old, new)| old != new) {
+            record_event(&mut transaction, before.id, by_user, field, old, new, note).await?;
+            entries += 1;
+        }
+        for evidence in after.evidence.iter().filter(|item| !before.evidence.iter().any(|known| known.id == item.id)) {
+            insert_evidence(&mut transaction, before.id, evidence).await?;
+            record_event(
+                &mut transaction,
+                before.id,
+                by_user,
+                "evidence",
+                &Value::Null,
+                &evidence_value(evidence),
+                note,
+            )
+            .await?;
+            entries += 1;
+        }
+        if entries == 0 && !note.trim().is_empty() {
+            record_event(&mut transaction, before.id, by_user, "comment", &Value::Null, &Value::Null, note).await?;
+            entries += 1;
+        }
+        sqlx::query(
+            "UPDATE milestones SET status = $2, progress = $3, start_date = $4, end_date = $5, blocker_reason = $6, blocker_owner = $7, \
+             modified = $8 WHERE id = $1",
+        )
+        .bind(before.id.to_string())
+        .bind(after.status.as_str())
+        .bind(after.progress)
+        .bind(&after.start)
+        .bind(&after.end)
+        .bind(&after.blocker_reason)
+        .bind(&after.blocker_owner)
+        .bind(format_time(now()))
+        .execute(&mut *transaction)
+        .await?;
+        transaction.commit().await?;
+        Ok(entries)
+    }
+
+    /// The milestone's timeline, oldest first.
+    pub async fn milestone_events(&self, milestone_id: Uuid) -> StoreResult<Vec<MilestoneEvent>> {
+        let rows = sqlx::query(
+            "SELECT e.*, users.name AS user_name FROM milestone_events e LEFT JOIN users ON users.id = e.user_id \
+             WHERE e.milestone_id = $1 ORDER BY e.id",
+        )
+        .bind(milestone_id.to_string())
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(MilestoneEvent {
+                    id: row.try_get("id")?,
+                    at: parse_time(row.try_get("at")?)?,
+                    user_id: row.try_get::<Option<String>, _>("user_id")?.as_deref().map(parse_uuid).transpose()?,
+                    user_name: row.try_get("user_name")?,
+                    field: row.try_get("field")?,
+                    before: from_json(row, "before_value")?,
+                    after: from_json(row, "after_value")?,
+                    note: row.try_get("note")?,
+                })
+            })
+            .collect()
+    }
+}
