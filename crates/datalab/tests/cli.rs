@@ -121,6 +121,12 @@ async fn admin_commands_demo_and_serving() {
         .await
         .unwrap();
     assert_eq!(search["result"]["results"][0]["name"], "incidentes-viales-ejemplo");
+    let commitment: serde_json::Value =
+        client.get(format!("{base}/api/v1/commitments/MXNLE0001")).send().await.unwrap().json().await.unwrap();
+    let milestones = commitment["milestones"].as_array().unwrap();
+    assert_eq!(milestones.len(), 24, "the demo commitment has its 24 milestones");
+    assert_eq!(milestones[1]["data_problems"], serde_json::json!(["end-before-start"]), "milestone 2 as published");
+    assert!(commitment["title_es"].as_str().unwrap().starts_with("Participación"));
     terminate(&mut child);
 
     // The index is derived data: deleting it is harmless, it is rebuilt at start.

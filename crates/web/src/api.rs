@@ -32,6 +32,9 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/api/v1/resources/{id}", get(show_resource).delete(delete_resource))
         .route("/api/v1/users/{name}", get(show_user))
+        .route("/api/v1/commitments", get(list_commitments))
+        .route("/api/v1/commitments/{code}", get(show_commitment))
+        .route("/api/v1/commitments/{code}/milestones/{number}/history", get(milestone_history))
         .route("/api/v1/organizations", get(list_organizations))
         .route("/api/v1/organizations/{id}", get(show_organization))
         .route("/api/v1/groups", get(list_groups))
@@ -41,10 +44,10 @@ pub fn routes() -> Router<AppState> {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "datalab API", description = "Native API of datalab: datasets, organizations, groups and licences. The CKAN-compatible API lives at /api/3/action."),
-    paths(list_datasets, create_dataset, show_dataset, patch_dataset, delete_dataset, dataset_activity, create_resource, show_resource, delete_resource, show_user, list_organizations, show_organization, list_groups, list_licenses),
-    components(schemas(DatasetOut, ResourceOut, ResourceIn, DatasetIn, DatasetPage, FacetValue, OrganizationOut, GroupOut, LicenseOut, ActivityOut, ChangeOut, UserOut, ErrorBody, ErrorDetail)),
+    paths(list_datasets, create_dataset, show_dataset, patch_dataset, delete_dataset, dataset_activity, create_resource, show_resource, delete_resource, show_user, list_commitments, show_commitment, milestone_history, list_organizations, show_organization, list_groups, list_licenses),
+    components(schemas(DatasetOut, ResourceOut, ResourceIn, DatasetIn, DatasetPage, FacetValue, OrganizationOut, GroupOut, LicenseOut, ActivityOut, ChangeOut, UserOut, CommitmentOut, MilestoneOut, MilestoneEventOut, ErrorBody, ErrorDetail)),
     modifiers(&TokenSecurity),
-    tags((name = "catalog", description = "Datasets and what they belong to"))
+    tags((name = "catalog", description = "Datasets and what they belong to"), (name = "accountability", description = "Commitments, milestones and their history"))
 )]
 pub struct ApiDoc;
 
@@ -770,4 +773,138 @@ async fn show_user(
         created: rfc3339(user.created),
         email: private.then_some(user.email),
     }))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct MilestoneOut {
+    pub number: i64,
+    pub title_es: String,
+    pub title_en: String,
+    /// YYYY-MM or YYYY-MM-DD, as published.
+    pub start: String,
+    pub end: String,
+    /// not-started, in-progress, stuck, finished or incomplete.
+    pub status: String,
+    pub progress: i64,
+    pub blocker_reason: String,
+    pub blocker_owner: String,
+    /// Names of the responsible organizations.
+    pub organizations: Vec<String>,
+    pub overdue: bool,
+    /// Problems in the data as published, e.g. end-before-start.
+    pub data_problems: Vec<String>,
+    /// The OGP IRM completion scale.
+    pub irm_completion: String,
+    pub evidence_count: usize,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct CommitmentOut {
+    pub code: String,
+    pub title_es: String,
+    pub title_en: String,
+    pub action_plan: String,
+    pub start: String,
+    pub end: String,
+    pub institutions: Vec<String>,
+    pub milestones: Vec<MilestoneOut>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct MilestoneEventOut {
+    pub at: String,
+    pub user: Option<String>,
+    /// created, status, progress, start, end, blocker_reason, blocker_owner, evidence or comment.
+    pub field: String,
+    pub before: serde_json::Value,
+    pub after: serde_json::Value,
+    pub note: String,
+}
+
+async fn commitment_out(
+    state: &AppState,
+    commitment: &datalab_core::accountability::Commitment,
+) -> ApiResult<CommitmentOut> {
+    let organizations = state.store.organizations().await?;
+    let name_of = |id: &Uuid| {
+        organizations.iter().find(|organization| organization.id == *id).map(|organization| organization.name.clone())
+    };
+    let today = time::OffsetDateTime::now_utc().date();
+    let milestones = state.store.milestones(commitment.id).await?;
+    Ok(CommitmentOut {
+        code: commitment.code.clone(),
+        title_es: commitment.title.es.clone(),
+        title_en: commitment.title.en.clone(),
+        action_plan: commitment.action_plan.code.clone(),
+        start: commitment.start.clone(),
+        end: commitment.end.clone(),
+        institutions: commitment
+            .institutions
+            .iter()
+            .map(|institution| institution.name.get("es").to_string())
+            .collect(),
+        milestones: milestones
+            .iter()
+            .map(|milestone| MilestoneOut {
+                number: milestone.number,
+                title_es: milestone.title.es.clone(),
+                title_en: milestone.title.en.clone(),
+                start: milestone.start.clone(),
+                end: milestone.end.clone(),
+                status: milestone.status.as_str().into(),
+                progress: milestone.progress,
+                blocker_reason: milestone.blocker_reason.clone(),
+                blocker_owner: milestone.blocker_owner.clone(),
+                organizations: milestone.organizations.iter().filter_map(name_of).collect(),
+                overdue: milestone.is_overdue(today),
+                data_problems: milestone.data_problems().iter().map(|_| "end-before-start".to_string()).collect(),
+                irm_completion: milestone.irm_completion().english().into(),
+                evidence_count: milestone.evidence.len(),
+            })
+            .collect(),
+    })
+}
+
+/// Every commitment with its milestones.
+#[utoipa::path(get, path = "/api/v1/commitments", tag = "accountability", responses((status = 200, body = Vec<CommitmentOut>)))]
+async fn list_commitments(State(state): State<AppState>) -> ApiResult<Json<Vec<CommitmentOut>>> {
+    let mut out = Vec::new();
+    for commitment in state.store.commitments().await? {
+        out.push(commitment_out(&state, &commitment).await?);
+    }
+    Ok(Json(out))
+}
+
+/// One commitment by code (for example MXNLE0001) with its milestones.
+#[utoipa::path(get, path = "/api/v1/commitments/{code}", tag = "accountability", params(("code" = String, Path)),
+    responses((status = 200, body = CommitmentOut), (status = 404, body = ErrorBody)))]
+async fn show_commitment(State(state): State<AppState>, Path(code): Path<String>) -> ApiResult<Json<CommitmentOut>> {
+    let commitment = state.store.commitment(&code).await?;
+    Ok(Json(commitment_out(&state, &commitment).await?))
+}
+
+/// A milestone's permanent timeline, oldest first.
+#[utoipa::path(get, path = "/api/v1/commitments/{code}/milestones/{number}/history", tag = "accountability",
+    params(("code" = String, Path), ("number" = i64, Path)),
+    responses((status = 200, body = Vec<MilestoneEventOut>), (status = 404, body = ErrorBody)))]
+async fn milestone_history(
+    State(state): State<AppState>,
+    Path((code, number)): Path<(String, i64)>,
+) -> ApiResult<Json<Vec<MilestoneEventOut>>> {
+    let commitment = state.store.commitment(&code).await?;
+    let milestone = state.store.milestone(commitment.id, number).await?;
+    let events = state.store.milestone_events(milestone.id).await?;
+    Ok(Json(
+        events
+            .into_iter()
+            .map(|event| MilestoneEventOut {
+                at: rfc3339(event.at),
+                user: event.user_name,
+                field: event.field,
+                before: event.before,
+                after: event.after,
+                note: event.note,
+            })
+            .collect(),
+    ))
 }

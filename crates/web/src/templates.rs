@@ -37,6 +37,9 @@ templates!(
     "register.html",
     "user.html",
     "error.html",
+    "commitments.html",
+    "commitment.html",
+    "milestone.html",
 );
 
 pub struct Templates {

@@ -3,6 +3,7 @@
 //! or the store behind the policy. Pages work without JavaScript.
 
 mod account;
+pub mod accountability;
 mod datasets;
 mod organizations;
 
@@ -43,6 +44,9 @@ pub fn routes() -> Router<AppState> {
         .route("/organization/{name}/edit", get(organizations::edit_form).post(organizations::update))
         .route("/organization/{name}/members", get(organizations::members).post(organizations::add_member))
         .route("/organization/{name}/members/{user}/delete", post(organizations::remove_member))
+        .route("/commitment", get(accountability::list))
+        .route("/commitment/{code}", get(accountability::show))
+        .route("/commitment/{code}/milestone/{number}", get(accountability::milestone).post(accountability::update))
         .route("/group", get(organizations::groups))
         .route("/group/{name}", get(organizations::group))
         .route("/user/login", get(account::login_form).post(account::login))

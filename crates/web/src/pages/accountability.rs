@@ -1,0 +1,423 @@
+//! Public pages of the accountability tracker: the commitment with its
+//! dashboard, and each milestone with its permanent timeline and, for the
+//! members of a responsible organization, the update form.
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use datalab_core::accountability::{
+    Commitment, Evidence, EvidenceTarget, Milestone, MilestoneStatus, parse_end, parse_start,
+};
+use datalab_core::{Action, Actor, FieldError, FieldErrors};
+use serde_json::{Value, json};
+use time::Date;
+use uuid::Uuid;
+
+use super::{checked_form, form_value, redirect_local, render, translated_errors};
+use crate::AppState;
+use crate::context::RequestContext;
+use crate::error::AppError;
+
+/// Who may update a milestone: members of its responsible organizations, or
+/// of the commitment's institutions when the milestone names none.
+pub fn update_actions(commitment: &Commitment, milestone: &Milestone) -> Vec<Action> {
+    let organizations =
+        if milestone.organizations.is_empty() { commitment.organizations() } else { milestone.organizations.clone() };
+    organizations.into_iter().map(|organization| Action::UpdateMilestone { organization }).collect()
+}
+
+pub fn can_update(actor: &Actor, commitment: &Commitment, milestone: &Milestone) -> bool {
+    actor.authorize_any(&update_actions(commitment, milestone)).is_ok()
+}
+
+fn today() -> Date {
+    time::OffsetDateTime::now_utc().date()
+}
+
+async fn organization_titles(state: &AppState) -> Result<std::collections::HashMap<Uuid, String>, AppError> {
+    Ok(state
+        .store
+        .organizations()
+        .await?
+        .into_iter()
+        .map(|organization| (organization.id, organization.title))
+        .collect())
+}
+
+async fn evidence_view(state: &AppState, lang: &str, evidence: &Evidence) -> Value {
+    let (label, url) = match &evidence.target {
+        EvidenceTarget::Url { url } => (url.clone(), url.clone()),
+        EvidenceTarget::Dataset { dataset_id } => match state.store.dataset(&dataset_id.to_string()).await {
+            Ok(dataset) => (dataset.title, format!("/dataset/{}", dataset.name)),
+            Err(_) => (dataset_id.to_string(), format!("/dataset/{dataset_id}")),
+        },
+        EvidenceTarget::Resource { resource_id } => match state.store.resource(*resource_id).await {
+            Ok(resource) => (resource.name, format!("/dataset/{}/resource/{}", resource.dataset_id, resource.id)),
+            Err(_) => (resource_id.to_string(), String::new()),
+        },
+        EvidenceTarget::Document { filename, .. } => (filename.clone(), String::new()),
+    };
+    let _ = lang;
+    json!({"label": label, "url": url, "note": evidence.note, "added_at": crate::ckan::dicts::ckan_time(evidence.added_at)})
+}
+
+fn milestone_summary(
+    milestone: &Milestone,
+    lang: &str,
+    titles: &std::collections::HashMap<Uuid, String>,
+    today: Date,
+) -> Value {
+    let l = crate::i18n::Lang::parse(lang).unwrap_or_default();
+    json!({
+        "number": milestone.number,
+        "title": milestone.title.get(lang),
+        "start": milestone.start,
+        "end": milestone.end,
+        "status": milestone.status.as_str(),
+        "status_label": l.t(&format!("status-{}", milestone.status.as_str())),
+        "progress": milestone.progress,
+        "overdue": milestone.is_overdue(today),
+        "problems": milestone.data_problems().iter().map(|_| l.t("problem-end-before-start")).collect::<Vec<_>>(),
+        "organizations": milestone.organizations.iter().filter_map(|id| titles.get(id).cloned()).collect::<Vec<_>>(),
+        "irm": milestone.irm_completion().english(),
+    })
+}
+
+/// Months from `first` to `last` as indexes, for the timeline chart.
+fn month_index(date: Date) -> i32 {
+    date.year() * 12 + date.month() as i32 - 1
+}
+
+fn timeline_chart(milestones: &[Milestone], commitment: &Commitment, today: Date) -> Value {
+    let starts =
+        milestones.iter().filter_map(|milestone| parse_start(&milestone.start)).chain(parse_start(&commitment.start));
+    let ends = milestones.iter().filter_map(|milestone| parse_end(&milestone.end)).chain(parse_end(&commitment.end));
+    // Today is always on the chart: a plan that ended long ago shows how long ago.
+    let (Some(first), Some(last)) = (starts.clone().chain([today]).min(), ends.chain(starts).chain([today]).max())
+    else {
+        return Value::Null;
+    };
+    let first_month = month_index(first);
+    let months = (month_index(last) - first_month + 1).max(1);
+    let (label_width, chart_width, row_height) = (40.0, 720.0, 22.0);
+    let x = |month: i32| label_width + chart_width * (month - first_month) as f64 / months as f64;
+    let rows: Vec<Value> = milestones
+        .iter()
+        .enumerate()
+        .map(|(row, milestone)| {
+            let start = parse_start(&milestone.start).map(month_index).unwrap_or(first_month);
+            let end = parse_end(&milestone.end).map(month_index).unwrap_or(start);
+            let (from, to) = if end < start { (end, start) } else { (start, end) };
+            json!({
+                "number": milestone.number,
+                "y": 30.0 + row as f64 * row_height,
+                "x": x(from),
+                "width": (x(to + 1) - x(from)).max(2.0),
+                "status": milestone.status.as_str(),
+                "overdue": milestone.is_overdue(today),
+                "problem": !milestone.data_problems().is_empty(),
+            })
+        })
+        .collect();
+    let ticks: Vec<Value> = (0..months)
+        .filter(|offset| (first_month + offset) % 12 == 0 || *offset == 0)
+        .map(|offset| {
+            let month = first_month + offset;
+            json!({"x": x(month), "label": format!("{}-{:02}", month.div_euclid(12), month.rem_euclid(12) + 1)})
+        })
+        .collect();
+    let today_month = month_index(today);
+    let today_x = (today_month >= first_month && today_month < first_month + months).then(|| {
+        let fraction = (today.day() as f64 - 1.0) / time::util::days_in_month(today.month(), today.year()) as f64;
+        x(today_month) + fraction * chart_width / months as f64
+    });
+    json!({
+        "width": label_width + chart_width + 10.0,
+        "height": 40.0 + milestones.len() as f64 * row_height,
+        "rows": rows,
+        "ticks": ticks,
+        "today_x": today_x,
+        "today": today.to_string(),
+    })
+}
+
+pub async fn list(State(state): State<AppState>, context: RequestContext) -> Result<Response, AppError> {
+    let lang = context.lang.code();
+    let mut items = Vec::new();
+    for commitment in state.store.commitments().await? {
+        let milestones = state.store.milestones(commitment.id).await?;
+        let finished = milestones.iter().filter(|milestone| milestone.status == MilestoneStatus::Finished).count();
+        items.push(json!({
+            "code": commitment.code,
+            "title": commitment.title.get(lang),
+            "action_plan": commitment.action_plan.title.get(lang),
+            "milestones": milestones.len(),
+            "finished": finished,
+        }));
+    }
+    render(&state, &context, "commitments.html", json!({"commitments": items}))
+}
+
+pub async fn show(
+    State(state): State<AppState>,
+    context: RequestContext,
+    Path(code): Path<String>,
+) -> Result<Response, AppError> {
+    let commitment = state.store.commitment(&code).await?;
+    let milestones = state.store.milestones(commitment.id).await?;
+    let lang = context.lang.code();
+    let titles = organization_titles(&state).await?;
+    let today = today();
+    let counts: Vec<Value> = MilestoneStatus::ALL
+        .iter()
+        .map(|status| {
+            json!({
+                "status": status.as_str(),
+                "label": context.lang.t(&format!("status-{}", status.as_str())),
+                "count": milestones.iter().filter(|milestone| milestone.status == *status).count(),
+            })
+        })
+        .collect();
+    let mut by_institution: std::collections::BTreeMap<String, (i64, i64)> = Default::default();
+    for milestone in &milestones {
+        let names: Vec<String> = if milestone.organizations.is_empty() {
+            vec![context.lang.t("no-responsible-organization")]
+        } else {
+            milestone.organizations.iter().filter_map(|id| titles.get(id).cloned()).collect()
+        };
+        for name in names {
+            let entry = by_institution.entry(name).or_default();
+            entry.0 += milestone.progress;
+            entry.1 += 1;
+        }
+    }
+    let summaries: Vec<Value> =
+        milestones.iter().map(|milestone| milestone_summary(milestone, lang, &titles, today)).collect();
+    render(
+        &state,
+        &context,
+        "commitment.html",
+        json!({
+            "commitment": {
+                "code": commitment.code,
+                "title": commitment.title.get(lang),
+                "action_plan": commitment.action_plan.title.get(lang),
+                "problem": commitment.problem.get(lang),
+                "status_quo": commitment.status_quo.get(lang),
+                "action": commitment.action.get(lang),
+                "contribution": commitment.contribution.get(lang),
+                "policy_area": commitment.policy_area.get(lang),
+                "sector": commitment.sector.get(lang),
+                "ogp_values": commitment.ogp_values.iter().map(|value| value.get(lang).to_string()).collect::<Vec<_>>(),
+                "start": commitment.start,
+                "end": commitment.end,
+                "institutions": commitment.institutions.iter().map(|institution| json!({
+                    "name": institution.name.get(lang),
+                    "role": context.lang.t(&format!("institution-role-{}", institution.role.as_str())),
+                    "organization": institution.organization_id.and_then(|id| titles.get(&id).cloned()),
+                })).collect::<Vec<_>>(),
+            },
+            "milestones": summaries,
+            "counts": counts,
+            "overdue": summaries.iter().filter(|summary| summary["overdue"] == true).cloned().collect::<Vec<_>>(),
+            "problems": summaries.iter().filter(|summary| summary["problems"].as_array().is_some_and(|problems| !problems.is_empty())).cloned().collect::<Vec<_>>(),
+            "institution_progress": by_institution.into_iter().map(|(name, (sum, count))| json!({"name": name, "progress": sum / count.max(1), "milestones": count})).collect::<Vec<_>>(),
+            "chart": timeline_chart(&milestones, &commitment, today),
+            "today": today.to_string(),
+        }),
+    )
+}
+
+async fn milestone_page(
+    state: &AppState,
+    context: &RequestContext,
+    commitment: &Commitment,
+    milestone: &Milestone,
+    errors: &FieldErrors,
+    form: Value,
+    status: StatusCode,
+) -> Result<Response, AppError> {
+    let lang = context.lang.code();
+    let titles = organization_titles(state).await?;
+    let events = state.store.milestone_events(milestone.id).await?;
+    let mut evidence = Vec::new();
+    for item in &milestone.evidence {
+        evidence.push(evidence_view(state, lang, item).await);
+    }
+    let describe = |value: &Value| -> String {
+        match value {
+            Value::Null => String::new(),
+            Value::String(text) if MilestoneStatus::parse(text).is_some() => context.lang.t(&format!("status-{text}")),
+            Value::String(text) => text.clone(),
+            Value::Object(object) => object
+                .get("target")
+                .and_then(|target| target.get("url").or_else(|| target.get("dataset_id")))
+                .map(|value| value.as_str().unwrap_or_default().to_string())
+                .unwrap_or_default(),
+            other => other.to_string(),
+        }
+    };
+    let timeline: Vec<Value> = events
+        .iter()
+        .rev()
+        .map(|event| {
+            json!({
+                "at": crate::ckan::dicts::ckan_time(event.at),
+                "user": event.user_name,
+                "field": context.lang.t(&format!("milestone-field-{}", event.field.replace('_', "-"))),
+                "before": describe(&event.before),
+                "after": describe(&event.after),
+                "note": event.note,
+            })
+        })
+        .collect();
+    let page = render(
+        state,
+        context,
+        "milestone.html",
+        json!({
+            "commitment": {"code": commitment.code, "title": commitment.title.get(lang)},
+            "milestone": milestone_summary(milestone, lang, &titles, today()),
+            "description": milestone.description.get(lang),
+            "blocker_reason": milestone.blocker_reason,
+            "blocker_owner": milestone.blocker_owner,
+            "evidence": evidence,
+            "timeline": timeline,
+            "can_update": can_update(&context.actor, commitment, milestone),
+            "statuses": MilestoneStatus::ALL.iter().map(|status| json!({"code": status.as_str(), "label": context.lang.t(&format!("status-{}", status.as_str()))})).collect::<Vec<_>>(),
+            "form": form,
+            "errors": translated_errors(context, errors),
+        }),
+    )?;
+    Ok((status, page).into_response())
+}
+
+fn default_form(milestone: &Milestone) -> Value {
+    json!({
+        "status": milestone.status.as_str(),
+        "progress": milestone.progress,
+        "start": milestone.start,
+        "end": milestone.end,
+        "blocker_reason": milestone.blocker_reason,
+        "blocker_owner": milestone.blocker_owner,
+    })
+}
+
+pub async fn milestone(
+    State(state): State<AppState>,
+    context: RequestContext,
+    Path((code, number)): Path<(String, i64)>,
+) -> Result<Response, AppError> {
+    let commitment = state.store.commitment(&code).await?;
+    let milestone = state.store.milestone(commitment.id, number).await?;
+    milestone_page(
+        &state,
+        &context,
+        &commitment,
+        &milestone,
+        &FieldErrors::new(),
+        default_form(&milestone),
+        StatusCode::OK,
+    )
+    .await
+}
+
+/// Applies an update form to a milestone: every field is parsed, and every
+/// problem reported at once.
+async fn apply_update(
+    state: &AppState,
+    context: &RequestContext,
+    milestone: &Milestone,
+    pairs: &[(String, String)],
+) -> Result<(Milestone, FieldErrors), AppError> {
+    let mut after = milestone.clone();
+    let mut errors = FieldErrors::new();
+    match MilestoneStatus::parse(&form_value(pairs, "status")) {
+        Some(status) => after.status = status,
+        None => errors.add("status", FieldError::UnknownValue),
+    }
+    match form_value(pairs, "progress").parse::<i64>() {
+        Ok(progress) => after.progress = progress,
+        Err(_) => errors.add("progress", FieldError::OutOfRange),
+    }
+    after.start = form_value(pairs, "start");
+    after.end = form_value(pairs, "end");
+    after.blocker_reason = form_value(pairs, "blocker_reason");
+    after.blocker_owner = form_value(pairs, "blocker_owner");
+    if after.status != MilestoneStatus::Stuck {
+        after.blocker_reason.clear();
+        after.blocker_owner.clear();
+    }
+    let evidence_note = form_value(pairs, "evidence_note");
+    let evidence_url = form_value(pairs, "evidence_url");
+    let evidence_dataset = form_value(pairs, "evidence_dataset");
+    let target = if !evidence_dataset.is_empty() {
+        match crate::catalog::readable_dataset(state, &context.actor, &evidence_dataset).await {
+            Ok(dataset) => Some(EvidenceTarget::Dataset { dataset_id: dataset.id }),
+            Err(_) => {
+                errors.add("evidence_dataset", FieldError::UnknownValue);
+                None
+            }
+        }
+    } else if !evidence_url.is_empty() {
+        Some(EvidenceTarget::Url { url: evidence_url })
+    } else {
+        None
+    };
+    if let Some(target) = target {
+        after.evidence.push(Evidence {
+            id: Uuid::new_v4(),
+            target,
+            note: evidence_note,
+            added_by: context.user.as_ref().map(|user| user.id),
+            added_at: datalab_store::now(),
+        });
+    }
+    Ok((after, errors))
+}
+
+pub async fn update(
+    State(state): State<AppState>,
+    context: RequestContext,
+    Path((code, number)): Path<(String, i64)>,
+    body: Bytes,
+) -> Result<Response, AppError> {
+    let pairs = checked_form(&context, &body)?;
+    let commitment = state.store.commitment(&code).await?;
+    let before = state.store.milestone(commitment.id, number).await?;
+    context.actor.authorize_any(&update_actions(&commitment, &before))?;
+    let (after, mut errors) = apply_update(&state, &context, &before, &pairs).await?;
+    errors.merge(after.validate());
+    let note = form_value(&pairs, "note");
+    let outcome = if errors.is_empty() {
+        state
+            .store
+            .update_milestone(context.user.as_ref().map(|user| user.id), &before, &after, &note)
+            .await
+            .map_err(AppError::from)
+    } else {
+        Err(AppError::Validation(errors))
+    };
+    match outcome {
+        Ok(_) => Ok(redirect_local(&format!("/commitment/{}/milestone/{}", commitment.code, number))),
+        Err(AppError::Validation(errors)) => {
+            let form: serde_json::Map<String, Value> = pairs
+                .into_iter()
+                .filter(|(key, _)| key != "csrf_token")
+                .map(|(key, value)| (key, Value::String(value)))
+                .collect();
+            milestone_page(
+                &state,
+                &context,
+                &commitment,
+                &before,
+                &errors,
+                Value::Object(form),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
+        }
+        Err(other) => Err(other),
+    }
+}

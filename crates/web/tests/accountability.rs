@@ -1,0 +1,261 @@
+//! The accountability tracker over HTTP: who may update a milestone, the
+//! status rules as translated form errors, the permanent timeline, and the
+//! dashboard's numbers against the data.
+
+mod common;
+
+use common::TestApp;
+use datalab_core::Capacity;
+use datalab_core::accountability::{
+    ActionPlan, Bilingual, Commitment, Institution, InstitutionRole, Milestone, MilestoneStatus,
+};
+use uuid::Uuid;
+
+fn text(es: &str, en: &str) -> Bilingual {
+    Bilingual { es: es.into(), en: en.into() }
+}
+
+/// A commitment of organization "cultura" with three milestones: one long
+/// past, one with its end before its start (as published), one far ahead.
+async fn commitment(app: &TestApp) -> (Commitment, Vec<Milestone>) {
+    let culture = app.organization("cultura").await;
+    let commitment = Commitment {
+        id: Uuid::new_v4(),
+        code: "MXNLE0001".into(),
+        action_plan: ActionPlan {
+            code: "nl-2022-2024".into(),
+            title: text("Plan de acción", "Action plan"),
+            start: "2022".into(),
+            end: "2024".into(),
+        },
+        title: text("Participación con datos abiertos", "Participation with open data"),
+        problem: text("Falta de datos", "Lack of data"),
+        status_quo: text("", ""),
+        action: text("", ""),
+        contribution: text("", ""),
+        policy_area: text("Datos abiertos", "Open data"),
+        sector: text("Otro", "Other"),
+        ogp_values: vec![text("Acceso a la información", "Access to information")],
+        start: "2023-01".into(),
+        end: "2030-12".into(),
+        institutions: vec![Institution {
+            organization_id: Some(culture.id),
+            name: text("Secretaría de Cultura", "Secretariat of Culture"),
+            role: InstitutionRole::Lead,
+        }],
+    };
+    let milestone = |number: i64, start: &str, end: &str| Milestone {
+        id: Uuid::new_v4(),
+        commitment_id: commitment.id,
+        number,
+        parent_id: None,
+        weight: 1.0,
+        title: text(&format!("Hito {number}"), &format!("Milestone {number}")),
+        description: text("", ""),
+        start: start.into(),
+        end: end.into(),
+        status: MilestoneStatus::NotStarted,
+        progress: 0,
+        blocker_reason: String::new(),
+        blocker_owner: String::new(),
+        organizations: vec![culture.id],
+        evidence: vec![],
+    };
+    let milestones = vec![
+        milestone(1, "2023-01", "2023-02"),
+        milestone(2, "2023-02", "2023-01"),
+        milestone(3, "2029-01", "2030-06"),
+    ];
+    app.state.store.create_commitment(None, &commitment, &milestones).await.unwrap();
+    (commitment, milestones)
+}
+
+#[tokio::test]
+async fn who_may_update_a_milestone() {
+    let app = TestApp::start().await;
+    let (commitment, _) = commitment(&app).await;
+    let culture = app.state.store.organization("cultura").await.unwrap();
+    let economy = app.organization("economia").await;
+    let (member, _) = app.user("miembro", false).await;
+    app.member(&culture, &member, Capacity::Member).await;
+    let (outsider, _) = app.user("ajeno", false).await;
+    app.member(&economy, &outsider, Capacity::Admin).await;
+    app.user("root", true).await;
+
+    let anonymous = TestApp::new_client();
+    let csrf = app.csrf_token(&anonymous).await;
+    let form = |csrf: &str, progress: &str| {
+        vec![
+            ("csrf_token".to_string(), csrf.to_string()),
+            ("status".to_string(), "in-progress".to_string()),
+            ("progress".to_string(), progress.to_string()),
+            ("start".to_string(), "2029-01".to_string()),
+            ("end".to_string(), "2030-06".to_string()),
+        ]
+    };
+    let url = app.url("/commitment/MXNLE0001/milestone/3");
+    assert_eq!(anonymous.post(&url).form(&form(&csrf, "10")).send().await.unwrap().status(), 403);
+    let mut matrix = Vec::new();
+    for login in ["ajeno", "miembro", "root"] {
+        let (client, csrf) = app.signed_in_client(login).await;
+        let page = client.get(&url).send().await.unwrap().text().await.unwrap();
+        let status = client.post(&url).form(&form(&csrf, "10")).send().await.unwrap().status().as_u16();
+        matrix.push((login, page.contains("Actualizar el hito"), status));
+    }
+    assert_eq!(matrix, vec![("ajeno", false, 403), ("miembro", true, 303), ("root", true, 303)]);
+    let milestone = app.state.store.milestone(commitment.id, 3).await.unwrap();
+    assert_eq!(milestone.status, MilestoneStatus::InProgress);
+}
+
+#[tokio::test]
+async fn status_rules_are_translated_form_errors_and_write_nothing() {
+    let app = TestApp::start().await;
+    let (commitment, milestones) = commitment(&app).await;
+    let culture = app.state.store.organization("cultura").await.unwrap();
+    let (member, _) = app.user("miembro", false).await;
+    app.member(&culture, &member, Capacity::Editor).await;
+    let (client, csrf) = app.signed_in_client("miembro").await;
+    let url = app.url("/commitment/MXNLE0001/milestone/1");
+    let post = |fields: Vec<(&'static str, &'static str)>| {
+        let mut pairs = vec![("csrf_token", csrf.clone())];
+        pairs.extend(fields.into_iter().map(|(key, value)| (key, value.to_string())));
+        client.post(&url).form(&pairs).send()
+    };
+    let cases: Vec<(Vec<(&str, &str)>, &str)> = vec![
+        (
+            vec![("status", "stuck"), ("progress", "10"), ("start", "2023-01"), ("end", "2023-02")],
+            "Un hito detenido necesita la razón del bloqueo.",
+        ),
+        (
+            vec![("status", "finished"), ("progress", "100"), ("start", "2023-01"), ("end", "2023-02")],
+            "Un hito terminado necesita al menos una evidencia.",
+        ),
+        (
+            vec![("status", "in-progress"), ("progress", "150"), ("start", "2023-01"), ("end", "2023-02")],
+            "fuera del rango permitido",
+        ),
+        (
+            vec![("status", "in-progress"), ("progress", "10"), ("start", "enero"), ("end", "2023-02")],
+            "La fecha no es válida",
+        ),
+        (
+            vec![("status", "blocked"), ("progress", "10"), ("start", "2023-01"), ("end", "2023-02")],
+            "Ese valor no es válido.",
+        ),
+        (
+            vec![
+                ("status", "in-progress"),
+                ("progress", "10"),
+                ("start", "2023-01"),
+                ("end", "2023-02"),
+                ("evidence_url", "javascript:alert(1)"),
+            ],
+            "dirección web completa",
+        ),
+    ];
+    for (fields, message) in cases {
+        let response = post(fields.clone()).await.unwrap();
+        assert_eq!(response.status(), 422, "{fields:?}");
+        let page = response.text().await.unwrap();
+        assert!(page.contains(message), "{fields:?} should say {message}");
+    }
+    let events = app.state.store.milestone_events(milestones[0].id).await.unwrap();
+    assert_eq!(events.len(), 1, "only the creation entry: nothing was written");
+
+    // Stuck with a reason and an owner, then finished with evidence: each change is in the timeline.
+    let response = post(vec![
+        ("status", "stuck"),
+        ("progress", "40"),
+        ("start", "2023-01"),
+        ("end", "2023-02"),
+        ("blocker_reason", "Falta el convenio"),
+        ("blocker_owner", "Secretaría de Administración"),
+        ("note", "Acordado en la mesa del 3 de marzo"),
+    ])
+    .await
+    .unwrap();
+    assert_eq!(response.status(), 303);
+    let response = post(vec![
+        ("status", "finished"),
+        ("progress", "100"),
+        ("start", "2023-01"),
+        ("end", "2023-04"),
+        ("evidence_url", "https://example.org/minuta.pdf"),
+        ("evidence_note", "Minuta firmada"),
+    ])
+    .await
+    .unwrap();
+    assert_eq!(response.status(), 303);
+    let page = client.get(&url).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("Terminado"));
+    assert!(page.contains("minuta.pdf") && page.contains("Minuta firmada"), "the evidence is listed");
+    assert!(page.contains("Sin iniciar → Detenido") && page.contains("Detenido → Terminado"));
+    assert!(page.contains("«Acordado en la mesa del 3 de marzo»"));
+    assert!(page.contains("2023-02 → 2023-04"), "date changes are in the timeline");
+    let history: serde_json::Value = app
+        .client
+        .get(app.url("/api/v1/commitments/MXNLE0001/milestones/1/history"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let fields: Vec<&str> = history.as_array().unwrap().iter().map(|event| event["field"].as_str().unwrap()).collect();
+    assert_eq!(
+        fields,
+        vec![
+            "created",
+            "status",
+            "progress",
+            "blocker_reason",
+            "blocker_owner",
+            "status",
+            "progress",
+            "end",
+            "blocker_reason",
+            "blocker_owner",
+            "evidence"
+        ]
+    );
+    let _ = commitment;
+}
+
+#[tokio::test]
+async fn dashboard_numbers_equal_the_data_and_problems_are_shown() {
+    let app = TestApp::start().await;
+    let (commitment, milestones) = commitment(&app).await;
+    let mut in_progress = milestones[2].clone();
+    in_progress.status = MilestoneStatus::InProgress;
+    in_progress.progress = 50;
+    app.state.store.update_milestone(None, &milestones[2], &in_progress, "").await.unwrap();
+
+    let page = app.client.get(app.url("/commitment/MXNLE0001")).send().await.unwrap().text().await.unwrap();
+    assert!(
+        page.contains("<strong>2</strong> Sin iniciar")
+            && page.contains("<strong>1</strong> En proceso")
+            && page.contains("<strong>0</strong> Terminado")
+    );
+    let overdue_section =
+        &page[page.find("Hitos vencidos").unwrap()..page.find("Problemas en los datos publicados").unwrap()];
+    assert!(overdue_section.contains("1. Hito 1") && overdue_section.contains("2. Hito 2"), "past ends, not finished");
+    assert!(!overdue_section.contains("3. Hito 3"), "an end in 2030 is not overdue");
+    assert!(page.contains("la fecha de término es anterior a la de inicio en la fuente (2023-02 → 2023-01)"));
+    assert!(page.contains("<svg role=\"img\""), "the timeline chart");
+    assert!(page.contains("class=\"today\""), "with today's line");
+    assert!(page.contains("Secretaría de Cultura"));
+    let english = app.client.get(app.url("/commitment/MXNLE0001?lang=en")).send().await.unwrap().text().await.unwrap();
+    assert!(english.contains("Participation with open data") && english.contains("Overdue milestones"));
+
+    let api: serde_json::Value =
+        app.client.get(app.url("/api/v1/commitments/MXNLE0001")).send().await.unwrap().json().await.unwrap();
+    let statuses: Vec<&str> =
+        api["milestones"].as_array().unwrap().iter().map(|milestone| milestone["status"].as_str().unwrap()).collect();
+    assert_eq!(statuses, vec!["not-started", "not-started", "in-progress"]);
+    assert_eq!(api["milestones"][1]["data_problems"], serde_json::json!(["end-before-start"]));
+    assert_eq!(api["milestones"][0]["overdue"], true);
+    assert_eq!(api["milestones"][2]["irm_completion"], "No evidence available");
+    assert_eq!(app.client.get(app.url("/commitment/NOPE")).send().await.unwrap().status(), 404);
+    assert_eq!(app.client.get(app.url("/commitment/MXNLE0001/milestone/99")).send().await.unwrap().status(), 404);
+    let _ = commitment;
+}
