@@ -79,6 +79,20 @@ async fn insert_evidence(
     Ok(())
 }
 
+/// A `milestone_events` row joined with the user's name as `user_name`.
+fn event_from_row(row: &SqliteRow) -> StoreResult<MilestoneEvent> {
+    Ok(MilestoneEvent {
+        id: row.try_get("id")?,
+        at: parse_time(row.try_get("at")?)?,
+        user_id: row.try_get::<Option<String>, _>("user_id")?.as_deref().map(parse_uuid).transpose()?,
+        user_name: row.try_get("user_name")?,
+        field: row.try_get("field")?,
+        before: from_json(row, "before_value")?,
+        after: from_json(row, "after_value")?,
+        note: row.try_get("note")?,
+    })
+}
+
 fn evidence_value(evidence: &Evidence) -> Value {
     json!({"id": evidence.id, "target": evidence.target, "note": evidence.note})
 }
@@ -366,19 +380,31 @@ impl Store {
         .bind(milestone_id.to_string())
         .fetch_all(&self.reader)
         .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(MilestoneEvent {
-                    id: row.try_get("id")?,
-                    at: parse_time(row.try_get("at")?)?,
-                    user_id: row.try_get::<Option<String>, _>("user_id")?.as_deref().map(parse_uuid).transpose()?,
-                    user_name: row.try_get("user_name")?,
-                    field: row.try_get("field")?,
-                    before: from_json(row, "before_value")?,
-                    after: from_json(row, "after_value")?,
-                    note: row.try_get("note")?,
-                })
-            })
-            .collect()
+        rows.iter().map(event_from_row).collect()
+    }
+}
+
+impl Store {
+    /// The newest timeline entries of a whole commitment for the given
+    /// fields, with the milestone number each belongs to: what feeds show.
+    pub async fn commitment_events(
+        &self,
+        commitment_id: Uuid,
+        fields: &[&str],
+        limit: i64,
+    ) -> StoreResult<Vec<(i64, MilestoneEvent)>> {
+        let placeholders: Vec<String> = (0..fields.len()).map(|index| format!("${}", index + 3)).collect();
+        let sql = format!(
+            "SELECT e.*, m.number AS number, users.name AS user_name FROM milestone_events e \
+             JOIN milestones m ON m.id = e.milestone_id LEFT JOIN users ON users.id = e.user_id \
+             WHERE m.commitment_id = $1 AND e.field IN ({}) ORDER BY e.id DESC LIMIT $2",
+            placeholders.join(", ")
+        );
+        let mut query = sqlx::query(&sql).bind(commitment_id.to_string()).bind(limit);
+        for field in fields {
+            query = query.bind(*field);
+        }
+        let rows = query.fetch_all(&self.reader).await?;
+        rows.iter().map(|row| Ok((row.try_get("number")?, event_from_row(row)?))).collect()
     }
 }

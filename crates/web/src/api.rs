@@ -80,6 +80,12 @@ pub struct ErrorDetail {
 
 pub struct ApiError(AppError);
 
+impl ApiError {
+    pub fn into_app_error(self) -> AppError {
+        self.0
+    }
+}
+
 impl From<AppError> for ApiError {
     fn from(error: AppError) -> Self {
         ApiError(error)
@@ -821,7 +827,7 @@ pub struct MilestoneEventOut {
     pub note: String,
 }
 
-async fn commitment_out(
+pub(crate) async fn commitment_out(
     state: &AppState,
     commitment: &datalab_core::accountability::Commitment,
 ) -> ApiResult<CommitmentOut> {

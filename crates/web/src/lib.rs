@@ -7,6 +7,7 @@
 //! operations in [`catalog`] ask `datalab_core::policy` before reading a
 //! restricted object or writing anything.
 
+pub mod accountability;
 pub mod api;
 pub mod catalog;
 pub mod ckan;

@@ -259,3 +259,72 @@ async fn dashboard_numbers_equal_the_data_and_problems_are_shown() {
     assert_eq!(app.client.get(app.url("/commitment/MXNLE0001/milestone/99")).send().await.unwrap().status(), 404);
     let _ = commitment;
 }
+
+#[tokio::test]
+async fn open_by_default_csv_catalog_copy_and_feed_follow_each_change() {
+    let app = TestApp::start().await;
+    let (commitment, _) = commitment(&app).await;
+    datalab_web::accountability::sync_catalog_copy(&app.state, &commitment).await.unwrap();
+    let culture = app.state.store.organization("cultura").await.unwrap();
+    let (member, _) = app.user("miembro", false).await;
+    app.member(&culture, &member, Capacity::Member).await;
+    let (client, csrf) = app.signed_in_client("miembro").await;
+
+    let csv_before = app.client.get(app.url("/commitment/MXNLE0001/milestones.csv")).send().await.unwrap();
+    assert_eq!(csv_before.headers()["content-type"], "text/csv; charset=utf-8");
+    let csv_before = csv_before.text().await.unwrap();
+    assert_eq!(csv_before.lines().count(), 4, "a header and three milestones");
+    assert!(csv_before.starts_with("commitment,number,title_es,title_en,start,end,status,progress"));
+    assert!(csv_before.contains(
+        "MXNLE0001,2,Hito 2,Milestone 2,2023-02,2023-01,not-started,0,,,cultura,0,true,end-before-start,Not started"
+    ));
+
+    let response = client
+        .post(app.url("/commitment/MXNLE0001/milestone/3"))
+        .form(&[
+            ("csrf_token", csrf.as_str()),
+            ("status", "in-progress"),
+            ("progress", "60"),
+            ("start", "2029-01"),
+            ("end", "2030-06"),
+            ("evidence_url", "https://example.org/avance.pdf"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 303);
+
+    // The catalog copy follows: its CSV and JSON resources hold the new status.
+    let (_, shown) = app.ckan_get("package_show", None, &[("id", "seguimiento-mxnle0001")]).await;
+    let resources = shown["result"]["resources"].as_array().unwrap();
+    assert_eq!(resources.len(), 2);
+    assert_eq!(shown["result"]["organization"]["name"], "cultura");
+    let csv_url =
+        resources.iter().find(|resource| resource["format"] == "CSV").unwrap()["url"].as_str().unwrap().to_string();
+    let published = app.client.get(&csv_url).send().await.unwrap().text().await.unwrap();
+    assert!(
+        published
+            .contains("MXNLE0001,3,Hito 3,Milestone 3,2029-01,2030-06,in-progress,60,,,cultura,1,false,,Substantial"),
+        "{published}"
+    );
+    assert_eq!(
+        published,
+        app.client.get(app.url("/commitment/MXNLE0001/milestones.csv")).send().await.unwrap().text().await.unwrap()
+    );
+    let json_url =
+        resources.iter().find(|resource| resource["format"] == "JSON").unwrap()["url"].as_str().unwrap().to_string();
+    let published_json: serde_json::Value = app.client.get(&json_url).send().await.unwrap().json().await.unwrap();
+    assert_eq!(published_json["milestones"][2]["status"], "in-progress");
+    let (_, activity) = app.ckan_get("package_activity_list", None, &[("id", "seguimiento-mxnle0001")]).await;
+    assert_eq!(activity["result"].as_array().unwrap().len(), 2, "created, then changed once");
+
+    let feed = app.client.get(app.url("/commitment/MXNLE0001/feed.atom")).send().await.unwrap();
+    assert_eq!(feed.headers()["content-type"], "application/atom+xml; charset=utf-8");
+    let feed = feed.text().await.unwrap();
+    assert!(feed.starts_with("<?xml") && feed.contains("<feed xmlns=\"http://www.w3.org/2005/Atom\">"));
+    assert!(feed.contains("<title>Hito 3: Sin iniciar → En proceso</title>"), "{feed}");
+    assert!(feed.contains("<title>Hito 3: agregó una evidencia</title>"));
+    assert!(feed.contains("<name>miembro</name>"));
+    let page = app.client.get(app.url("/commitment/MXNLE0001")).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("/dataset/seguimiento-mxnle0001"), "the page links its catalog copy");
+}

@@ -290,3 +290,6 @@ milestone-field-blocker-reason = blocker reason
 milestone-field-blocker-owner = blocker owner
 milestone-field-evidence = added evidence
 milestone-field-comment = commented
+download-csv = Download the milestones (CSV)
+atom-feed = Atom feed of status changes
+in-the-catalog = Published in the catalog

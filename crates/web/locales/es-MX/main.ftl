@@ -290,3 +290,6 @@ milestone-field-blocker-reason = razón del bloqueo
 milestone-field-blocker-owner = responsable del bloqueo
 milestone-field-evidence = agregó una evidencia
 milestone-field-comment = comentó
+download-csv = Descargar los hitos (CSV)
+atom-feed = Canal Atom de cambios de estado
+in-the-catalog = Publicado en el catálogo

@@ -224,6 +224,7 @@ pub async fn show(
             "problems": summaries.iter().filter(|summary| summary["problems"].as_array().is_some_and(|problems| !problems.is_empty())).cloned().collect::<Vec<_>>(),
             "institution_progress": by_institution.into_iter().map(|(name, (sum, count))| json!({"name": name, "progress": sum / count.max(1), "milestones": count})).collect::<Vec<_>>(),
             "chart": timeline_chart(&milestones, &commitment, today),
+            "catalog_dataset": state.store.dataset(&crate::accountability::dataset_name(&commitment.code)).await.ok().map(|dataset| dataset.name),
             "today": today.to_string(),
         }),
     )
@@ -400,7 +401,10 @@ pub async fn update(
         Err(AppError::Validation(errors))
     };
     match outcome {
-        Ok(_) => Ok(redirect_local(&format!("/commitment/{}/milestone/{}", commitment.code, number))),
+        Ok(_) => {
+            crate::accountability::sync_catalog_copy(&state, &commitment).await?;
+            Ok(redirect_local(&format!("/commitment/{}/milestone/{}", commitment.code, number)))
+        }
         Err(AppError::Validation(errors)) => {
             let form: serde_json::Map<String, Value> = pairs
                 .into_iter()
@@ -420,4 +424,38 @@ pub async fn update(
         }
         Err(other) => Err(other),
     }
+}
+
+/// The milestones as CSV, with the IRM completion scale: the export for the
+/// end-of-commitment report.
+pub async fn csv(State(state): State<AppState>, Path(code): Path<String>) -> Result<Response, AppError> {
+    let commitment = state.store.commitment(&code).await?;
+    let data = crate::api::commitment_out(&state, &commitment).await.map_err(|error| error.into_app_error())?;
+    Ok((
+        [
+            (axum::http::header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
+            (
+                axum::http::header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{}-hitos.csv\"", commitment.code),
+            ),
+        ],
+        crate::accountability::milestones_csv(&data),
+    )
+        .into_response())
+}
+
+pub async fn feed(
+    State(state): State<AppState>,
+    context: RequestContext,
+    Path(code): Path<String>,
+    request: axum::extract::Request,
+) -> Result<Response, AppError> {
+    let commitment = state.store.commitment(&code).await?;
+    let events = state.store.commitment_events(commitment.id, &["status", "evidence"], 100).await?;
+    let base = crate::ckan::base_url(&state, request.headers());
+    Ok((
+        [(axum::http::header::CONTENT_TYPE, "application/atom+xml; charset=utf-8")],
+        crate::accountability::atom_feed(&base, &commitment, &events, context.lang),
+    )
+        .into_response())
 }

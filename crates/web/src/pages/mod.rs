@@ -46,6 +46,8 @@ pub fn routes() -> Router<AppState> {
         .route("/organization/{name}/members/{user}/delete", post(organizations::remove_member))
         .route("/commitment", get(accountability::list))
         .route("/commitment/{code}", get(accountability::show))
+        .route("/commitment/{code}/milestones.csv", get(accountability::csv))
+        .route("/commitment/{code}/feed.atom", get(accountability::feed))
         .route("/commitment/{code}/milestone/{number}", get(accountability::milestone).post(accountability::update))
         .route("/group", get(organizations::groups))
         .route("/group/{name}", get(organizations::group))
