@@ -97,6 +97,53 @@ fn evidence_value(evidence: &Evidence) -> Value {
     json!({"id": evidence.id, "target": evidence.target, "note": evidence.note})
 }
 
+async fn write_milestone_update(
+    connection: &mut SqliteConnection,
+    by_user: Option<Uuid>,
+    before: &Milestone,
+    after: &Milestone,
+    note: &str,
+) -> StoreResult<usize> {
+    let mut entries = 0;
+    let changes: [(&str, Value, Value); 6] = [
+        ("status", json!(before.status), json!(after.status)),
+        ("progress", json!(before.progress), json!(after.progress)),
+        ("start", json!(before.start), json!(after.start)),
+        ("end", json!(before.end), json!(after.end)),
+        ("blocker_reason", json!(before.blocker_reason), json!(after.blocker_reason)),
+        ("blocker_owner", json!(before.blocker_owner), json!(after.blocker_owner)),
+    ];
+    for (field, old, new) in changes.iter().filter(|(_, old, new)| old != new) {
+        record_event(&mut *connection, before.id, by_user, field, old, new, note).await?;
+        entries += 1;
+    }
+    for evidence in after.evidence.iter().filter(|item| !before.evidence.iter().any(|known| known.id == item.id)) {
+        insert_evidence(&mut *connection, before.id, evidence).await?;
+        record_event(&mut *connection, before.id, by_user, "evidence", &Value::Null, &evidence_value(evidence), note)
+            .await?;
+        entries += 1;
+    }
+    if entries == 0 && !note.trim().is_empty() {
+        record_event(&mut *connection, before.id, by_user, "comment", &Value::Null, &Value::Null, note).await?;
+        entries += 1;
+    }
+    sqlx::query(
+        "UPDATE milestones SET status = $2, progress = $3, start_date = $4, end_date = $5, blocker_reason = $6, blocker_owner = $7, \
+         modified = $8 WHERE id = $1",
+    )
+    .bind(before.id.to_string())
+    .bind(after.status.as_str())
+    .bind(after.progress)
+    .bind(&after.start)
+    .bind(&after.end)
+    .bind(&after.blocker_reason)
+    .bind(&after.blocker_owner)
+    .bind(format_time(now()))
+    .execute(&mut *connection)
+    .await?;
+    Ok(entries)
+}
+
 impl Store {
     /// Stores a commitment with its milestones; each milestone's timeline
     /// starts with a `created` entry.
@@ -313,6 +360,7 @@ impl Store {
     /// Saves a new version of a milestone. Each changed field and each new
     /// piece of evidence becomes a timeline entry carrying `note`; a note
     /// with no change is kept as a comment. Evidence is only ever added.
+    /// Returns how many timeline entries were written.
     pub async fn update_milestone(
         &self,
         by_user: Option<Uuid>,
@@ -320,53 +368,34 @@ impl Store {
         after: &Milestone,
         note: &str,
     ) -> StoreResult<usize> {
-        after.validate().into_result()?;
+        self.update_milestones(by_user, &[(before.clone(), after.clone(), note.to_string())]).await
+    }
+
+    /// Saves several milestone updates in one transaction: all or nothing.
+    pub async fn update_milestones(
+        &self,
+        by_user: Option<Uuid>,
+        updates: &[(Milestone, Milestone, String)],
+    ) -> StoreResult<usize> {
+        let mut errors = datalab_core::FieldErrors::new();
+        for (before, after, _) in updates {
+            for (field, field_errors) in after.validate().0 {
+                for error in field_errors {
+                    let key = if updates.len() == 1 {
+                        field.clone()
+                    } else {
+                        format!("milestones.{}.{field}", before.number)
+                    };
+                    errors.add(&key, error);
+                }
+            }
+        }
+        errors.into_result()?;
         let mut transaction = self.writer.begin().await?;
         let mut entries = 0;
-        let changes: [(&str, Value, Value); 6] = [
-            ("status", json!(before.status), json!(after.status)),
-            ("progress", json!(before.progress), json!(after.progress)),
-            ("start", json!(before.start), json!(after.start)),
-            ("end", json!(before.end), json!(after.end)),
-            ("blocker_reason", json!(before.blocker_reason), json!(after.blocker_reason)),
-            ("blocker_owner", json!(before.blocker_owner), json!(after.blocker_owner)),
-        ];
-        for (field, old, new) in changes.iter().filter(|(_, old, new)| old != new) {
-            record_event(&mut transaction, before.id, by_user, field, old, new, note).await?;
-            entries += 1;
+        for (before, after, note) in updates {
+            entries += write_milestone_update(&mut transaction, by_user, before, after, note).await?;
         }
-        for evidence in after.evidence.iter().filter(|item| !before.evidence.iter().any(|known| known.id == item.id)) {
-            insert_evidence(&mut transaction, before.id, evidence).await?;
-            record_event(
-                &mut transaction,
-                before.id,
-                by_user,
-                "evidence",
-                &Value::Null,
-                &evidence_value(evidence),
-                note,
-            )
-            .await?;
-            entries += 1;
-        }
-        if entries == 0 && !note.trim().is_empty() {
-            record_event(&mut transaction, before.id, by_user, "comment", &Value::Null, &Value::Null, note).await?;
-            entries += 1;
-        }
-        sqlx::query(
-            "UPDATE milestones SET status = $2, progress = $3, start_date = $4, end_date = $5, blocker_reason = $6, blocker_owner = $7, \
-             modified = $8 WHERE id = $1",
-        )
-        .bind(before.id.to_string())
-        .bind(after.status.as_str())
-        .bind(after.progress)
-        .bind(&after.start)
-        .bind(&after.end)
-        .bind(&after.blocker_reason)
-        .bind(&after.blocker_owner)
-        .bind(format_time(now()))
-        .execute(&mut *transaction)
-        .await?;
         transaction.commit().await?;
         Ok(entries)
     }

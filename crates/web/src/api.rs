@@ -35,6 +35,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/commitments", get(list_commitments))
         .route("/api/v1/commitments/{code}", get(show_commitment))
         .route("/api/v1/commitments/{code}/milestones/{number}/history", get(milestone_history))
+        .route("/api/v1/commitments/{code}/milestones.csv", axum::routing::post(import_milestones))
         .route("/api/v1/organizations", get(list_organizations))
         .route("/api/v1/organizations/{id}", get(show_organization))
         .route("/api/v1/groups", get(list_groups))
@@ -44,8 +45,8 @@ pub fn routes() -> Router<AppState> {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "datalab API", description = "Native API of datalab: datasets, organizations, groups and licences. The CKAN-compatible API lives at /api/3/action."),
-    paths(list_datasets, create_dataset, show_dataset, patch_dataset, delete_dataset, dataset_activity, create_resource, show_resource, delete_resource, show_user, list_commitments, show_commitment, milestone_history, list_organizations, show_organization, list_groups, list_licenses),
-    components(schemas(DatasetOut, ResourceOut, ResourceIn, DatasetIn, DatasetPage, FacetValue, OrganizationOut, GroupOut, LicenseOut, ActivityOut, ChangeOut, UserOut, CommitmentOut, MilestoneOut, MilestoneEventOut, ErrorBody, ErrorDetail)),
+    paths(list_datasets, create_dataset, show_dataset, patch_dataset, delete_dataset, dataset_activity, create_resource, show_resource, delete_resource, show_user, list_commitments, show_commitment, milestone_history, import_milestones, list_organizations, show_organization, list_groups, list_licenses),
+    components(schemas(DatasetOut, ResourceOut, ResourceIn, DatasetIn, DatasetPage, FacetValue, OrganizationOut, GroupOut, LicenseOut, ActivityOut, ChangeOut, UserOut, CommitmentOut, MilestoneOut, MilestoneEventOut, ImportOut, ImportChange, ImportProblem, ErrorBody, ErrorDetail)),
     modifiers(&TokenSecurity),
     tags((name = "catalog", description = "Datasets and what they belong to"), (name = "accountability", description = "Commitments, milestones and their history"))
 )]
@@ -913,4 +914,90 @@ async fn milestone_history(
             })
             .collect(),
     ))
+}
+
+#[derive(Deserialize, IntoParams)]
+pub struct ImportQuery {
+    /// Check and list the changes without saving them (default false).
+    pub dry_run: Option<bool>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ImportChange {
+    pub line: usize,
+    pub number: i64,
+    pub field: String,
+    pub before: String,
+    pub after: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ImportProblem {
+    /// Line of the file; the header is line 1.
+    pub line: usize,
+    pub field: String,
+    /// A stable code such as field-error-stuck-needs-reason or import-unknown-milestone.
+    pub code: String,
+    pub message: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ImportOut {
+    pub applied: bool,
+    pub changes: Vec<ImportChange>,
+    pub errors: Vec<ImportProblem>,
+}
+
+/// Bulk update of milestones from the milestones CSV (edited): all rows or none.
+/// Send the CSV as the request body; `dry_run=true` only lists the changes.
+#[utoipa::path(post, path = "/api/v1/commitments/{code}/milestones.csv", tag = "accountability",
+    params(("code" = String, Path), ImportQuery), request_body(content = String, content_type = "text/csv"), security(("token" = [])),
+    responses((status = 200, body = ImportOut), (status = 409, body = ImportOut), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn import_milestones(
+    State(state): State<AppState>,
+    Path(code): Path<String>,
+    Query(query): Query<ImportQuery>,
+    request: Request,
+) -> ApiResult<Response> {
+    let headers = request.headers().clone();
+    let (actor, user) = api_caller(&state, &headers).await?;
+    let user = user.ok_or(AppError::NotAuthenticated)?;
+    let commitment = state.store.commitment(&code).await?;
+    let body = axum::body::to_bytes(request.into_body(), 2 * 1024 * 1024)
+        .await
+        .map_err(|_| AppError::PayloadTooLarge { limit: 2 * 1024 * 1024 })?;
+    let lang = crate::i18n::Lang::Es;
+    match crate::accountability::plan_import(&state, &actor, Some(user.id), &commitment, &body).await {
+        Err(errors) => {
+            let errors = errors
+                .iter()
+                .map(|error| ImportProblem {
+                    line: error.line,
+                    field: error.field.clone(),
+                    code: error.problem.code(),
+                    message: lang.t(&error.problem.code()),
+                })
+                .collect();
+            Ok((StatusCode::CONFLICT, Json(ImportOut { applied: false, changes: Vec::new(), errors })).into_response())
+        }
+        Ok(planned) => {
+            let changes = planned
+                .iter()
+                .flat_map(|update| {
+                    update.changes.iter().map(move |(field, before, after)| ImportChange {
+                        line: update.line,
+                        number: update.before.number,
+                        field: field.clone(),
+                        before: before.clone(),
+                        after: after.clone(),
+                    })
+                })
+                .collect();
+            let apply = !query.dry_run.unwrap_or(false);
+            if apply {
+                crate::accountability::apply_import(&state, Some(user.id), &commitment, &planned).await?;
+            }
+            Ok(Json(ImportOut { applied: apply, changes, errors: Vec::new() }).into_response())
+        }
+    }
 }

@@ -40,6 +40,7 @@ templates!(
     "commitments.html",
     "commitment.html",
     "milestone.html",
+    "milestone_import.html",
 );
 
 pub struct Templates {

@@ -328,3 +328,138 @@ async fn open_by_default_csv_catalog_copy_and_feed_follow_each_change() {
     let page = app.client.get(app.url("/commitment/MXNLE0001")).send().await.unwrap().text().await.unwrap();
     assert!(page.contains("/dataset/seguimiento-mxnle0001"), "the page links its catalog copy");
 }
+
+async fn import(client: &reqwest::Client, app: &TestApp, csrf: &str, csv: &str, action: &str) -> (u16, String) {
+    let form = reqwest::multipart::Form::new()
+        .text("csrf_token", csrf.to_string())
+        .text("action", action.to_string())
+        .part("file", reqwest::multipart::Part::bytes(csv.as_bytes().to_vec()).file_name("hitos.csv"));
+    let response = client.post(app.url("/commitment/MXNLE0001/import")).multipart(form).send().await.unwrap();
+    (response.status().as_u16(), response.text().await.unwrap())
+}
+
+#[tokio::test]
+async fn bulk_update_from_csv_round_trips_previews_and_is_all_or_nothing() {
+    let app = TestApp::start().await;
+    let (commitment, milestones) = commitment(&app).await;
+    let culture = app.state.store.organization("cultura").await.unwrap();
+    let (member, _) = app.user("miembro", false).await;
+    app.member(&culture, &member, Capacity::Member).await;
+    let (client, csrf) = app.signed_in_client("miembro").await;
+    let events = |app: &TestApp| {
+        let ids: Vec<Uuid> = milestones.iter().map(|milestone| milestone.id).collect();
+        let store = app.state.store.clone();
+        async move {
+            let mut total = 0;
+            for id in ids {
+                total += store.milestone_events(id).await.unwrap().len();
+            }
+            total
+        }
+    };
+
+    // Export, import unchanged: nothing to do.
+    let exported =
+        app.client.get(app.url("/commitment/MXNLE0001/milestones.csv")).send().await.unwrap().text().await.unwrap();
+    let (status, page) = import(&client, &app, &csrf, &exported, "preview").await;
+    assert_eq!(status, 200);
+    assert!(page.contains("El archivo no cambia nada."), "export then import changes nothing");
+    let (_, _) = import(&client, &app, &csrf, &exported, "apply").await;
+    assert_eq!(events(&app).await, 3, "only the three creation entries");
+
+    // Edit two rows: a preview lists the changes and writes nothing.
+    let edited = exported
+        .replace(
+            "MXNLE0001,1,Hito 1,Milestone 1,2023-01,2023-02,not-started,0,",
+            "MXNLE0001,1,Hito 1,Milestone 1,2023-01,2023-02,in-progress,30,",
+        )
+        .replace(
+            "MXNLE0001,3,Hito 3,Milestone 3,2029-01,2030-06,not-started,0,",
+            "MXNLE0001,3,Hito 3,Milestone 3,2029-01,2030-12,not-started,0,",
+        );
+    let (status, page) = import(&client, &app, &csrf, &edited, "preview").await;
+    assert_eq!(status, 200);
+    assert!(page.contains("Cambios que se aplicarán"));
+    assert!(
+        page.contains("<td>Sin iniciar</td><td>En proceso</td>") && page.contains("<td>2030-06</td><td>2030-12</td>")
+    );
+    assert_eq!(events(&app).await, 3, "a preview writes nothing");
+
+    // One bad row among good ones: nothing is applied, each problem named by line.
+    let broken = format!("{edited}MXNLE0001,99,x,x,2023-01,2023-02,finished,100,,,,0,false,,Complete\n").replace(
+        "MXNLE0001,2,Hito 2,Milestone 2,2023-02,2023-01,not-started,0,",
+        "MXNLE0001,2,Hito 2,Milestone 2,2023-02,2023-01,stuck,0,",
+    );
+    let (status, page) = import(&client, &app, &csrf, &broken, "apply").await;
+    assert_eq!(status, 422);
+    assert!(page.contains("No se aplicó nada"));
+    assert!(page.contains("Fila 3, blocker_reason: Un hito detenido necesita la razón del bloqueo."), "{page}");
+    assert!(page.contains("Fila 5, number: ese hito no existe en este compromiso"));
+    assert_eq!(events(&app).await, 3, "all or nothing");
+    let (status, page) = import(&client, &app, &csrf, "commitment,number,estado\nMXNLE0001,1,x\n", "apply").await;
+    assert_eq!(status, 422);
+    assert!(page.contains("Fila 1, estado: columna desconocida"));
+
+    // The edited file applies: one transaction, history entries, catalog copy refreshed.
+    let (status, page) = import(&client, &app, &csrf, &edited, "apply").await;
+    assert_eq!(status, 200);
+    assert!(page.contains("Se actualizaron 2 hitos; 3 registros nuevos en su historial."), "{page}");
+    assert_eq!(app.state.store.milestone(commitment.id, 1).await.unwrap().status, MilestoneStatus::InProgress);
+    assert_eq!(app.state.store.milestone(commitment.id, 3).await.unwrap().end, "2030-12");
+    let reexported =
+        app.client.get(app.url("/commitment/MXNLE0001/milestones.csv")).send().await.unwrap().text().await.unwrap();
+    let (_, page) = import(&client, &app, &csrf, &reexported, "preview").await;
+    assert!(page.contains("El archivo no cambia nada."), "a new export round-trips too");
+
+    // Someone of another organization: every row is refused, by line.
+    let economy = app.organization("economia").await;
+    let (outsider, _) = app.user("ajeno", false).await;
+    app.member(&economy, &outsider, Capacity::Admin).await;
+    let (other, other_csrf) = app.signed_in_client("ajeno").await;
+    let (status, page) =
+        import(&other, &app, &other_csrf, &edited.replace("in-progress,30", "finished,100"), "apply").await;
+    assert_eq!(status, 422);
+    assert!(page.contains("Fila 2, number: no perteneces a una organización responsable de este hito"));
+}
+
+#[tokio::test]
+async fn bulk_update_through_the_api_with_a_token() {
+    let app = TestApp::start().await;
+    let (commitment, _) = commitment(&app).await;
+    let culture = app.state.store.organization("cultura").await.unwrap();
+    let (member, token) = app.user("miembro", false).await;
+    app.member(&culture, &member, Capacity::Member).await;
+    let csv = "commitment,number,status,progress,note\nMXNLE0001,3,in-progress,10,Arranque\n";
+    let url = app.url("/api/v1/commitments/MXNLE0001/milestones.csv");
+    let dry: serde_json::Value = app
+        .client
+        .post(format!("{url}?dry_run=true"))
+        .header("Authorization", &token)
+        .body(csv)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(dry["applied"], false);
+    assert_eq!(dry["changes"].as_array().unwrap().len(), 2);
+    assert_eq!(app.state.store.milestone(commitment.id, 3).await.unwrap().status, MilestoneStatus::NotStarted);
+    let applied = app.client.post(&url).header("Authorization", &token).body(csv).send().await.unwrap();
+    assert_eq!(applied.status(), 200);
+    assert_eq!(app.state.store.milestone(commitment.id, 3).await.unwrap().progress, 10);
+    let refused = app
+        .client
+        .post(&url)
+        .header("Authorization", &token)
+        .body("commitment,number,progress\nMXNLE0001,3,-5\n")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 409);
+    let body: serde_json::Value = refused.json().await.unwrap();
+    assert_eq!(body["errors"][0]["code"], "field-error-out-of-range");
+    assert_eq!(body["errors"][0]["line"], 2);
+    let anonymous = app.client.post(&url).body(csv).send().await.unwrap();
+    assert_eq!(anonymous.status(), 403);
+}

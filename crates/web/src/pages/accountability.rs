@@ -459,3 +459,128 @@ pub async fn feed(
     )
         .into_response())
 }
+
+/// Problems of a bulk update as the page shows them: line, field, translated message.
+fn row_errors_view(context: &RequestContext, errors: &[crate::accountability::RowError]) -> Vec<Value> {
+    errors
+        .iter()
+        .map(|error| {
+            let detail = match &error.problem {
+                crate::accountability::RowProblem::Malformed(detail) => detail.clone(),
+                _ => String::new(),
+            };
+            json!({"line": error.line, "field": error.field, "message": context.lang.t(&error.problem.code()), "detail": detail})
+        })
+        .collect()
+}
+
+fn planned_view(context: &RequestContext, planned: &[crate::accountability::PlannedUpdate]) -> Vec<Value> {
+    let show = |field: &str, value: &str| -> String {
+        if field == "status" { context.lang.t(&format!("status-{value}")) } else { value.to_string() }
+    };
+    planned
+        .iter()
+        .flat_map(|update| {
+            update.changes.iter().map(move |(field, before, after)| {
+                json!({
+                    "line": update.line,
+                    "number": update.before.number,
+                    "field": context.lang.t(&format!("milestone-field-{}", field.replace('_', "-"))),
+                    "before": show(field, before),
+                    "after": show(field, after),
+                })
+            })
+        })
+        .collect()
+}
+
+pub async fn import_form(
+    State(state): State<AppState>,
+    context: RequestContext,
+    Path(code): Path<String>,
+) -> Result<Response, AppError> {
+    let commitment = state.store.commitment(&code).await?;
+    if context.user.is_none() {
+        return Ok(redirect_local(&format!("/user/login?next=/commitment/{}/import", commitment.code)));
+    }
+    let lang = context.lang.code();
+    render(
+        &state,
+        &context,
+        "milestone_import.html",
+        json!({"commitment": {"code": commitment.code, "title": commitment.title.get(lang)}, "csv": "", "changes": [], "row_errors": [], "applied": Value::Null, "previewed": false}),
+    )
+}
+
+/// Reads the import form: a CSV file or pasted text, and whether to apply.
+async fn read_import_form(
+    state: &AppState,
+    context: &RequestContext,
+    request: axum::extract::Request,
+) -> Result<(Vec<u8>, bool), AppError> {
+    use axum::extract::FromRequest;
+    const LIMIT: usize = 2 * 1024 * 1024;
+    let mut multipart = axum::extract::Multipart::from_request(request, state)
+        .await
+        .map_err(|error| AppError::BadRequest(error.to_string()))?;
+    let (mut file, mut pasted, mut apply, mut csrf) = (Vec::new(), String::new(), false, String::new());
+    while let Some(mut field) = multipart.next_field().await.map_err(|error| AppError::BadRequest(error.to_string()))? {
+        let name = field.name().unwrap_or("").to_string();
+        let mut value = Vec::new();
+        while let Some(chunk) = field.chunk().await.map_err(|error| AppError::BadRequest(error.to_string()))? {
+            value.extend_from_slice(&chunk);
+            if value.len() > LIMIT {
+                return Err(AppError::PayloadTooLarge { limit: LIMIT as u64 });
+            }
+        }
+        match name.as_str() {
+            "csrf_token" => csrf = String::from_utf8_lossy(&value).into_owned(),
+            "file" => file = value,
+            "csv" => pasted = String::from_utf8_lossy(&value).into_owned(),
+            "action" => apply = value == b"apply",
+            _ => {}
+        }
+    }
+    crate::context::verify_csrf(context, &csrf)?;
+    Ok((if file.is_empty() { pasted.into_bytes() } else { file }, apply))
+}
+
+pub async fn import(
+    State(state): State<AppState>,
+    context: RequestContext,
+    Path(code): Path<String>,
+    request: axum::extract::Request,
+) -> Result<Response, AppError> {
+    let commitment = state.store.commitment(&code).await?;
+    let user = context.user.clone().ok_or(AppError::NotAuthenticated)?;
+    let (bytes, apply) = read_import_form(&state, &context, request).await?;
+    let lang = context.lang.code();
+    let plan = crate::accountability::plan_import(&state, &context.actor, Some(user.id), &commitment, &bytes).await;
+    let csv_text = String::from_utf8_lossy(&bytes).into_owned();
+    let base = json!({"commitment": {"code": commitment.code, "title": commitment.title.get(lang)}, "csv": csv_text});
+    let mut view = base.as_object().cloned().unwrap_or_default();
+    let status = match plan {
+        Err(errors) => {
+            view.insert("row_errors".into(), json!(row_errors_view(&context, &errors)));
+            view.insert("changes".into(), json!([]));
+            StatusCode::UNPROCESSABLE_ENTITY
+        }
+        Ok(planned) if apply => {
+            let entries = crate::accountability::apply_import(&state, Some(user.id), &commitment, &planned).await?;
+            view.insert("applied".into(), json!({"milestones": planned.len(), "entries": entries}));
+            view.insert("changes".into(), json!(planned_view(&context, &planned)));
+            view.insert("csv".into(), json!(""));
+            StatusCode::OK
+        }
+        Ok(planned) => {
+            view.insert("changes".into(), json!(planned_view(&context, &planned)));
+            view.insert("previewed".into(), json!(true));
+            StatusCode::OK
+        }
+    };
+    view.entry("row_errors").or_insert(json!([]));
+    view.entry("applied").or_insert(Value::Null);
+    view.entry("previewed").or_insert(json!(false));
+    let page = render(&state, &context, "milestone_import.html", Value::Object(view))?;
+    Ok((status, page).into_response())
+}

@@ -48,6 +48,7 @@ pub fn routes() -> Router<AppState> {
         .route("/commitment/{code}", get(accountability::show))
         .route("/commitment/{code}/milestones.csv", get(accountability::csv))
         .route("/commitment/{code}/feed.atom", get(accountability::feed))
+        .route("/commitment/{code}/import", get(accountability::import_form).post(accountability::import))
         .route("/commitment/{code}/milestone/{number}", get(accountability::milestone).post(accountability::update))
         .route("/group", get(organizations::groups))
         .route("/group/{name}", get(organizations::group))
