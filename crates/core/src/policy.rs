@@ -90,8 +90,14 @@ pub enum Action {
     UpdateMilestone {
         organization: Uuid,
     },
-    /// Load commitments and milestones in bulk, or create them.
+    /// Load commitments and milestones in bulk, or create them, and name
+    /// their monitors.
     ManageCommitments,
+    /// Comment on a commitment's milestones and flag evidence as
+    /// insufficient: its monitors (and sysadmins) may.
+    Monitor {
+        assigned_monitor: bool,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -177,6 +183,7 @@ impl Actor {
                 self.has_at_least(organization, Capacity::Admin)
             }
             Action::UpdateMilestone { organization } => self.has_at_least(organization, Capacity::Member),
+            Action::Monitor { assigned_monitor } => self.sysadmin || (assigned_monitor && self.is_authenticated()),
             Action::CreateOrganization | Action::CreateGroup | Action::UpdateGroup | Action::ManageCommitments => {
                 self.sysadmin
             }
@@ -285,6 +292,16 @@ admin      y       y        y      -        -
 sysadmin   y       y        y      y        y       
 ";
         assert_eq!(matrix(&actions), expected);
+    }
+
+    #[test]
+    fn monitors_are_named_per_commitment() {
+        for (role, actor) in roles() {
+            let expected = role != "anonymous";
+            assert_eq!(actor.can(Action::Monitor { assigned_monitor: true }), expected, "{role} named monitor");
+            assert_eq!(actor.can(Action::Monitor { assigned_monitor: false }), role == "sysadmin", "{role} not named");
+            assert_eq!(actor.can(Action::ManageCommitments), role == "sysadmin", "{role} manages commitments");
+        }
     }
 
     #[test]

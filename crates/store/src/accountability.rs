@@ -437,3 +437,117 @@ impl Store {
         rows.iter().map(|row| Ok((row.try_get("number")?, event_from_row(row)?))).collect()
     }
 }
+
+/// A monitor's flag on a piece of evidence.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EvidenceFlag {
+    pub evidence_id: Uuid,
+    pub user_name: Option<String>,
+    pub reason: String,
+    pub at: time::OffsetDateTime,
+}
+
+impl Store {
+    pub async fn add_monitor(&self, commitment_id: Uuid, user_id: Uuid) -> StoreResult<()> {
+        sqlx::query("INSERT INTO commitment_monitors (commitment_id, user_id, added) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
+            .bind(commitment_id.to_string())
+            .bind(user_id.to_string())
+            .bind(format_time(now()))
+            .execute(&self.writer)
+            .await?;
+        Ok(())
+    }
+
+    /// The monitors of a commitment: (user id, user name).
+    pub async fn monitors(&self, commitment_id: Uuid) -> StoreResult<Vec<(Uuid, String)>> {
+        let rows = sqlx::query(
+            "SELECT users.id AS id, users.name AS name FROM commitment_monitors JOIN users ON users.id = commitment_monitors.user_id \
+             WHERE commitment_monitors.commitment_id = $1 ORDER BY users.name",
+        )
+        .bind(commitment_id.to_string())
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter().map(|row| Ok((parse_uuid(row.try_get("id")?)?, row.try_get("name")?))).collect()
+    }
+
+    /// Records a monitor's comment on a milestone's timeline.
+    pub async fn add_milestone_comment(
+        &self,
+        by_user: Option<Uuid>,
+        milestone_id: Uuid,
+        comment: &str,
+    ) -> StoreResult<()> {
+        if comment.trim().is_empty() {
+            return Err(datalab_core::FieldErrors::single("comment", datalab_core::FieldError::Missing).into());
+        }
+        let mut connection = self.writer.acquire().await?;
+        record_event(&mut connection, milestone_id, by_user, "comment", &Value::Null, &Value::Null, comment.trim())
+            .await
+    }
+
+    /// Flags a piece of evidence as insufficient, visibly and permanently:
+    /// the flag and a timeline entry, in one transaction.
+    pub async fn flag_evidence(
+        &self,
+        by_user: Option<Uuid>,
+        milestone_id: Uuid,
+        evidence_id: Uuid,
+        reason: &str,
+    ) -> StoreResult<()> {
+        if reason.trim().is_empty() {
+            return Err(datalab_core::FieldErrors::single("reason", datalab_core::FieldError::Missing).into());
+        }
+        let mut transaction = self.writer.begin().await?;
+        let known: Option<String> =
+            sqlx::query_scalar("SELECT id FROM milestone_evidence WHERE id = $1 AND milestone_id = $2")
+                .bind(evidence_id.to_string())
+                .bind(milestone_id.to_string())
+                .fetch_optional(&mut *transaction)
+                .await?;
+        if known.is_none() {
+            return Err(StoreError::NotFound);
+        }
+        sqlx::query("INSERT INTO evidence_flags (id, evidence_id, user_id, reason, at) VALUES ($1, $2, $3, $4, $5)")
+            .bind(Uuid::new_v4().to_string())
+            .bind(evidence_id.to_string())
+            .bind(by_user.map(|id| id.to_string()))
+            .bind(reason.trim())
+            .bind(format_time(now()))
+            .execute(&mut *transaction)
+            .await?;
+        record_event(
+            &mut transaction,
+            milestone_id,
+            by_user,
+            "evidence_flag",
+            &Value::Null,
+            &json!({"evidence_id": evidence_id}),
+            reason.trim(),
+        )
+        .await?;
+        transaction.commit().await?;
+        Ok(())
+    }
+
+    /// Flags on the evidence of a milestone, oldest first.
+    pub async fn evidence_flags(&self, milestone_id: Uuid) -> StoreResult<Vec<EvidenceFlag>> {
+        let rows = sqlx::query(
+            "SELECT f.evidence_id, f.reason, f.at, users.name AS user_name FROM evidence_flags f \
+             JOIN milestone_evidence e ON e.id = f.evidence_id LEFT JOIN users ON users.id = f.user_id \
+             WHERE e.milestone_id = $1 ORDER BY f.at",
+        )
+        .bind(milestone_id.to_string())
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(EvidenceFlag {
+                    evidence_id: parse_uuid(row.try_get("evidence_id")?)?,
+                    user_name: row.try_get("user_name")?,
+                    reason: row.try_get("reason")?,
+                    at: parse_time(row.try_get("at")?)?,
+                })
+            })
+            .collect()
+    }
+}

@@ -25,6 +25,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use uuid::Uuid;
 
+pub use accountability::EvidenceFlag;
 pub use activity::ActivityScope;
 pub use datasets::{DatasetSummary, TagCount};
 pub use organizations::Member;

@@ -463,3 +463,95 @@ async fn bulk_update_through_the_api_with_a_token() {
     let anonymous = app.client.post(&url).body(csv).send().await.unwrap();
     assert_eq!(anonymous.status(), 403);
 }
+
+#[tokio::test]
+async fn monitors_comment_and_flag_evidence_in_public() {
+    let app = TestApp::start().await;
+    let (commitment, milestones) = commitment(&app).await;
+    let mut with_evidence = milestones[0].clone();
+    with_evidence.status = MilestoneStatus::Finished;
+    with_evidence.progress = 100;
+    with_evidence.evidence.push(datalab_core::accountability::Evidence {
+        id: Uuid::new_v4(),
+        target: datalab_core::accountability::EvidenceTarget::Url { url: "https://example.org/foto.jpg".into() },
+        note: "Foto de la reunión".into(),
+        added_by: None,
+        added_at: datalab_store::now(),
+    });
+    app.state.store.update_milestone(None, &milestones[0], &with_evidence, "").await.unwrap();
+    let evidence_id = with_evidence.evidence[0].id;
+    app.user("root", true).await;
+    app.user("vigia", false).await;
+    app.user("curioso", false).await;
+
+    let (root, root_csrf) = app.signed_in_client("root").await;
+    let added = root
+        .post(app.url("/commitment/MXNLE0001/monitors"))
+        .form(&[("csrf_token", root_csrf.as_str()), ("username", "vigia")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(added.status(), 303);
+    let (curious, curious_csrf) = app.signed_in_client("curioso").await;
+    let refused = curious
+        .post(app.url("/commitment/MXNLE0001/monitors"))
+        .form(&[("csrf_token", curious_csrf.as_str()), ("username", "curioso")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 403, "only sysadmins name monitors");
+
+    let (monitor, csrf) = app.signed_in_client("vigia").await;
+    let page = monitor.get(app.url("/commitment/MXNLE0001/milestone/1")).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("Comentario de monitoreo") && page.contains("Señalar como insuficiente"));
+    assert!(!page.contains("Actualizar el hito"), "a monitor does not update milestones");
+    let commented = monitor
+        .post(app.url("/commitment/MXNLE0001/milestone/1/comment"))
+        .form(&[("csrf_token", csrf.as_str()), ("comment", "La minuta no tiene firmas")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(commented.status(), 303);
+    let flagged = monitor
+        .post(app.url(&format!("/commitment/MXNLE0001/milestone/1/evidence/{evidence_id}/flag")))
+        .form(&[("csrf_token", csrf.as_str()), ("reason", "Una foto no prueba que se hizo el diagnóstico")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(flagged.status(), 303);
+    let empty = monitor
+        .post(app.url("/commitment/MXNLE0001/milestone/1/comment"))
+        .form(&[("csrf_token", csrf.as_str()), ("comment", " ")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(empty.status(), 422);
+
+    let not_monitor = curious
+        .post(app.url("/commitment/MXNLE0001/milestone/1/comment"))
+        .form(&[("csrf_token", curious_csrf.as_str()), ("comment", "spam")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(not_monitor.status(), 403);
+
+    let public = TestApp::new_client()
+        .get(app.url("/commitment/MXNLE0001/milestone/1"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        public.contains("Señalada como insuficiente:")
+            && public.contains("«Una foto no prueba que se hizo el diagnóstico»"),
+        "flags are public"
+    );
+    assert!(public.contains("vigia: comentó — «La minuta no tiene firmas»"));
+    assert!(public.contains("señaló una evidencia como insuficiente"));
+    let commitment_page =
+        TestApp::new_client().get(app.url("/commitment/MXNLE0001")).send().await.unwrap().text().await.unwrap();
+    assert!(commitment_page.contains("/user/vigia"), "monitors are listed");
+    let _ = commitment;
+}

@@ -225,6 +225,8 @@ pub async fn show(
             "institution_progress": by_institution.into_iter().map(|(name, (sum, count))| json!({"name": name, "progress": sum / count.max(1), "milestones": count})).collect::<Vec<_>>(),
             "chart": timeline_chart(&milestones, &commitment, today),
             "catalog_dataset": state.store.dataset(&crate::accountability::dataset_name(&commitment.code)).await.ok().map(|dataset| dataset.name),
+            "monitors": state.store.monitors(commitment.id).await?.into_iter().map(|(_, name)| name).collect::<Vec<_>>(),
+            "can_manage": context.actor.can(Action::ManageCommitments),
             "today": today.to_string(),
         }),
     )
@@ -242,10 +244,20 @@ async fn milestone_page(
     let lang = context.lang.code();
     let titles = organization_titles(state).await?;
     let events = state.store.milestone_events(milestone.id).await?;
+    let flags = state.store.evidence_flags(milestone.id).await?;
     let mut evidence = Vec::new();
     for item in &milestone.evidence {
-        evidence.push(evidence_view(state, lang, item).await);
+        let mut view = evidence_view(state, lang, item).await;
+        view["id"] = json!(item.id);
+        view["flags"] = json!(flags
+            .iter()
+            .filter(|flag| flag.evidence_id == item.id)
+            .map(|flag| json!({"user": flag.user_name, "reason": flag.reason, "at": crate::ckan::dicts::ckan_time(flag.at)}))
+            .collect::<Vec<_>>());
+        evidence.push(view);
     }
+    let can_monitor =
+        context.actor.can(Action::Monitor { assigned_monitor: is_monitor(state, context, commitment).await? });
     let describe = |value: &Value| -> String {
         match value {
             Value::Null => String::new(),
@@ -286,6 +298,7 @@ async fn milestone_page(
             "evidence": evidence,
             "timeline": timeline,
             "can_update": can_update(&context.actor, commitment, milestone),
+            "can_monitor": can_monitor,
             "statuses": MilestoneStatus::ALL.iter().map(|status| json!({"code": status.as_str(), "label": context.lang.t(&format!("status-{}", status.as_str()))})).collect::<Vec<_>>(),
             "form": form,
             "errors": translated_errors(context, errors),
@@ -583,4 +596,92 @@ pub async fn import(
     view.entry("previewed").or_insert(json!(false));
     let page = render(&state, &context, "milestone_import.html", Value::Object(view))?;
     Ok((status, page).into_response())
+}
+
+async fn is_monitor(state: &AppState, context: &RequestContext, commitment: &Commitment) -> Result<bool, AppError> {
+    let Some(user) = &context.user else { return Ok(false) };
+    Ok(state.store.monitors(commitment.id).await?.iter().any(|(id, _)| *id == user.id))
+}
+
+/// A monitor's comment on a milestone.
+pub async fn comment(
+    State(state): State<AppState>,
+    context: RequestContext,
+    Path((code, number)): Path<(String, i64)>,
+    body: Bytes,
+) -> Result<Response, AppError> {
+    let pairs = checked_form(&context, &body)?;
+    let commitment = state.store.commitment(&code).await?;
+    let milestone = state.store.milestone(commitment.id, number).await?;
+    context.actor.authorize(Action::Monitor { assigned_monitor: is_monitor(&state, &context, &commitment).await? })?;
+    match state
+        .store
+        .add_milestone_comment(context.user.as_ref().map(|user| user.id), milestone.id, &form_value(&pairs, "comment"))
+        .await
+    {
+        Ok(()) => Ok(redirect_local(&format!("/commitment/{}/milestone/{}", commitment.code, number))),
+        Err(datalab_store::StoreError::Validation(errors)) => {
+            milestone_page(
+                &state,
+                &context,
+                &commitment,
+                &milestone,
+                &errors,
+                default_form(&milestone),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
+        }
+        Err(other) => Err(other.into()),
+    }
+}
+
+/// A monitor flags a piece of evidence as insufficient, with a reason.
+pub async fn flag_evidence(
+    State(state): State<AppState>,
+    context: RequestContext,
+    Path((code, number, evidence_id)): Path<(String, i64, Uuid)>,
+    body: Bytes,
+) -> Result<Response, AppError> {
+    let pairs = checked_form(&context, &body)?;
+    let commitment = state.store.commitment(&code).await?;
+    let milestone = state.store.milestone(commitment.id, number).await?;
+    context.actor.authorize(Action::Monitor { assigned_monitor: is_monitor(&state, &context, &commitment).await? })?;
+    let user = context.user.as_ref().map(|user| user.id);
+    match state.store.flag_evidence(user, milestone.id, evidence_id, &form_value(&pairs, "reason")).await {
+        Ok(()) => Ok(redirect_local(&format!("/commitment/{}/milestone/{}", commitment.code, number))),
+        Err(datalab_store::StoreError::Validation(errors)) => {
+            milestone_page(
+                &state,
+                &context,
+                &commitment,
+                &milestone,
+                &errors,
+                default_form(&milestone),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
+        }
+        Err(other) => Err(other.into()),
+    }
+}
+
+/// Sysadmins name a commitment's monitors.
+pub async fn add_monitor(
+    State(state): State<AppState>,
+    context: RequestContext,
+    Path(code): Path<String>,
+    body: Bytes,
+) -> Result<Response, AppError> {
+    let pairs = checked_form(&context, &body)?;
+    context.actor.authorize(Action::ManageCommitments)?;
+    let commitment = state.store.commitment(&code).await?;
+    let user = state.store.user(&form_value(&pairs, "username")).await.map_err(|error| match error {
+        datalab_store::StoreError::NotFound => {
+            AppError::Validation(FieldErrors::single("username", FieldError::UnknownValue))
+        }
+        other => other.into(),
+    })?;
+    state.store.add_monitor(commitment.id, user.id).await?;
+    Ok(redirect_local(&format!("/commitment/{}", commitment.code)))
 }
