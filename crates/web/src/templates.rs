@@ -41,6 +41,7 @@ templates!(
     "commitment.html",
     "milestone.html",
     "milestone_import.html",
+    "commitment_report.html",
 );
 
 pub struct Templates {

@@ -555,3 +555,56 @@ async fn monitors_comment_and_flag_evidence_in_public() {
     assert!(commitment_page.contains("/user/vigia"), "monitors are listed");
     let _ = commitment;
 }
+
+#[tokio::test]
+async fn documents_as_evidence_and_the_printable_report() {
+    let app = TestApp::start().await;
+    let (commitment, _) = commitment(&app).await;
+    let culture = app.state.store.organization("cultura").await.unwrap();
+    let (member, _) = app.user("miembro", false).await;
+    app.member(&culture, &member, Capacity::Member).await;
+    let (client, csrf) = app.signed_in_client("miembro").await;
+    let document = b"%PDF-1.4 minuta de la mesa de trabajo".to_vec();
+    let form = reqwest::multipart::Form::new()
+        .text("csrf_token", csrf.clone())
+        .text("note", "Minuta firmada")
+        .part("document", reqwest::multipart::Part::bytes(document.clone()).file_name("../minuta.pdf"));
+    let uploaded =
+        client.post(app.url("/commitment/MXNLE0001/milestone/1/document")).multipart(form).send().await.unwrap();
+    assert_eq!(uploaded.status(), 303);
+    let milestone = app.state.store.milestone(commitment.id, 1).await.unwrap();
+    assert_eq!(milestone.evidence.len(), 1);
+    use sha2::Digest;
+    match &milestone.evidence[0].target {
+        datalab_core::accountability::EvidenceTarget::Document { filename, sha256, .. } => {
+            assert_eq!(filename, "minuta.pdf");
+            assert_eq!(*sha256, hex::encode(sha2::Sha256::digest(&document)));
+        }
+        other => panic!("expected a document, got {other:?}"),
+    }
+    let url = app.url(&format!("/commitment/MXNLE0001/milestone/1/evidence/{}/download", milestone.evidence[0].id));
+    let downloaded = TestApp::new_client().get(&url).send().await.unwrap();
+    assert_eq!(downloaded.status(), 200);
+    assert_eq!(downloaded.headers()["content-type"], "application/pdf");
+    assert_eq!(downloaded.bytes().await.unwrap().to_vec(), document);
+    let page = client.get(app.url("/commitment/MXNLE0001/milestone/1")).send().await.unwrap().text().await.unwrap();
+    assert!(
+        page.contains("minuta.pdf") && page.contains("&#x2f;evidence&#x2f;"),
+        "the document is linked from the milestone"
+    );
+
+    // Without the CSRF token first, nothing is stored.
+    let forged = reqwest::multipart::Form::new()
+        .part("document", reqwest::multipart::Part::bytes(b"otro".to_vec()).file_name("otro.pdf"))
+        .text("csrf_token", csrf.clone());
+    let refused =
+        client.post(app.url("/commitment/MXNLE0001/milestone/1/document")).multipart(forged).send().await.unwrap();
+    assert_eq!(refused.status(), 403);
+    assert_eq!(app.stored_blobs().len(), 1 + 2, "the document, plus nothing but the catalog copy's two files");
+
+    let report = app.client.get(app.url("/commitment/MXNLE0001/report")).send().await.unwrap().text().await.unwrap();
+    assert!(report.contains("Informe para imprimir: MXNLE0001"));
+    assert!(report.contains("No evidence available") || report.contains("Not started"));
+    assert!(report.contains("minuta.pdf"));
+    assert!(report.contains("@media print") || report.contains("/static/style.css"));
+}

@@ -45,7 +45,8 @@ async fn organization_titles(state: &AppState) -> Result<std::collections::HashM
         .collect())
 }
 
-async fn evidence_view(state: &AppState, lang: &str, evidence: &Evidence) -> Value {
+/// `milestone_path` is the milestone page's path, under which documents download.
+async fn evidence_view(state: &AppState, milestone_path: &str, evidence: &Evidence) -> Value {
     let (label, url) = match &evidence.target {
         EvidenceTarget::Url { url } => (url.clone(), url.clone()),
         EvidenceTarget::Dataset { dataset_id } => match state.store.dataset(&dataset_id.to_string()).await {
@@ -56,9 +57,10 @@ async fn evidence_view(state: &AppState, lang: &str, evidence: &Evidence) -> Val
             Ok(resource) => (resource.name, format!("/dataset/{}/resource/{}", resource.dataset_id, resource.id)),
             Err(_) => (resource_id.to_string(), String::new()),
         },
-        EvidenceTarget::Document { filename, .. } => (filename.clone(), String::new()),
+        EvidenceTarget::Document { filename, .. } => {
+            (filename.clone(), format!("{milestone_path}/evidence/{}/download", evidence.id))
+        }
     };
-    let _ = lang;
     json!({"label": label, "url": url, "note": evidence.note, "added_at": crate::ckan::dicts::ckan_time(evidence.added_at)})
 }
 
@@ -247,7 +249,8 @@ async fn milestone_page(
     let flags = state.store.evidence_flags(milestone.id).await?;
     let mut evidence = Vec::new();
     for item in &milestone.evidence {
-        let mut view = evidence_view(state, lang, item).await;
+        let path = format!("/commitment/{}/milestone/{}", commitment.code, milestone.number);
+        let mut view = evidence_view(state, &path, item).await;
         view["id"] = json!(item.id);
         view["flags"] = json!(flags
             .iter()
@@ -684,4 +687,165 @@ pub async fn add_monitor(
     })?;
     state.store.add_monitor(commitment.id, user.id).await?;
     Ok(redirect_local(&format!("/commitment/{}", commitment.code)))
+}
+
+/// A printable end-of-commitment report: every milestone with its status,
+/// the IRM completion scale, evidence and the latest notes.
+pub async fn report(
+    State(state): State<AppState>,
+    context: RequestContext,
+    Path(code): Path<String>,
+) -> Result<Response, AppError> {
+    let commitment = state.store.commitment(&code).await?;
+    let milestones = state.store.milestones(commitment.id).await?;
+    let lang = context.lang.code();
+    let titles = organization_titles(&state).await?;
+    let today = today();
+    let mut rows = Vec::new();
+    for milestone in &milestones {
+        let mut row = milestone_summary(milestone, lang, &titles, today);
+        let mut evidence = Vec::new();
+        for item in &milestone.evidence {
+            evidence.push(
+                evidence_view(&state, &format!("/commitment/{}/milestone/{}", commitment.code, milestone.number), item)
+                    .await,
+            );
+        }
+        row["evidence"] = json!(evidence);
+        row["blocker_reason"] = json!(milestone.blocker_reason);
+        let events = state.store.milestone_events(milestone.id).await?;
+        row["last_note"] =
+            json!(events.iter().rev().find(|event| !event.note.is_empty()).map(|event| event.note.clone()));
+        rows.push(row);
+    }
+    let mut scale: Vec<(String, usize)> = Vec::new();
+    for milestone in &milestones {
+        let label = milestone.irm_completion().english().to_string();
+        match scale.iter_mut().find(|(known, _)| *known == label) {
+            Some(entry) => entry.1 += 1,
+            None => scale.push((label, 1)),
+        }
+    }
+    render(
+        &state,
+        &context,
+        "commitment_report.html",
+        json!({
+            "commitment": {"code": commitment.code, "title": commitment.title.get(lang), "action_plan": commitment.action_plan.title.get(lang), "start": commitment.start, "end": commitment.end},
+            "milestones": rows,
+            "scale": scale.into_iter().map(|(label, count)| json!({"label": label, "count": count})).collect::<Vec<_>>(),
+            "generated": today.to_string(),
+        }),
+    )
+}
+
+/// Uploads a document as evidence (stored by its SHA-256) for the members of
+/// a responsible organization. The CSRF token must come before the file.
+pub async fn upload_document(
+    State(state): State<AppState>,
+    context: RequestContext,
+    Path((code, number)): Path<(String, i64)>,
+    request: axum::extract::Request,
+) -> Result<Response, AppError> {
+    use axum::extract::FromRequest;
+    let commitment = state.store.commitment(&code).await?;
+    let before = state.store.milestone(commitment.id, number).await?;
+    context.actor.authorize_any(&update_actions(&commitment, &before))?;
+    let mut multipart = axum::extract::Multipart::from_request(request, &state)
+        .await
+        .map_err(|error| AppError::BadRequest(error.to_string()))?;
+    let (mut csrf_checked, mut note, mut upload) = (false, String::new(), None);
+    let read: Result<(), AppError> = async {
+        while let Some(mut field) =
+            multipart.next_field().await.map_err(|error| AppError::BadRequest(error.to_string()))?
+        {
+            let name = field.name().unwrap_or("").to_string();
+            if name == "document" {
+                if !csrf_checked {
+                    return Err(AppError::Csrf);
+                }
+                let filename = field.file_name().unwrap_or("").to_string();
+                if filename.is_empty() {
+                    continue;
+                }
+                let stream = futures_util::stream::poll_fn(move |poll| {
+                    futures_util::Stream::poll_next(std::pin::Pin::new(&mut field), poll)
+                });
+                upload = Some((crate::catalog::store_upload(&state, stream).await?, filename));
+            } else {
+                let value = field.text().await.map_err(|error| AppError::BadRequest(error.to_string()))?;
+                match name.as_str() {
+                    "csrf_token" => {
+                        crate::context::verify_csrf(&context, &value)?;
+                        csrf_checked = true;
+                    }
+                    "note" => note = value.trim().chars().take(2000).collect(),
+                    _ => {}
+                }
+            }
+        }
+        if csrf_checked { Ok(()) } else { Err(AppError::Csrf) }
+    }
+    .await;
+    if let Err(error) = read {
+        if let Some((blob, _)) = &upload {
+            crate::catalog::discard_upload(&state, blob).await;
+        }
+        return Err(error);
+    }
+    let Some((blob, filename)) = upload else {
+        let errors = FieldErrors::single("document", FieldError::Missing);
+        return milestone_page(
+            &state,
+            &context,
+            &commitment,
+            &before,
+            &errors,
+            default_form(&before),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+    };
+    let mut after = before.clone();
+    after.evidence.push(Evidence {
+        id: Uuid::new_v4(),
+        target: EvidenceTarget::Document {
+            storage_key: blob.key.clone(),
+            filename: crate::catalog::safe_filename(&filename),
+            sha256: blob.sha256.clone(),
+        },
+        note: note.clone(),
+        added_by: context.user.as_ref().map(|user| user.id),
+        added_at: datalab_store::now(),
+    });
+    state.store.update_milestone(context.user.as_ref().map(|user| user.id), &before, &after, &note).await?;
+    crate::accountability::sync_catalog_copy(&state, &commitment).await?;
+    Ok(redirect_local(&format!("/commitment/{}/milestone/{}", commitment.code, number)))
+}
+
+/// Serves an uploaded evidence document (evidence is public, as the tracker is).
+pub async fn download_document(
+    State(state): State<AppState>,
+    Path((code, number, evidence_id)): Path<(String, i64, Uuid)>,
+) -> Result<Response, AppError> {
+    let commitment = state.store.commitment(&code).await?;
+    let milestone = state.store.milestone(commitment.id, number).await?;
+    let evidence = milestone.evidence.iter().find(|item| item.id == evidence_id).ok_or(AppError::NotFound)?;
+    let EvidenceTarget::Document { storage_key, filename, sha256 } = &evidence.target else {
+        return Err(AppError::NotFound);
+    };
+    let reader = state.files.open(storage_key, None).await?;
+    let mimetype = mime_guess::from_path(filename).first_or_octet_stream().essence_str().to_string();
+    let encoded = percent_encoding::utf8_percent_encode(filename, percent_encoding::NON_ALPHANUMERIC).to_string();
+    Ok((
+        [
+            (axum::http::header::CONTENT_TYPE, mimetype),
+            (axum::http::header::CONTENT_LENGTH, reader.total_size.to_string()),
+            (axum::http::header::ETAG, format!("\"{sha256}\"")),
+            (axum::http::header::CONTENT_DISPOSITION, format!("attachment; filename*=UTF-8''{encoded}")),
+            (axum::http::header::HeaderName::from_static("x-content-type-options"), "nosniff".to_string()),
+        ],
+        axum::body::Body::from_stream(reader.stream),
+    )
+        .into_response())
 }

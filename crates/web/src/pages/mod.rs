@@ -48,9 +48,18 @@ pub fn routes() -> Router<AppState> {
         .route("/commitment/{code}", get(accountability::show))
         .route("/commitment/{code}/milestones.csv", get(accountability::csv))
         .route("/commitment/{code}/feed.atom", get(accountability::feed))
+        .route("/commitment/{code}/report", get(accountability::report))
         .route("/commitment/{code}/import", get(accountability::import_form).post(accountability::import))
         .route("/commitment/{code}/monitors", post(accountability::add_monitor))
         .route("/commitment/{code}/milestone/{number}/comment", post(accountability::comment))
+        .route(
+            "/commitment/{code}/milestone/{number}/document",
+            post(accountability::upload_document).layer(axum::extract::DefaultBodyLimit::disable()),
+        )
+        .route(
+            "/commitment/{code}/milestone/{number}/evidence/{evidence}/download",
+            get(accountability::download_document),
+        )
         .route("/commitment/{code}/milestone/{number}/evidence/{evidence}/flag", post(accountability::flag_evidence))
         .route("/commitment/{code}/milestone/{number}", get(accountability::milestone).post(accountability::update))
         .route("/group", get(organizations::groups))
