@@ -144,7 +144,103 @@ async fn write_milestone_update(
     Ok(entries)
 }
 
+/// Sets a parent's progress to the weighted mean of its tasks' (a timeline
+/// entry on the parent when it changes). Returns the entries written.
+async fn derive_parent_progress(
+    connection: &mut SqliteConnection,
+    by_user: Option<Uuid>,
+    parent: Uuid,
+) -> StoreResult<usize> {
+    let rows = sqlx::query("SELECT progress, weight FROM milestones WHERE parent_id = $1")
+        .bind(parent.to_string())
+        .fetch_all(&mut *connection)
+        .await?;
+    let total: f64 = rows.iter().map(|row| row.try_get::<f64, _>("weight").unwrap_or(0.0)).sum();
+    if rows.is_empty() || total <= 0.0 {
+        return Ok(0);
+    }
+    let weighted: f64 = rows
+        .iter()
+        .map(|row| {
+            row.try_get::<f64, _>("weight").unwrap_or(0.0) * row.try_get::<i64, _>("progress").unwrap_or(0) as f64
+        })
+        .sum();
+    let derived = (weighted / total).round() as i64;
+    let current: i64 = sqlx::query_scalar("SELECT progress FROM milestones WHERE id = $1")
+        .bind(parent.to_string())
+        .fetch_one(&mut *connection)
+        .await?;
+    if current == derived {
+        return Ok(0);
+    }
+    sqlx::query("UPDATE milestones SET progress = $2, modified = $3 WHERE id = $1")
+        .bind(parent.to_string())
+        .bind(derived)
+        .bind(format_time(now()))
+        .execute(&mut *connection)
+        .await?;
+    record_event(connection, parent, by_user, "progress", &json!(current), &json!(derived), "derived-from-tasks")
+        .await?;
+    Ok(1)
+}
+
 impl Store {
+    /// Adds a task under a milestone, numbered after every milestone of the
+    /// commitment; the parent's progress is derived again.
+    pub async fn create_task(
+        &self,
+        by_user: Option<Uuid>,
+        parent: &Milestone,
+        task: &Milestone,
+    ) -> StoreResult<Milestone> {
+        let mut task = task.clone();
+        task.parent_id = Some(parent.id);
+        task.commitment_id = parent.commitment_id;
+        task.validate().into_result()?;
+        if task.title.es.trim().is_empty() && task.title.en.trim().is_empty() {
+            return Err(datalab_core::FieldErrors::single("title", datalab_core::FieldError::Missing).into());
+        }
+        let mut transaction = self.writer.begin().await?;
+        let next: i64 =
+            sqlx::query_scalar("SELECT COALESCE(MAX(number), 0) + 1 FROM milestones WHERE commitment_id = $1")
+                .bind(parent.commitment_id.to_string())
+                .fetch_one(&mut *transaction)
+                .await?;
+        task.number = next;
+        sqlx::query(
+            "INSERT INTO milestones (id, commitment_id, number, parent_id, weight, title, description, start_date, end_date, status, \
+             progress, blocker_reason, blocker_owner, modified) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+        )
+        .bind(task.id.to_string())
+        .bind(task.commitment_id.to_string())
+        .bind(task.number)
+        .bind(parent.id.to_string())
+        .bind(task.weight)
+        .bind(json_text(&task.title))
+        .bind(json_text(&task.description))
+        .bind(&task.start)
+        .bind(&task.end)
+        .bind(task.status.as_str())
+        .bind(task.progress)
+        .bind(&task.blocker_reason)
+        .bind(&task.blocker_owner)
+        .bind(format_time(now()))
+        .execute(&mut *transaction)
+        .await?;
+        for organization in &task.organizations {
+            sqlx::query("INSERT INTO milestone_organizations (milestone_id, organization_id) VALUES ($1, $2)")
+                .bind(task.id.to_string())
+                .bind(organization.to_string())
+                .execute(&mut *transaction)
+                .await?;
+        }
+        let snapshot = json!({"status": task.status, "progress": task.progress, "start": task.start, "end": task.end, "parent": parent.number});
+        record_event(&mut transaction, task.id, by_user, "created", &Value::Null, &snapshot, "").await?;
+        derive_parent_progress(&mut transaction, by_user, parent.id).await?;
+        transaction.commit().await?;
+        Ok(task)
+    }
+
     /// Stores a commitment with its milestones; each milestone's timeline
     /// starts with a `created` entry.
     pub async fn create_commitment(
@@ -395,6 +491,12 @@ impl Store {
         let mut entries = 0;
         for (before, after, note) in updates {
             entries += write_milestone_update(&mut transaction, by_user, before, after, note).await?;
+        }
+        let mut parents: Vec<Uuid> = updates.iter().filter_map(|(before, _, _)| before.parent_id).collect();
+        parents.sort();
+        parents.dedup();
+        for parent in parents {
+            entries += derive_parent_progress(&mut transaction, by_user, parent).await?;
         }
         transaction.commit().await?;
         Ok(entries)

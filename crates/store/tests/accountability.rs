@@ -123,3 +123,39 @@ async fn rule_breaking_updates_write_nothing() {
     assert_eq!(store.milestone_events(milestone.id).await.unwrap().len(), 1, "only the creation entry");
     assert_eq!(store.milestone(commitment.id, 2).await.unwrap(), milestone);
 }
+
+#[tokio::test]
+async fn a_parent_progress_is_derived_from_its_weighted_tasks() {
+    let (_directory, store, commitment, parent) = fixture().await;
+    let task = |title: &str, weight: f64| Milestone {
+        id: Uuid::new_v4(),
+        title: text(title),
+        weight,
+        start: "2023-02".into(),
+        end: "2023-03".into(),
+        ..parent.clone()
+    };
+    let first = store.create_task(None, &parent, &task("Convocar", 3.0)).await.unwrap();
+    let second = store.create_task(None, &parent, &task("Firmar", 1.0)).await.unwrap();
+    assert_eq!((first.number, second.number), (3, 4), "tasks are numbered after every milestone");
+    let mut advanced = first.clone();
+    advanced.status = MilestoneStatus::InProgress;
+    advanced.progress = 100;
+    store.update_milestone(None, &first, &advanced, "").await.unwrap();
+    let parent_now = store.milestone(commitment.id, 2).await.unwrap();
+    assert_eq!(parent_now.progress, 75, "(3 × 100 + 1 × 0) / 4");
+    let events = store.milestone_events(parent.id).await.unwrap();
+    let last = events.last().unwrap();
+    assert_eq!((last.field.as_str(), last.note.as_str()), ("progress", "derived-from-tasks"));
+    assert_eq!(last.before, serde_json::json!(0));
+    assert_eq!(last.after, serde_json::json!(75));
+    let children: Vec<i64> = store
+        .milestones(commitment.id)
+        .await
+        .unwrap()
+        .iter()
+        .filter(|milestone| milestone.parent_id == Some(parent.id))
+        .map(|milestone| milestone.number)
+        .collect();
+    assert_eq!(children, vec![3, 4]);
+}

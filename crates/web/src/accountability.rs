@@ -30,6 +30,7 @@ pub const CSV_COLUMNS: &[&str] = &[
     "overdue",
     "data_problems",
     "irm_completion",
+    "parent",
 ];
 
 pub fn milestones_csv(commitment: &CommitmentOut) -> String {
@@ -53,6 +54,7 @@ pub fn milestones_csv(commitment: &CommitmentOut) -> String {
                 if milestone.overdue { "true" } else { "false" },
                 &milestone.data_problems.join(";"),
                 &milestone.irm_completion,
+                &milestone.parent.map(|number| number.to_string()).unwrap_or_default(),
             ])
             .expect("writing to memory");
     }
@@ -275,7 +277,7 @@ pub async fn plan_import(
             }]);
         }
     };
-    let mut reader = csv::ReaderBuilder::new().flexible(false).trim(csv::Trim::All).from_reader(text.as_bytes());
+    let mut reader = csv::ReaderBuilder::new().flexible(true).trim(csv::Trim::All).from_reader(text.as_bytes());
     let headers: Vec<String> = match reader.headers() {
         Ok(headers) => headers.iter().map(str::to_string).collect(),
         Err(error) => {

@@ -785,6 +785,8 @@ async fn show_user(
 #[derive(Serialize, ToSchema)]
 pub struct MilestoneOut {
     pub number: i64,
+    /// For a task: the number of its milestone.
+    pub parent: Option<i64>,
     pub title_es: String,
     pub title_en: String,
     /// YYYY-MM or YYYY-MM-DD, as published.
@@ -854,6 +856,10 @@ pub(crate) async fn commitment_out(
             .iter()
             .map(|milestone| MilestoneOut {
                 number: milestone.number,
+                parent: milestone
+                    .parent_id
+                    .and_then(|id| milestones.iter().find(|candidate| candidate.id == id))
+                    .map(|parent| parent.number),
                 title_es: milestone.title.es.clone(),
                 title_en: milestone.title.en.clone(),
                 start: milestone.start.clone(),

@@ -608,3 +608,70 @@ async fn documents_as_evidence_and_the_printable_report() {
     assert!(report.contains("minuta.pdf"));
     assert!(report.contains("@media print") || report.contains("/static/style.css"));
 }
+
+#[tokio::test]
+async fn tasks_under_a_milestone_drive_its_progress() {
+    let app = TestApp::start().await;
+    let (commitment, _) = commitment(&app).await;
+    let culture = app.state.store.organization("cultura").await.unwrap();
+    let (member, _) = app.user("miembro", false).await;
+    app.member(&culture, &member, Capacity::Member).await;
+    let (client, csrf) = app.signed_in_client("miembro").await;
+    for (title, weight) in [("Convocar a las dependencias", "3"), ("Firmar el convenio", "1")] {
+        let added = client
+            .post(app.url("/commitment/MXNLE0001/milestone/3/tasks"))
+            .form(&[
+                ("csrf_token", csrf.as_str()),
+                ("title_es", title),
+                ("start", "2029-01"),
+                ("end", "2029-06"),
+                ("weight", weight),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(added.status(), 303);
+    }
+    let bad = client
+        .post(app.url("/commitment/MXNLE0001/milestone/3/tasks"))
+        .form(&[
+            ("csrf_token", csrf.as_str()),
+            ("title_es", "Sin peso"),
+            ("start", "2029-01"),
+            ("end", "2029-06"),
+            ("weight", "cero"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 422);
+    let page = client.get(app.url("/commitment/MXNLE0001/milestone/3")).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("Convocar a las dependencias") && page.contains("Firmar el convenio"));
+    assert!(page.contains("El avance de este hito se calcula de sus tareas"));
+    let updated = client
+        .post(app.url("/commitment/MXNLE0001/milestone/4"))
+        .form(&[
+            ("csrf_token", csrf.as_str()),
+            ("status", "finished"),
+            ("progress", "100"),
+            ("start", "2029-01"),
+            ("end", "2029-06"),
+            ("evidence_url", "https://example.org/convocatoria.pdf"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(updated.status(), 303);
+    assert_eq!(app.state.store.milestone(commitment.id, 3).await.unwrap().progress, 75, "3 × 100 + 1 × 0 over 4");
+    let task_page =
+        client.get(app.url("/commitment/MXNLE0001/milestone/4")).send().await.unwrap().text().await.unwrap();
+    assert!(task_page.contains("Tarea del hito") && task_page.contains("3. Hito 3"));
+    let parent_page =
+        client.get(app.url("/commitment/MXNLE0001/milestone/3")).send().await.unwrap().text().await.unwrap();
+    assert!(parent_page.contains("calculado de sus tareas"), "the derived change is in the parent's timeline");
+    let dashboard = app.client.get(app.url("/commitment/MXNLE0001")).send().await.unwrap().text().await.unwrap();
+    assert!(dashboard.contains("<strong>0</strong> Terminado"), "tasks are not counted as milestones");
+    let api: serde_json::Value =
+        app.client.get(app.url("/api/v1/commitments/MXNLE0001")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(api["milestones"][3]["parent"], 3);
+}

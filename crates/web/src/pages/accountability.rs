@@ -167,7 +167,14 @@ pub async fn show(
     Path(code): Path<String>,
 ) -> Result<Response, AppError> {
     let commitment = state.store.commitment(&code).await?;
-    let milestones = state.store.milestones(commitment.id).await?;
+    // Tasks show on their milestone's page; the dashboard counts milestones.
+    let milestones: Vec<Milestone> = state
+        .store
+        .milestones(commitment.id)
+        .await?
+        .into_iter()
+        .filter(|milestone| milestone.parent_id.is_none())
+        .collect();
     let lang = context.lang.code();
     let titles = organization_titles(&state).await?;
     let today = today();
@@ -261,6 +268,20 @@ async fn milestone_page(
     }
     let can_monitor =
         context.actor.can(Action::Monitor { assigned_monitor: is_monitor(state, context, commitment).await? });
+    let all = state.store.milestones(commitment.id).await?;
+    let tasks: Vec<Value> = all
+        .iter()
+        .filter(|task| task.parent_id == Some(milestone.id))
+        .map(|task| {
+            let mut view = milestone_summary(task, lang, &titles, today());
+            view["weight"] = json!(task.weight);
+            view
+        })
+        .collect();
+    let parent = milestone
+        .parent_id
+        .and_then(|id| all.iter().find(|candidate| candidate.id == id))
+        .map(|parent| json!({"number": parent.number, "title": parent.title.get(lang)}));
     let describe = |value: &Value| -> String {
         match value {
             Value::Null => String::new(),
@@ -284,7 +305,7 @@ async fn milestone_page(
                 "field": context.lang.t(&format!("milestone-field-{}", event.field.replace('_', "-"))),
                 "before": describe(&event.before),
                 "after": describe(&event.after),
-                "note": event.note,
+                "note": if event.note == "derived-from-tasks" { context.lang.t("derived-from-tasks") } else { event.note.clone() },
             })
         })
         .collect();
@@ -302,6 +323,8 @@ async fn milestone_page(
             "timeline": timeline,
             "can_update": can_update(&context.actor, commitment, milestone),
             "can_monitor": can_monitor,
+            "tasks": tasks,
+            "parent": parent,
             "statuses": MilestoneStatus::ALL.iter().map(|status| json!({"code": status.as_str(), "label": context.lang.t(&format!("status-{}", status.as_str()))})).collect::<Vec<_>>(),
             "form": form,
             "errors": translated_errors(context, errors),
@@ -404,7 +427,13 @@ pub async fn update(
     let commitment = state.store.commitment(&code).await?;
     let before = state.store.milestone(commitment.id, number).await?;
     context.actor.authorize_any(&update_actions(&commitment, &before))?;
-    let (after, mut errors) = apply_update(&state, &context, &before, &pairs).await?;
+    let (mut after, mut errors) = apply_update(&state, &context, &before, &pairs).await?;
+    let has_tasks = state.store.milestones(commitment.id).await?.iter().any(|task| task.parent_id == Some(before.id));
+    if has_tasks {
+        // Derived from the tasks; the form does not offer it.
+        after.progress = before.progress;
+        errors.0.remove("progress");
+    }
     errors.merge(after.validate());
     let note = form_value(&pairs, "note");
     let outcome = if errors.is_empty() {
@@ -848,4 +877,57 @@ pub async fn download_document(
         axum::body::Body::from_stream(reader.stream),
     )
         .into_response())
+}
+
+/// Adds a task under a milestone (members of a responsible organization).
+pub async fn add_task(
+    State(state): State<AppState>,
+    context: RequestContext,
+    Path((code, number)): Path<(String, i64)>,
+    body: Bytes,
+) -> Result<Response, AppError> {
+    let pairs = checked_form(&context, &body)?;
+    let commitment = state.store.commitment(&code).await?;
+    let parent = state.store.milestone(commitment.id, number).await?;
+    context.actor.authorize_any(&update_actions(&commitment, &parent))?;
+    let weight = form_value(&pairs, "weight").parse::<f64>().unwrap_or(f64::NAN);
+    let task = Milestone {
+        id: Uuid::new_v4(),
+        commitment_id: commitment.id,
+        number: 0,
+        parent_id: Some(parent.id),
+        weight,
+        title: datalab_core::accountability::Bilingual {
+            es: form_value(&pairs, "title_es"),
+            en: form_value(&pairs, "title_en"),
+        },
+        description: Default::default(),
+        start: form_value(&pairs, "start"),
+        end: form_value(&pairs, "end"),
+        status: MilestoneStatus::NotStarted,
+        progress: 0,
+        blocker_reason: String::new(),
+        blocker_owner: String::new(),
+        organizations: parent.organizations.clone(),
+        evidence: Vec::new(),
+    };
+    match state.store.create_task(context.user.as_ref().map(|user| user.id), &parent, &task).await {
+        Ok(_) => {
+            crate::accountability::sync_catalog_copy(&state, &commitment).await?;
+            Ok(redirect_local(&format!("/commitment/{}/milestone/{}", commitment.code, number)))
+        }
+        Err(datalab_store::StoreError::Validation(errors)) => {
+            milestone_page(
+                &state,
+                &context,
+                &commitment,
+                &parent,
+                &errors,
+                default_form(&parent),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
+        }
+        Err(other) => Err(other.into()),
+    }
 }

@@ -52,6 +52,7 @@ pub fn routes() -> Router<AppState> {
         .route("/commitment/{code}/import", get(accountability::import_form).post(accountability::import))
         .route("/commitment/{code}/monitors", post(accountability::add_monitor))
         .route("/commitment/{code}/milestone/{number}/comment", post(accountability::comment))
+        .route("/commitment/{code}/milestone/{number}/tasks", post(accountability::add_task))
         .route(
             "/commitment/{code}/milestone/{number}/document",
             post(accountability::upload_document).layer(axum::extract::DefaultBodyLimit::disable()),
