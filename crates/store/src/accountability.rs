@@ -653,3 +653,39 @@ impl Store {
             .collect()
     }
 }
+
+impl Store {
+    /// Follows or stops following a commitment.
+    pub async fn set_following(&self, commitment_id: Uuid, user_id: Uuid, follow: bool) -> StoreResult<()> {
+        let query = if follow {
+            "INSERT INTO commitment_followers (commitment_id, user_id, since) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING"
+        } else {
+            "DELETE FROM commitment_followers WHERE commitment_id = $1 AND user_id = $2 AND $3 = $3"
+        };
+        sqlx::query(query)
+            .bind(commitment_id.to_string())
+            .bind(user_id.to_string())
+            .bind(format_time(now()))
+            .execute(&self.writer)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn follower_count(&self, commitment_id: Uuid) -> StoreResult<i64> {
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM commitment_followers WHERE commitment_id = $1")
+            .bind(commitment_id.to_string())
+            .fetch_one(&self.reader)
+            .await?)
+    }
+
+    /// Codes of the commitments a user follows.
+    pub async fn followed_commitments(&self, user_id: Uuid) -> StoreResult<Vec<String>> {
+        Ok(sqlx::query_scalar(
+            "SELECT commitments.code FROM commitment_followers JOIN commitments ON commitments.id = commitment_followers.commitment_id \
+             WHERE commitment_followers.user_id = $1 ORDER BY commitments.code",
+        )
+        .bind(user_id.to_string())
+        .fetch_all(&self.reader)
+        .await?)
+    }
+}

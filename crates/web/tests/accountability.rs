@@ -675,3 +675,49 @@ async fn tasks_under_a_milestone_drive_its_progress() {
         app.client.get(app.url("/api/v1/commitments/MXNLE0001")).send().await.unwrap().json().await.unwrap();
     assert_eq!(api["milestones"][3]["parent"], 3);
 }
+
+#[tokio::test]
+async fn anyone_signed_in_follows_a_commitment_and_sees_its_changes() {
+    let app = TestApp::start().await;
+    let (commitment, milestones) = commitment(&app).await;
+    app.user("lectora", false).await;
+    let (client, csrf) = app.signed_in_client("lectora").await;
+    let anonymous =
+        TestApp::new_client().get(app.url("/commitment/MXNLE0001")).send().await.unwrap().text().await.unwrap();
+    assert!(
+        anonymous.contains("Inicia sesión para seguir este compromiso") && anonymous.contains("0 personas lo siguen")
+    );
+    let followed = client
+        .post(app.url("/commitment/MXNLE0001/follow"))
+        .form(&[("csrf_token", csrf.as_str()), ("follow", "true")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(followed.status(), 303);
+    let mut started = milestones[2].clone();
+    started.status = MilestoneStatus::InProgress;
+    app.state.store.update_milestone(None, &milestones[2], &started, "").await.unwrap();
+    let page = client.get(app.url("/commitment/MXNLE0001")).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("1 persona lo sigue") && page.contains("Dejar de seguir"));
+    let profile = client.get(app.url("/user/lectora")).send().await.unwrap().text().await.unwrap();
+    assert!(profile.contains("Compromisos que sigues") && profile.contains("Hito 3: estado → En proceso"), "{profile}");
+    let stopped = client
+        .post(app.url("/commitment/MXNLE0001/follow"))
+        .form(&[("csrf_token", csrf.as_str()), ("follow", "false")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stopped.status(), 303);
+    assert!(
+        !client
+            .get(app.url("/user/lectora"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+            .contains("Compromisos que sigues")
+    );
+    let _ = commitment;
+}

@@ -342,3 +342,11 @@ task-title-es = Task title (Spanish)
 task-title-en = Task title (English)
 task-add = Add task
 derived-from-tasks = calculated from its tasks
+follow = Follow this commitment
+unfollow = Stop following
+follow-sign-in = Sign in to follow this commitment
+followers = { $count ->
+    [one] 1 follower
+   *[other] { $count } followers
+}
+followed-heading = Commitments you follow: latest changes

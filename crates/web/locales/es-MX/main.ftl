@@ -342,3 +342,11 @@ task-title-es = Título de la tarea (español)
 task-title-en = Título de la tarea (inglés)
 task-add = Agregar tarea
 derived-from-tasks = calculado de sus tareas
+follow = Seguir este compromiso
+unfollow = Dejar de seguir
+follow-sign-in = Inicia sesión para seguir este compromiso
+followers = { $count ->
+    [one] 1 persona lo sigue
+   *[other] { $count } personas lo siguen
+}
+followed-heading = Compromisos que sigues: últimos cambios

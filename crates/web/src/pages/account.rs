@@ -195,6 +195,7 @@ async fn profile_page(
             "new_token": new_token.map(|(name, secret)| json!({"name": name, "secret": secret})),
             "organizations": organizations,
             "activities": super::activity_view(&activities),
+            "followed": if is_owner { super::accountability::followed_updates(state, context, user.id).await? } else { Vec::new() },
             "errors": translated_errors(context, errors),
         }),
     )?;

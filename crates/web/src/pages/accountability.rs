@@ -236,6 +236,11 @@ pub async fn show(
             "catalog_dataset": state.store.dataset(&crate::accountability::dataset_name(&commitment.code)).await.ok().map(|dataset| dataset.name),
             "monitors": state.store.monitors(commitment.id).await?.into_iter().map(|(_, name)| name).collect::<Vec<_>>(),
             "can_manage": context.actor.can(Action::ManageCommitments),
+            "followers": state.store.follower_count(commitment.id).await?,
+            "following": match &context.user {
+                Some(user) => state.store.followed_commitments(user.id).await?.contains(&commitment.code),
+                None => false,
+            },
             "today": today.to_string(),
         }),
     )
@@ -930,4 +935,42 @@ pub async fn add_task(
         }
         Err(other) => Err(other.into()),
     }
+}
+
+/// Follows or unfollows a commitment (anyone signed in).
+pub async fn follow(
+    State(state): State<AppState>,
+    context: RequestContext,
+    Path(code): Path<String>,
+    body: Bytes,
+) -> Result<Response, AppError> {
+    let pairs = checked_form(&context, &body)?;
+    let user = context.user.clone().ok_or(AppError::NotAuthenticated)?;
+    let commitment = state.store.commitment(&code).await?;
+    state.store.set_following(commitment.id, user.id, form_value(&pairs, "follow") != "false").await?;
+    Ok(redirect_local(&format!("/commitment/{}", commitment.code)))
+}
+
+/// The latest status changes and evidence of the commitments a user follows.
+pub async fn followed_updates(
+    state: &AppState,
+    context: &RequestContext,
+    user_id: Uuid,
+) -> Result<Vec<Value>, AppError> {
+    let mut updates = Vec::new();
+    for code in state.store.followed_commitments(user_id).await? {
+        let commitment = state.store.commitment(&code).await?;
+        let events = state.store.commitment_events(commitment.id, &["status", "evidence", "evidence_flag"], 10).await?;
+        updates.push(json!({
+            "code": commitment.code,
+            "title": commitment.title.get(context.lang.code()),
+            "events": events.iter().map(|(number, event)| json!({
+                "number": number,
+                "at": crate::ckan::dicts::ckan_time(event.at),
+                "field": context.lang.t(&format!("milestone-field-{}", event.field.replace('_', "-"))),
+                "after": event.after.as_str().map(|status| context.lang.t(&format!("status-{status}"))).unwrap_or_default(),
+            })).collect::<Vec<_>>(),
+        }));
+    }
+    Ok(updates)
 }

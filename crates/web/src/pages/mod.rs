@@ -51,6 +51,7 @@ pub fn routes() -> Router<AppState> {
         .route("/commitment/{code}/report", get(accountability::report))
         .route("/commitment/{code}/import", get(accountability::import_form).post(accountability::import))
         .route("/commitment/{code}/monitors", post(accountability::add_monitor))
+        .route("/commitment/{code}/follow", post(accountability::follow))
         .route("/commitment/{code}/milestone/{number}/comment", post(accountability::comment))
         .route("/commitment/{code}/milestone/{number}/tasks", post(accountability::add_task))
         .route(
