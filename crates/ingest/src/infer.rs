@@ -1,0 +1,326 @@
+//! Type inference from every value of a column, as Mexican government data
+//! writes them: dates as dd/mm/yyyy, numbers with thousands separators and
+//! currency ("$1,234.50"), percentages, sí/no booleans, and markers such as
+//! "N/D" or "S/D" for missing values.
+
+use serde::Serialize;
+
+/// Values that mean "no value".
+pub const MISSING_MARKERS: &[&str] =
+    &["", "n/d", "nd", "na", "n/a", "-", "--", "s/d", "sd", "null", "nulo", "sin dato", "sin datos"];
+
+pub fn is_missing(cell: &str) -> bool {
+    let lower = cell.trim().to_lowercase();
+    MISSING_MARKERS.contains(&lower.as_str())
+}
+
+/// "$1,234.50" → 1234.5; "12%" → 12; "-3" → -3. Thousands separators must
+/// group by three.
+pub fn parse_number(cell: &str) -> Option<f64> {
+    let mut text = cell.trim();
+    let negative = text.starts_with('-');
+    if negative || text.starts_with('+') {
+        text = &text[1..];
+    }
+    text = text.strip_prefix('$').unwrap_or(text).trim_start();
+    text = text.strip_suffix('%').unwrap_or(text).trim_end();
+    if text.is_empty() {
+        return None;
+    }
+    let (whole, fraction) = match text.split_once('.') {
+        Some((whole, fraction)) => (whole, Some(fraction)),
+        None => (text, None),
+    };
+    if whole.is_empty() && fraction.is_none() {
+        return None;
+    }
+    if whole.contains(',') {
+        let groups: Vec<&str> = whole.split(',').collect();
+        let first_ok = !groups[0].is_empty() && groups[0].len() <= 3;
+        if !first_ok || groups[1..].iter().any(|group| group.len() != 3) {
+            return None;
+        }
+    }
+    let digits: String = whole.chars().filter(|character| *character != ',').collect();
+    if !digits.chars().all(|character| character.is_ascii_digit()) {
+        return None;
+    }
+    if let Some(fraction) = fraction
+        && (fraction.is_empty() || !fraction.chars().all(|character| character.is_ascii_digit()))
+    {
+        return None;
+    }
+    let value: f64 = format!(
+        "{}{}.{}",
+        if negative { "-" } else { "" },
+        if digits.is_empty() { "0" } else { &digits },
+        fraction.unwrap_or("0")
+    )
+    .parse()
+    .ok()?;
+    value.is_finite().then_some(value)
+}
+
+pub fn parse_integer(cell: &str) -> Option<i64> {
+    let text = cell.trim();
+    if text.contains('.') || text.ends_with('%') {
+        return None;
+    }
+    let value = parse_number(text)?;
+    (value.fract() == 0.0 && value.abs() < 9.0e15).then_some(value as i64)
+}
+
+pub fn parse_boolean(cell: &str) -> Option<bool> {
+    match cell.trim().to_lowercase().as_str() {
+        "sí" | "si" | "true" | "verdadero" | "yes" => Some(true),
+        "no" | "false" | "falso" => Some(false),
+        _ => None,
+    }
+}
+
+/// The date formats a column may use; one is chosen for the whole column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum DateFormat {
+    /// 2024-03-31
+    YearMonthDay,
+    /// 31/03/2024 or 31-03-2024, as Mexico writes dates
+    DayMonthYear,
+    /// 03/31/2024
+    MonthDayYear,
+}
+
+impl DateFormat {
+    pub const ALL: [DateFormat; 3] = [DateFormat::YearMonthDay, DateFormat::DayMonthYear, DateFormat::MonthDayYear];
+
+    /// The Table Schema `format` pattern.
+    pub fn pattern(self) -> &'static str {
+        match self {
+            DateFormat::YearMonthDay => "%Y-%m-%d",
+            DateFormat::DayMonthYear => "%d/%m/%Y",
+            DateFormat::MonthDayYear => "%m/%d/%Y",
+        }
+    }
+}
+
+fn days_in_month(year: i32, month: u32) -> u32 {
+    match month {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 => 29,
+        2 => 28,
+        _ => 0,
+    }
+}
+
+/// A date in `format` as (year, month, day), or `None`.
+pub fn parse_date(cell: &str, format: DateFormat) -> Option<(i32, u32, u32)> {
+    let text = cell.trim();
+    let parts: Vec<&str> = text.split(['/', '-']).collect();
+    if parts.len() != 3
+        || !parts.iter().all(|part| !part.is_empty() && part.chars().all(|character| character.is_ascii_digit()))
+    {
+        return None;
+    }
+    let number = |index: usize| parts[index].parse::<u32>().ok();
+    let (year, month, day) = match format {
+        DateFormat::YearMonthDay if parts[0].len() == 4 && text.contains('-') => {
+            (number(0)? as i32, number(1)?, number(2)?)
+        }
+        DateFormat::DayMonthYear if parts[2].len() == 4 => (number(2)? as i32, number(1)?, number(0)?),
+        DateFormat::MonthDayYear if parts[2].len() == 4 && text.contains('/') => {
+            (number(2)? as i32, number(0)?, number(1)?)
+        }
+        _ => return None,
+    };
+    (1..=12).contains(&month).then_some(())?;
+    (day >= 1 && day <= days_in_month(year, month)).then_some((year, month, day))
+}
+
+/// "13:45" or "13:45:10".
+pub fn parse_time(cell: &str) -> Option<(u32, u32, u32)> {
+    let parts: Vec<&str> = cell.trim().split(':').collect();
+    if !(2..=3).contains(&parts.len())
+        || parts.iter().any(|part| part.len() != 2 || !part.chars().all(|c| c.is_ascii_digit()))
+    {
+        return None;
+    }
+    let hour: u32 = parts[0].parse().ok()?;
+    let minute: u32 = parts[1].parse().ok()?;
+    let second: u32 = parts.get(2).map(|part| part.parse().ok()).unwrap_or(Some(0))?;
+    (hour < 24 && minute < 60 && second < 60).then_some((hour, minute, second))
+}
+
+/// "2024-03-31 13:45", "2024-03-31T13:45:00Z", "31/03/2024 13:45".
+pub fn parse_datetime(cell: &str) -> Option<()> {
+    let text = cell.trim().trim_end_matches('Z');
+    let (date, time) = text.split_once(['T', ' '])?;
+    parse_time(time)?;
+    DateFormat::ALL.iter().find_map(|format| parse_date(date, *format)).map(|_| ())
+}
+
+/// Table Schema field types this inference produces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FieldType {
+    Integer,
+    Number,
+    Boolean,
+    Date,
+    Datetime,
+    Time,
+    String,
+}
+
+impl FieldType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FieldType::Integer => "integer",
+            FieldType::Number => "number",
+            FieldType::Boolean => "boolean",
+            FieldType::Date => "date",
+            FieldType::Datetime => "datetime",
+            FieldType::Time => "time",
+            FieldType::String => "string",
+        }
+    }
+}
+
+/// Share of values that must fit a type for the column to get it; the rest
+/// become type errors (and null), as frictionless-py does with its default confidence.
+pub const CONFIDENCE: f64 = 0.9;
+
+/// Counters of one column, fed every value.
+#[derive(Debug, Default, Clone)]
+pub struct TypeVotes {
+    pub values: u64,
+    pub integers: u64,
+    pub numbers: u64,
+    pub booleans: u64,
+    pub dates: [u64; 3],
+    pub datetimes: u64,
+    pub times: u64,
+}
+
+impl TypeVotes {
+    pub fn add(&mut self, cell: &str) {
+        self.values += 1;
+        if parse_integer(cell).is_some() {
+            self.integers += 1;
+        }
+        if parse_number(cell).is_some() {
+            self.numbers += 1;
+        }
+        if parse_boolean(cell).is_some() {
+            self.booleans += 1;
+        }
+        for (index, format) in DateFormat::ALL.iter().enumerate() {
+            if parse_date(cell, *format).is_some() {
+                self.dates[index] += 1;
+            }
+        }
+        if parse_datetime(cell).is_some() {
+            self.datetimes += 1;
+        }
+        if parse_time(cell).is_some() {
+            self.times += 1;
+        }
+    }
+
+    /// The column's type and, for dates, its format.
+    pub fn decide(&self) -> (FieldType, Option<DateFormat>) {
+        if self.values == 0 {
+            return (FieldType::String, None);
+        }
+        let share = |count: u64| count as f64 / self.values as f64;
+        if self.booleans == self.values {
+            return (FieldType::Boolean, None);
+        }
+        if share(self.numbers) >= CONFIDENCE {
+            return if self.integers == self.numbers { (FieldType::Integer, None) } else { (FieldType::Number, None) };
+        }
+        // Day-month-year first: that is how Mexico writes dates.
+        let order = [1usize, 0, 2];
+        if let Some(index) = order
+            .iter()
+            .copied()
+            .filter(|index| share(self.dates[*index]) >= CONFIDENCE)
+            .max_by_key(|index| (self.dates[*index], usize::from(*index == 1)))
+        {
+            return (FieldType::Date, Some(DateFormat::ALL[index]));
+        }
+        if share(self.datetimes) >= CONFIDENCE {
+            return (FieldType::Datetime, None);
+        }
+        if share(self.times) >= CONFIDENCE {
+            return (FieldType::Time, None);
+        }
+        (FieldType::String, None)
+    }
+}
+
+/// Whether a value fits the decided type.
+pub fn fits(cell: &str, field_type: FieldType, format: Option<DateFormat>) -> bool {
+    match field_type {
+        FieldType::Integer => parse_integer(cell).is_some(),
+        FieldType::Number => parse_number(cell).is_some(),
+        FieldType::Boolean => parse_boolean(cell).is_some(),
+        FieldType::Date => parse_date(cell, format.unwrap_or(DateFormat::DayMonthYear)).is_some(),
+        FieldType::Datetime => parse_datetime(cell).is_some(),
+        FieldType::Time => parse_time(cell).is_some(),
+        FieldType::String => true,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decide(values: &[&str]) -> (FieldType, Option<DateFormat>) {
+        let mut votes = TypeVotes::default();
+        for value in values.iter().filter(|value| !is_missing(value)) {
+            votes.add(value);
+        }
+        votes.decide()
+    }
+
+    #[test]
+    fn numbers_as_published() {
+        assert_eq!(parse_number("$1,234.50"), Some(1234.5));
+        assert_eq!(parse_number("12%"), Some(12.0));
+        assert_eq!(parse_number("-3"), Some(-3.0));
+        assert_eq!(parse_number("1,23"), None, "not a thousands grouping");
+        assert_eq!(parse_number("12abc"), None);
+        assert_eq!(parse_integer("1,200"), Some(1200));
+        assert_eq!(parse_integer("1.5"), None);
+    }
+
+    #[test]
+    fn columns_get_one_type_from_all_values() {
+        assert_eq!(decide(&["1", "2", "N/D", "3"]), (FieldType::Integer, None));
+        assert_eq!(decide(&["1", "2.5", "$3,000.00"]), (FieldType::Number, None));
+        assert_eq!(decide(&["sí", "no", "Sí"]), (FieldType::Boolean, None));
+        assert_eq!(
+            decide(&["15/07/2020", "05/12/2015", "28/02/2024"]),
+            (FieldType::Date, Some(DateFormat::DayMonthYear))
+        );
+        assert_eq!(
+            decide(&["07/15/2020", "12/05/2015"]),
+            (FieldType::Date, Some(DateFormat::MonthDayYear)),
+            "15 cannot be a month"
+        );
+        assert_eq!(
+            decide(&["01/02/2020", "03/04/2021"]),
+            (FieldType::Date, Some(DateFormat::DayMonthYear)),
+            "ambiguous: as Mexico writes"
+        );
+        assert_eq!(decide(&["2024-01-31", "2023-12-01"]), (FieldType::Date, Some(DateFormat::YearMonthDay)));
+        assert_eq!(decide(&["19:36", "06:09"]), (FieldType::Time, None));
+        assert_eq!(decide(&["2024-01-31 10:00", "2024-02-01T11:30:00Z"]), (FieldType::Datetime, None));
+        assert_eq!(decide(&["Monterrey", "García"]), (FieldType::String, None));
+        let mostly: Vec<String> = (0..95).map(|n| n.to_string()).chain((0..5).map(|_| "abc".to_string())).collect();
+        let refs: Vec<&str> = mostly.iter().map(String::as_str).collect();
+        assert_eq!(decide(&refs), (FieldType::Integer, None), "95 % integers: the rest are type errors");
+        assert_eq!(decide(&["N/D", "", "S/D"]), (FieldType::String, None));
+        assert!(!fits("31/02/2024", FieldType::Date, Some(DateFormat::DayMonthYear)));
+    }
+}

@@ -1,0 +1,126 @@
+//! The analysis of real and hostile files.
+
+use datalab_ingest::infer::FieldType;
+use datalab_ingest::{AnalyzeOptions, IngestError, analyze};
+
+fn run(bytes: &[u8]) -> datalab_ingest::Analysis {
+    analyze(bytes, &AnalyzeOptions::default()).unwrap()
+}
+
+fn field(analysis: &datalab_ingest::Analysis, name: &str) -> (String, Option<String>) {
+    let field = analysis.schema["fields"].as_array().unwrap().iter().find(|field| field["name"] == name).unwrap();
+    (field["type"].as_str().unwrap().to_string(), field["format"].as_str().map(String::from))
+}
+
+fn error_types(analysis: &datalab_ingest::Analysis) -> Vec<String> {
+    analysis.report["tasks"][0]["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|error| error["type"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn a_government_csv_in_windows_1252() {
+    let bytes = include_bytes!("../../datalab/demo/incidentes_viales_ejemplo.csv");
+    let analysis = run(bytes);
+    assert_eq!(analysis.encoding, "windows-1252");
+    assert_eq!(analysis.dialect.delimiter, ',');
+    assert!(analysis.dialect.header);
+    assert_eq!(analysis.rows, 300);
+    assert_eq!(field(&analysis, "folio").0, "integer");
+    assert_eq!(field(&analysis, "fecha"), ("date".into(), Some("%d/%m/%Y".into())));
+    assert_eq!(field(&analysis, "hora").0, "time");
+    assert_eq!(field(&analysis, "municipio").0, "string");
+    assert_eq!(field(&analysis, "latitud").0, "number");
+    assert_eq!(field(&analysis, "monto_danios").0, "number");
+    let municipio = analysis.profile.iter().find(|column| column.name == "municipio").unwrap();
+    assert!(municipio.top.iter().any(|top| top.value == "Monterrey"), "accents decoded: {:?}", municipio.top);
+    let colonia_values: Vec<&str> = analysis
+        .profile
+        .iter()
+        .find(|column| column.name == "observaciones")
+        .unwrap()
+        .top
+        .iter()
+        .map(|top| top.value.as_str())
+        .collect();
+    assert!(colonia_values.iter().any(|value| value.contains("Protección Civil")), "{colonia_values:?}");
+    let fecha = analysis.profile.iter().find(|column| column.name == "fecha").unwrap();
+    assert!(fecha.min.as_deref().unwrap().starts_with("2015-") && fecha.max.as_deref().unwrap().starts_with("2024-"));
+    let folio = analysis.profile.iter().find(|column| column.name == "folio").unwrap();
+    assert_eq!(folio.nulls, 0);
+    assert!(folio.mean.is_some() && folio.stddev.is_some());
+    // The generator repeats about 0.2 % of rows exactly.
+    let types = error_types(&analysis);
+    assert!(types.iter().all(|kind| kind == "duplicate-row"), "{types:?}");
+    assert_eq!(analysis.report["valid"], types.is_empty());
+}
+
+#[test]
+fn types_with_missing_markers_and_type_errors() {
+    let analysis = run("id;monto;activo;fecha\n1;$1,200.50;sí;31/01/2024\n2;N/D;no;01/02/2024\n3;300;Sí;S/D\n4;abc;no;05/02/2024\n5;12;sí;06/02/2024\n6;13;no;07/02/2024\n7;14;no;08/02/2024\n8;15;no;09/02/2024\n9;16;no;10/02/2024\n10;17;no;11/02/2024\n11;18;no;12/02/2024\n12;19;no;13/02/2024\n".as_bytes());
+    assert_eq!(analysis.dialect.delimiter, ';');
+    assert_eq!(field(&analysis, "monto").0, "number");
+    assert_eq!(field(&analysis, "activo").0, "boolean");
+    assert_eq!(field(&analysis, "fecha").0, "date");
+    let monto = analysis.profile.iter().find(|column| column.name == "monto").unwrap();
+    assert_eq!(monto.nulls, 1);
+    let errors = analysis.report["tasks"][0]["errors"].as_array().unwrap();
+    let type_error = errors.iter().find(|error| error["type"] == "type-error").unwrap();
+    assert_eq!(type_error["rowNumber"], 5);
+    assert_eq!(type_error["fieldName"], "monto");
+    assert_eq!(type_error["cell"], "abc");
+    assert!(type_error["messageEs"].as_str().unwrap().contains("fila 5, columna «monto»"));
+    assert_eq!(analysis.report["valid"], false);
+}
+
+#[test]
+fn structural_problems_are_reported_not_fatal() {
+    let analysis = run(b"a,,a\n1,2,3\n4,5\n,,\n6,7,8,9\n1,2,3\n");
+    let types = error_types(&analysis);
+    assert_eq!(
+        types,
+        vec!["blank-header", "duplicate-label", "missing-cell", "blank-row", "extra-cell", "duplicate-row"]
+    );
+    assert_eq!(analysis.rows, 4, "the blank row is not a row");
+}
+
+#[test]
+fn hostile_and_empty_files_get_clear_errors() {
+    assert!(matches!(analyze(&b""[..], &AnalyzeOptions::default()), Err(IngestError::Empty)));
+    let zip = b"PK\x03\x04\x14\x00\x00\x00\x08\x00not a csv at all";
+    assert!(matches!(analyze(&zip[..], &AnalyzeOptions::default()), Err(IngestError::Binary)));
+    let header_only = run(b"folio,fecha\n");
+    assert_eq!(header_only.rows, 0);
+    assert_eq!(header_only.schema["fields"].as_array().unwrap().len(), 2);
+    // A 10 MB single line: one enormous header, read without trouble.
+    let long_line = "x".repeat(10 * 1024 * 1024);
+    let analysis = run(long_line.as_bytes());
+    assert_eq!(analysis.rows, 0);
+    // Mixed encodings: UTF-8 with a stray Windows-1252 byte far past the sample.
+    let mut mixed = "municipio,valor\n".to_string().into_bytes();
+    for number in 0..8000 {
+        mixed.extend_from_slice(format!("García,{number}\n").as_bytes());
+    }
+    mixed.extend_from_slice(b"Anah\xfaac,2\n");
+    let analysis = run(&mixed);
+    assert_eq!(analysis.encoding, "UTF-8");
+    let errors = analysis.report["tasks"][0]["errors"].as_array().unwrap();
+    assert!(
+        errors.iter().any(|error| error["type"] == "encoding-error" && error["rowNumber"] == 8002),
+        "the bad row is named"
+    );
+    assert_eq!(analysis.report["tasks"][0]["errorCounts"]["encoding-error"], 1);
+}
+
+#[test]
+fn an_encoding_can_be_given() {
+    let (bytes, _, _) = encoding_rs::WINDOWS_1252.encode("nombre\nAño\n");
+    let options = AnalyzeOptions { encoding: Some("iso-8859-1".into()), ..AnalyzeOptions::default() };
+    let analysis = analyze(&bytes[..], &options).unwrap();
+    assert_eq!(analysis.encoding, "windows-1252", "WHATWG maps ISO-8859-1 to Windows-1252");
+    assert_eq!(analysis.profile[0].top[0].value, "Año");
+    let _ = FieldType::String;
+}
