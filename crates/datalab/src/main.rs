@@ -142,6 +142,11 @@ async fn main() -> anyhow::Result<()> {
             if load_demo {
                 demo::load(&state).await?;
             }
+            let resumed =
+                datalab_web::catalog::resume_analyses(&state).await.map_err(|error| anyhow::anyhow!("{error}"))?;
+            if resumed > 0 {
+                tracing::info!(resumed, "file analyses started or resumed");
+            }
             let listener = tokio::net::TcpListener::bind(config.bind)
                 .await
                 .with_context(|| format!("cannot listen on {}", config.bind))?;

@@ -11,6 +11,7 @@
 
 mod accountability;
 mod activity;
+mod analyses;
 mod datasets;
 mod organizations;
 mod users;
@@ -27,6 +28,7 @@ use uuid::Uuid;
 
 pub use accountability::EvidenceFlag;
 pub use activity::ActivityScope;
+pub use analyses::AnalysisState;
 pub use datasets::{DatasetSummary, TagCount};
 pub use organizations::Member;
 pub use users::{NewUser, TokenSecret};

@@ -85,6 +85,7 @@ pub async fn create_dataset(
     state.store.create_dataset(user.map(|user| user.id), &dataset).await?;
     let saved = state.store.dataset(&dataset.id.to_string()).await?;
     reindex_dataset(state, &saved).await?;
+    schedule_analyses(state, None, &saved);
     Ok(saved)
 }
 
@@ -111,6 +112,7 @@ pub async fn update_dataset(
     state.store.update_dataset(user.map(|user| user.id), &after).await?;
     let saved = state.store.dataset(&after.id.to_string()).await?;
     reindex_dataset(state, &saved).await?;
+    schedule_analyses(state, Some(before), &saved);
     remove_orphan_blobs(state, before, &saved).await;
     Ok(saved)
 }
@@ -333,4 +335,84 @@ pub fn guess_format(resource: &Resource) -> String {
         }
         _ => String::new(),
     }
+}
+
+/// Formats whose files are analysed as delimited text.
+pub fn is_tabular(resource: &Resource) -> bool {
+    matches!(resource.format.to_uppercase().as_str(), "CSV" | "TSV" | "TXT" | "TAB")
+}
+
+/// Starts the analysis (encoding, dialect, types, profile, validation) of
+/// every tabular upload of `after` whose file is new or changed since
+/// `before`. It runs in the background: the page shows it as running until
+/// it is done, and a restart re-runs what was not finished
+/// ([`resume_analyses`]). The file streams from storage; memory stays bounded.
+pub fn schedule_analyses(state: &AppState, before: Option<&Dataset>, after: &Dataset) {
+    for resource in after.resources.iter().filter(|resource| is_tabular(resource)) {
+        let ResourceLocation::Upload { storage_key, filename } = &resource.location else { continue };
+        let unchanged = before
+            .and_then(|before| before.resources.iter().find(|old| old.id == resource.id))
+            .is_some_and(|old| old.sha256 == resource.sha256 && is_tabular(old));
+        if unchanged {
+            continue;
+        }
+        spawn_analysis(state.clone(), resource.id, resource.sha256.clone(), storage_key.clone(), filename.clone());
+    }
+}
+
+fn spawn_analysis(state: AppState, resource_id: Uuid, sha256: String, storage_key: String, filename: String) {
+    tokio::spawn(async move {
+        if let Err(error) = state.store.set_analysis(resource_id, &sha256, &datalab_store::AnalysisState::Running).await
+        {
+            tracing::error!(%error, %resource_id, "cannot record a running analysis");
+            return;
+        }
+        let outcome = match state.files.open(&storage_key, None).await {
+            Ok(reader) => {
+                use futures_util::TryStreamExt;
+                let stream = reader.stream.map_err(std::io::Error::other);
+                let bridge = tokio_util::io::SyncIoBridge::new(tokio_util::io::StreamReader::new(stream));
+                let options = datalab_ingest::AnalyzeOptions { name: filename, ..Default::default() };
+                tokio::task::spawn_blocking(move || datalab_ingest::analyze(bridge, &options))
+                    .await
+                    .map_err(|error| error.to_string())
+                    .and_then(|result| result.map_err(|error| error.to_string()))
+            }
+            Err(error) => Err(error.to_string()),
+        };
+        let state_to_record = match outcome {
+            Ok(analysis) => {
+                datalab_store::AnalysisState::Done(serde_json::to_value(&analysis).expect("analyses serialize"))
+            }
+            Err(error) => datalab_store::AnalysisState::Failed(error),
+        };
+        if let Err(error) = state.store.set_analysis(resource_id, &sha256, &state_to_record).await {
+            tracing::error!(%error, %resource_id, "cannot record an analysis");
+        }
+    });
+}
+
+/// Re-runs the analyses a restart interrupted or never started.
+pub async fn resume_analyses(state: &AppState) -> Result<usize, AppError> {
+    let mut started = 0;
+    for summary in state.store.dataset_summaries().await? {
+        let dataset = state.store.dataset(&summary.id.to_string()).await?;
+        for resource in dataset.resources.iter().filter(|resource| is_tabular(resource)) {
+            let ResourceLocation::Upload { storage_key, filename } = &resource.location else { continue };
+            match state.store.analysis(resource.id, &resource.sha256).await? {
+                Some(datalab_store::AnalysisState::Done(_)) | Some(datalab_store::AnalysisState::Failed(_)) => {}
+                Some(datalab_store::AnalysisState::Running) | None => {
+                    spawn_analysis(
+                        state.clone(),
+                        resource.id,
+                        resource.sha256.clone(),
+                        storage_key.clone(),
+                        filename.clone(),
+                    );
+                    started += 1;
+                }
+            }
+        }
+    }
+    Ok(started)
 }

@@ -350,3 +350,19 @@ followers = { $count ->
    *[other] { $count } followers
 }
 followed-heading = Commitments you follow: latest changes
+analysis-heading = Structure and quality of the data
+analysis-running = Analysing the file: reload the page in a moment.
+analysis-failed = The file could not be analysed:
+analysis-summary = { $rows } rows; encoding { $encoding }; delimiter “{ $delimiter }”.
+analysis-valid = No validation errors.
+analysis-invalid = { $count } validation errors; the first ones are listed below.
+schema-heading = Schema (Table Schema) and column profile
+schema-field = Column
+schema-type = Type
+profile-count = Values
+profile-nulls = Missing
+profile-distinct = Distinct
+profile-min = Minimum
+profile-max = Maximum
+profile-mean = Mean
+analysis-errors = Errors found

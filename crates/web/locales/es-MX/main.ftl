@@ -350,3 +350,19 @@ followers = { $count ->
    *[other] { $count } personas lo siguen
 }
 followed-heading = Compromisos que sigues: últimos cambios
+analysis-heading = Estructura y calidad de los datos
+analysis-running = Analizando el archivo: vuelve a cargar la página en unos momentos.
+analysis-failed = No se pudo analizar el archivo:
+analysis-summary = { $rows } filas; codificación { $encoding }; separador «{ $delimiter }».
+analysis-valid = Sin errores de validación.
+analysis-invalid = { $count } errores de validación; los primeros se listan abajo.
+schema-heading = Esquema (Table Schema) y perfil de columnas
+schema-field = Columna
+schema-type = Tipo
+profile-count = Valores
+profile-nulls = Vacíos
+profile-distinct = Distintos
+profile-min = Mínimo
+profile-max = Máximo
+profile-mean = Promedio
+analysis-errors = Errores encontrados

@@ -194,3 +194,26 @@ pub fn license_dict(license: &licenses::License) -> Value {
         "domain_software": false,
     })
 }
+
+/// Adds what ingestion learned to a resource dict: the Frictionless Table
+/// Schema as `schema` (as CKAN's DataStore-aware extensions publish it) and a
+/// summary of the analysis.
+pub fn add_analysis(dict: &mut Value, analysis: &datalab_store::AnalysisState) {
+    match analysis {
+        datalab_store::AnalysisState::Done(analysis) => {
+            dict["schema"] = analysis["schema"].clone();
+            dict["datalab_analysis"] = json!({
+                "status": "done",
+                "encoding": analysis["encoding"],
+                "delimiter": analysis["dialect"]["delimiter"],
+                "rows": analysis["rows"],
+                "valid": analysis["report"]["valid"],
+                "errors": analysis["report"]["stats"]["errors"],
+            });
+        }
+        datalab_store::AnalysisState::Running => dict["datalab_analysis"] = json!({"status": "running"}),
+        datalab_store::AnalysisState::Failed(error) => {
+            dict["datalab_analysis"] = json!({"status": "failed", "error": error})
+        }
+    }
+}

@@ -320,7 +320,12 @@ async fn dispatch(call: &mut Call<'_>, name: &str) -> Result<Value, AppError> {
         }
         "resource_show" => {
             let (dataset, index) = resource_in_dataset(call).await?;
-            Ok(dicts::resource_dict(&call.base_url, &dataset.resources[index]))
+            let resource = &dataset.resources[index];
+            let mut dict = dicts::resource_dict(&call.base_url, resource);
+            if let Some(analysis) = call.state.store.analysis(resource.id, &resource.sha256).await? {
+                dicts::add_analysis(&mut dict, &analysis);
+            }
+            Ok(dict)
         }
         "resource_create" => resource_create(call).await,
         "resource_update" => resource_write(call, Mode::Replace).await,

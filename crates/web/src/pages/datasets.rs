@@ -502,6 +502,34 @@ pub async fn resource_page(
     let dataset = visible_dataset(&state, &context, &name).await?;
     let resource = dataset.resources.iter().find(|resource| resource.id == resource_id).ok_or(AppError::NotFound)?;
     let base = crate::ckan::base_url(&state, request.headers());
+    let analysis = match state.store.analysis(resource.id, &resource.sha256).await? {
+        Some(datalab_store::AnalysisState::Done(analysis)) => {
+            let lang = context.lang;
+            let errors: Vec<Value> = analysis["report"]["tasks"][0]["errors"]
+                .as_array()
+                .map(|errors| errors.iter().take(50).map(|error| json!({
+                    "type": error["type"],
+                    "row": error["rowNumber"],
+                    "message": if lang == crate::i18n::Lang::Es { error["messageEs"].clone() } else { error["message"].clone() },
+                })).collect())
+                .unwrap_or_default();
+            json!({
+                "status": "done",
+                "encoding": analysis["encoding"],
+                "delimiter": match analysis["dialect"]["delimiter"].as_str() { Some("\t") => "TAB".to_string(), Some(other) => other.to_string(), None => String::new() },
+                "rows": analysis["rows"],
+                "valid": analysis["report"]["valid"],
+                "error_count": analysis["report"]["stats"]["errors"],
+                "error_counts": analysis["report"]["tasks"][0]["errorCounts"],
+                "errors": errors,
+                "fields": analysis["schema"]["fields"],
+                "profile": analysis["profile"],
+            })
+        }
+        Some(datalab_store::AnalysisState::Running) => json!({"status": "running"}),
+        Some(datalab_store::AnalysisState::Failed(error)) => json!({"status": "failed", "error": error}),
+        None => Value::Null,
+    };
     render(
         &state,
         &context,
@@ -523,6 +551,7 @@ pub async fn resource_page(
             },
             "can_edit": context.actor.can(Action::UpdateDataset { organization: dataset.owner_org }),
             "base_url": base,
+            "analysis": analysis,
         }),
     )
 }

@@ -1,0 +1,61 @@
+//! What ingestion learned about each resource's file. Keyed by the file's
+//! hash: a new file makes the old analysis stale, and it is not served.
+
+use sqlx::Row;
+use uuid::Uuid;
+
+use crate::{Store, StoreResult, format_time, now};
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum AnalysisState {
+    Running,
+    Done(serde_json::Value),
+    Failed(String),
+}
+
+impl Store {
+    /// Records the state of the analysis of `resource_id`'s file `sha256`.
+    pub async fn set_analysis(&self, resource_id: Uuid, sha256: &str, state: &AnalysisState) -> StoreResult<()> {
+        let (status, analysis, error) = match state {
+            AnalysisState::Running => ("running", None, String::new()),
+            AnalysisState::Done(value) => ("done", Some(value.to_string()), String::new()),
+            AnalysisState::Failed(error) => ("failed", None, error.clone()),
+        };
+        // The resource may be gone (deleted while analysed): then there is nothing to record.
+        sqlx::query(
+            "INSERT INTO resource_analyses (resource_id, sha256, status, analysis, error, updated) \
+             SELECT $1, $2, $3, $4, $5, $6 WHERE EXISTS (SELECT 1 FROM resources WHERE id = $1) \
+             ON CONFLICT (resource_id) DO UPDATE SET sha256 = excluded.sha256, status = excluded.status, \
+             analysis = excluded.analysis, error = excluded.error, updated = excluded.updated",
+        )
+        .bind(resource_id.to_string())
+        .bind(sha256)
+        .bind(status)
+        .bind(analysis)
+        .bind(error)
+        .bind(format_time(now()))
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    /// The analysis of the resource's current file, if any.
+    pub async fn analysis(&self, resource_id: Uuid, sha256: &str) -> StoreResult<Option<AnalysisState>> {
+        let row =
+            sqlx::query("SELECT status, analysis, error FROM resource_analyses WHERE resource_id = $1 AND sha256 = $2")
+                .bind(resource_id.to_string())
+                .bind(sha256)
+                .fetch_optional(&self.reader)
+                .await?;
+        let Some(row) = row else { return Ok(None) };
+        let status: String = row.try_get("status")?;
+        Ok(Some(match status.as_str() {
+            "done" => {
+                let text: Option<String> = row.try_get("analysis")?;
+                AnalysisState::Done(text.and_then(|text| serde_json::from_str(&text).ok()).unwrap_or_default())
+            }
+            "failed" => AnalysisState::Failed(row.try_get("error")?),
+            _ => AnalysisState::Running,
+        }))
+    }
+}

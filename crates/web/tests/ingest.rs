@@ -1,0 +1,87 @@
+//! Uploaded tables are analysed in the background: schema, profile and
+//! validation reach resource_show and the resource page.
+
+mod common;
+
+use common::TestApp;
+use serde_json::json;
+
+async fn analysed(app: &TestApp, resource_id: &str) -> serde_json::Value {
+    for _ in 0..200 {
+        let (_, body) = app.ckan_get("resource_show", None, &[("id", resource_id)]).await;
+        if body["result"]["datalab_analysis"]["status"] == "done"
+            || body["result"]["datalab_analysis"]["status"] == "failed"
+        {
+            return body["result"].clone();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("the analysis did not finish");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_uploaded_windows_1252_csv_gets_a_schema_and_a_report() {
+    let app = TestApp::start().await;
+    let (_, token) = app.user("root", true).await;
+    app.organization("org-a").await;
+    let dataset = app.dataset(&token, "incidentes", "org-a", false).await;
+    let bytes = include_bytes!("../../datalab/demo/incidentes_viales_ejemplo.csv").to_vec();
+    let form = reqwest::multipart::Form::new()
+        .text("package_id", dataset["id"].as_str().unwrap().to_string())
+        .part("upload", reqwest::multipart::Part::bytes(bytes).file_name("incidentes.csv"));
+    let created: serde_json::Value = app
+        .client
+        .post(app.url("/api/3/action/resource_create"))
+        .header("Authorization", &token)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let resource_id = created["result"]["id"].as_str().unwrap().to_string();
+    let resource = analysed(&app, &resource_id).await;
+    assert_eq!(resource["datalab_analysis"]["status"], "done");
+    assert_eq!(resource["datalab_analysis"]["encoding"], "windows-1252");
+    assert_eq!(resource["datalab_analysis"]["rows"], 300);
+    let fields = resource["schema"]["fields"].as_array().unwrap();
+    assert_eq!(fields[1], json!({"name": "fecha", "type": "date", "format": "%d/%m/%Y"}));
+    let page = app
+        .client
+        .get(app.url(&format!("/dataset/incidentes/resource/{resource_id}")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("Estructura y calidad de los datos") && page.contains("300 filas; codificación windows-1252")
+    );
+    assert!(
+        page.contains("<td>fecha</td><td>date (%d&#x2f;%m&#x2f;%Y)</td>") || page.contains("<td>fecha</td><td>date"),
+        "the schema is shown"
+    );
+    let valid = resource["datalab_analysis"]["valid"] == true;
+    assert!(if valid { page.contains("Sin errores de validación.") } else { page.contains("errores de validación") }, "the report is summarised");
+
+    // A binary file named .csv: a clear failure, nothing else breaks.
+    let form = reqwest::multipart::Form::new()
+        .text("package_id", dataset["id"].as_str().unwrap().to_string())
+        .part("upload", reqwest::multipart::Part::bytes(b"PK\x03\x04\x00\x00binary".to_vec()).file_name("falso.csv"));
+    let created: serde_json::Value = app
+        .client
+        .post(app.url("/api/3/action/resource_create"))
+        .header("Authorization", &token)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let resource = analysed(&app, created["result"]["id"].as_str().unwrap()).await;
+    assert_eq!(resource["datalab_analysis"]["status"], "failed");
+    assert!(resource["datalab_analysis"]["error"].as_str().unwrap().contains("does not look like text"));
+}
