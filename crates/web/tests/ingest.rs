@@ -64,7 +64,10 @@ async fn an_uploaded_windows_1252_csv_gets_a_schema_and_a_report() {
         "the schema is shown"
     );
     let valid = resource["datalab_analysis"]["valid"] == true;
-    assert!(if valid { page.contains("Sin errores de validación.") } else { page.contains("errores de validación") }, "the report is summarised");
+    assert!(
+        if valid { page.contains("Sin errores de validación.") } else { page.contains("errores de validación") },
+        "the report is summarised"
+    );
 
     // A binary file named .csv: a clear failure, nothing else breaks.
     let form = reqwest::multipart::Form::new()
