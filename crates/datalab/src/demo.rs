@@ -3,9 +3,9 @@
 //! exists (by name) is left alone.
 
 use bytes::Bytes;
-use datalab_core::accountability::{Bilingual, Commitment, Institution, InstitutionRole, Milestone, MilestoneStatus};
 use datalab_core::{Actor, Group, Organization, OrganizationKind, ResourceLocation, State, municipalities};
 use datalab_web::AppState;
+use datalab_web::accountability::CommitmentDocument;
 use datalab_web::catalog;
 use uuid::Uuid;
 
@@ -184,108 +184,14 @@ fn file_contents(filename: &str) -> Vec<u8> {
     }
 }
 
-/// The shape of `demo/mxnle0001.json`.
-#[derive(serde::Deserialize)]
-struct CommitmentFile {
-    action_plan: datalab_core::accountability::ActionPlan,
-    commitment: CommitmentEntry,
-    milestones: Vec<MilestoneEntry>,
-}
-
-#[derive(serde::Deserialize)]
-struct CommitmentEntry {
-    code: String,
-    title: Bilingual,
-    problem: Bilingual,
-    status_quo: Bilingual,
-    action: Bilingual,
-    contribution: Bilingual,
-    policy_area: Bilingual,
-    sector: Bilingual,
-    ogp_values: Vec<Bilingual>,
-    start: String,
-    end: String,
-    institutions: Vec<InstitutionEntry>,
-}
-
-#[derive(serde::Deserialize)]
-struct InstitutionEntry {
-    organization: Option<String>,
-    name: Bilingual,
-    role: String,
-}
-
-#[derive(serde::Deserialize)]
-struct MilestoneEntry {
-    number: i64,
-    title: Bilingual,
-    description: Bilingual,
-    start: String,
-    end: String,
-    organizations: Vec<String>,
-}
-
 /// Loads Nuevo León's 2022–2024 commitment MXNLE0001 and its 24 milestones,
 /// all "Not started": the source publishes no status per milestone.
 async fn load_commitment(state: &AppState) -> anyhow::Result<()> {
-    let file: CommitmentFile = serde_json::from_str(include_str!("../demo/mxnle0001.json"))?;
-    if state.store.commitment(&file.commitment.code).await.is_ok() {
+    let document: CommitmentDocument = serde_json::from_str(include_str!("../demo/mxnle0001.json"))?;
+    if state.store.commitment(&document.commitment.code).await.is_ok() {
         return Ok(());
     }
-    let entry = file.commitment;
-    let mut institutions = Vec::new();
-    for institution in entry.institutions {
-        let organization_id = match &institution.organization {
-            Some(name) => Some(state.store.organization(name).await?.id),
-            None => None,
-        };
-        let role = InstitutionRole::parse(&institution.role)
-            .ok_or_else(|| anyhow::anyhow!("unknown role {}", institution.role))?;
-        institutions.push(Institution { organization_id, name: institution.name, role });
-    }
-    let commitment = Commitment {
-        id: Uuid::new_v4(),
-        code: entry.code,
-        action_plan: file.action_plan,
-        title: entry.title,
-        problem: entry.problem,
-        status_quo: entry.status_quo,
-        action: entry.action,
-        contribution: entry.contribution,
-        policy_area: entry.policy_area,
-        sector: entry.sector,
-        ogp_values: entry.ogp_values,
-        start: entry.start,
-        end: entry.end,
-        institutions,
-    };
-    let mut milestones = Vec::new();
-    for milestone in file.milestones {
-        let mut organizations = Vec::new();
-        for name in &milestone.organizations {
-            organizations.push(state.store.organization(name).await?.id);
-        }
-        milestones.push(Milestone {
-            id: Uuid::new_v4(),
-            commitment_id: commitment.id,
-            number: milestone.number,
-            parent_id: None,
-            weight: 1.0,
-            title: milestone.title,
-            description: milestone.description,
-            start: milestone.start,
-            end: milestone.end,
-            status: MilestoneStatus::NotStarted,
-            progress: 0,
-            blocker_reason: String::new(),
-            blocker_owner: String::new(),
-            organizations,
-            evidence: Vec::new(),
-        });
-    }
-    state
-        .store
-        .create_commitment(None, &commitment, &milestones)
+    datalab_web::accountability::create_commitment(state, None, document)
         .await
         .map_err(|error| anyhow::anyhow!("demo commitment: {error}"))?;
     Ok(())

@@ -144,6 +144,47 @@ async fn write_milestone_update(
     Ok(entries)
 }
 
+/// Inserts a milestone (or task) with its organizations and evidence, and
+/// starts its timeline with a `created` entry.
+async fn insert_milestone(
+    connection: &mut SqliteConnection,
+    by_user: Option<Uuid>,
+    milestone: &Milestone,
+) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO milestones (id, commitment_id, number, parent_id, weight, title, description, start_date, end_date, status, \
+         progress, blocker_reason, blocker_owner, modified) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+    )
+    .bind(milestone.id.to_string())
+    .bind(milestone.commitment_id.to_string())
+    .bind(milestone.number)
+    .bind(milestone.parent_id.map(|id| id.to_string()))
+    .bind(milestone.weight)
+    .bind(json_text(&milestone.title))
+    .bind(json_text(&milestone.description))
+    .bind(&milestone.start)
+    .bind(&milestone.end)
+    .bind(milestone.status.as_str())
+    .bind(milestone.progress)
+    .bind(&milestone.blocker_reason)
+    .bind(&milestone.blocker_owner)
+    .bind(format_time(now()))
+    .execute(&mut *connection)
+    .await?;
+    for organization in &milestone.organizations {
+        sqlx::query("INSERT INTO milestone_organizations (milestone_id, organization_id) VALUES ($1, $2)")
+            .bind(milestone.id.to_string())
+            .bind(organization.to_string())
+            .execute(&mut *connection)
+            .await?;
+    }
+    for evidence in &milestone.evidence {
+        insert_evidence(&mut *connection, milestone.id, evidence).await?;
+    }
+    let snapshot = json!({"status": milestone.status, "progress": milestone.progress, "start": milestone.start, "end": milestone.end});
+    record_event(connection, milestone.id, by_user, "created", &Value::Null, &snapshot, "").await
+}
+
 /// Sets a parent's progress to the weighted mean of its tasks' (a timeline
 /// entry on the parent when it changes). Returns the entries written.
 async fn derive_parent_progress(
@@ -207,35 +248,7 @@ impl Store {
                 .fetch_one(&mut *transaction)
                 .await?;
         task.number = next;
-        sqlx::query(
-            "INSERT INTO milestones (id, commitment_id, number, parent_id, weight, title, description, start_date, end_date, status, \
-             progress, blocker_reason, blocker_owner, modified) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
-        )
-        .bind(task.id.to_string())
-        .bind(task.commitment_id.to_string())
-        .bind(task.number)
-        .bind(parent.id.to_string())
-        .bind(task.weight)
-        .bind(json_text(&task.title))
-        .bind(json_text(&task.description))
-        .bind(&task.start)
-        .bind(&task.end)
-        .bind(task.status.as_str())
-        .bind(task.progress)
-        .bind(&task.blocker_reason)
-        .bind(&task.blocker_owner)
-        .bind(format_time(now()))
-        .execute(&mut *transaction)
-        .await?;
-        for organization in &task.organizations {
-            sqlx::query("INSERT INTO milestone_organizations (milestone_id, organization_id) VALUES ($1, $2)")
-                .bind(task.id.to_string())
-                .bind(organization.to_string())
-                .execute(&mut *transaction)
-                .await?;
-        }
-        let snapshot = json!({"status": task.status, "progress": task.progress, "start": task.start, "end": task.end, "parent": parent.number});
-        record_event(&mut transaction, task.id, by_user, "created", &Value::Null, &snapshot, "").await?;
+        insert_milestone(&mut transaction, by_user, &task).await?;
         derive_parent_progress(&mut transaction, by_user, parent.id).await?;
         transaction.commit().await?;
         Ok(task)
@@ -295,38 +308,7 @@ impl Store {
             .await?;
         }
         for milestone in milestones {
-            sqlx::query(
-                "INSERT INTO milestones (id, commitment_id, number, parent_id, weight, title, description, start_date, end_date, status, \
-                 progress, blocker_reason, blocker_owner, modified) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
-            )
-            .bind(milestone.id.to_string())
-            .bind(commitment.id.to_string())
-            .bind(milestone.number)
-            .bind(milestone.parent_id.map(|id| id.to_string()))
-            .bind(milestone.weight)
-            .bind(json_text(&milestone.title))
-            .bind(json_text(&milestone.description))
-            .bind(&milestone.start)
-            .bind(&milestone.end)
-            .bind(milestone.status.as_str())
-            .bind(milestone.progress)
-            .bind(&milestone.blocker_reason)
-            .bind(&milestone.blocker_owner)
-            .bind(format_time(now()))
-            .execute(&mut *transaction)
-            .await?;
-            for organization in &milestone.organizations {
-                sqlx::query("INSERT INTO milestone_organizations (milestone_id, organization_id) VALUES ($1, $2)")
-                    .bind(milestone.id.to_string())
-                    .bind(organization.to_string())
-                    .execute(&mut *transaction)
-                    .await?;
-            }
-            for evidence in &milestone.evidence {
-                insert_evidence(&mut transaction, milestone.id, evidence).await?;
-            }
-            let snapshot = json!({"status": milestone.status, "progress": milestone.progress, "start": milestone.start, "end": milestone.end});
-            record_event(&mut transaction, milestone.id, by_user, "created", &Value::Null, &snapshot, "").await?;
+            insert_milestone(&mut transaction, by_user, milestone).await?;
         }
         transaction.commit().await?;
         Ok(())
@@ -473,7 +455,25 @@ impl Store {
         by_user: Option<Uuid>,
         updates: &[(Milestone, Milestone, String)],
     ) -> StoreResult<usize> {
+        self.apply_milestone_changes(by_user, &[], updates).await
+    }
+
+    /// Adds new milestones and saves updates of existing ones in one
+    /// transaction: all or nothing (a bulk upsert).
+    pub async fn apply_milestone_changes(
+        &self,
+        by_user: Option<Uuid>,
+        inserts: &[Milestone],
+        updates: &[(Milestone, Milestone, String)],
+    ) -> StoreResult<usize> {
         let mut errors = datalab_core::FieldErrors::new();
+        for milestone in inserts {
+            for (field, field_errors) in milestone.validate().0 {
+                for error in field_errors {
+                    errors.add(&format!("milestones.{}.{field}", milestone.number), error);
+                }
+            }
+        }
         for (before, after, _) in updates {
             for (field, field_errors) in after.validate().0 {
                 for error in field_errors {
@@ -489,6 +489,10 @@ impl Store {
         errors.into_result()?;
         let mut transaction = self.writer.begin().await?;
         let mut entries = 0;
+        for milestone in inserts {
+            insert_milestone(&mut transaction, by_user, milestone).await?;
+            entries += 1;
+        }
         for (before, after, note) in updates {
             entries += write_milestone_update(&mut transaction, by_user, before, after, note).await?;
         }

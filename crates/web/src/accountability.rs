@@ -211,6 +211,50 @@ pub fn atom_feed(
 /// A CSV column the import reads besides the export's own columns.
 pub const IMPORT_EXTRA_COLUMNS: &[&str] = &["note", "evidence_url", "evidence_note"];
 
+/// A milestone a bulk update adds: numbered as the row says, titled by its
+/// `title_es`/`title_en` columns, with the organizations named (by catalog
+/// name) in `responsible_organizations`.
+fn new_milestone(
+    commitment: &Commitment,
+    number: i64,
+    value: &dyn Fn(&str) -> Option<String>,
+    organizations: &[datalab_core::Organization],
+) -> Result<datalab_core::accountability::Milestone, &'static str> {
+    let title = datalab_core::accountability::Bilingual {
+        es: value("title_es").unwrap_or_default(),
+        en: value("title_en").unwrap_or_default(),
+    };
+    if title.es.is_empty() && title.en.is_empty() {
+        return Err("title_es");
+    }
+    let mut responsible = Vec::new();
+    for name in
+        value("responsible_organizations").unwrap_or_default().split(';').map(str::trim).filter(|name| !name.is_empty())
+    {
+        match organizations.iter().find(|organization| organization.name == name) {
+            Some(organization) => responsible.push(organization.id),
+            None => return Err("responsible_organizations"),
+        }
+    }
+    Ok(datalab_core::accountability::Milestone {
+        id: Uuid::new_v4(),
+        commitment_id: commitment.id,
+        number,
+        parent_id: None,
+        weight: 1.0,
+        title,
+        description: Default::default(),
+        start: String::new(),
+        end: String::new(),
+        status: datalab_core::accountability::MilestoneStatus::NotStarted,
+        progress: 0,
+        blocker_reason: String::new(),
+        blocker_owner: String::new(),
+        organizations: responsible,
+        evidence: Vec::new(),
+    })
+}
+
 /// Why a row of a bulk update cannot be applied.
 #[derive(Debug, Clone, PartialEq)]
 pub enum RowProblem {
@@ -252,6 +296,8 @@ pub struct PlannedUpdate {
     pub note: String,
     /// (field, before, after) as text.
     pub changes: Vec<(String, String, String)>,
+    /// A milestone the file adds (sysadmins only): `after` is inserted.
+    pub is_new: bool,
 }
 
 /// Reads a bulk update (the milestones CSV, edited) and plans it: every row
@@ -312,6 +358,16 @@ pub async fn plan_import(
             }]);
         }
     };
+    let organizations = match state.store.organizations().await {
+        Ok(organizations) => organizations,
+        Err(error) => {
+            return Err(vec![RowError {
+                line: 1,
+                field: String::new(),
+                problem: RowProblem::Malformed(error.to_string()),
+            }]);
+        }
+    };
     let mut planned: Vec<PlannedUpdate> = Vec::new();
     let mut seen = std::collections::HashSet::new();
     for (index, record) in reader.records().enumerate() {
@@ -335,13 +391,34 @@ pub async fn plan_import(
             fail("commitment", RowProblem::UnknownMilestone);
             continue;
         }
-        let Some(milestone) = value("number")
-            .and_then(|number| number.parse::<i64>().ok())
-            .and_then(|number| milestones.iter().find(|milestone| milestone.number == number))
-        else {
-            fail("number", RowProblem::UnknownMilestone);
-            continue;
-        };
+        let number = value("number").and_then(|number| number.parse::<i64>().ok());
+        let created;
+        let (milestone, is_new) =
+            match (number, number.and_then(|number| milestones.iter().find(|milestone| milestone.number == number))) {
+                (_, Some(milestone)) => (milestone, false),
+                // Adding milestones is for those who manage commitments; others name existing ones.
+                (Some(number), None) if number > 0 && actor.can(datalab_core::Action::ManageCommitments) => {
+                    match new_milestone(commitment, number, &value, &organizations) {
+                        Ok(milestone) => {
+                            created = milestone;
+                            (&created, true)
+                        }
+                        Err(field) => {
+                            let problem = if field == "title_es" {
+                                RowProblem::Field(FieldError::Missing)
+                            } else {
+                                RowProblem::Field(FieldError::OrganizationUnknown)
+                            };
+                            fail(field, problem);
+                            continue;
+                        }
+                    }
+                }
+                _ => {
+                    fail("number", RowProblem::UnknownMilestone);
+                    continue;
+                }
+            };
         if !seen.insert(milestone.number) {
             fail("number", RowProblem::Duplicate);
             continue;
@@ -415,8 +492,11 @@ pub async fn plan_import(
         if !note.is_empty() && changes.is_empty() {
             changes.push(("comment".into(), String::new(), note.clone()));
         }
+        if is_new {
+            changes.insert(0, ("created".into(), String::new(), after.title.get("es").to_string()));
+        }
         if !changes.is_empty() {
-            planned.push(PlannedUpdate { line, before: milestone.clone(), after, note, changes });
+            planned.push(PlannedUpdate { line, before: milestone.clone(), after, note, changes, is_new });
         }
     }
     if errors.is_empty() { Ok(planned) } else { Err(errors) }
@@ -429,9 +509,171 @@ pub async fn apply_import(
     commitment: &Commitment,
     planned: &[PlannedUpdate],
 ) -> Result<usize, AppError> {
-    let updates: Vec<_> =
-        planned.iter().map(|update| (update.before.clone(), update.after.clone(), update.note.clone())).collect();
-    let entries = state.store.update_milestones(user, &updates).await?;
+    let inserts: Vec<_> = planned.iter().filter(|update| update.is_new).map(|update| update.after.clone()).collect();
+    let updates: Vec<_> = planned
+        .iter()
+        .filter(|update| !update.is_new)
+        .map(|update| (update.before.clone(), update.after.clone(), update.note.clone()))
+        .collect();
+    let entries = state.store.apply_milestone_changes(user, &inserts, &updates).await?;
     sync_catalog_copy(state, commitment).await?;
     Ok(entries)
+}
+
+/// A commitment with its milestones as JSON: what `POST /api/v1/commitments`
+/// takes and what the demo loads (`crates/datalab/demo/mxnle0001.json`).
+/// Institutions and responsible organizations are catalog organization names.
+#[derive(serde::Deserialize, utoipa::ToSchema)]
+pub struct CommitmentDocument {
+    #[schema(value_type = Object)]
+    pub action_plan: datalab_core::accountability::ActionPlan,
+    pub commitment: CommitmentEntry,
+    pub milestones: Vec<MilestoneEntry>,
+}
+
+#[derive(serde::Deserialize, utoipa::ToSchema)]
+pub struct Text {
+    pub es: String,
+    pub en: String,
+}
+
+impl From<Text> for datalab_core::accountability::Bilingual {
+    fn from(text: Text) -> Self {
+        datalab_core::accountability::Bilingual { es: text.es, en: text.en }
+    }
+}
+
+#[derive(serde::Deserialize, utoipa::ToSchema)]
+pub struct CommitmentEntry {
+    pub code: String,
+    pub title: Text,
+    pub problem: Text,
+    pub status_quo: Text,
+    pub action: Text,
+    pub contribution: Text,
+    pub policy_area: Text,
+    pub sector: Text,
+    pub ogp_values: Vec<Text>,
+    pub start: String,
+    pub end: String,
+    pub institutions: Vec<InstitutionEntry>,
+}
+
+#[derive(serde::Deserialize, utoipa::ToSchema)]
+pub struct InstitutionEntry {
+    /// A catalog organization name, or null for an institution that is not one.
+    pub organization: Option<String>,
+    pub name: Text,
+    /// lead, supporting or civil-society
+    pub role: String,
+}
+
+#[derive(serde::Deserialize, utoipa::ToSchema)]
+pub struct MilestoneEntry {
+    pub number: i64,
+    pub title: Text,
+    pub description: Text,
+    pub start: String,
+    pub end: String,
+    /// Catalog organization names.
+    pub organizations: Vec<String>,
+}
+
+/// Creates a commitment and its milestones (all Not started), checks every
+/// reference first, and publishes its catalog copy.
+pub async fn create_commitment(
+    state: &AppState,
+    by_user: Option<Uuid>,
+    document: CommitmentDocument,
+) -> Result<Commitment, AppError> {
+    use datalab_core::accountability::{Institution, InstitutionRole, Milestone, MilestoneStatus};
+    use datalab_core::{FieldError, FieldErrors};
+    let mut errors = FieldErrors::new();
+    let organization = |name: &str| {
+        let name = name.to_string();
+        async move { state.store.organization(&name).await.ok().map(|organization| organization.id) }
+    };
+    let entry = document.commitment;
+    if entry.code.trim().is_empty()
+        || entry.code.len() > 40
+        || !entry.code.chars().all(|character| character.is_ascii_alphanumeric() || character == '-')
+    {
+        errors.add("code", FieldError::SlugInvalid);
+    }
+    let mut institutions = Vec::new();
+    for institution in entry.institutions {
+        let organization_id = match &institution.organization {
+            Some(name) => match organization(name).await {
+                Some(id) => Some(id),
+                None => {
+                    errors.add("institutions", FieldError::OrganizationUnknown);
+                    None
+                }
+            },
+            None => None,
+        };
+        match InstitutionRole::parse(&institution.role) {
+            Some(role) => institutions.push(Institution { organization_id, name: institution.name.into(), role }),
+            None => errors.add("institutions", FieldError::UnknownValue),
+        }
+    }
+    let commitment = Commitment {
+        id: Uuid::new_v4(),
+        code: entry.code,
+        action_plan: document.action_plan,
+        title: entry.title.into(),
+        problem: entry.problem.into(),
+        status_quo: entry.status_quo.into(),
+        action: entry.action.into(),
+        contribution: entry.contribution.into(),
+        policy_area: entry.policy_area.into(),
+        sector: entry.sector.into(),
+        ogp_values: entry.ogp_values.into_iter().map(Into::into).collect(),
+        start: entry.start,
+        end: entry.end,
+        institutions,
+    };
+    let mut milestones = Vec::new();
+    let mut numbers = std::collections::HashSet::new();
+    for milestone in document.milestones {
+        if !numbers.insert(milestone.number) {
+            errors.add("milestones", FieldError::NameTaken);
+        }
+        let mut responsible = Vec::new();
+        for name in &milestone.organizations {
+            match organization(name).await {
+                Some(id) => responsible.push(id),
+                None => errors.add("milestones", FieldError::OrganizationUnknown),
+            }
+        }
+        milestones.push(Milestone {
+            id: Uuid::new_v4(),
+            commitment_id: commitment.id,
+            number: milestone.number,
+            parent_id: None,
+            weight: 1.0,
+            title: milestone.title.into(),
+            description: milestone.description.into(),
+            start: milestone.start,
+            end: milestone.end,
+            status: MilestoneStatus::NotStarted,
+            progress: 0,
+            blocker_reason: String::new(),
+            blocker_owner: String::new(),
+            organizations: responsible,
+            evidence: Vec::new(),
+        });
+    }
+    errors.into_result()?;
+    state.store.create_commitment(by_user, &commitment, &milestones).await.map_err(|error| match error {
+        datalab_store::StoreError::Validation(mut fields) => {
+            if let Some(taken) = fields.0.remove("name") {
+                fields.0.insert("code".into(), taken);
+            }
+            AppError::Validation(fields)
+        }
+        other => other.into(),
+    })?;
+    sync_catalog_copy(state, &commitment).await?;
+    Ok(commitment)
 }

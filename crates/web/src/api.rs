@@ -32,7 +32,7 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/api/v1/resources/{id}", get(show_resource).delete(delete_resource))
         .route("/api/v1/users/{name}", get(show_user))
-        .route("/api/v1/commitments", get(list_commitments))
+        .route("/api/v1/commitments", get(list_commitments).post(create_commitment))
         .route("/api/v1/commitments/{code}", get(show_commitment))
         .route("/api/v1/commitments/{code}/milestones/{number}/history", get(milestone_history))
         .route("/api/v1/commitments/{code}/milestones.csv", axum::routing::post(import_milestones))
@@ -45,8 +45,8 @@ pub fn routes() -> Router<AppState> {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "datalab API", description = "Native API of datalab: datasets, organizations, groups and licences. The CKAN-compatible API lives at /api/3/action."),
-    paths(list_datasets, create_dataset, show_dataset, patch_dataset, delete_dataset, dataset_activity, create_resource, show_resource, delete_resource, show_user, list_commitments, show_commitment, milestone_history, import_milestones, list_organizations, show_organization, list_groups, list_licenses),
-    components(schemas(DatasetOut, ResourceOut, ResourceIn, DatasetIn, DatasetPage, FacetValue, OrganizationOut, GroupOut, LicenseOut, ActivityOut, ChangeOut, UserOut, CommitmentOut, MilestoneOut, MilestoneEventOut, ImportOut, ImportChange, ImportProblem, ErrorBody, ErrorDetail)),
+    paths(list_datasets, create_dataset, show_dataset, patch_dataset, delete_dataset, dataset_activity, create_resource, show_resource, delete_resource, show_user, list_commitments, create_commitment, show_commitment, milestone_history, import_milestones, list_organizations, show_organization, list_groups, list_licenses),
+    components(schemas(DatasetOut, ResourceOut, ResourceIn, DatasetIn, DatasetPage, FacetValue, OrganizationOut, GroupOut, LicenseOut, ActivityOut, ChangeOut, UserOut, CommitmentOut, crate::accountability::CommitmentDocument, crate::accountability::CommitmentEntry, crate::accountability::InstitutionEntry, crate::accountability::MilestoneEntry, crate::accountability::Text, MilestoneOut, MilestoneEventOut, ImportOut, ImportChange, ImportProblem, ErrorBody, ErrorDetail)),
     modifiers(&TokenSecurity),
     tags((name = "catalog", description = "Datasets and what they belong to"), (name = "accountability", description = "Commitments, milestones and their history"))
 )]
@@ -1006,4 +1006,23 @@ async fn import_milestones(
             Ok(Json(ImportOut { applied: apply, changes, errors: Vec::new() }).into_response())
         }
     }
+}
+
+/// Create a commitment with its milestones (sysadmins). The body is the
+/// shape of the demo's `mxnle0001.json`.
+#[utoipa::path(post, path = "/api/v1/commitments", tag = "accountability", request_body = crate::accountability::CommitmentDocument,
+    security(("token" = [])),
+    responses((status = 201, body = CommitmentOut), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn create_commitment(State(state): State<AppState>, request: Request) -> ApiResult<Response> {
+    let headers = request.headers().clone();
+    let (actor, user) = api_caller(&state, &headers).await?;
+    actor.authorize(datalab_core::Action::ManageCommitments)?;
+    let body = axum::body::to_bytes(request.into_body(), state.settings.max_body_bytes)
+        .await
+        .map_err(|_| AppError::PayloadTooLarge { limit: state.settings.max_body_bytes as u64 })?;
+    let document: crate::accountability::CommitmentDocument =
+        serde_json::from_slice(&body).map_err(|error| AppError::BadRequest(format!("invalid JSON body: {error}")))?;
+    let commitment =
+        crate::accountability::create_commitment(&state, user.as_ref().map(|user| user.id), document).await?;
+    Ok((StatusCode::CREATED, Json(commitment_out(&state, &commitment).await?)).into_response())
 }

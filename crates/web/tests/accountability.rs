@@ -721,3 +721,64 @@ async fn anyone_signed_in_follows_a_commitment_and_sees_its_changes() {
     );
     let _ = commitment;
 }
+
+#[tokio::test]
+async fn sysadmins_create_commitments_and_add_milestones_by_csv() {
+    let app = TestApp::start().await;
+    app.organization("cultura").await;
+    let (_, root) = app.user("root", true).await;
+    let (_, ana) = app.user("ana", false).await;
+    let document = serde_json::json!({
+        "action_plan": {"code": "nl-2025", "title": {"es": "Plan 2025", "en": "Plan 2025"}, "start": "2025", "end": "2027"},
+        "commitment": {
+            "code": "MXNLE0002", "title": {"es": "Datos de movilidad", "en": "Mobility data"},
+            "problem": {"es": "", "en": ""}, "status_quo": {"es": "", "en": ""}, "action": {"es": "", "en": ""},
+            "contribution": {"es": "", "en": ""}, "policy_area": {"es": "", "en": ""}, "sector": {"es": "", "en": ""},
+            "ogp_values": [], "start": "2025-01", "end": "2026-12",
+            "institutions": [{"organization": "cultura", "name": {"es": "Cultura", "en": "Culture"}, "role": "lead"}]
+        },
+        "milestones": [{"number": 1, "title": {"es": "Diagnóstico", "en": "Diagnosis"}, "description": {"es": "", "en": ""}, "start": "2025-01", "end": "2025-03", "organizations": ["cultura"]}]
+    });
+    let url = app.url("/api/v1/commitments");
+    let refused = app.client.post(&url).header("Authorization", &ana).json(&document).send().await.unwrap();
+    assert_eq!(refused.status(), 403);
+    let created = app.client.post(&url).header("Authorization", &root).json(&document).send().await.unwrap();
+    assert_eq!(created.status(), 201);
+    let again = app.client.post(&url).header("Authorization", &root).json(&document).send().await.unwrap();
+    assert_eq!(again.status(), 409);
+    let error: serde_json::Value = again.json().await.unwrap();
+    assert_eq!(error["error"]["fields"]["code"], serde_json::json!(["name-taken"]));
+    let mut unknown = document.clone();
+    unknown["commitment"]["code"] = serde_json::json!("MXNLE0003");
+    unknown["milestones"][0]["organizations"] = serde_json::json!(["no-existe"]);
+    let bad = app.client.post(&url).header("Authorization", &root).json(&unknown).send().await.unwrap();
+    assert_eq!(bad.status(), 409);
+    assert!(app.state.store.commitment("MXNLE0003").await.is_err(), "nothing written");
+    let (_, shown) = app.ckan_get("package_show", None, &[("id", "seguimiento-mxnle0002")]).await;
+    assert_eq!(shown["result"]["num_resources"], 2, "published in the catalog at once");
+
+    // Adding milestones by CSV is for sysadmins; others name existing ones.
+    let csv = "commitment,number,title_es,title_en,start,end,status,progress,responsible_organizations\nMXNLE0002,2,Piloto,Pilot,2025-04,2025-09,in-progress,10,cultura\n";
+    let imports = format!("{url}/MXNLE0002/milestones.csv");
+    let by_ana = app.client.post(&imports).header("Authorization", &ana).body(csv).send().await.unwrap();
+    assert_eq!(by_ana.status(), 409);
+    let body: serde_json::Value = by_ana.json().await.unwrap();
+    assert_eq!(body["errors"][0]["code"], "import-unknown-milestone");
+    let no_title = app
+        .client
+        .post(&imports)
+        .header("Authorization", &root)
+        .body("commitment,number,status\nMXNLE0002,3,not-started\n")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(no_title.status(), 409);
+    let by_root = app.client.post(&imports).header("Authorization", &root).body(csv).send().await.unwrap();
+    assert_eq!(by_root.status(), 200);
+    let commitment = app.state.store.commitment("MXNLE0002").await.unwrap();
+    let added = app.state.store.milestone(commitment.id, 2).await.unwrap();
+    assert_eq!((added.title.es.as_str(), added.status, added.progress), ("Piloto", MilestoneStatus::InProgress, 10));
+    assert_eq!(added.organizations.len(), 1);
+    let history = app.state.store.milestone_events(added.id).await.unwrap();
+    assert_eq!(history[0].field, "created");
+}
