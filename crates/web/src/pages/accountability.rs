@@ -651,26 +651,11 @@ pub async fn comment(
     let commitment = state.store.commitment(&code).await?;
     let milestone = state.store.milestone(commitment.id, number).await?;
     context.actor.authorize(Action::Monitor { assigned_monitor: is_monitor(&state, &context, &commitment).await? })?;
-    match state
+    let outcome = state
         .store
         .add_milestone_comment(context.user.as_ref().map(|user| user.id), milestone.id, &form_value(&pairs, "comment"))
-        .await
-    {
-        Ok(()) => Ok(redirect_local(&format!("/commitment/{}/milestone/{}", commitment.code, number))),
-        Err(datalab_store::StoreError::Validation(errors)) => {
-            milestone_page(
-                &state,
-                &context,
-                &commitment,
-                &milestone,
-                &errors,
-                default_form(&milestone),
-                StatusCode::UNPROCESSABLE_ENTITY,
-            )
-            .await
-        }
-        Err(other) => Err(other.into()),
-    }
+        .await;
+    after_milestone_write(&state, &context, &commitment, &milestone, outcome).await
 }
 
 /// A monitor flags a piece of evidence as insufficient, with a reason.
@@ -685,22 +670,8 @@ pub async fn flag_evidence(
     let milestone = state.store.milestone(commitment.id, number).await?;
     context.actor.authorize(Action::Monitor { assigned_monitor: is_monitor(&state, &context, &commitment).await? })?;
     let user = context.user.as_ref().map(|user| user.id);
-    match state.store.flag_evidence(user, milestone.id, evidence_id, &form_value(&pairs, "reason")).await {
-        Ok(()) => Ok(redirect_local(&format!("/commitment/{}/milestone/{}", commitment.code, number))),
-        Err(datalab_store::StoreError::Validation(errors)) => {
-            milestone_page(
-                &state,
-                &context,
-                &commitment,
-                &milestone,
-                &errors,
-                default_form(&milestone),
-                StatusCode::UNPROCESSABLE_ENTITY,
-            )
-            .await
-        }
-        Err(other) => Err(other.into()),
-    }
+    let outcome = state.store.flag_evidence(user, milestone.id, evidence_id, &form_value(&pairs, "reason")).await;
+    after_milestone_write(&state, &context, &commitment, &milestone, outcome).await
 }
 
 /// Sysadmins name a commitment's monitors.
@@ -916,25 +887,11 @@ pub async fn add_task(
         organizations: parent.organizations.clone(),
         evidence: Vec::new(),
     };
-    match state.store.create_task(context.user.as_ref().map(|user| user.id), &parent, &task).await {
-        Ok(_) => {
-            crate::accountability::sync_catalog_copy(&state, &commitment).await?;
-            Ok(redirect_local(&format!("/commitment/{}/milestone/{}", commitment.code, number)))
-        }
-        Err(datalab_store::StoreError::Validation(errors)) => {
-            milestone_page(
-                &state,
-                &context,
-                &commitment,
-                &parent,
-                &errors,
-                default_form(&parent),
-                StatusCode::UNPROCESSABLE_ENTITY,
-            )
-            .await
-        }
-        Err(other) => Err(other.into()),
+    let outcome = state.store.create_task(context.user.as_ref().map(|user| user.id), &parent, &task).await.map(|_| ());
+    if outcome.is_ok() {
+        crate::accountability::sync_catalog_copy(&state, &commitment).await?;
     }
+    after_milestone_write(&state, &context, &commitment, &parent, outcome).await
 }
 
 /// Follows or unfollows a commitment (anyone signed in).
@@ -973,4 +930,31 @@ pub async fn followed_updates(
         }));
     }
     Ok(updates)
+}
+
+/// After a write from a milestone's page: back to the page, or the page
+/// again with the write's field errors (422).
+async fn after_milestone_write(
+    state: &AppState,
+    context: &RequestContext,
+    commitment: &Commitment,
+    milestone: &Milestone,
+    outcome: Result<(), datalab_store::StoreError>,
+) -> Result<Response, AppError> {
+    match outcome {
+        Ok(()) => Ok(redirect_local(&format!("/commitment/{}/milestone/{}", commitment.code, milestone.number))),
+        Err(datalab_store::StoreError::Validation(errors)) => {
+            milestone_page(
+                state,
+                context,
+                commitment,
+                milestone,
+                &errors,
+                default_form(milestone),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
+        }
+        Err(other) => Err(other.into()),
+    }
 }
