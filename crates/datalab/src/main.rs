@@ -4,6 +4,7 @@
 
 mod config;
 mod demo;
+mod import;
 
 use std::io::Read;
 use std::net::SocketAddr;
@@ -39,6 +40,26 @@ enum Command {
     },
     /// Load the demo content (idempotent) and exit.
     Demo,
+    /// Publish a local file as a resource of a dataset (created if needed)
+    /// and analyse it, with progress bars.
+    Import {
+        file: std::path::PathBuf,
+        /// The dataset's name (its URL slug).
+        #[arg(long)]
+        dataset: String,
+        /// The organization of a new dataset.
+        #[arg(long)]
+        org: Option<String>,
+        /// The title of a new dataset (default: its name).
+        #[arg(long)]
+        title: Option<String>,
+        /// The file's encoding, instead of detecting it (for example windows-1252).
+        #[arg(long)]
+        encoding: Option<String>,
+        /// Print the result as JSON (schema, row count, validation summary).
+        #[arg(long)]
+        json: bool,
+    },
     /// Administration tasks.
     #[command(subcommand)]
     Admin(AdminCommand),
@@ -156,6 +177,34 @@ async fn main() -> anyhow::Result<()> {
             let store = state.store.clone();
             datalab_web::serve(listener, state, shutdown_signal()).await?;
             store.close().await;
+        }
+        Command::Import { file, dataset, org, title, encoding, json } => {
+            let mut state = open(&config).await?;
+            let mut settings = (*state.settings).clone();
+            settings.background_analysis = false;
+            state.settings = std::sync::Arc::new(settings);
+            let request = import::ImportRequest {
+                file: &file,
+                dataset: &dataset,
+                organization: org.as_deref(),
+                title: title.as_deref(),
+                encoding,
+                json,
+            };
+            let summary = import::run(&state, request).await;
+            state.store.close().await;
+            let summary = summary?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&summary)?);
+            } else {
+                println!(
+                    "{}: {} filas, codificación {}, {} errores de validación",
+                    summary["dataset"].as_str().unwrap_or_default(),
+                    summary["rows"],
+                    summary["encoding"].as_str().unwrap_or("-"),
+                    summary["validation"]["errors"]
+                );
+            }
         }
         Command::Demo => {
             let state = open(&config).await?;

@@ -155,3 +155,47 @@ fn configuration_errors_are_clear() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("datalab.toml") && stderr.contains("bind"), "{stderr}");
 }
+
+#[test]
+fn import_publishes_a_file_and_prints_its_analysis() {
+    let directory = tempfile::tempdir().unwrap();
+    let data = directory.path().join("data");
+    assert!(datalab(&data).arg("demo").output().unwrap().status.success());
+    let file = directory.path().join("incidentes.csv");
+    std::fs::copy(concat!(env!("CARGO_MANIFEST_DIR"), "/demo/incidentes_viales_ejemplo.csv"), &file).unwrap();
+
+    let missing_org = datalab(&data).args(["import"]).arg(&file).args(["--dataset", "nuevo"]).output().unwrap();
+    assert!(!missing_org.status.success());
+    assert!(String::from_utf8_lossy(&missing_org.stderr).contains("--org"), "a clear error");
+
+    let output = datalab(&data)
+        .args(["import"])
+        .arg(&file)
+        .args([
+            "--dataset",
+            "incidentes-importados",
+            "--org",
+            "secretaria-de-economia",
+            "--title",
+            "Incidentes importados",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let summary: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(summary["dataset"], "incidentes-importados");
+    assert_eq!(summary["rows"], 300);
+    assert_eq!(summary["encoding"], "windows-1252");
+    assert_eq!(summary["format"], "CSV");
+    assert_eq!(summary["schema"]["fields"][1]["type"], "date");
+    assert_eq!(summary["validation"]["valid"], true);
+
+    // Importing the same file name again replaces that resource; the dataset keeps one.
+    let again =
+        datalab(&data).args(["import"]).arg(&file).args(["--dataset", "incidentes-importados"]).output().unwrap();
+    assert!(again.status.success(), "{}", String::from_utf8_lossy(&again.stderr));
+    assert!(
+        String::from_utf8_lossy(&again.stdout).contains("incidentes-importados: 300 filas, codificación windows-1252")
+    );
+}

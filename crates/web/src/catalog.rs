@@ -348,6 +348,9 @@ pub fn is_tabular(resource: &Resource) -> bool {
 /// it is done, and a restart re-runs what was not finished
 /// ([`resume_analyses`]). The file streams from storage; memory stays bounded.
 pub fn schedule_analyses(state: &AppState, before: Option<&Dataset>, after: &Dataset) {
+    if !state.settings.background_analysis {
+        return;
+    }
     for resource in after.resources.iter().filter(|resource| is_tabular(resource)) {
         let ResourceLocation::Upload { storage_key, filename } = &resource.location else { continue };
         let unchanged = before

@@ -39,6 +39,9 @@ pub struct WebSettings {
     pub login_attempts_per_window: u32,
     /// Largest JSON or form body accepted by the APIs and forms (uploads apart).
     pub max_body_bytes: usize,
+    /// Analyse uploaded tables in the background. Off for `datalab import`,
+    /// which analyses in the foreground with a progress bar.
+    pub background_analysis: bool,
 }
 
 impl Default for WebSettings {
@@ -48,6 +51,7 @@ impl Default for WebSettings {
             secure_cookies: false,
             login_attempts_per_window: 10,
             max_body_bytes: 8 * 1024 * 1024,
+            background_analysis: true,
         }
     }
 }

@@ -1,0 +1,149 @@
+//! `datalab import FILE --dataset NAME`: publishes a local file as a
+//! resource (creating the dataset if needed) and analyses it in the
+//! foreground, with progress bars for the upload and the analysis.
+
+use std::io::Read;
+use std::path::Path;
+
+use anyhow::Context;
+use bytes::Bytes;
+use datalab_core::{Actor, ResourceLocation};
+use datalab_web::AppState;
+use datalab_web::catalog;
+use indicatif::{ProgressBar, ProgressStyle};
+
+pub struct ImportRequest<'a> {
+    pub file: &'a Path,
+    pub dataset: &'a str,
+    pub organization: Option<&'a str>,
+    pub title: Option<&'a str>,
+    pub encoding: Option<String>,
+    pub json: bool,
+}
+
+fn bar(length: u64, message: &'static str, hidden: bool) -> ProgressBar {
+    let bar = if hidden { ProgressBar::hidden() } else { ProgressBar::new(length) };
+    bar.set_style(
+        ProgressStyle::with_template("{msg:12} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} {eta}")
+            .expect("the template is valid")
+            .progress_chars("=> "),
+    );
+    bar.set_message(message);
+    bar
+}
+
+/// A reader that moves a progress bar.
+struct Progress<R> {
+    inner: R,
+    bar: ProgressBar,
+}
+
+impl<R: Read> Read for Progress<R> {
+    fn read(&mut self, buffer: &mut [u8]) -> std::io::Result<usize> {
+        let read = self.inner.read(buffer)?;
+        self.bar.inc(read as u64);
+        Ok(read)
+    }
+}
+
+pub async fn run(state: &AppState, request: ImportRequest<'_>) -> anyhow::Result<serde_json::Value> {
+    let system = Actor { user_id: None, sysadmin: true, memberships: Default::default() };
+    let filename = request.file.file_name().and_then(|name| name.to_str()).context("the file has no name")?.to_string();
+    let size =
+        std::fs::metadata(request.file).with_context(|| format!("cannot read {}", request.file.display()))?.len();
+
+    // Upload, streamed in chunks with a progress bar.
+    let upload_bar = bar(size, "subiendo", request.json);
+    let file = tokio::fs::File::open(request.file).await?;
+    let stream = tokio_util::io::ReaderStream::with_capacity(file, 256 * 1024);
+    let bar_clone = upload_bar.clone();
+    let counted = futures_util::StreamExt::map(stream, move |chunk: std::io::Result<Bytes>| {
+        if let Ok(chunk) = &chunk {
+            bar_clone.inc(chunk.len() as u64);
+        }
+        chunk
+    });
+    let blob = state.files.put_stream(counted).await.map_err(|error| anyhow::anyhow!("{error}"))?;
+    upload_bar.finish();
+
+    let existing = match state.store.dataset(request.dataset).await {
+        Ok(dataset) => Some(dataset),
+        Err(datalab_store::StoreError::NotFound) => None,
+        Err(error) => return Err(error.into()),
+    };
+    let mut dataset = match &existing {
+        Some(dataset) => dataset.clone(),
+        None => {
+            let organization =
+                request.organization.context("the dataset does not exist yet: say its organization with --org")?;
+            let organization = state
+                .store
+                .organization(organization)
+                .await
+                .map_err(|_| anyhow::anyhow!("no organization named {organization:?}"))?;
+            let mut dataset = catalog::new_dataset(organization.id, None);
+            dataset.name = request.dataset.to_string();
+            dataset.title = request.title.unwrap_or(request.dataset).to_string();
+            dataset
+        }
+    };
+    let position = dataset.resources.iter().position(
+        |resource| matches!(&resource.location, ResourceLocation::Upload { filename: known, .. } if *known == filename),
+    );
+    let mut resource = match position {
+        Some(index) => dataset.resources[index].clone(),
+        None => catalog::new_resource(dataset.id, ResourceLocation::Link { url: String::new() }),
+    };
+    resource.format.clear();
+    catalog::attach_upload(&mut resource, &(blob.clone(), filename.clone()));
+    let resource_id = resource.id;
+    match position {
+        Some(index) => dataset.resources[index] = resource,
+        None => dataset.resources.push(resource),
+    }
+    let saved = match existing {
+        Some(before) => catalog::update_dataset(state, &system, None, &before, dataset).await,
+        None => catalog::create_dataset(state, &system, None, dataset).await,
+    }
+    .map_err(|error| anyhow::anyhow!("{error}"))?;
+    let resource =
+        saved.resources.iter().find(|resource| resource.id == resource_id).context("the resource was saved")?.clone();
+
+    // Analysis, in the foreground, with its own progress bar.
+    let mut summary = serde_json::json!({
+        "dataset": saved.name,
+        "resource_id": resource.id,
+        "format": resource.format,
+        "bytes": blob.size,
+        "sha256": blob.sha256,
+    });
+    if catalog::is_tabular(&resource) {
+        let analysis_bar = bar(size, "analizando", request.json);
+        let path = request.file.to_path_buf();
+        let options =
+            datalab_ingest::AnalyzeOptions { name: filename, encoding: request.encoding, ..Default::default() };
+        let bar_clone = analysis_bar.clone();
+        let outcome = tokio::task::spawn_blocking(move || {
+            let file = std::fs::File::open(&path)?;
+            datalab_ingest::analyze(std::io::BufReader::new(Progress { inner: file, bar: bar_clone }), &options)
+                .map_err(anyhow::Error::from)
+        })
+        .await?;
+        analysis_bar.finish();
+        let state_to_record = match &outcome {
+            Ok(analysis) => datalab_store::AnalysisState::Done(serde_json::to_value(analysis)?),
+            Err(error) => datalab_store::AnalysisState::Failed(error.to_string()),
+        };
+        state.store.set_analysis(resource.id, &resource.sha256, &state_to_record).await?;
+        let analysis = outcome?;
+        summary["rows"] = serde_json::json!(analysis.rows);
+        summary["encoding"] = serde_json::json!(analysis.encoding);
+        summary["schema"] = analysis.schema.clone();
+        summary["validation"] = serde_json::json!({
+            "valid": analysis.report["valid"],
+            "errors": analysis.report["stats"]["errors"],
+            "error_counts": analysis.report["tasks"][0]["errorCounts"],
+        });
+    }
+    Ok(summary)
+}
