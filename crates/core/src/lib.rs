@@ -11,6 +11,7 @@ pub mod catalog;
 pub mod licenses;
 pub mod municipalities;
 pub mod policy;
+pub mod quality;
 pub mod validation;
 
 pub use catalog::*;

@@ -88,3 +88,42 @@ async fn an_uploaded_windows_1252_csv_gets_a_schema_and_a_report() {
     assert_eq!(resource["datalab_analysis"]["status"], "failed");
     assert!(resource["datalab_analysis"]["error"].as_str().unwrap().contains("does not look like text"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dataset_page_explains_its_quality_score() {
+    let app = TestApp::start().await;
+    let (_, token) = app.user("root", true).await;
+    app.organization("org-a").await;
+    let dataset = app.dataset(&token, "calidad", "org-a", false).await;
+    let page = app.client.get(app.url("/dataset/calidad")).send().await.unwrap().text().await.unwrap();
+    assert!(
+        page.contains("Calidad: ")
+            && page.contains("publicar al menos un recurso")
+            && page.contains("declarar la frecuencia de actualización")
+    );
+    let form = reqwest::multipart::Form::new()
+        .text("package_id", dataset["id"].as_str().unwrap().to_string())
+        .part("upload", reqwest::multipart::Part::bytes(b"a,b\n1,\n1,\n2,x\n".to_vec()).file_name("datos.csv"));
+    let created: serde_json::Value = app
+        .client
+        .post(app.url("/api/3/action/resource_create"))
+        .header("Authorization", &token)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    analysed(&app, created["result"]["id"].as_str().unwrap()).await;
+    let page = app.client.get(app.url("/dataset/calidad")).send().await.unwrap().text().await.unwrap();
+    for expected in [
+        "Filas únicas",
+        "quitar las filas repetidas",
+        "Completitud (valores faltantes)",
+        "completar los valores faltantes",
+    ] {
+        assert!(page.contains(expected), "{expected}");
+    }
+    assert!(!page.contains("publicar al menos un recurso"));
+}

@@ -135,6 +135,7 @@ pub async fn show(
         .map(|group| json!({"name": group.name, "title": group.title}))
         .collect();
     let activities = state.store.activities(datalab_store::ActivityScope::Dataset(dataset.id), 20, 0).await?;
+    let quality = quality_view(&state, &context, &dataset).await?;
     let lang = context.lang;
     let frequency = if dataset.dcat.update_frequency.is_empty() {
         String::new()
@@ -186,6 +187,7 @@ pub async fn show(
         "can_delete": context.actor.can(Action::DeleteDataset { organization: dataset.owner_org }),
         "base_url": base,
         "json_ld": json_for_script(&schema_org(&base, &dataset, &organization)),
+        "quality": quality,
     });
     render(&state, &context, "dataset.html", view)
 }
@@ -571,4 +573,39 @@ pub async fn resource_delete(
     }
     catalog::update_dataset(&state, &context.actor, context.user.as_ref(), &before, after).await?;
     Ok(redirect_local(&format!("/dataset/{}", before.name)))
+}
+
+/// What the analyses of a dataset's tables say, for its quality score.
+fn table_facts(analysis: &Value) -> datalab_core::quality::TableFacts {
+    let profile = analysis["profile"].as_array().cloned().unwrap_or_default();
+    let number = |value: &Value| value.as_u64().unwrap_or(0);
+    datalab_core::quality::TableFacts {
+        rows: number(&analysis["rows"]),
+        cells: profile.iter().map(|column| number(&column["count"]) + number(&column["nulls"])).sum(),
+        missing_cells: profile.iter().map(|column| number(&column["nulls"])).sum(),
+        errors: number(&analysis["report"]["stats"]["errors"]),
+        duplicate_rows: number(&analysis["report"]["tasks"][0]["errorCounts"]["duplicate-row"]),
+    }
+}
+
+/// The dataset's quality score with each criterion explained in the reader's language.
+async fn quality_view(state: &AppState, context: &RequestContext, dataset: &Dataset) -> Result<Value, AppError> {
+    let mut facts = Vec::new();
+    for resource in &dataset.resources {
+        if let Some(datalab_store::AnalysisState::Done(analysis)) =
+            state.store.analysis(resource.id, &resource.sha256).await?
+        {
+            facts.push(table_facts(&analysis));
+        }
+    }
+    let report = datalab_core::quality::score(dataset, &facts, time::OffsetDateTime::now_utc().date());
+    let lang = context.lang;
+    Ok(json!({
+        "score": report.score,
+        "criteria": report.criteria.iter().map(|criterion| json!({
+            "label": lang.t(&format!("quality-{}", criterion.code)),
+            "percent": (criterion.score * 100.0).round() as i64,
+            "findings": criterion.findings.iter().map(|finding| lang.t(&format!("finding-{finding}"))).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>(),
+    }))
 }
