@@ -139,7 +139,8 @@ pub fn score(dataset: &Dataset, tables: &[TableFacts], today: Date) -> QualityRe
 
     let total_weight: f64 = criteria.iter().map(|criterion| criterion.weight).sum();
     let weighted: f64 = criteria.iter().map(|criterion| criterion.weight * criterion.score).sum();
-    QualityReport { score: (100.0 * weighted / total_weight).round() as u32, criteria }
+    // Rounded down: a score of 100 means nothing is left to improve.
+    QualityReport { score: (100.0 * weighted / total_weight + 1e-9).floor() as u32, criteria }
 }
 
 #[cfg(test)]
