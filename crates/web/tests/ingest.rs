@@ -26,21 +26,8 @@ async fn an_uploaded_windows_1252_csv_gets_a_schema_and_a_report() {
     app.organization("org-a").await;
     let dataset = app.dataset(&token, "incidentes", "org-a", false).await;
     let bytes = include_bytes!("../../datalab/demo/incidentes_viales_ejemplo.csv").to_vec();
-    let form = reqwest::multipart::Form::new()
-        .text("package_id", dataset["id"].as_str().unwrap().to_string())
-        .part("upload", reqwest::multipart::Part::bytes(bytes).file_name("incidentes.csv"));
-    let created: serde_json::Value = app
-        .client
-        .post(app.url("/api/3/action/resource_create"))
-        .header("Authorization", &token)
-        .multipart(form)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let resource_id = created["result"]["id"].as_str().unwrap().to_string();
+    let created = app.upload(&token, dataset["id"].as_str().unwrap(), bytes, "incidentes.csv").await;
+    let resource_id = created["id"].as_str().unwrap().to_string();
     let resource = analysed(&app, &resource_id).await;
     assert_eq!(resource["datalab_analysis"]["status"], "done");
     assert_eq!(resource["datalab_analysis"]["encoding"], "windows-1252");
@@ -70,21 +57,9 @@ async fn an_uploaded_windows_1252_csv_gets_a_schema_and_a_report() {
     );
 
     // A binary file named .csv: a clear failure, nothing else breaks.
-    let form = reqwest::multipart::Form::new()
-        .text("package_id", dataset["id"].as_str().unwrap().to_string())
-        .part("upload", reqwest::multipart::Part::bytes(b"PK\x03\x04\x00\x00binary".to_vec()).file_name("falso.csv"));
-    let created: serde_json::Value = app
-        .client
-        .post(app.url("/api/3/action/resource_create"))
-        .header("Authorization", &token)
-        .multipart(form)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let resource = analysed(&app, created["result"]["id"].as_str().unwrap()).await;
+    let created =
+        app.upload(&token, dataset["id"].as_str().unwrap(), b"PK\x03\x04\x00\x00binary".to_vec(), "falso.csv").await;
+    let resource = analysed(&app, created["id"].as_str().unwrap()).await;
     assert_eq!(resource["datalab_analysis"]["status"], "failed");
     assert!(resource["datalab_analysis"]["error"].as_str().unwrap().contains("does not look like text"));
 }
@@ -101,21 +76,9 @@ async fn the_dataset_page_explains_its_quality_score() {
             && page.contains("publicar al menos un recurso")
             && page.contains("declarar la frecuencia de actualización")
     );
-    let form = reqwest::multipart::Form::new()
-        .text("package_id", dataset["id"].as_str().unwrap().to_string())
-        .part("upload", reqwest::multipart::Part::bytes(b"a,b\n1,\n1,\n2,x\n".to_vec()).file_name("datos.csv"));
-    let created: serde_json::Value = app
-        .client
-        .post(app.url("/api/3/action/resource_create"))
-        .header("Authorization", &token)
-        .multipart(form)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    analysed(&app, created["result"]["id"].as_str().unwrap()).await;
+    let created =
+        app.upload(&token, dataset["id"].as_str().unwrap(), b"a,b\n1,\n1,\n2,x\n".to_vec(), "datos.csv").await;
+    analysed(&app, created["id"].as_str().unwrap()).await;
     let page = app.client.get(app.url("/dataset/calidad")).send().await.unwrap().text().await.unwrap();
     for expected in [
         "Filas únicas",

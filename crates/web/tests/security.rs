@@ -21,21 +21,8 @@ async fn private_dataset_matrix_show_search_list_download() {
     let (_, stranger_token) = app.user("stranger", false).await;
 
     let dataset = app.dataset(&root, "secreto-a", "org-a", true).await;
-    let form = reqwest::multipart::Form::new()
-        .text("package_id", dataset["id"].as_str().unwrap().to_string())
-        .part("upload", reqwest::multipart::Part::bytes(b"a,b\n1,2\n".to_vec()).file_name("secreto.csv"));
-    let uploaded: serde_json::Value = app
-        .client
-        .post(app.url("/api/3/action/resource_create"))
-        .header("Authorization", &root)
-        .multipart(form)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let download_url = uploaded["result"]["url"].as_str().unwrap().to_string();
+    let uploaded = app.upload(&root, dataset["id"].as_str().unwrap(), b"a,b\n1,2\n".to_vec(), "secreto.csv").await;
+    let download_url = uploaded["url"].as_str().unwrap().to_string();
 
     let readers: Vec<(&str, Option<&str>)> = vec![
         ("anonymous", None),

@@ -156,6 +156,25 @@ impl TestApp {
         body["result"].clone()
     }
 
+    /// Uploads a file as a new resource of a dataset through the CKAN API
+    /// (multipart, as ckanapi does) and returns the resource dict.
+    pub async fn upload(&self, token: &str, dataset_id: &str, bytes: Vec<u8>, filename: &str) -> Value {
+        let form = reqwest::multipart::Form::new()
+            .text("package_id", dataset_id.to_string())
+            .part("upload", reqwest::multipart::Part::bytes(bytes).file_name(filename.to_string()));
+        let response = self
+            .client
+            .post(self.url("/api/3/action/resource_create"))
+            .header("Authorization", token)
+            .multipart(form)
+            .send()
+            .await
+            .unwrap();
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["success"], true, "{body}");
+        body["result"].clone()
+    }
+
     /// Signs a fresh browser-like client in through the login form.
     pub async fn signed_in_client(&self, login: &str) -> (reqwest::Client, String) {
         let client = Self::new_client();
