@@ -8,6 +8,7 @@
 
 pub mod accountability;
 pub mod catalog;
+pub mod inventory;
 pub mod licenses;
 pub mod municipalities;
 pub mod policy;

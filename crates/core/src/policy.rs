@@ -90,6 +90,11 @@ pub enum Action {
     UpdateMilestone {
         organization: Uuid,
     },
+    /// List, change or remove the data inventory items of an organization:
+    /// its editors and admins may.
+    ManageInventory {
+        organization: Uuid,
+    },
     /// Load commitments and milestones in bulk, or create them, and name
     /// their monitors.
     ManageCommitments,
@@ -183,6 +188,7 @@ impl Actor {
                 self.has_at_least(organization, Capacity::Admin)
             }
             Action::UpdateMilestone { organization } => self.has_at_least(organization, Capacity::Member),
+            Action::ManageInventory { organization } => self.has_at_least(organization, Capacity::Editor),
             Action::Monitor { assigned_monitor } => self.sysadmin || (assigned_monitor && self.is_authenticated()),
             Action::CreateOrganization | Action::CreateGroup | Action::UpdateGroup | Action::ManageCommitments => {
                 self.sysadmin
@@ -302,6 +308,17 @@ sysadmin   y       y        y      y        y
             assert_eq!(actor.can(Action::Monitor { assigned_monitor: false }), role == "sysadmin", "{role} not named");
             assert_eq!(actor.can(Action::ManageCommitments), role == "sysadmin", "{role} manages commitments");
         }
+    }
+
+    #[test]
+    fn editors_keep_their_organization_inventory() {
+        let allowed: Vec<&str> = roles()
+            .into_iter()
+            .filter(|(_, actor)| actor.can(Action::ManageInventory { organization: org_a() }))
+            .map(|(role, _)| role)
+            .collect();
+        assert_eq!(allowed, vec!["editor", "admin", "sysadmin"]);
+        assert!(!roles()[4].1.can(Action::ManageInventory { organization: org_b() }), "an admin of A, not of B");
     }
 
     #[test]

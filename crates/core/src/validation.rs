@@ -36,10 +36,12 @@ pub enum FieldError {
     StuckNeedsReason,
     StuckNeedsOwner,
     FinishedNeedsEvidence,
+    NotAvailableNeedsReason,
+    PublishedNeedsDataset,
 }
 
 impl FieldError {
-    pub const ALL: [FieldError; 25] = [
+    pub const ALL: [FieldError; 27] = [
         FieldError::Missing,
         FieldError::SlugInvalid,
         FieldError::SlugTooShort,
@@ -65,6 +67,8 @@ impl FieldError {
         FieldError::StuckNeedsReason,
         FieldError::StuckNeedsOwner,
         FieldError::FinishedNeedsEvidence,
+        FieldError::NotAvailableNeedsReason,
+        FieldError::PublishedNeedsDataset,
     ];
 
     pub fn code(self) -> &'static str {
@@ -94,6 +98,8 @@ impl FieldError {
             FieldError::StuckNeedsReason => "stuck-needs-reason",
             FieldError::StuckNeedsOwner => "stuck-needs-owner",
             FieldError::FinishedNeedsEvidence => "finished-needs-evidence",
+            FieldError::NotAvailableNeedsReason => "not-available-needs-reason",
+            FieldError::PublishedNeedsDataset => "published-needs-dataset",
         }
     }
 
@@ -125,6 +131,8 @@ impl FieldError {
             FieldError::StuckNeedsReason => "A stuck milestone needs the reason it is blocked",
             FieldError::StuckNeedsOwner => "A stuck milestone needs who owns the blocker",
             FieldError::FinishedNeedsEvidence => "A finished milestone needs at least one piece of evidence",
+            FieldError::NotAvailableNeedsReason => "Data that is not available needs the reason",
+            FieldError::PublishedNeedsDataset => "Published data needs its dataset in the catalog",
         }
     }
 }

@@ -13,6 +13,7 @@ mod accountability;
 mod activity;
 mod analyses;
 mod datasets;
+mod inventory;
 mod organizations;
 mod users;
 

@@ -42,6 +42,9 @@ templates!(
     "milestone.html",
     "milestone_import.html",
     "commitment_report.html",
+    "inventory.html",
+    "_inventory_items.html",
+    "organization_inventory.html",
 );
 
 pub struct Templates {

@@ -5,6 +5,7 @@
 mod account;
 pub mod accountability;
 mod datasets;
+mod inventory;
 mod organizations;
 
 use axum::Router;
@@ -42,6 +43,9 @@ pub fn routes() -> Router<AppState> {
         .route("/organization/new", get(organizations::new_form).post(organizations::create))
         .route("/organization/{name}", get(organizations::show))
         .route("/organization/{name}/edit", get(organizations::edit_form).post(organizations::update))
+        .route("/organization/{name}/inventory", get(inventory::for_organization).post(inventory::save))
+        .route("/inventory", get(inventory::state_wide))
+        .route("/inventory.csv", get(inventory::csv))
         .route("/organization/{name}/members", get(organizations::members).post(organizations::add_member))
         .route("/organization/{name}/members/{user}/delete", post(organizations::remove_member))
         .route("/commitment", get(accountability::list))
