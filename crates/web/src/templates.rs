@@ -45,6 +45,7 @@ templates!(
     "inventory.html",
     "_inventory_items.html",
     "organization_inventory.html",
+    "quality.html",
 );
 
 pub struct Templates {

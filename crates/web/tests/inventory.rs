@@ -68,3 +68,35 @@ async fn editors_keep_the_inventory_and_everyone_sees_the_gaps() {
         TestApp::new_client().get(app.url("/organization/movilidad")).send().await.unwrap().text().await.unwrap();
     assert!(organization_page.contains("agregó al inventario"), "inventory changes are in the organization's activity");
 }
+
+#[tokio::test]
+async fn the_quality_dashboard_ranks_datasets_and_shows_inventory_coverage() {
+    let app = TestApp::start().await;
+    app.organization("cultura").await;
+    app.organization("economia").await;
+    let (_, root) = app.user("root", true).await;
+    let (status, _) = app
+        .ckan(
+            "package_create",
+            Some(&root),
+            serde_json::json!({
+                "name": "completo", "title": "Completo", "owner_org": "cultura", "tags": ["museos"],
+                "notes": "Museos del estado con su municipio, horarios y costo de entrada, actualizados cada mes.",
+                "temporal_start": "2024", "spatial": ["19"], "update_frequency": "monthly", "contact_email": "datos@example.org",
+                "resources": [{"name": "museos", "url": "https://example.org/museos.csv"}]
+            }),
+        )
+        .await;
+    assert_eq!(status, 200);
+    app.dataset(&root, "pobre", "economia", false).await;
+    let page = app.client.get(app.url("/quality")).send().await.unwrap().text().await.unwrap();
+    let weakest = &page[page.find("Conjuntos de datos con menor calidad").unwrap()..];
+    assert!(weakest.find("Conjunto pobre").unwrap() < weakest.find("Completo").unwrap(), "the weakest first");
+    assert!(weakest.contains("publicar al menos un recurso"), "what to fix first");
+    let only_culture =
+        app.client.get(app.url("/quality?organization=cultura")).send().await.unwrap().text().await.unwrap();
+    assert!(
+        only_culture.contains("Tablero de calidad: Organización cultura") && !only_culture.contains("Conjunto pobre")
+    );
+    assert!(only_culture.contains("<strong>100</strong> calidad promedio"));
+}

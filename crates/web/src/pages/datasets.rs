@@ -589,7 +589,11 @@ fn table_facts(analysis: &Value) -> datalab_core::quality::TableFacts {
 }
 
 /// The dataset's quality score with each criterion explained in the reader's language.
-async fn quality_view(state: &AppState, context: &RequestContext, dataset: &Dataset) -> Result<Value, AppError> {
+/// The quality report of a dataset from its analysed tables.
+pub(crate) async fn quality_report(
+    state: &AppState,
+    dataset: &Dataset,
+) -> Result<datalab_core::quality::QualityReport, AppError> {
     let mut facts = Vec::new();
     for resource in &dataset.resources {
         if let Some(datalab_store::AnalysisState::Done(analysis)) =
@@ -598,7 +602,11 @@ async fn quality_view(state: &AppState, context: &RequestContext, dataset: &Data
             facts.push(table_facts(&analysis));
         }
     }
-    let report = datalab_core::quality::score(dataset, &facts, time::OffsetDateTime::now_utc().date());
+    Ok(datalab_core::quality::score(dataset, &facts, time::OffsetDateTime::now_utc().date()))
+}
+
+async fn quality_view(state: &AppState, context: &RequestContext, dataset: &Dataset) -> Result<Value, AppError> {
+    let report = quality_report(state, dataset).await?;
     let lang = context.lang;
     Ok(json!({
         "score": report.score,

@@ -4,9 +4,10 @@
 
 mod account;
 pub mod accountability;
-mod datasets;
+pub(crate) mod datasets;
 mod inventory;
 mod organizations;
+mod quality;
 
 use axum::Router;
 use axum::http::{HeaderValue, header};
@@ -46,6 +47,7 @@ pub fn routes() -> Router<AppState> {
         .route("/organization/{name}/inventory", get(inventory::for_organization).post(inventory::save))
         .route("/inventory", get(inventory::state_wide))
         .route("/inventory.csv", get(inventory::csv))
+        .route("/quality", get(quality::dashboard))
         .route("/organization/{name}/members", get(organizations::members).post(organizations::add_member))
         .route("/organization/{name}/members/{user}/delete", post(organizations::remove_member))
         .route("/commitment", get(accountability::list))
