@@ -10,14 +10,31 @@ pub const MISSING_MARKERS: &[&str] =
     &["", "n/d", "nd", "na", "n/a", "-", "--", "s/d", "sd", "null", "nulo", "sin dato", "sin datos"];
 
 pub fn is_missing(cell: &str) -> bool {
-    let lower = cell.trim().to_lowercase();
-    MISSING_MARKERS.contains(&lower.as_str())
+    let trimmed = cell.trim();
+    // Every marker is ASCII: compare without allocating.
+    trimmed.len() <= 9 && MISSING_MARKERS.iter().any(|marker| trimmed.eq_ignore_ascii_case(marker))
 }
 
 /// "$1,234.50" → 1234.5; "12%" → 12; "-3" → -3. Thousands separators must
 /// group by three.
 pub fn parse_number(cell: &str) -> Option<f64> {
     let mut text = cell.trim();
+    // The common case, plain digits with an optional sign and point, parses without allocating.
+    if !text.is_empty()
+        && text.bytes().all(|byte| byte.is_ascii_digit() || byte == b'.' || byte == b'-' || byte == b'+')
+        && text.bytes().any(|byte| byte.is_ascii_digit())
+    {
+        let body = text.strip_prefix(['-', '+']).unwrap_or(text);
+        if !body.contains(['-', '+'])
+            && body.matches('.').count() <= 1
+            && !body.starts_with('.')
+            && !body.ends_with('.')
+            && let Ok(value) = body.parse::<f64>()
+        {
+            return Some(if text.starts_with('-') { -value } else { value });
+        }
+        // Anything unusual takes the careful path below.
+    }
     let negative = text.starts_with('-');
     if negative || text.starts_with('+') {
         text = &text[1..];
@@ -201,7 +218,45 @@ pub struct TypeVotes {
     pub times: u64,
 }
 
+/// Which candidate types a value fits: integer, number, boolean, the three
+/// date formats, datetime, time. Cheap tests first: most values are ruled
+/// out of most types by a glance at their characters.
+pub fn candidates(cell: &str) -> [bool; 8] {
+    let text = cell.trim();
+    let number = parse_number(text).is_some();
+    let integer = number && parse_integer(text).is_some();
+    let boolean = text.len() <= 9 && parse_boolean(text).is_some();
+    let has_digit = text.bytes().any(|byte| byte.is_ascii_digit());
+    let date_like = has_digit && text.len() <= 10 && text.contains(['/', '-']);
+    let dates = if date_like {
+        [
+            parse_date(text, DateFormat::YearMonthDay).is_some(),
+            parse_date(text, DateFormat::DayMonthYear).is_some(),
+            parse_date(text, DateFormat::MonthDayYear).is_some(),
+        ]
+    } else {
+        [false; 3]
+    };
+    let time_like = has_digit && text.contains(':');
+    let datetime = time_like && text.len() > 10 && parse_datetime(text).is_some();
+    let time = time_like && text.len() <= 8 && parse_time(text).is_some();
+    [integer, number, boolean, dates[0], dates[1], dates[2], datetime, time]
+}
+
 impl TypeVotes {
+    /// Counts a value that fits the given candidates (see [`candidates`]).
+    pub fn add_checked(&mut self, fits: &[bool; 8]) {
+        self.values += 1;
+        self.integers += u64::from(fits[0]);
+        self.numbers += u64::from(fits[1]);
+        self.booleans += u64::from(fits[2]);
+        for index in 0..3 {
+            self.dates[index] += u64::from(fits[3 + index]);
+        }
+        self.datetimes += u64::from(fits[6]);
+        self.times += u64::from(fits[7]);
+    }
+
     pub fn add(&mut self, cell: &str) {
         self.values += 1;
         if parse_integer(cell).is_some() {
@@ -290,6 +345,9 @@ mod tests {
         assert_eq!(parse_number("-3"), Some(-3.0));
         assert_eq!(parse_number("1,23"), None, "not a thousands grouping");
         assert_eq!(parse_number("12abc"), None);
+        assert_eq!(parse_number(".5"), Some(0.5), "the fast path leaves odd forms to the careful one");
+        assert_eq!(parse_number("1-2"), None);
+        assert_eq!(parse_number("-"), None);
         assert_eq!(parse_integer("1,200"), Some(1200));
         assert_eq!(parse_integer("1.5"), None);
     }

@@ -95,24 +95,15 @@ struct Column {
 
 impl Column {
     fn add(&mut self, row: u64, cell: &str) {
-        self.votes.add(cell);
         let trimmed = cell.trim();
-        let checks: [bool; 8] = [
-            crate::infer::parse_integer(trimmed).is_some(),
-            parse_number(trimmed).is_some(),
-            crate::infer::parse_boolean(trimmed).is_some(),
-            parse_date(trimmed, DateFormat::ALL[0]).is_some(),
-            parse_date(trimmed, DateFormat::ALL[1]).is_some(),
-            parse_date(trimmed, DateFormat::ALL[2]).is_some(),
-            crate::infer::parse_datetime(trimmed).is_some(),
-            crate::infer::parse_time(trimmed).is_some(),
-        ];
+        let checks = crate::infer::candidates(trimmed);
+        self.votes.add_checked(&checks);
         for (index, ok) in checks.iter().enumerate() {
             if !ok && self.failures[index].len() < SAMPLE_CAP {
                 self.failures[index].push((row, cell.to_string()));
             }
         }
-        if let Some(value) = parse_number(trimmed) {
+        if let Some(value) = if checks[1] { parse_number(trimmed) } else { None } {
             let (count, mean, m2) = &mut self.numeric;
             *count += 1;
             let delta = value - *mean;
@@ -122,6 +113,9 @@ impl Column {
             self.numeric_max = Some(self.numeric_max.map_or(value, |max| max.max(value)));
         }
         for (index, format) in DateFormat::ALL.iter().enumerate() {
+            if !checks[3 + index] {
+                continue;
+            }
             if let Some(date) = parse_date(trimmed, *format) {
                 self.date_min[index] = Some(self.date_min[index].map_or(date, |min| min.min(date)));
                 self.date_max[index] = Some(self.date_max[index].map_or(date, |max| max.max(date)));
@@ -319,7 +313,7 @@ pub fn analyze(mut input: impl Read, options: &AnalyzeOptions) -> Result<Analysi
     // Row numbers count physical rows as frictionless does: the header is row 1.
     let mut row_number: u64 = dialect.preamble_lines as u64 + if dialect.header { 1 } else { 0 };
     let utf = encoding == encoding_rs::UTF_8 || encoding == encoding_rs::UTF_16LE || encoding == encoding_rs::UTF_16BE;
-    let mut handle = |record: csv::StringRecord, columns: &mut Vec<Column>, errors: &mut ErrorLog| {
+    let mut handle = |record: &csv::StringRecord, columns: &mut Vec<Column>, errors: &mut ErrorLog| {
         row_number += 1;
         if record.iter().all(|cell| cell.trim().is_empty()) {
             errors.add(
@@ -336,7 +330,7 @@ pub fn analyze(mut input: impl Read, options: &AnalyzeOptions) -> Result<Analysi
         if duplicates_checked {
             if seen_rows.len() >= DUPLICATE_CAP {
                 duplicates_checked = false;
-            } else if !seen_rows.insert(row_hash(&record)) {
+            } else if !seen_rows.insert(row_hash(record)) {
                 errors.add(
                     "duplicate-row",
                     Some(row_number),
@@ -388,11 +382,15 @@ pub fn analyze(mut input: impl Read, options: &AnalyzeOptions) -> Result<Analysi
         }
     };
     if let Some(record) = first_data.take() {
-        handle(record, &mut columns, &mut errors);
+        handle(&record, &mut columns, &mut errors);
     }
-    for record in records {
-        match record {
-            Ok(record) => handle(record, &mut columns, &mut errors),
+    drop(records);
+    // One record buffer for the whole file: no allocation per row.
+    let mut record = csv::StringRecord::new();
+    loop {
+        match reader.read_record(&mut record) {
+            Ok(true) => handle(&record, &mut columns, &mut errors),
+            Ok(false) => break,
             Err(error) => return Err(IngestError::Csv(error.to_string())),
         }
     }
