@@ -132,9 +132,10 @@ fn days_in_month(year: i32, month: u32) -> u32 {
 /// A date in `format` as (year, month, day), or `None`.
 pub fn parse_date(cell: &str, format: DateFormat) -> Option<(i32, u32, u32)> {
     let text = cell.trim();
-    let parts: Vec<&str> = text.split(['/', '-']).collect();
-    if parts.len() != 3
-        || !parts.iter().all(|part| !part.is_empty() && part.chars().all(|character| character.is_ascii_digit()))
+    let mut pieces = text.split(['/', '-']);
+    let parts = [pieces.next()?, pieces.next()?, pieces.next()?];
+    if pieces.next().is_some()
+        || !parts.iter().all(|part| !part.is_empty() && part.bytes().all(|byte| byte.is_ascii_digit()))
     {
         return None;
     }

@@ -79,7 +79,7 @@ const SAMPLE_CAP: usize = 1_000;
 struct Column {
     votes: TypeVotes,
     nulls: u64,
-    distinct: HashMap<String, u64>,
+    distinct: rustc_hash::FxHashMap<String, u64>,
     distinct_overflow: bool,
     /// Welford's running mean and variance of the numeric values.
     numeric: (u64, f64, f64),
@@ -232,7 +232,9 @@ impl ErrorLog {
 }
 
 fn row_hash(record: &csv::StringRecord) -> u64 {
-    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    // A fast non-cryptographic hash: rows are not attacker-chosen keys of a
+    // map, only compared with each other.
+    let mut hasher = rustc_hash::FxHasher::default();
     for field in record.iter() {
         field.hash(&mut hasher);
         0xffu8.hash(&mut hasher);
@@ -307,7 +309,7 @@ pub fn analyze(mut input: impl Read, options: &AnalyzeOptions) -> Result<Analysi
         }
     }
     let mut columns: Vec<Column> = labels.iter().map(|_| Column::default()).collect();
-    let mut seen_rows: HashSet<u64> = HashSet::new();
+    let mut seen_rows: rustc_hash::FxHashSet<u64> = Default::default();
     let mut duplicates_checked = true;
     let mut rows: u64 = 0;
     // Row numbers count physical rows as frictionless does: the header is row 1.
