@@ -79,7 +79,9 @@ const SAMPLE_CAP: usize = 1_000;
 struct Column {
     votes: TypeVotes,
     nulls: u64,
-    distinct: rustc_hash::FxHashMap<String, u64>,
+    // Keyed by values from an uploaded file: the standard, randomly seeded
+    // hasher keeps crafted collisions from making inserts quadratic.
+    distinct: HashMap<String, u64>,
     distinct_overflow: bool,
     /// Welford's running mean and variance of the numeric values.
     numeric: (u64, f64, f64),
@@ -232,8 +234,8 @@ impl ErrorLog {
 }
 
 fn row_hash(record: &csv::StringRecord) -> u64 {
-    // A fast non-cryptographic hash: rows are not attacker-chosen keys of a
-    // map, only compared with each other.
+    // A fast non-cryptographic hash of the whole row; the set that holds it
+    // is randomly seeded (see `seen_rows`).
     let mut hasher = rustc_hash::FxHasher::default();
     for field in record.iter() {
         field.hash(&mut hasher);
@@ -309,7 +311,10 @@ pub fn analyze(mut input: impl Read, options: &AnalyzeOptions) -> Result<Analysi
         }
     }
     let mut columns: Vec<Column> = labels.iter().map(|_| Column::default()).collect();
-    let mut seen_rows: rustc_hash::FxHashSet<u64> = Default::default();
+    // Randomly seeded for the same reason; the row hashes it holds are cheap
+    // FxHash values (a crafted equal hash can only mislabel a row of the
+    // uploader's own file as a duplicate).
+    let mut seen_rows: HashSet<u64> = HashSet::new();
     let mut duplicates_checked = true;
     let mut rows: u64 = 0;
     // Row numbers count physical rows as frictionless does: the header is row 1.
