@@ -456,21 +456,9 @@ pub async fn update(
             Ok(redirect_local(&format!("/commitment/{}/milestone/{}", commitment.code, number)))
         }
         Err(AppError::Validation(errors)) => {
-            let form: serde_json::Map<String, Value> = pairs
-                .into_iter()
-                .filter(|(key, _)| key != "csrf_token")
-                .map(|(key, value)| (key, Value::String(value)))
-                .collect();
-            milestone_page(
-                &state,
-                &context,
-                &commitment,
-                &before,
-                &errors,
-                Value::Object(form),
-                StatusCode::UNPROCESSABLE_ENTITY,
-            )
-            .await
+            let form = super::form_echo(pairs);
+            milestone_page(&state, &context, &commitment, &before, &errors, form, StatusCode::UNPROCESSABLE_ENTITY)
+                .await
         }
         Err(other) => Err(other),
     }

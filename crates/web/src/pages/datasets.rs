@@ -476,11 +476,7 @@ pub async fn resource_upload(
             }
             match error {
                 AppError::Validation(errors) => {
-                    let form: serde_json::Map<String, Value> = fields
-                        .into_iter()
-                        .filter(|(key, _)| key != "csrf_token")
-                        .map(|(key, value)| (key, Value::String(value)))
-                        .collect();
+                    let form = super::form_echo(fields);
                     let page = render(
                         &state,
                         &context,

@@ -217,20 +217,8 @@ pub async fn save(
     match outcome {
         Ok(()) => Ok(redirect_local(&format!("/organization/{}/inventory", organization.name))),
         Err(AppError::Validation(errors)) => {
-            let form: serde_json::Map<String, Value> = pairs
-                .into_iter()
-                .filter(|(key, _)| key != "csrf_token")
-                .map(|(key, value)| (key, Value::String(value)))
-                .collect();
-            organization_page(
-                &state,
-                &context,
-                &organization,
-                &errors,
-                Value::Object(form),
-                StatusCode::UNPROCESSABLE_ENTITY,
-            )
-            .await
+            let form = super::form_echo(pairs);
+            organization_page(&state, &context, &organization, &errors, form, StatusCode::UNPROCESSABLE_ENTITY).await
         }
         Err(other) => Err(other),
     }

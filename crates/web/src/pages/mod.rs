@@ -179,6 +179,18 @@ pub(crate) fn checked_form(context: &RequestContext, body: &[u8]) -> Result<Vec<
     Ok(pairs)
 }
 
+/// A submitted form as a template's `form` object (the CSRF token left
+/// out), to show the input again next to its errors.
+pub(crate) fn form_echo(pairs: Vec<(String, String)>) -> Value {
+    Value::Object(
+        pairs
+            .into_iter()
+            .filter(|(key, _)| key != "csrf_token")
+            .map(|(key, value)| (key, Value::String(value)))
+            .collect(),
+    )
+}
+
 pub(crate) fn form_value(pairs: &[(String, String)], key: &str) -> String {
     pairs.iter().find(|(name, _)| name == key).map(|(_, value)| value.trim().to_string()).unwrap_or_default()
 }
