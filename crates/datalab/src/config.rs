@@ -26,6 +26,14 @@ pub struct Config {
     pub log_format: String,
     /// Distinct searches kept in memory between index commits (0: none).
     pub search_cache_entries: usize,
+    /// Longest a data query (SQL, a page of rows) may run, in milliseconds (default 5000).
+    pub query_time_limit_ms: u64,
+    /// Memory one data query may use for sorts, joins and aggregations, in bytes (default 256 MiB).
+    pub query_memory_limit_bytes: usize,
+    /// Most rows a SQL query returns (default 32000).
+    pub sql_row_cap: usize,
+    /// SQL queries and exports running at once; more wait their turn (default 2).
+    pub max_heavy_queries: usize,
 }
 
 /// Redacts nothing secret today, but is written by hand so that a future
@@ -42,6 +50,10 @@ impl std::fmt::Debug for Config {
             .field("login_attempts", &self.login_attempts)
             .field("log_format", &self.log_format)
             .field("search_cache_entries", &self.search_cache_entries)
+            .field("query_time_limit_ms", &self.query_time_limit_ms)
+            .field("query_memory_limit_bytes", &self.query_memory_limit_bytes)
+            .field("sql_row_cap", &self.sql_row_cap)
+            .field("max_heavy_queries", &self.max_heavy_queries)
             .finish()
     }
 }
@@ -58,6 +70,10 @@ pub struct FileConfig {
     pub login_attempts: Option<u32>,
     pub log_format: Option<String>,
     pub search_cache_entries: Option<usize>,
+    pub query_time_limit_ms: Option<u64>,
+    pub query_memory_limit_bytes: Option<usize>,
+    pub sql_row_cap: Option<usize>,
+    pub max_heavy_queries: Option<usize>,
 }
 
 /// Values given on the command line or in the environment (clap reads both).
@@ -87,6 +103,18 @@ pub struct ConfigArgs {
     /// Distinct searches kept in memory between index commits; 0 turns the cache off (default 1024).
     #[arg(long, env = "DATALAB_SEARCH_CACHE_ENTRIES", global = true)]
     pub search_cache_entries: Option<usize>,
+    /// Longest a data query (SQL, a page of rows) may run, in milliseconds (default 5000).
+    #[arg(long, env = "DATALAB_QUERY_TIME_LIMIT_MS", global = true)]
+    pub query_time_limit_ms: Option<u64>,
+    /// Memory one data query may use for sorts, joins and aggregations, in bytes (default 256 MiB).
+    #[arg(long, env = "DATALAB_QUERY_MEMORY_LIMIT_BYTES", global = true)]
+    pub query_memory_limit_bytes: Option<usize>,
+    /// Most rows a SQL query returns (default 32000).
+    #[arg(long, env = "DATALAB_SQL_ROW_CAP", global = true)]
+    pub sql_row_cap: Option<usize>,
+    /// SQL queries and exports running at once; more wait their turn (default 2).
+    #[arg(long, env = "DATALAB_MAX_HEAVY_QUERIES", global = true)]
+    pub max_heavy_queries: Option<usize>,
 }
 
 pub const DEFAULT_BIND: &str = "127.0.0.1:8080";
@@ -114,6 +142,13 @@ impl Config {
                 .search_cache_entries
                 .or(file.search_cache_entries)
                 .unwrap_or(datalab_search::DEFAULT_CACHE_ENTRIES),
+            query_time_limit_ms: arguments.query_time_limit_ms.or(file.query_time_limit_ms).unwrap_or(5000),
+            query_memory_limit_bytes: arguments
+                .query_memory_limit_bytes
+                .or(file.query_memory_limit_bytes)
+                .unwrap_or(256 * 1024 * 1024),
+            sql_row_cap: arguments.sql_row_cap.or(file.sql_row_cap).unwrap_or(32_000),
+            max_heavy_queries: arguments.max_heavy_queries.or(file.max_heavy_queries).unwrap_or(2),
         })
     }
 
@@ -127,6 +162,20 @@ impl Config {
 
     pub fn search_dir(&self) -> PathBuf {
         self.data_dir.join("search")
+    }
+
+    pub fn tables_dir(&self) -> PathBuf {
+        self.data_dir.join("tables")
+    }
+
+    pub fn query_settings(&self) -> datalab_query::QuerySettings {
+        datalab_query::QuerySettings {
+            time_limit: std::time::Duration::from_millis(self.query_time_limit_ms.max(1)),
+            memory_limit_bytes: self.query_memory_limit_bytes,
+            sql_row_cap: self.sql_row_cap.max(1),
+            max_heavy_queries: self.max_heavy_queries.max(1),
+            threads: 0,
+        }
     }
 }
 

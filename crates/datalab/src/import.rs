@@ -122,20 +122,11 @@ pub async fn run(state: &AppState, request: ImportRequest<'_>) -> anyhow::Result
         let path = request.file.to_path_buf();
         let options =
             datalab_ingest::AnalyzeOptions { name: filename, encoding: request.encoding, ..Default::default() };
-        let bar_clone = analysis_bar.clone();
-        let outcome = tokio::task::spawn_blocking(move || {
-            let file = std::fs::File::open(&path)?;
-            datalab_ingest::analyze(std::io::BufReader::new(Progress { inner: file, bar: bar_clone }), &options)
-                .map_err(anyhow::Error::from)
-        })
-        .await?;
+        let file = std::fs::File::open(&path)?;
+        let input = std::io::BufReader::new(Progress { inner: file, bar: analysis_bar.clone() });
+        let outcome = catalog::analyse(state, resource.id, &resource.sha256, input, options).await;
         analysis_bar.finish();
-        let state_to_record = match &outcome {
-            Ok(analysis) => datalab_store::AnalysisState::Done(serde_json::to_value(analysis)?),
-            Err(error) => datalab_store::AnalysisState::Failed(error.to_string()),
-        };
-        state.store.set_analysis(resource.id, &resource.sha256, &state_to_record).await?;
-        let analysis = outcome?;
+        let analysis = outcome.map_err(|error| anyhow::anyhow!("{error}"))?;
         summary["rows"] = serde_json::json!(analysis.rows);
         summary["encoding"] = serde_json::json!(analysis.encoding);
         summary["schema"] = analysis.schema.clone();

@@ -123,7 +123,8 @@ async fn open(config: &Config) -> anyhow::Result<AppState> {
         login_attempts_per_window: config.login_attempts,
         ..WebSettings::default()
     };
-    Ok(AppState::new(store, files, search, settings))
+    let query = Arc::new(datalab_query::QueryEngine::new(&config.tables_dir(), config.query_settings())?);
+    Ok(AppState::new(store, files, search, query, settings))
 }
 
 async fn shutdown_signal() {
@@ -160,6 +161,12 @@ async fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Serve { demo: load_demo, .. } => {
             let state = open(&config).await?;
+            // Before any analysis starts: what a crash left half-written goes.
+            let referenced = state.store.table_keys().await?;
+            let swept = state.query.sweep(&referenced);
+            if swept > 0 {
+                tracing::info!(swept, "removed table files no analysis refers to");
+            }
             if load_demo {
                 demo::load(&state).await?;
             }

@@ -168,12 +168,29 @@ pub fn parse_time(cell: &str) -> Option<(u32, u32, u32)> {
     (hour < 24 && minute < 60 && second < 60).then_some((hour, minute, second))
 }
 
-/// "2024-03-31 13:45", "2024-03-31T13:45:00Z", "31/03/2024 13:45".
-pub fn parse_datetime(cell: &str) -> Option<()> {
+/// "2024-03-31 13:45", "2024-03-31T13:45:00Z", "31/03/2024 13:45", as
+/// microseconds since 1970-01-01 00:00 (the time zone, if any, is not applied).
+pub fn parse_datetime(cell: &str) -> Option<i64> {
     let text = cell.trim().trim_end_matches('Z');
     let (date, time) = text.split_once(['T', ' '])?;
-    parse_time(time)?;
-    DateFormat::ALL.iter().find_map(|format| parse_date(date, *format)).map(|_| ())
+    let (hour, minute, second) = parse_time(time)?;
+    let (year, month, day) = DateFormat::ALL.iter().find_map(|format| parse_date(date, *format))?;
+    let seconds = i64::from(days_from_civil(year, month, day)) * 86_400
+        + i64::from(hour) * 3_600
+        + i64::from(minute) * 60
+        + i64::from(second);
+    Some(seconds * 1_000_000)
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
+pub fn days_from_civil(year: i32, month: u32, day: u32) -> i32 {
+    let year = if month <= 2 { year - 1 } else { year };
+    let era = if year >= 0 { year } else { year - 399 } / 400;
+    let year_of_era = year - era * 400;
+    let month = month as i32;
+    let day_of_year = (153 * (if month > 2 { month - 3 } else { month + 9 }) + 2) / 5 + day as i32 - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    era * 146_097 + day_of_era - 719_468
 }
 
 /// Table Schema field types this inference produces.

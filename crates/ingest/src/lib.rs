@@ -11,12 +11,13 @@
 //! column a few counters, a capped set of distinct values and capped error
 //! samples; per row an 8-byte hash for duplicate detection.
 
+pub mod columnar;
 pub mod encoding;
 pub mod infer;
 pub mod sniff;
 pub mod table;
 
-pub use table::{Analysis, AnalyzeOptions, analyze};
+pub use table::{Analysis, AnalyzeOptions, ParquetSummary, analyze};
 
 #[derive(Debug, thiserror::Error)]
 pub enum IngestError {
@@ -28,4 +29,6 @@ pub enum IngestError {
     Io(#[from] std::io::Error),
     #[error("cannot parse the file as delimited text: {0}")]
     Csv(String),
+    #[error("cannot write the Parquet file: {0}")]
+    Parquet(String),
 }

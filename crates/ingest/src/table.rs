@@ -9,6 +9,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::IngestError;
+use crate::columnar::{Staging, TypedField, write_typed};
 use crate::encoding::{EncodingSource, detect, looks_binary};
 use crate::infer::{DateFormat, FieldType, MISSING_MARKERS, TypeVotes, fits, is_missing, parse_date, parse_number};
 use crate::sniff::{Dialect, sniff};
@@ -21,11 +22,14 @@ pub struct AnalyzeOptions {
     pub max_listed_errors: usize,
     /// The file's name, for the report.
     pub name: String,
+    /// Write the rows, typed, to this Parquet file (through a staging file
+    /// beside it, removed at the end).
+    pub parquet: Option<std::path::PathBuf>,
 }
 
 impl Default for AnalyzeOptions {
     fn default() -> Self {
-        AnalyzeOptions { encoding: None, max_listed_errors: 1000, name: "table".into() }
+        AnalyzeOptions { encoding: None, max_listed_errors: 1000, name: "table".into(), parquet: None }
     }
 }
 
@@ -42,6 +46,15 @@ pub struct Analysis {
     pub profile: Vec<ColumnProfile>,
     /// A report in the JSON shape of frictionless-py's `validate`.
     pub report: Value,
+    /// The Parquet file written, when one was asked for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parquet: Option<ParquetSummary>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ParquetSummary {
+    pub rows: u64,
+    pub bytes: u64,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -308,8 +321,20 @@ pub fn analyze(mut input: impl Read, options: &AnalyzeOptions) -> Result<Analysi
                 format!("\"{label}\" is used before"),
                 format!("«{label}» ya se usó antes"),
             );
+            // Field names must be unique for the schema and for queries.
+            let mut suffix = 2;
+            while seen_labels.contains(&format!("{label}_{suffix}")) {
+                suffix += 1;
+            }
+            *label = format!("{label}_{suffix}");
+            seen_labels.insert(label.clone());
         }
     }
+    let staging_path = options.parquet.as_ref().map(|path| path.with_extension("staging.parquet"));
+    let mut staging = match &staging_path {
+        Some(path) => Some(Staging::create(path, &labels)?),
+        None => None,
+    };
     let mut columns: Vec<Column> = labels.iter().map(|_| Column::default()).collect();
     // Randomly seeded for the same reason; the row hashes it holds are cheap
     // FxHash values (a crafted equal hash can only mislabel a row of the
@@ -320,7 +345,11 @@ pub fn analyze(mut input: impl Read, options: &AnalyzeOptions) -> Result<Analysi
     // Row numbers count physical rows as frictionless does: the header is row 1.
     let mut row_number: u64 = dialect.preamble_lines as u64 + if dialect.header { 1 } else { 0 };
     let utf = encoding == encoding_rs::UTF_8 || encoding == encoding_rs::UTF_16LE || encoding == encoding_rs::UTF_16BE;
-    let mut handle = |record: &csv::StringRecord, columns: &mut Vec<Column>, errors: &mut ErrorLog| {
+    let mut handle = |record: &csv::StringRecord,
+                      columns: &mut Vec<Column>,
+                      errors: &mut ErrorLog,
+                      staging: &mut Option<Staging>|
+     -> Result<(), IngestError> {
         row_number += 1;
         if record.iter().all(|cell| cell.trim().is_empty()) {
             errors.add(
@@ -331,9 +360,12 @@ pub fn analyze(mut input: impl Read, options: &AnalyzeOptions) -> Result<Analysi
                 "all cells are empty".into(),
                 "todas las celdas están vacías".into(),
             );
-            return;
+            return Ok(());
         }
         rows += 1;
+        if let Some(staging) = staging {
+            staging.push(record)?;
+        }
         if duplicates_checked {
             if seen_rows.len() >= DUPLICATE_CAP {
                 duplicates_checked = false;
@@ -387,16 +419,17 @@ pub fn analyze(mut input: impl Read, options: &AnalyzeOptions) -> Result<Analysi
                 format!("valor en la columna {} sin encabezado", index + 1),
             );
         }
+        Ok(())
     };
     if let Some(record) = first_data.take() {
-        handle(&record, &mut columns, &mut errors);
+        handle(&record, &mut columns, &mut errors, &mut staging)?;
     }
     drop(records);
     // One record buffer for the whole file: no allocation per row.
     let mut record = csv::StringRecord::new();
     loop {
         match reader.read_record(&mut record) {
-            Ok(true) => handle(&record, &mut columns, &mut errors),
+            Ok(true) => handle(&record, &mut columns, &mut errors, &mut staging)?,
             Ok(false) => break,
             Err(error) => return Err(IngestError::Csv(error.to_string())),
         }
@@ -405,6 +438,7 @@ pub fn analyze(mut input: impl Read, options: &AnalyzeOptions) -> Result<Analysi
     let bytes = byte_count.get();
 
     let mut fields = Vec::new();
+    let mut typed_fields = Vec::new();
     let mut profile = Vec::new();
     for (label, column) in labels.iter().zip(&columns) {
         let (field_type, format) = column.votes.decide();
@@ -440,6 +474,7 @@ pub fn analyze(mut input: impl Read, options: &AnalyzeOptions) -> Result<Analysi
                 *errors.by_type.entry("type-error").or_insert(0) += failures - listed;
             }
         }
+        typed_fields.push(TypedField { name: label.clone(), field_type, date_format: format });
         let mut field = json!({"name": label, "type": field_type.as_str()});
         if let Some(format) = format {
             field["format"] = json!(format.pattern());
@@ -504,7 +539,18 @@ pub fn analyze(mut input: impl Read, options: &AnalyzeOptions) -> Result<Analysi
             "warnings": [],
         }],
     });
+    let parquet = match (staging, &options.parquet) {
+        (Some(staging), Some(output)) => {
+            let staged = staging.finish()?;
+            let written = write_typed(&staged, output, &typed_fields);
+            let _ = std::fs::remove_file(&staged);
+            let rows = written?;
+            Some(ParquetSummary { rows, bytes: std::fs::metadata(output)?.len() })
+        }
+        _ => None,
+    };
     Ok(Analysis {
+        parquet,
         encoding: encoding.name().to_string(),
         encoding_source,
         dialect,

@@ -124,3 +124,54 @@ fn an_encoding_can_be_given() {
     assert_eq!(analysis.profile[0].top[0].value, "Año");
     let _ = FieldType::String;
 }
+
+#[test]
+fn rows_are_written_to_typed_parquet() {
+    use arrow::array::{Array, AsArray};
+    use arrow::datatypes::{DataType, Date32Type, Float64Type, Int64Type};
+
+    let directory = tempfile::tempdir().unwrap();
+    let output = directory.path().join("table.parquet");
+    let mut csv = "folio,fecha,monto,activo,nota,nombre,nombre\n\
+                   1,31/01/2024,\"$1,234.50\",sí,N/D,Ana,a\n\
+                   2,01/02/2024,99,no,hola,Beto,b\n\
+                   \n\
+                   3,x,12%,no,,Ñoño,c\n"
+        .to_string();
+    // Enough good dates for one bad value to stay under the confidence threshold.
+    for folio in 4..=20 {
+        csv.push_str(&format!("{folio},02/02/2024,1,no,,Eva,d\n"));
+    }
+    let options = AnalyzeOptions { parquet: Some(output.clone()), ..Default::default() };
+    let analysis = analyze(csv.as_bytes(), &options).unwrap();
+    assert_eq!(analysis.parquet.as_ref().unwrap().rows, 20);
+    let remaining: Vec<_> =
+        std::fs::read_dir(directory.path()).unwrap().map(|entry| entry.unwrap().file_name()).collect();
+    assert_eq!(remaining, vec![std::ffi::OsString::from("table.parquet")], "the staging file is removed");
+
+    let reader =
+        parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&output).unwrap())
+            .unwrap()
+            .build()
+            .unwrap();
+    let batches: Vec<_> = reader.map(Result::unwrap).collect();
+    assert_eq!(batches.len(), 1);
+    assert_eq!(batches[0].column(0).as_primitive::<Int64Type>().values()[..3].to_vec(), vec![1, 2, 3], "row ids");
+    let batch = &batches[0];
+    let schema = batch.schema();
+    let names: Vec<&str> = schema.fields().iter().map(|field| field.name().as_str()).collect();
+    assert_eq!(names, ["_id", "folio", "fecha", "monto", "activo", "nota", "nombre", "nombre_2"], "labels made unique");
+    assert_eq!(schema.field(1).data_type(), &DataType::Int64);
+    assert_eq!(schema.field(2).data_type(), &DataType::Date32);
+    assert_eq!(schema.field(3).data_type(), &DataType::Float64);
+    assert_eq!(schema.field(4).data_type(), &DataType::Boolean);
+    let dates = batch.column(2).as_primitive::<Date32Type>();
+    assert_eq!(dates.value(0), 19_753, "31/01/2024");
+    assert!(dates.is_null(2), "a value that is not a date becomes null");
+    let amounts = batch.column(3).as_primitive::<Float64Type>();
+    assert_eq!(amounts.values()[..3].to_vec(), vec![1234.5, 99.0, 12.0]);
+    assert_eq!(batch.column(1).as_primitive::<Int64Type>().values()[..3].to_vec(), vec![1, 2, 3]);
+    let notes = batch.column(5).as_string::<i32>();
+    assert!(notes.is_null(0) && notes.value(1) == "hola" && notes.is_null(2), "missing markers are null");
+    assert_eq!(batch.column(6).as_string::<i32>().value(2), "Ñoño");
+}

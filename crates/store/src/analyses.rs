@@ -39,6 +39,23 @@ impl Store {
         Ok(())
     }
 
+    /// The table files finished analyses refer to (`parquet.key`), to tell
+    /// them from what an interrupted analysis left behind.
+    pub async fn table_keys(&self) -> StoreResult<std::collections::HashSet<String>> {
+        let rows =
+            sqlx::query("SELECT analysis FROM resource_analyses WHERE status = 'done'").fetch_all(&self.reader).await?;
+        let mut keys = std::collections::HashSet::new();
+        for row in rows {
+            let text: Option<String> = row.try_get("analysis")?;
+            if let Some(value) = text.and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
+                && let Some(key) = value["parquet"]["key"].as_str()
+            {
+                keys.insert(key.to_string());
+            }
+        }
+        Ok(keys)
+    }
+
     /// The analysis of the resource's current file, if any.
     pub async fn analysis(&self, resource_id: Uuid, sha256: &str) -> StoreResult<Option<AnalysisState>> {
         let row =

@@ -354,7 +354,16 @@ impl Store {
                 .await?;
         }
 
-        sqlx::query("DELETE FROM resources WHERE dataset_id = $1").bind(&id).execute(&mut *transaction).await?;
+        // Resources are updated in place, not deleted and re-inserted: what
+        // hangs off a resource (its analysis and table) survives an edit of
+        // the dataset. Only resources that are gone are deleted.
+        let existing: Vec<String> = sqlx::query_scalar("SELECT id FROM resources WHERE dataset_id = $1")
+            .bind(&id)
+            .fetch_all(&mut *transaction)
+            .await?;
+        for gone in existing.iter().filter(|old| !dataset.resources.iter().any(|kept| &kept.id.to_string() == *old)) {
+            sqlx::query("DELETE FROM resources WHERE id = $1").bind(gone).execute(&mut *transaction).await?;
+        }
         for (position, resource) in dataset.resources.iter().enumerate() {
             let (url, storage_key, filename) = match &resource.location {
                 ResourceLocation::Upload { storage_key, filename } => {
@@ -364,7 +373,12 @@ impl Store {
             };
             sqlx::query(
                 "INSERT INTO resources (id, dataset_id, position, name, description, format, url, storage_key, filename, size, \
-                 mimetype, sha256, created, last_modified) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+                 mimetype, sha256, created, last_modified) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
+                 ON CONFLICT (id) DO UPDATE SET dataset_id = excluded.dataset_id, position = excluded.position, \
+                 name = excluded.name, description = excluded.description, format = excluded.format, url = excluded.url, \
+                 storage_key = excluded.storage_key, filename = excluded.filename, size = excluded.size, \
+                 mimetype = excluded.mimetype, sha256 = excluded.sha256, created = excluded.created, \
+                 last_modified = excluded.last_modified",
             )
             .bind(resource.id.to_string())
             .bind(&id)

@@ -44,11 +44,11 @@ pub fn routes() -> Router<AppState> {
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "datalab API", description = "Native API of datalab: datasets, organizations, groups and licences. The CKAN-compatible API lives at /api/3/action."),
-    paths(list_datasets, create_dataset, show_dataset, patch_dataset, delete_dataset, dataset_activity, create_resource, show_resource, delete_resource, show_user, list_commitments, create_commitment, show_commitment, milestone_history, import_milestones, list_organizations, show_organization, list_groups, list_licenses),
-    components(schemas(DatasetOut, ResourceOut, ResourceIn, DatasetIn, DatasetPage, FacetValue, OrganizationOut, GroupOut, LicenseOut, ActivityOut, ChangeOut, UserOut, CommitmentOut, crate::accountability::CommitmentDocument, crate::accountability::CommitmentEntry, crate::accountability::InstitutionEntry, crate::accountability::MilestoneEntry, crate::accountability::Text, MilestoneOut, MilestoneEventOut, ImportOut, ImportChange, ImportProblem, ErrorBody, ErrorDetail)),
+    info(title = "datalab API", description = "Native API of datalab: datasets, organizations, groups, licences, commitments, and the rows of every tabular resource. The CKAN-compatible API lives at /api/3/action."),
+    paths(list_datasets, create_dataset, show_dataset, patch_dataset, delete_dataset, dataset_activity, create_resource, show_resource, delete_resource, show_user, list_commitments, create_commitment, show_commitment, milestone_history, import_milestones, list_organizations, show_organization, list_groups, list_licenses, crate::data::rows_json, crate::data::rows_file, crate::data::sql_get, crate::data::sql_post),
+    components(schemas(DatasetOut, ResourceOut, ResourceIn, DatasetIn, DatasetPage, FacetValue, OrganizationOut, GroupOut, LicenseOut, ActivityOut, ChangeOut, UserOut, CommitmentOut, crate::accountability::CommitmentDocument, crate::accountability::CommitmentEntry, crate::accountability::InstitutionEntry, crate::accountability::MilestoneEntry, crate::accountability::Text, MilestoneOut, MilestoneEventOut, ImportOut, ImportChange, ImportProblem, ErrorBody, ErrorDetail, crate::data::RowsOut, crate::data::ColumnOut, crate::data::FacetValueOut, crate::data::SqlOut, crate::data::SqlParams)),
     modifiers(&TokenSecurity),
-    tags((name = "catalog", description = "Datasets and what they belong to"), (name = "accountability", description = "Commitments, milestones and their history"))
+    tags((name = "catalog", description = "Datasets and what they belong to"), (name = "accountability", description = "Commitments, milestones and their history"), (name = "data", description = "Rows of every tabular resource: filters, sort, paging, facets, exports and read-only SQL"))
 )]
 pub struct ApiDoc;
 
@@ -113,7 +113,7 @@ impl IntoResponse for ApiError {
             AppError::NotFound => "not-found",
             AppError::NotAuthenticated => "unauthenticated",
             AppError::Forbidden | AppError::Csrf => "forbidden",
-            AppError::Validation(_) => "invalid",
+            AppError::Validation(_) | AppError::Invalid { .. } => "invalid",
             AppError::BadRequest(_) => "bad-request",
             AppError::SearchQuery(_) => "search-query",
             AppError::PayloadTooLarge { .. } => "too-large",
@@ -130,6 +130,9 @@ impl IntoResponse for ApiError {
                     })
                     .collect(),
             ),
+            AppError::Invalid { field, message } => {
+                Some([(field.clone(), vec![message.clone()])].into_iter().collect())
+            }
             _ => None,
         };
         let message = match &error {

@@ -365,34 +365,89 @@ pub fn schedule_analyses(state: &AppState, before: Option<&Dataset>, after: &Dat
 
 fn spawn_analysis(state: AppState, resource_id: Uuid, sha256: String, storage_key: String, filename: String) {
     tokio::spawn(async move {
-        if let Err(error) = state.store.set_analysis(resource_id, &sha256, &datalab_store::AnalysisState::Running).await
-        {
-            tracing::error!(%error, %resource_id, "cannot record a running analysis");
-            return;
-        }
-        let outcome = match state.files.open(&storage_key, None).await {
+        let input = match state.files.open(&storage_key, None).await {
             Ok(reader) => {
                 use futures_util::TryStreamExt;
                 let stream = reader.stream.map_err(std::io::Error::other);
-                let bridge = tokio_util::io::SyncIoBridge::new(tokio_util::io::StreamReader::new(stream));
-                let options = datalab_ingest::AnalyzeOptions { name: filename, ..Default::default() };
-                tokio::task::spawn_blocking(move || datalab_ingest::analyze(bridge, &options))
-                    .await
-                    .map_err(|error| error.to_string())
-                    .and_then(|result| result.map_err(|error| error.to_string()))
+                tokio_util::io::SyncIoBridge::new(tokio_util::io::StreamReader::new(stream))
             }
-            Err(error) => Err(error.to_string()),
-        };
-        let state_to_record = match outcome {
-            Ok(analysis) => {
-                datalab_store::AnalysisState::Done(serde_json::to_value(&analysis).expect("analyses serialize"))
+            Err(error) => {
+                let failed = datalab_store::AnalysisState::Failed(error.to_string());
+                if let Err(error) = state.store.set_analysis(resource_id, &sha256, &failed).await {
+                    tracing::error!(%error, %resource_id, "cannot record an analysis");
+                }
+                return;
             }
-            Err(error) => datalab_store::AnalysisState::Failed(error),
         };
-        if let Err(error) = state.store.set_analysis(resource_id, &sha256, &state_to_record).await {
-            tracing::error!(%error, %resource_id, "cannot record an analysis");
+        let options = datalab_ingest::AnalyzeOptions { name: filename, ..Default::default() };
+        if let Err(error) = analyse(&state, resource_id, &sha256, input, options).await {
+            tracing::warn!(%error, %resource_id, "analysis failed");
         }
     });
+}
+
+/// Analyses a resource's file read from `input`: decode, sniff, infer,
+/// profile, validate, and write its Parquet table. The analysis and the
+/// table become visible together, in one write, only once the table file is
+/// complete and in its place; then older table versions are removed. A
+/// failure is recorded with its error; a crash leaves a `running` record that
+/// [`resume_analyses`] restarts, and a table file nothing refers to, which
+/// the start-up sweep removes.
+pub async fn analyse<R: std::io::Read + Send + 'static>(
+    state: &AppState,
+    resource_id: Uuid,
+    sha256: &str,
+    input: R,
+    mut options: datalab_ingest::AnalyzeOptions,
+) -> Result<datalab_ingest::Analysis, String> {
+    state
+        .store
+        .set_analysis(resource_id, sha256, &datalab_store::AnalysisState::Running)
+        .await
+        .map_err(|error| error.to_string())?;
+    let written = state.query.new_table_path();
+    options.parquet = Some(written.clone());
+    let outcome = tokio::task::spawn_blocking(move || datalab_ingest::analyze(input, &options))
+        .await
+        .map_err(|error| error.to_string())
+        .and_then(|result| result.map_err(|error| error.to_string()));
+    let published = outcome.and_then(|analysis| {
+        let key = match analysis.parquet {
+            Some(_) => Some(state.query.publish(&written, resource_id).map_err(|error| error.to_string())?),
+            None => None,
+        };
+        Ok((analysis, key))
+    });
+    let _ = std::fs::remove_file(&written);
+    let (record, result) = match published {
+        Ok((analysis, key)) => {
+            let mut value = serde_json::to_value(&analysis).expect("analyses serialize");
+            if let Some(key) = &key {
+                value["parquet"]["key"] = serde_json::json!(key);
+            }
+            (datalab_store::AnalysisState::Done(value), Ok((analysis, key)))
+        }
+        Err(error) => (datalab_store::AnalysisState::Failed(error.clone()), Err(error)),
+    };
+    state.store.set_analysis(resource_id, sha256, &record).await.map_err(|error| error.to_string())?;
+    let (analysis, key) = result?;
+    state.query.remove_other_versions(resource_id, key.as_deref());
+    Ok(analysis)
+}
+
+/// The queryable table of a resource's current file, if its analysis is done.
+pub fn table_of(
+    state: &AppState,
+    resource: &Resource,
+    analysis: &datalab_store::AnalysisState,
+) -> Option<datalab_query::Table> {
+    match analysis {
+        datalab_store::AnalysisState::Done(value) => {
+            let key = value["parquet"]["key"].as_str()?;
+            state.query.table(&resource.id.to_string(), key)
+        }
+        _ => None,
+    }
 }
 
 /// Re-runs the analyses a restart interrupted or never started.

@@ -29,6 +29,9 @@ pub enum AppError {
     Forbidden,
     #[error("invalid input: {0}")]
     Validation(FieldErrors),
+    /// A query parameter is wrong, in words only the query layer knows (a column's name, a SQL error).
+    #[error("{field}: {message}")]
+    Invalid { field: String, message: String },
     #[error("{0}")]
     BadRequest(String),
     #[error("invalid search query: {0}")]
@@ -52,7 +55,7 @@ impl AppError {
         match self {
             AppError::NotFound => StatusCode::NOT_FOUND,
             AppError::NotAuthenticated | AppError::Forbidden | AppError::Csrf => StatusCode::FORBIDDEN,
-            AppError::Validation(_) => StatusCode::CONFLICT,
+            AppError::Validation(_) | AppError::Invalid { .. } => StatusCode::CONFLICT,
             AppError::BadRequest(_) | AppError::SearchQuery(_) => StatusCode::BAD_REQUEST,
             AppError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
@@ -66,7 +69,7 @@ impl AppError {
             AppError::NotFound => "error-not-found",
             AppError::NotAuthenticated => "error-not-authenticated",
             AppError::Forbidden => "error-forbidden",
-            AppError::Validation(_) => "error-validation",
+            AppError::Validation(_) | AppError::Invalid { .. } => "error-validation",
             AppError::BadRequest(_) => "error-bad-request",
             AppError::SearchQuery(_) => "error-search-query",
             AppError::PayloadTooLarge { .. } => "error-too-large",
@@ -120,6 +123,25 @@ impl From<FilesError> for AppError {
             FilesError::Interrupted(message) => AppError::BadRequest(format!("the upload was interrupted: {message}")),
             FilesError::RangeNotSatisfiable => AppError::BadRequest("requested range is not satisfiable".into()),
             other => AppError::internal(other),
+        }
+    }
+}
+
+impl From<datalab_query::QueryError> for AppError {
+    fn from(error: datalab_query::QueryError) -> Self {
+        use datalab_query::QueryError;
+        match error {
+            QueryError::Invalid { field, message } => AppError::Invalid { field, message },
+            QueryError::Refused(message) => AppError::Invalid { field: "sql".into(), message },
+            QueryError::TimedOut(limit) => AppError::Invalid {
+                field: "sql".into(),
+                message: format!("the query took longer than the limit of {} s", limit.as_secs_f64()),
+            },
+            QueryError::TooBig(message) => AppError::Invalid {
+                field: "sql".into(),
+                message: format!("the query needs more memory than it is allowed ({message})"),
+            },
+            QueryError::Failed(message) => AppError::Internal(message),
         }
     }
 }

@@ -12,6 +12,7 @@ pub mod api;
 pub mod catalog;
 pub mod ckan;
 pub mod context;
+pub mod data;
 pub mod downloads;
 pub mod error;
 pub mod i18n;
@@ -62,17 +63,26 @@ pub struct AppState {
     pub store: Store,
     pub files: FileStore,
     pub search: Arc<SearchIndex>,
+    /// Row-level queries over the tables ingestion wrote.
+    pub query: Arc<datalab_query::QueryEngine>,
     pub templates: Arc<templates::Templates>,
     pub settings: Arc<WebSettings>,
     pub login_limiter: Arc<context::LoginLimiter>,
 }
 
 impl AppState {
-    pub fn new(store: Store, files: FileStore, search: Arc<SearchIndex>, settings: WebSettings) -> AppState {
+    pub fn new(
+        store: Store,
+        files: FileStore,
+        search: Arc<SearchIndex>,
+        query: Arc<datalab_query::QueryEngine>,
+        settings: WebSettings,
+    ) -> AppState {
         AppState {
             store,
             files,
             search,
+            query,
             templates: Arc::new(templates::Templates::new()),
             login_limiter: Arc::new(context::LoginLimiter::new(settings.login_attempts_per_window)),
             settings: Arc::new(settings),
@@ -86,6 +96,7 @@ pub fn router(state: AppState) -> Router {
         .merge(pages::routes())
         .merge(ckan::routes())
         .merge(api::routes())
+        .merge(data::routes())
         .merge(downloads::routes())
         .fallback(pages::not_found)
         .layer(axum::middleware::from_fn_with_state(state.clone(), context::request_context))

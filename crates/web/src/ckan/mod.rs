@@ -6,6 +6,7 @@
 //! form or a multipart form whose `upload` field is a file streamed straight
 //! to storage. Read actions take GET and POST; write actions only POST.
 
+mod datastore;
 pub mod dicts;
 pub mod input;
 
@@ -72,6 +73,9 @@ pub const ACTIONS: &[(&str, bool)] = &[
     ("api_token_revoke", true),
     ("api_token_list", false),
     ("package_activity_list", false),
+    ("datastore_search", false),
+    ("datastore_search_sql", false),
+    ("datastore_info", false),
 ];
 
 struct Call<'a> {
@@ -100,6 +104,9 @@ fn envelope(help: &str, outcome: Result<Value, AppError>) -> Response {
                         );
                     }
                     Value::Object(object)
+                }
+                AppError::Invalid { field, message } => {
+                    json!({"__type": "Validation Error", field.as_str(): [message]})
                 }
                 AppError::NotFound => json!({"__type": "Not Found Error", "message": "Not found"}),
                 AppError::NotAuthenticated | AppError::Forbidden | AppError::Csrf => {
@@ -322,11 +329,16 @@ async fn dispatch(call: &mut Call<'_>, name: &str) -> Result<Value, AppError> {
             let (dataset, index) = resource_in_dataset(call).await?;
             let resource = &dataset.resources[index];
             let mut dict = dicts::resource_dict(&call.base_url, resource);
-            if let Some(analysis) = call.state.store.analysis(resource.id, &resource.sha256).await? {
-                dicts::add_analysis(&mut dict, &analysis);
+            let analysis = call.state.store.analysis(resource.id, &resource.sha256).await?;
+            if let Some(analysis) = &analysis {
+                dicts::add_analysis(&mut dict, analysis);
             }
+            dict["datastore_active"] = json!(crate::data::datastore_active(call.state, resource, analysis.as_ref()));
             Ok(dict)
         }
+        "datastore_search" => datastore::search(call).await,
+        "datastore_search_sql" => datastore::search_sql(call).await,
+        "datastore_info" => datastore::info(call).await,
         "resource_create" => resource_create(call).await,
         "resource_update" => resource_write(call, Mode::Replace).await,
         "resource_patch" => resource_write(call, Mode::Patch).await,
@@ -428,8 +440,18 @@ async fn dispatch(call: &mut Call<'_>, name: &str) -> Result<Value, AppError> {
 
 async fn package_value(call: &Call<'_>, dataset: &Dataset) -> Result<Value, AppError> {
     let organizations = vec![call.state.store.organization(&dataset.owner_org.to_string()).await?];
-    package_values(call, std::slice::from_ref(dataset), &organizations, &call.state.store.groups().await?)
-        .map(|mut values| values.remove(0))
+    let mut value =
+        package_values(call, std::slice::from_ref(dataset), &organizations, &call.state.store.groups().await?)
+            .map(|mut values| values.remove(0))?;
+    // Which resources the DataStore actions can query.
+    for (index, resource) in dataset.resources.iter().enumerate() {
+        if catalog::is_tabular(resource) {
+            let analysis = call.state.store.analysis(resource.id, &resource.sha256).await?;
+            value["resources"][index]["datastore_active"] =
+                json!(crate::data::datastore_active(call.state, resource, analysis.as_ref()));
+        }
+    }
+    Ok(value)
 }
 
 /// Package dicts of several datasets, with their organizations and groups

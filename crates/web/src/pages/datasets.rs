@@ -500,7 +500,15 @@ pub async fn resource_page(
     let dataset = visible_dataset(&state, &context, &name).await?;
     let resource = dataset.resources.iter().find(|resource| resource.id == resource_id).ok_or(AppError::NotFound)?;
     let base = crate::ckan::base_url(&state, request.headers());
-    let analysis = match state.store.analysis(resource.id, &resource.sha256).await? {
+    let analysis_state = state.store.analysis(resource.id, &resource.sha256).await?;
+    let preview = match analysis_state.as_ref().and_then(|analysis| catalog::table_of(&state, resource, analysis)) {
+        Some(table) => {
+            let page_path = format!("/dataset/{}/resource/{}", dataset.name, resource.id);
+            Some(data_preview(&state, table, resource.id, &page_path, request.uri().query()).await)
+        }
+        None => None,
+    };
+    let analysis = match analysis_state {
         Some(datalab_store::AnalysisState::Done(analysis)) => {
             let lang = context.lang;
             let errors: Vec<Value> = analysis["report"]["tasks"][0]["errors"]
@@ -550,8 +558,130 @@ pub async fn resource_page(
             "can_edit": context.actor.can(Action::UpdateDataset { organization: dataset.owner_org }),
             "base_url": base,
             "analysis": analysis,
+            "preview": preview,
+            "examples": preview.is_some().then(|| crate::data::examples(&base, resource.id)),
         }),
     )
+}
+
+/// The rows table of the resource page: filtered, sorted and paged by the
+/// page's own query string, so it works without JavaScript and every view
+/// has a URL to share.
+async fn data_preview(
+    state: &AppState,
+    table: datalab_query::Table,
+    resource_id: Uuid,
+    page_path: &str,
+    raw_query: Option<&str>,
+) -> Value {
+    let mut pairs: Vec<(String, String)> =
+        serde_urlencoded::from_str(raw_query.unwrap_or_default()).unwrap_or_default();
+    // The "add a filter" form sends column, operator and value separately.
+    let take = |pairs: &mut Vec<(String, String)>, key: &str| {
+        let value = pairs.iter().find(|(name, _)| name == key).map(|(_, value)| value.clone());
+        pairs.retain(|(name, _)| name != key);
+        value.unwrap_or_default()
+    };
+    let (column, op, value) = (take(&mut pairs, "_fc"), take(&mut pairs, "_fo"), take(&mut pairs, "_fv"));
+    if !column.is_empty() {
+        let key = if op.is_empty() || op == "exact" { column } else { format!("{column}__{op}") };
+        pairs.push((key, value));
+    }
+    pairs.retain(|(key, _)| key != "lang");
+    let url = |pairs: &[(String, String)]| {
+        let query = serde_urlencoded::to_string(pairs).unwrap_or_default();
+        if query.is_empty() { format!("{page_path}#datos") } else { format!("{page_path}?{query}#datos") }
+    };
+    let without = |keys: &[&str]| -> Vec<(String, String)> {
+        pairs.iter().filter(|(key, _)| !keys.contains(&key.as_str())).cloned().collect()
+    };
+    let info = state.query.info(&table).ok();
+    let all_columns: Vec<String> = info
+        .as_ref()
+        .map(|info| info.schema.fields().iter().map(|field| field.name().clone()).collect())
+        .unwrap_or_default();
+    let mut request = match datalab_query::RowsRequest::from_pairs(&pairs) {
+        Ok(request) => request,
+        Err(error) => return json!({"error": error.to_string(), "reset_url": url(&[]), "filter_columns": all_columns}),
+    };
+    request.size = request.size.min(50);
+    let sort = request.sort.clone();
+    let sort_desc = request.sort_desc;
+    let page = match state.query.rows(table, request.clone()).await {
+        Ok(page) => page,
+        Err(error) => return json!({"error": error.to_string(), "reset_url": url(&[]), "filter_columns": all_columns}),
+    };
+    let columns: Vec<Value> = page
+        .columns
+        .iter()
+        .map(|(name, kind)| {
+            let ascending = sort.as_deref() == Some(name.as_str()) && !sort_desc;
+            let descending = sort.as_deref() == Some(name.as_str()) && sort_desc;
+            let mut sorted = without(&["_sort", "_sort_desc", "_next"]);
+            sorted.push((if ascending { "_sort_desc" } else { "_sort" }.to_string(), name.clone()));
+            json!({
+                "name": name,
+                "type": datalab_query::values::schema_type(kind),
+                "numeric": matches!(datalab_query::values::schema_type(kind), "integer" | "number"),
+                "sort_url": url(&sorted),
+                "sort": if ascending { "ascending" } else if descending { "descending" } else { "none" },
+            })
+        })
+        .collect();
+    let rows: Vec<Vec<String>> = page
+        .rows
+        .iter()
+        .map(|row| {
+            row.iter()
+                .map(|cell| match cell {
+                    Value::Null => String::new(),
+                    Value::String(text) => text.clone(),
+                    other => other.to_string(),
+                })
+                .collect()
+        })
+        .collect();
+    let filters: Vec<Value> = request
+        .filters
+        .iter()
+        .map(|filter| {
+            let key = if filter.op == datalab_query::FilterOp::Exact {
+                filter.column.clone()
+            } else {
+                format!("{}__{}", filter.column, filter.op.suffix())
+            };
+            let remaining: Vec<(String, String)> = pairs
+                .iter()
+                .filter(|(name, value)| !(name == &key && value == &filter.value) && name != "_next")
+                .cloned()
+                .collect();
+            json!({"column": filter.column, "op": filter.op.suffix(), "value": filter.value, "remove_url": url(&remaining)})
+        })
+        .collect();
+    let next_url = page.next.as_ref().map(|next| {
+        let mut next_pairs = without(&["_next"]);
+        next_pairs.push(("_next".into(), next.clone()));
+        url(&next_pairs)
+    });
+    let export_query = serde_urlencoded::to_string(without(&["_next", "_size"])).unwrap_or_default();
+    let exports: Vec<Value> = ["csv", "ndjson", "parquet"]
+        .iter()
+        .map(|format| json!({"format": format.to_uppercase(), "url": format!("/api/v1/resources/{resource_id}/rows.{format}{}{export_query}", if export_query.is_empty() { "" } else { "?" })}))
+        .collect();
+    json!({
+        "columns": columns,
+        "rows": rows,
+        "total": page.total,
+        "shown": rows.len(),
+        "next_url": next_url,
+        "first_url": pairs.iter().any(|(key, _)| key == "_next").then(|| url(&without(&["_next"]))),
+        "filters": filters,
+        "search": request.search.unwrap_or_default(),
+        "hidden": without(&["_search", "_next"]).into_iter().map(|(name, value)| json!({"name": name, "value": value})).collect::<Vec<_>>(),
+        "filter_columns": all_columns.into_iter().filter(|name| name != datalab_query::ROW_ID).collect::<Vec<_>>(),
+        "exports": exports,
+        "reset_url": url(&[]),
+    })
 }
 
 pub async fn resource_delete(

@@ -37,7 +37,8 @@ impl TestApp {
         let files = FileStore::local(&directory.path().join("files"), max_upload_bytes).unwrap();
         let (search, _) = SearchIndex::open(&directory.path().join("search")).unwrap();
         let settings = WebSettings { login_attempts_per_window: 3, ..WebSettings::default() };
-        let state = AppState::new(store, files, Arc::new(search), settings);
+        let query = datalab_query::QueryEngine::new(&directory.path().join("tables"), Default::default()).unwrap();
+        let state = AppState::new(store, files, Arc::new(search), Arc::new(query), settings);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let (sender, receiver) = tokio::sync::oneshot::channel::<()>();

@@ -1,0 +1,291 @@
+//! Parquet output, written while the file streams in.
+//!
+//! A column's type is only known once every value has been seen, so the
+//! pass over the source writes each cell as text (missing markers already
+//! turned into nulls) to an uncompressed *staging* Parquet file, in batches,
+//! on a second thread. Once the types are decided, [`write_typed`] reads the
+//! staging file back batch by batch, converts each column to its Arrow type
+//! (a value that does not fit becomes null: the report already lists it) and
+//! writes the final, compressed Parquet with statistics. Memory is bounded by
+//! one batch (at most [`BATCH_ROWS`] rows or [`BATCH_BYTES`] of text) in each
+//! of the two threads, whatever the file's size.
+
+use std::fs::File;
+use std::io::BufWriter;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::thread::JoinHandle;
+
+use arrow::array::{
+    Array, ArrayRef, BooleanBuilder, Date32Builder, Float64Builder, Int64Builder, StringArray, StringBuilder,
+    Time64MicrosecondBuilder, TimestampMicrosecondBuilder,
+};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use arrow::record_batch::RecordBatch;
+use parquet::arrow::ArrowWriter;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::basic::Compression;
+use parquet::file::properties::{EnabledStatistics, WriterProperties};
+
+use crate::IngestError;
+use crate::infer::{
+    DateFormat, FieldType, days_from_civil, is_missing, parse_boolean, parse_date, parse_datetime, parse_integer,
+    parse_number, parse_time,
+};
+
+/// Rows per batch and per Parquet row group page: large enough for fast
+/// columnar work, small enough to keep memory low.
+pub const BATCH_ROWS: usize = 64 * 1024;
+/// A batch is flushed early when its text passes this size (files with huge cells).
+pub const BATCH_BYTES: usize = 32 * 1024 * 1024;
+/// Rows per row group of the final file: several per file let queries use both cores.
+const ROW_GROUP_ROWS: usize = 128 * 1024;
+
+fn parquet_error(error: impl std::fmt::Display) -> IngestError {
+    IngestError::Parquet(error.to_string())
+}
+
+/// The Arrow type a Table Schema field is stored as.
+pub fn arrow_type(field_type: FieldType) -> DataType {
+    match field_type {
+        FieldType::Integer => DataType::Int64,
+        FieldType::Number => DataType::Float64,
+        FieldType::Boolean => DataType::Boolean,
+        FieldType::Date => DataType::Date32,
+        FieldType::Datetime => DataType::Timestamp(TimeUnit::Microsecond, None),
+        FieldType::Time => DataType::Time64(TimeUnit::Microsecond),
+        FieldType::String => DataType::Utf8,
+    }
+}
+
+/// The text of every row, written to a staging Parquet file on a second thread.
+pub(crate) struct Staging {
+    schema: SchemaRef,
+    builders: Vec<StringBuilder>,
+    rows: usize,
+    bytes: usize,
+    sender: Option<SyncSender<RecordBatch>>,
+    writer: Option<JoinHandle<Result<(), IngestError>>>,
+    path: PathBuf,
+}
+
+impl Staging {
+    pub(crate) fn create(path: &Path, labels: &[String]) -> Result<Staging, IngestError> {
+        let schema = Arc::new(Schema::new(
+            labels.iter().map(|label| Field::new(label, DataType::Utf8, true)).collect::<Vec<_>>(),
+        ));
+        let file = File::create(path)?;
+        let properties = WriterProperties::builder()
+            .set_compression(Compression::UNCOMPRESSED)
+            .set_dictionary_enabled(false)
+            .set_statistics_enabled(EnabledStatistics::None)
+            .build();
+        let mut writer =
+            ArrowWriter::try_new(BufWriter::new(file), schema.clone(), Some(properties)).map_err(parquet_error)?;
+        let (sender, receiver): (SyncSender<RecordBatch>, Receiver<RecordBatch>) = sync_channel(1);
+        let handle = std::thread::Builder::new().name("ingest-staging".into()).spawn(move || {
+            for batch in receiver {
+                writer.write(&batch).map_err(parquet_error)?;
+            }
+            writer.close().map_err(parquet_error)?;
+            Ok(())
+        })?;
+        Ok(Staging {
+            builders: labels.iter().map(|_| StringBuilder::new()).collect(),
+            schema,
+            rows: 0,
+            bytes: 0,
+            sender: Some(sender),
+            writer: Some(handle),
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// Adds a row; cells past the header are dropped, absent cells are null.
+    pub(crate) fn push(&mut self, record: &csv::StringRecord) -> Result<(), IngestError> {
+        for (index, builder) in self.builders.iter_mut().enumerate() {
+            match record.get(index) {
+                Some(cell) if !is_missing(cell) => {
+                    let value = cell.trim();
+                    self.bytes += value.len();
+                    builder.append_value(value);
+                }
+                _ => builder.append_null(),
+            }
+        }
+        self.rows += 1;
+        if self.rows >= BATCH_ROWS || self.bytes >= BATCH_BYTES {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<(), IngestError> {
+        if self.rows == 0 {
+            return Ok(());
+        }
+        let columns: Vec<ArrayRef> =
+            self.builders.iter_mut().map(|builder| Arc::new(builder.finish()) as ArrayRef).collect();
+        let batch = RecordBatch::try_new(self.schema.clone(), columns).map_err(parquet_error)?;
+        self.rows = 0;
+        self.bytes = 0;
+        let sent = self.sender.as_ref().map(|sender| sender.send(batch).is_ok()).unwrap_or(false);
+        if !sent {
+            // The writer thread stopped: its error says why.
+            return Err(self.join().err().unwrap_or_else(|| parquet_error("the staging writer stopped")));
+        }
+        Ok(())
+    }
+
+    fn join(&mut self) -> Result<(), IngestError> {
+        self.sender = None;
+        match self.writer.take() {
+            Some(handle) => handle.join().map_err(|_| parquet_error("the staging writer panicked"))?,
+            None => Ok(()),
+        }
+    }
+
+    /// Writes what is left and closes the file.
+    pub(crate) fn finish(mut self) -> Result<PathBuf, IngestError> {
+        self.flush()?;
+        self.join()?;
+        Ok(self.path.clone())
+    }
+}
+
+impl Drop for Staging {
+    fn drop(&mut self) {
+        let _ = self.join();
+    }
+}
+
+/// A column of the final file.
+#[derive(Debug, Clone)]
+pub struct TypedField {
+    pub name: String,
+    pub field_type: FieldType,
+    pub date_format: Option<DateFormat>,
+}
+
+/// The first column of every table: the row's number, from 1 (CKAN
+/// DataStore's `_id`, and a stable order for keyset paging).
+pub const ROW_ID: &str = "_id";
+
+/// Rewrites the staging file `staging` as the typed, compressed Parquet file
+/// `output`, and returns the number of rows written. The file's first column
+/// is [`ROW_ID`]; the fields follow in order.
+pub fn write_typed(staging: &Path, output: &Path, fields: &[TypedField]) -> Result<u64, IngestError> {
+    let schema = Arc::new(Schema::new(
+        std::iter::once(Field::new(ROW_ID, DataType::Int64, false))
+            .chain(fields.iter().map(|field| Field::new(&field.name, arrow_type(field.field_type), true)))
+            .collect::<Vec<_>>(),
+    ));
+    let reader = ParquetRecordBatchReaderBuilder::try_new(File::open(staging)?)
+        .map_err(parquet_error)?
+        .with_batch_size(BATCH_ROWS)
+        .build()
+        .map_err(parquet_error)?;
+    let properties = WriterProperties::builder()
+        .set_compression(Compression::SNAPPY)
+        .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
+        .set_statistics_enabled(EnabledStatistics::Page)
+        .set_created_by("datalab".into())
+        .build();
+    let file = File::create(output)?;
+    let mut writer =
+        ArrowWriter::try_new(BufWriter::new(file), schema.clone(), Some(properties)).map_err(parquet_error)?;
+    let (sender, receiver) = sync_channel::<RecordBatch>(1);
+    let handle = std::thread::Builder::new().name("ingest-parquet".into()).spawn(move || {
+        for batch in receiver {
+            writer.write(&batch).map_err(parquet_error)?;
+        }
+        writer.close().map_err(parquet_error)?;
+        Ok::<(), IngestError>(())
+    })?;
+    let mut rows = 0u64;
+    let mut outcome = Ok(());
+    for batch in reader {
+        let batch = match batch {
+            Ok(batch) => batch,
+            Err(error) => {
+                outcome = Err(parquet_error(error));
+                break;
+            }
+        };
+        let first = rows as i64 + 1;
+        rows += batch.num_rows() as u64;
+        let ids: ArrayRef = Arc::new(arrow::array::Int64Array::from_iter_values(first..=rows as i64));
+        let columns: Vec<ArrayRef> = std::iter::once(ids)
+            .chain(fields.iter().enumerate().map(|(index, field)| convert(batch.column(index), field)))
+            .collect();
+        let typed = match RecordBatch::try_new(schema.clone(), columns) {
+            Ok(typed) => typed,
+            Err(error) => {
+                outcome = Err(parquet_error(error));
+                break;
+            }
+        };
+        if sender.send(typed).is_err() {
+            break;
+        }
+    }
+    drop(sender);
+    let written = handle.join().map_err(|_| parquet_error("the Parquet writer panicked"))?;
+    outcome?;
+    written?;
+    Ok(rows)
+}
+
+fn convert(column: &ArrayRef, field: &TypedField) -> ArrayRef {
+    let text = column.as_any().downcast_ref::<StringArray>().expect("staging columns are text");
+    macro_rules! build {
+        ($builder:expr, $parse:expr) => {{
+            let mut builder = $builder;
+            for value in text.iter() {
+                builder.append_option(value.and_then($parse));
+            }
+            Arc::new(builder.finish()) as ArrayRef
+        }};
+    }
+    match field.field_type {
+        FieldType::String => column.clone(),
+        FieldType::Integer => build!(Int64Builder::with_capacity(text.len()), parse_integer),
+        FieldType::Number => build!(Float64Builder::with_capacity(text.len()), parse_number),
+        FieldType::Boolean => build!(BooleanBuilder::with_capacity(text.len()), parse_boolean),
+        FieldType::Date => {
+            let format = field.date_format.unwrap_or(DateFormat::DayMonthYear);
+            build!(Date32Builder::with_capacity(text.len()), |value: &str| {
+                parse_date(value, format).map(|(year, month, day)| days_from_civil(year, month, day))
+            })
+        }
+        FieldType::Datetime => build!(TimestampMicrosecondBuilder::with_capacity(text.len()), parse_datetime),
+        FieldType::Time => build!(Time64MicrosecondBuilder::with_capacity(text.len()), |value: &str| {
+            parse_time(value).map(|(hour, minute, second)| {
+                (i64::from(hour) * 3_600 + i64::from(minute) * 60 + i64::from(second)) * 1_000_000
+            })
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn days_from_civil_matches_known_dates() {
+        assert_eq!(days_from_civil(1970, 1, 1), 0);
+        assert_eq!(days_from_civil(2000, 3, 1), 11_017);
+        assert_eq!(days_from_civil(1969, 12, 31), -1);
+        assert_eq!(days_from_civil(2024, 2, 29), 19_782);
+    }
+
+    #[test]
+    fn values_that_do_not_fit_become_null() {
+        let column: ArrayRef = Arc::new(StringArray::from(vec![Some("$1,234"), Some("x"), None, Some("7")]));
+        let field = TypedField { name: "monto".into(), field_type: FieldType::Integer, date_format: None };
+        let typed = convert(&column, &field);
+        let typed = typed.as_any().downcast_ref::<arrow::array::Int64Array>().unwrap();
+        assert_eq!(typed.iter().collect::<Vec<_>>(), vec![Some(1234), None, None, Some(7)]);
+    }
+}

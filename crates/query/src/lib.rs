@@ -1,0 +1,308 @@
+//! Row-level access to every tabular resource.
+//!
+//! Ingestion writes each table of a resource version to a Parquet file
+//! (`datalab-ingest`); this crate queries those files with Apache
+//! DataFusion:
+//!
+//! - [`QueryEngine::search`]: CKAN DataStore's `datastore_search` (filters,
+//!   full text, distinct, fields, sort, limit, offset, total);
+//! - [`QueryEngine::rows`]: the native API's Datasette-style filters, keyset
+//!   paging and facets;
+//! - [`QueryEngine::sql`]: one guarded, read-only `SELECT` over resources
+//!   named by id;
+//! - [`QueryEngine::export`]: every matching row, encoded as CSV, TSV,
+//!   NDJSON or Parquet while it streams, in constant memory.
+//!
+//! Queries run on a runtime of their own, never on the web server's worker
+//! threads, under a time limit and a memory limit, and at most
+//! `max_heavy_queries` SQL queries and exports run at once: a big export
+//! does not slow down page loads. Unfiltered counts come from the Parquet
+//! footer, never from a scan.
+
+pub mod export;
+pub mod filters;
+pub mod search;
+pub mod sql;
+pub mod values;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use arrow::datatypes::SchemaRef;
+use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
+use datafusion::prelude::{DataFrame, ParquetReadOptions, SessionConfig, SessionContext};
+use tokio::sync::Semaphore;
+
+pub use export::ExportFormat;
+pub use filters::{Filter, FilterOp, RowsPage, RowsRequest};
+pub use search::{SearchRequest, SearchResult};
+pub use sql::SqlResult;
+
+/// The column every table has: the row's number in the file, from 1. It is
+/// CKAN DataStore's `_id` and the tie-breaker of keyset paging.
+pub const ROW_ID: &str = "_id";
+
+#[derive(Debug, thiserror::Error)]
+pub enum QueryError {
+    /// A parameter is wrong: `field` names it (a column, `sort`, `filters`…).
+    #[error("{field}: {message}")]
+    Invalid { field: String, message: String },
+    /// The SQL is not one read-only SELECT, or names something it may not read.
+    #[error("{0}")]
+    Refused(String),
+    #[error("the query took longer than the limit of {0:?}")]
+    TimedOut(Duration),
+    #[error("the query needs more memory than it is allowed: {0}")]
+    TooBig(String),
+    #[error("query failed: {0}")]
+    Failed(String),
+}
+
+impl QueryError {
+    pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> QueryError {
+        QueryError::Invalid { field: field.into(), message: message.into() }
+    }
+}
+
+impl From<datafusion::error::DataFusionError> for QueryError {
+    fn from(error: datafusion::error::DataFusionError) -> Self {
+        use datafusion::error::DataFusionError;
+        match error.find_root() {
+            DataFusionError::ResourcesExhausted(message) => QueryError::TooBig(message.clone()),
+            DataFusionError::SQL(..) | DataFusionError::Plan(..) | DataFusionError::SchemaError(..) => {
+                QueryError::Refused(error.strip_backtrace())
+            }
+            _ => QueryError::Failed(error.strip_backtrace()),
+        }
+    }
+}
+
+pub type QueryResult<T> = Result<T, QueryError>;
+
+#[derive(Debug, Clone)]
+pub struct QuerySettings {
+    /// Longest a SQL query or a page may run (an export's time is not capped: it streams).
+    pub time_limit: Duration,
+    /// Memory a single query may hold for sorts, joins and aggregations.
+    pub memory_limit_bytes: usize,
+    /// Most rows `datastore_search_sql` returns.
+    pub sql_row_cap: usize,
+    /// SQL queries and exports running at once; more wait their turn.
+    pub max_heavy_queries: usize,
+    /// Threads of the query runtime (0: one per core).
+    pub threads: usize,
+}
+
+impl Default for QuerySettings {
+    fn default() -> Self {
+        QuerySettings {
+            time_limit: Duration::from_secs(5),
+            memory_limit_bytes: 256 * 1024 * 1024,
+            sql_row_cap: 32_000,
+            max_heavy_queries: 2,
+            threads: 0,
+        }
+    }
+}
+
+/// A queryable table: the Parquet file of one resource version.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Table {
+    /// What SQL calls it: the resource id.
+    pub name: String,
+    pub path: PathBuf,
+}
+
+/// What the Parquet footer says of a table.
+#[derive(Debug, Clone)]
+pub struct TableInfo {
+    pub schema: SchemaRef,
+    pub rows: u64,
+}
+
+pub struct QueryEngine {
+    /// Where the tables' Parquet files live: `<resource id>/<version>.parquet`, and `tmp/` while written.
+    root: PathBuf,
+    runtime: Option<tokio::runtime::Runtime>,
+    handle: tokio::runtime::Handle,
+    datafusion: Arc<RuntimeEnv>,
+    heavy: Arc<Semaphore>,
+    settings: QuerySettings,
+    infos: Mutex<HashMap<PathBuf, TableInfo>>,
+}
+
+impl std::fmt::Debug for QueryEngine {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.debug_struct("QueryEngine").field("settings", &self.settings).finish()
+    }
+}
+
+impl Drop for QueryEngine {
+    fn drop(&mut self) {
+        // Dropping a runtime from async code would panic; let it wind down on its own.
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
+impl QueryEngine {
+    /// An engine whose table files live under `root` (created if missing).
+    pub fn new(root: &Path, settings: QuerySettings) -> QueryResult<QueryEngine> {
+        std::fs::create_dir_all(root.join("tmp"))
+            .map_err(|error| QueryError::Failed(format!("cannot create {}: {error}", root.display())))?;
+        let threads = if settings.threads == 0 {
+            std::thread::available_parallelism().map(|count| count.get()).unwrap_or(2)
+        } else {
+            settings.threads
+        };
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(threads)
+            .thread_name("datalab-query")
+            .enable_all()
+            .build()
+            .map_err(|error| QueryError::Failed(format!("cannot start the query runtime: {error}")))?;
+        let datafusion = RuntimeEnvBuilder::new().with_memory_limit(settings.memory_limit_bytes, 1.0).build_arc()?;
+        Ok(QueryEngine {
+            root: root.to_path_buf(),
+            handle: runtime.handle().clone(),
+            runtime: Some(runtime),
+            datafusion,
+            heavy: Arc::new(Semaphore::new(settings.max_heavy_queries.max(1))),
+            settings,
+            infos: Mutex::new(HashMap::new()),
+        })
+    }
+
+    pub fn settings(&self) -> &QuerySettings {
+        &self.settings
+    }
+
+    /// A fresh path under `tmp/` for ingestion to write a table to.
+    pub fn new_table_path(&self) -> PathBuf {
+        self.root.join("tmp").join(format!("{}.parquet", uuid::Uuid::new_v4()))
+    }
+
+    /// Moves a complete table file from `tmp/` to its place among the
+    /// resource's versions and returns its key. The rename is atomic: a
+    /// reader sees the whole file or none.
+    pub fn publish(&self, written: &Path, resource: uuid::Uuid) -> std::io::Result<String> {
+        let key = format!("{resource}/{}.parquet", uuid::Uuid::new_v4());
+        let destination = self.root.join(&key);
+        std::fs::create_dir_all(destination.parent().expect("a key has a folder"))?;
+        std::fs::File::open(written)?.sync_all()?;
+        std::fs::rename(written, &destination)?;
+        Ok(key)
+    }
+
+    /// The table stored under `key`, queried by SQL as `name`. `None` for a
+    /// key that is not one [`QueryEngine::publish`] could have made.
+    pub fn table(&self, name: &str, key: &str) -> Option<Table> {
+        let mut parts = key.split('/');
+        let (Some(folder), Some(file), None) = (parts.next(), parts.next(), parts.next()) else { return None };
+        let safe = |part: &str| {
+            !part.is_empty()
+                && part.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
+                && !part.starts_with('.')
+        };
+        (safe(folder) && safe(file) && file.ends_with(".parquet"))
+            .then(|| Table { name: name.to_string(), path: self.root.join(folder).join(file) })
+    }
+
+    /// Deletes the resource's other table versions, once `current` is the one recorded.
+    pub fn remove_other_versions(&self, resource: uuid::Uuid, current: Option<&str>) {
+        let Ok(entries) = std::fs::read_dir(self.root.join(resource.to_string())) else { return };
+        for entry in entries.flatten() {
+            let key = format!("{resource}/{}", entry.file_name().to_string_lossy());
+            if Some(key.as_str()) != current {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
+    }
+
+    /// Removes what a crash left behind: files in `tmp/` and table files no
+    /// analysis refers to. Returns how many files went.
+    pub fn sweep(&self, referenced: &std::collections::HashSet<String>) -> usize {
+        let mut removed = 0;
+        let Ok(folders) = std::fs::read_dir(&self.root) else { return 0 };
+        for folder in folders.flatten() {
+            let name = folder.file_name().to_string_lossy().to_string();
+            let Ok(files) = std::fs::read_dir(folder.path()) else { continue };
+            for file in files.flatten() {
+                let key = format!("{name}/{}", file.file_name().to_string_lossy());
+                if (name == "tmp" || !referenced.contains(&key)) && std::fs::remove_file(file.path()).is_ok() {
+                    removed += 1;
+                }
+            }
+        }
+        removed
+    }
+
+    /// A fresh DataFusion session: read-only, no recursive CTEs, bounded memory.
+    fn context(&self) -> SessionContext {
+        let mut config = SessionConfig::new().with_information_schema(false);
+        let options = config.options_mut();
+        options.execution.enable_recursive_ctes = false;
+        options.execution.parquet.pushdown_filters = true;
+        options.execution.parquet.reorder_filters = true;
+        SessionContext::new_with_config_rt(config, self.datafusion.clone())
+    }
+
+    async fn frame(context: &SessionContext, table: &Table) -> QueryResult<DataFrame> {
+        Ok(context.read_parquet(path_text(&table.path)?, ParquetReadOptions::default()).await?)
+    }
+
+    /// Schema and row count from the Parquet footer (cached: a table's file never changes).
+    pub fn info(&self, table: &Table) -> QueryResult<TableInfo> {
+        if let Some(info) = self.infos.lock().expect("not poisoned").get(&table.path) {
+            return Ok(info.clone());
+        }
+        let file = std::fs::File::open(&table.path)
+            .map_err(|error| QueryError::Failed(format!("cannot open the table: {error}")))?;
+        let builder = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+            .map_err(|error| QueryError::Failed(format!("cannot read the table: {error}")))?;
+        let info = TableInfo {
+            schema: builder.schema().clone(),
+            rows: builder.metadata().file_metadata().num_rows().max(0) as u64,
+        };
+        let mut infos = self.infos.lock().expect("not poisoned");
+        if infos.len() > 10_000 {
+            infos.clear();
+        }
+        infos.insert(table.path.clone(), info.clone());
+        Ok(info)
+    }
+
+    /// Runs `work` on the query runtime under the time limit.
+    async fn run<T, F>(&self, work: F) -> QueryResult<T>
+    where
+        T: Send + 'static,
+        F: std::future::Future<Output = QueryResult<T>> + Send + 'static,
+    {
+        let limit = self.settings.time_limit;
+        let task = self.handle.spawn(work);
+        // On timeout, or if the caller goes away (the client disconnected),
+        // the query is aborted: DataFusion stops at its next yield point.
+        let _guard = AbortOnDrop(task.abort_handle());
+        // The limit is kept by the caller's clock, which a busy query thread cannot hold up.
+        match tokio::time::timeout(limit, task).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(error)) => Err(QueryError::Failed(error.to_string())),
+            Err(_elapsed) => Err(QueryError::TimedOut(limit)),
+        }
+    }
+}
+
+struct AbortOnDrop(tokio::task::AbortHandle);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+fn path_text(path: &Path) -> QueryResult<&str> {
+    path.to_str().ok_or_else(|| QueryError::Failed("the table's path is not UTF-8".into()))
+}

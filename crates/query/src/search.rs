@@ -1,0 +1,251 @@
+//! CKAN DataStore's `datastore_search` over a resource's table.
+
+use arrow::datatypes::{DataType, Schema};
+use datafusion::execution::SendableRecordBatchStream;
+use datafusion::functions::string::expr_fn::lower;
+use datafusion::functions::unicode::expr_fn::translate;
+use datafusion::logical_expr::Expr;
+use datafusion::prelude::{ident, lit};
+use futures_util::StreamExt;
+use serde_json::{Map, Value};
+
+use crate::filters::{batch_rows, field};
+use crate::values::{is_text, json_text, literal};
+use crate::{QueryEngine, QueryError, QueryResult, ROW_ID, Table};
+
+/// CKAN's largest `limit`.
+pub const MAX_LIMIT: usize = 32_000;
+
+#[derive(Debug, Clone)]
+pub struct SearchRequest {
+    /// Column → value, or a list of values (any of them).
+    pub filters: Map<String, Value>,
+    /// Full text: a string over every text column, or an object column → text.
+    pub q: Option<Value>,
+    pub distinct: bool,
+    pub fields: Option<Vec<String>>,
+    /// "col", "col desc, other asc".
+    pub sort: Option<String>,
+    pub limit: usize,
+    pub offset: usize,
+    pub include_total: bool,
+}
+
+impl Default for SearchRequest {
+    fn default() -> Self {
+        SearchRequest {
+            filters: Map::new(),
+            q: None,
+            distinct: false,
+            fields: None,
+            sort: None,
+            limit: 100,
+            offset: 0,
+            include_total: true,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct SearchResult {
+    pub fields: Vec<(String, DataType)>,
+    pub records: Vec<Vec<Value>>,
+    pub total: Option<u64>,
+    /// Counts are exact: from the Parquet footer or a count over the filtered rows.
+    pub total_was_estimated: bool,
+}
+
+/// Lower case without accents (ñ kept), as the search box folds text.
+pub fn fold(text: &str) -> String {
+    text.to_lowercase()
+        .chars()
+        .map(|character| match character {
+            'á' | 'à' | 'ä' | 'â' => 'a',
+            'é' | 'è' | 'ë' | 'ê' => 'e',
+            'í' | 'ì' | 'ï' | 'î' => 'i',
+            'ó' | 'ò' | 'ö' | 'ô' => 'o',
+            'ú' | 'ù' | 'ü' | 'û' => 'u',
+            other => other,
+        })
+        .collect()
+}
+
+/// The folded text of a column, for LIKE patterns built with [`fold`].
+pub(crate) fn text_pattern(column: Expr) -> Expr {
+    translate(lower(column), lit("áàäâéèëêíìïîóòöôúùüû"), lit("aaaaeeeeiiiioooouuuu"))
+}
+
+fn escape_like(text: &str) -> String {
+    text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+}
+
+/// Every word of `text` appears in one of the text columns (or in `only`).
+pub(crate) fn full_text(schema: &Schema, text: &str, only: Option<&str>) -> QueryResult<Option<Expr>> {
+    let columns: Vec<String> = match only {
+        Some(name) => vec![field(schema, name)?.name().clone()],
+        None => schema
+            .fields()
+            .iter()
+            .filter(|field| is_text(field.data_type()))
+            .map(|field| field.name().clone())
+            .collect(),
+    };
+    if columns.is_empty() {
+        return Ok(Some(lit(false)));
+    }
+    let mut predicate: Option<Expr> = None;
+    for word in text.split_whitespace() {
+        let pattern = lit(format!("%{}%", escape_like(&fold(word))));
+        let any = columns
+            .iter()
+            .map(|column| {
+                let value = if is_text(schema.field_with_name(column).expect("listed").data_type()) {
+                    ident(column)
+                } else {
+                    datafusion::logical_expr::cast(ident(column), DataType::Utf8)
+                };
+                text_pattern(value).like(pattern.clone())
+            })
+            .reduce(Expr::or)
+            .expect("at least one column");
+        predicate = Some(match predicate {
+            Some(before) => before.and(any),
+            None => any,
+        });
+    }
+    Ok(predicate)
+}
+
+/// Reads a stream into JSON rows, stopping after `cap` rows.
+pub(crate) async fn collect_rows(
+    mut stream: SendableRecordBatchStream,
+    cap: usize,
+) -> QueryResult<(Vec<(String, DataType)>, Vec<Vec<Value>>)> {
+    let columns =
+        stream.schema().fields().iter().map(|field| (field.name().clone(), field.data_type().clone())).collect();
+    let mut rows = Vec::new();
+    while let Some(batch) = stream.next().await {
+        let batch = batch?;
+        let room = cap.saturating_sub(rows.len());
+        let batch = if batch.num_rows() > room { batch.slice(0, room) } else { batch };
+        rows.extend(batch_rows(&batch));
+        if rows.len() >= cap {
+            break;
+        }
+    }
+    Ok((columns, rows))
+}
+
+/// Parses CKAN's `sort`: "col", "col desc", "\"Col name\" asc, other".
+pub fn parse_sort(schema: &Schema, sort: &str) -> QueryResult<Vec<datafusion::logical_expr::SortExpr>> {
+    let mut order = Vec::new();
+    for part in sort.split(',').map(str::trim).filter(|part| !part.is_empty()) {
+        let (name, direction) = match part.rsplit_once(char::is_whitespace) {
+            Some((name, direction)) if ["asc", "desc"].contains(&direction.to_lowercase().as_str()) => {
+                (name.trim(), direction.to_lowercase())
+            }
+            _ => (part, "asc".to_string()),
+        };
+        let name = name.trim_matches('"');
+        let column = field(schema, name)
+            .map_err(|_| QueryError::invalid("sort", format!("field \"{name}\" not in table")))?
+            .name()
+            .clone();
+        order.push(ident(column).sort(direction == "asc", false));
+    }
+    Ok(order)
+}
+
+impl QueryEngine {
+    /// `datastore_search`.
+    pub async fn search(&self, table: Table, request: SearchRequest) -> QueryResult<SearchResult> {
+        if request.limit > MAX_LIMIT {
+            return Err(QueryError::invalid("limit", format!("must be at most {MAX_LIMIT}")));
+        }
+        let info = self.info(&table)?;
+        let context = self.context();
+        self.run(async move {
+            let mut frame = Self::frame(&context, &table).await?;
+            let schema = frame.schema().as_arrow().clone();
+            let mut filtered = false;
+            for (name, value) in &request.filters {
+                let field = field(&schema, name)
+                    .map_err(|_| QueryError::invalid("filters", format!("field \"{name}\" not in table")))?;
+                let typed = |value: &Value| -> QueryResult<Expr> {
+                    let text = json_text(value)
+                        .ok_or_else(|| QueryError::invalid("filters", format!("invalid value for \"{name}\"")))?;
+                    literal(field, &text).map(lit).map_err(|error| QueryError::invalid("filters", error.to_string()))
+                };
+                let predicate = match value {
+                    Value::Array(values) => {
+                        ident(field.name()).in_list(values.iter().map(typed).collect::<QueryResult<_>>()?, false)
+                    }
+                    Value::Null => ident(field.name()).is_null(),
+                    value => ident(field.name()).eq(typed(value)?),
+                };
+                frame = frame.filter(predicate)?;
+                filtered = true;
+            }
+            match &request.q {
+                Some(Value::String(text)) if !text.trim().is_empty() => {
+                    if let Some(predicate) = full_text(&schema, text, None)? {
+                        frame = frame.filter(predicate)?;
+                        filtered = true;
+                    }
+                }
+                Some(Value::Object(per_field)) => {
+                    for (name, text) in per_field {
+                        let text = json_text(text).unwrap_or_default();
+                        let predicate = full_text(&schema, &text, Some(name))
+                            .map_err(|_| QueryError::invalid("q", format!("field \"{name}\" not in table")))?;
+                        if let Some(predicate) = predicate {
+                            frame = frame.filter(predicate)?;
+                            filtered = true;
+                        }
+                    }
+                }
+                Some(Value::String(_)) | None | Some(Value::Null) => {}
+                Some(_) => return Err(QueryError::invalid("q", "must be text or an object of field → text")),
+            }
+            let mut order = match &request.sort {
+                Some(sort) => parse_sort(&schema, sort)?,
+                None => Vec::new(),
+            };
+            if !request.distinct {
+                // Sorted before the projection: the sort column need not be among `fields`.
+                order.push(ident(ROW_ID).sort(true, false));
+                if schema.field_with_name(ROW_ID).is_err() {
+                    order.pop();
+                }
+                if !order.is_empty() {
+                    frame = frame.sort(std::mem::take(&mut order))?;
+                }
+            }
+            if let Some(fields) = &request.fields {
+                let mut wanted = Vec::new();
+                for name in fields {
+                    let field = field(&schema, name)
+                        .map_err(|_| QueryError::invalid("fields", format!("field \"{name}\" not in table")))?;
+                    wanted.push(ident(field.name()));
+                }
+                frame = frame.select(wanted)?;
+            }
+            if request.distinct {
+                frame = frame.distinct()?;
+                filtered = true;
+                if !order.is_empty() {
+                    frame = frame.sort(order)?;
+                }
+            }
+            let total = match (request.include_total, filtered) {
+                (false, _) => None,
+                (true, false) => Some(info.rows),
+                (true, true) => Some(frame.clone().count().await? as u64),
+            };
+            frame = frame.limit(request.offset, Some(request.limit))?;
+            let (fields, records) = collect_rows(frame.execute_stream().await?, request.limit).await?;
+            Ok(SearchResult { fields, records, total, total_was_estimated: false })
+        })
+        .await
+    }
+}

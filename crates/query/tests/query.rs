@@ -1,0 +1,249 @@
+//! Queries over a real Parquet file written by ingestion.
+
+use std::time::Duration;
+
+use datalab_query::{ExportFormat, QueryEngine, QueryError, QuerySettings, RowsRequest, SearchRequest, Table};
+use serde_json::{Value, json};
+
+struct Fixture {
+    _directory: tempfile::TempDir,
+    table: Table,
+    other: Table,
+}
+
+fn fixture() -> Fixture {
+    let directory = tempfile::tempdir().unwrap();
+    let mut csv = String::from("folio,fecha,municipio,vehiculos,monto,nota\n");
+    let municipios = ["Monterrey", "Apodaca", "San Nicolás de los Garza", "Guadalupe"];
+    for folio in 1..=1000 {
+        let municipio = municipios[folio % 4];
+        let nota = if folio % 10 == 0 { "N/D".to_string() } else { format!("semáforo {folio}") };
+        csv.push_str(&format!(
+            "{folio},{:02}/01/2024,{municipio},{},\"${},{:03}.50\",{nota}\n",
+            folio % 28 + 1,
+            folio % 5,
+            folio % 7 + 1,
+            folio % 1000
+        ));
+    }
+    let path = directory.path().join("incidentes.parquet");
+    let options = datalab_ingest::AnalyzeOptions { parquet: Some(path.clone()), ..Default::default() };
+    datalab_ingest::analyze(csv.as_bytes(), &options).unwrap();
+    let other_path = directory.path().join("municipios.parquet");
+    let municipios_csv = "municipio,poblacion\nMonterrey,1142994\nApodaca,656464\nGuadalupe,643143\n";
+    let options = datalab_ingest::AnalyzeOptions { parquet: Some(other_path.clone()), ..Default::default() };
+    datalab_ingest::analyze(municipios_csv.as_bytes(), &options).unwrap();
+    Fixture {
+        _directory: directory,
+        table: Table { name: "11111111-1111-4111-8111-111111111111".into(), path },
+        other: Table { name: "22222222-2222-4222-8222-222222222222".into(), path: other_path },
+    }
+}
+
+fn engine_with(settings: QuerySettings) -> QueryEngine {
+    let root = std::env::temp_dir().join(format!("datalab-query-test-{}", std::process::id()));
+    QueryEngine::new(&root, settings).unwrap()
+}
+
+fn engine() -> QueryEngine {
+    engine_with(QuerySettings { time_limit: Duration::from_secs(3), ..Default::default() })
+}
+
+fn column<'a>(
+    fields: &[(String, arrow::datatypes::DataType)],
+    records: &'a [Vec<Value>],
+    name: &str,
+) -> Vec<&'a Value> {
+    let index = fields.iter().position(|(field, _)| field == name).unwrap();
+    records.iter().map(|row| &row[index]).collect()
+}
+
+#[tokio::test]
+async fn datastore_search_filters_sorts_and_counts() {
+    let fixture = fixture();
+    let engine = engine();
+    let all = engine.search(fixture.table.clone(), SearchRequest::default()).await.unwrap();
+    assert_eq!(all.total, Some(1000), "unfiltered count from the footer");
+    assert_eq!(all.records.len(), 100, "CKAN's default limit");
+    let names: Vec<&str> = all.fields.iter().map(|(name, _)| name.as_str()).collect();
+    assert_eq!(names, ["_id", "folio", "fecha", "municipio", "vehiculos", "monto", "nota"]);
+    assert_eq!(all.records[0][0], json!(1));
+    assert_eq!(all.records[0][2], json!("2024-01-02"), "dates as ISO 8601");
+    assert_eq!(all.records[0][5], json!(2001.5), "currency parsed");
+
+    let request = SearchRequest {
+        filters: serde_json::from_value(json!({"municipio": "Apodaca", "vehiculos": [1, 2]})).unwrap(),
+        sort: Some("monto desc, folio".into()),
+        limit: 5,
+        ..Default::default()
+    };
+    let found = engine.search(fixture.table.clone(), request).await.unwrap();
+    assert_eq!(found.total, Some(100));
+    assert_eq!(found.records.len(), 5);
+    let amounts: Vec<f64> =
+        column(&found.fields, &found.records, "monto").iter().map(|v| v.as_f64().unwrap()).collect();
+    assert!(amounts.windows(2).all(|pair| pair[0] >= pair[1]), "{amounts:?}");
+    assert!(column(&found.fields, &found.records, "municipio").iter().all(|value| *value == "Apodaca"));
+
+    // Full text folds accents and case; per-field full text too.
+    let request = SearchRequest { q: Some(json!("SAN nicolas")), limit: 1000, ..Default::default() };
+    assert_eq!(engine.search(fixture.table.clone(), request).await.unwrap().total, Some(250));
+    let request = SearchRequest { q: Some(json!({"nota": "semaforo 99"})), ..Default::default() };
+    let found = engine.search(fixture.table.clone(), request).await.unwrap();
+    assert_eq!(found.total, Some(18), "x99 (9) and 990…999 (10), less 990, which is N/D");
+
+    let request = SearchRequest {
+        fields: Some(vec!["municipio".into()]),
+        distinct: true,
+        sort: Some("municipio".into()),
+        ..Default::default()
+    };
+    let found = engine.search(fixture.table.clone(), request).await.unwrap();
+    assert_eq!(found.records.len(), 4);
+    assert_eq!(found.records[0], vec![json!("Apodaca")]);
+
+    for (request, field) in [
+        (
+            SearchRequest { filters: serde_json::from_value(json!({"nope": 1})).unwrap(), ..Default::default() },
+            "filters",
+        ),
+        (
+            SearchRequest { filters: serde_json::from_value(json!({"vehiculos": "x"})).unwrap(), ..Default::default() },
+            "filters",
+        ),
+        (SearchRequest { sort: Some("nope desc".into()), ..Default::default() }, "sort"),
+        (SearchRequest { fields: Some(vec!["nope".into()]), ..Default::default() }, "fields"),
+        (SearchRequest { limit: 32_001, ..Default::default() }, "limit"),
+    ] {
+        let error = engine.search(fixture.table.clone(), request).await.unwrap_err();
+        assert!(matches!(&error, QueryError::Invalid { field: named, .. } if named == field), "{error:?}");
+    }
+}
+
+fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
+    list.iter().map(|(key, value)| (key.to_string(), value.to_string())).collect()
+}
+
+#[tokio::test]
+async fn rows_page_with_keyset_paging_and_facets() {
+    let fixture = fixture();
+    let engine = engine();
+    let request = RowsRequest::from_pairs(&pairs(&[
+        ("vehiculos__gte", "3"),
+        ("municipio__contains", "nicolas"),
+        ("_sort_desc", "monto"),
+        ("_size", "7"),
+        ("_facet", "vehiculos"),
+    ]))
+    .unwrap();
+    let mut seen = Vec::new();
+    let mut page = engine.rows(fixture.table.clone(), request.clone()).await.unwrap();
+    assert_eq!(page.total, 100);
+    assert_eq!(page.facets[0].values.iter().map(|(_, n)| n).sum::<u64>(), 100);
+    let mut previous = f64::INFINITY;
+    loop {
+        let monto = page.columns.iter().position(|(name, _)| name == "monto").unwrap();
+        let id = page.columns.iter().position(|(name, _)| name == "_id").unwrap();
+        for row in &page.rows {
+            let amount = row[monto].as_f64().unwrap();
+            assert!(amount <= previous, "sorted across pages");
+            previous = amount;
+            seen.push(row[id].as_i64().unwrap());
+        }
+        match page.next.clone() {
+            Some(next) => {
+                let mut request = request.clone();
+                request.next = Some(next);
+                page = engine.rows(fixture.table.clone(), request).await.unwrap();
+            }
+            None => break,
+        }
+    }
+    let count = seen.len();
+    seen.sort();
+    seen.dedup();
+    assert_eq!((count, seen.len()), (100, 100), "every row once, none twice");
+
+    let error = engine
+        .rows(fixture.table.clone(), RowsRequest::from_pairs(&pairs(&[("nope__gt", "1")])).unwrap())
+        .await
+        .unwrap_err();
+    assert!(matches!(&error, QueryError::Invalid { field, .. } if field == "nope"), "{error:?}");
+    let nulls = RowsRequest::from_pairs(&pairs(&[("nota__isnull", "1")])).unwrap();
+    assert_eq!(engine.rows(fixture.table.clone(), nulls).await.unwrap().total, 100);
+}
+
+#[tokio::test]
+async fn guarded_sql_joins_resources_and_refuses_the_rest() {
+    let fixture = fixture();
+    let engine = engine();
+    let sql = format!(
+        "SELECT i.municipio, count(*) AS n, sum(i.monto) AS total, m.poblacion FROM \"{}\" i \
+         JOIN \"{}\" m ON m.municipio = i.municipio GROUP BY i.municipio, m.poblacion ORDER BY i.municipio",
+        fixture.table.name, fixture.other.name
+    );
+    let result = engine.sql(sql, vec![fixture.table.clone(), fixture.other.clone()]).await.unwrap();
+    assert_eq!(result.records.len(), 3);
+    assert_eq!(result.records[0][0], json!("Apodaca"));
+    assert_eq!(result.records[0][1], json!(250));
+
+    let sql = format!("SELECT * FROM \"{}\"", fixture.other.name);
+    let error = engine.sql(sql, vec![fixture.table.clone()]).await.unwrap_err();
+    assert!(matches!(error, QueryError::Refused(_)), "an unresolved table is refused");
+
+    let capped = engine_with(QuerySettings { sql_row_cap: 10, ..Default::default() });
+    let result =
+        capped.sql(format!("SELECT * FROM \"{}\"", fixture.table.name), vec![fixture.table.clone()]).await.unwrap();
+    assert_eq!((result.records.len(), result.truncated), (10, true));
+
+    // A cartesian product too big to finish is stopped by the time limit.
+    let slow = engine_with(QuerySettings { time_limit: Duration::from_millis(300), ..Default::default() });
+    let name = &fixture.table.name;
+    let bomb = format!(
+        "SELECT count(*) FROM \"{name}\" a, \"{name}\" b, \"{name}\" c, \"{name}\" d WHERE a.nota || b.nota || c.nota || d.nota LIKE '%zz%'"
+    );
+    let started = std::time::Instant::now();
+    let error = slow.sql(bomb, vec![fixture.table.clone()]).await.unwrap_err();
+    assert!(matches!(error, QueryError::Refused(_) | QueryError::TimedOut(_) | QueryError::TooBig(_)), "{error:?}");
+    assert!(started.elapsed() < Duration::from_secs(30));
+    let series = slow.sql("SELECT count(*) FROM generate_series(1, 100000000000)".into(), vec![]).await.unwrap_err();
+    assert!(matches!(series, QueryError::TimedOut(_) | QueryError::Refused(_)), "{series:?}");
+    // The aborted query let go of the query threads: the next one answers within the same short limit.
+    for _ in 0..3 {
+        let answer = slow.search(fixture.table.clone(), SearchRequest { limit: 5, ..Default::default() }).await;
+        assert_eq!(answer.unwrap().records.len(), 5);
+    }
+}
+
+#[tokio::test]
+async fn exports_stream_every_matching_row() {
+    let fixture = fixture();
+    let engine = engine();
+    let request = RowsRequest::from_pairs(&pairs(&[("municipio", "Guadalupe"), ("_sort", "folio")])).unwrap();
+    let mut stream = engine.export(fixture.table.clone(), request.clone(), ExportFormat::Csv).await.unwrap();
+    let mut text = Vec::new();
+    while let Some(chunk) = stream.recv().await {
+        text.extend_from_slice(&chunk.unwrap());
+    }
+    let text = String::from_utf8(text).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], "folio,fecha,municipio,vehiculos,monto,nota", "no internal row id");
+    assert_eq!(lines.len(), 251);
+    assert!(
+        lines[1].starts_with("3,04/01/2024,Guadalupe") || lines[1].starts_with("3,2024-01-04,Guadalupe"),
+        "{}",
+        lines[1]
+    );
+
+    let mut stream = engine.export(fixture.table.clone(), request, ExportFormat::Parquet).await.unwrap();
+    let mut bytes = Vec::new();
+    while let Some(chunk) = stream.recv().await {
+        bytes.extend_from_slice(&chunk.unwrap());
+    }
+    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(bytes::Bytes::from(bytes))
+        .unwrap()
+        .build()
+        .unwrap();
+    let rows: usize = reader.map(|batch| batch.unwrap().num_rows()).sum();
+    assert_eq!(rows, 250);
+}

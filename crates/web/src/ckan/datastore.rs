@@ -1,0 +1,228 @@
+//! CKAN DataStore's read actions over the tables ingestion wrote:
+//! `datastore_search`, `datastore_search_sql` and `datastore_info`, with
+//! CKAN's parameters and answer shapes so existing clients work unchanged.
+
+use datalab_core::FieldErrors;
+use datalab_query::SearchRequest;
+use serde_json::{Map, Value, json};
+use uuid::Uuid;
+
+use super::input::{Params, text};
+use super::{Call, optional_bool, optional_integer, required_text};
+use crate::data;
+use crate::error::AppError;
+
+fn invalid(field: &str, message: impl Into<String>) -> AppError {
+    AppError::Invalid { field: field.into(), message: message.into() }
+}
+
+/// A parameter that may come as JSON or as a JSON string (GET requests).
+fn json_param(params: &Params, key: &str) -> Result<Option<Value>, AppError> {
+    match params.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(text)) if text.trim().is_empty() => Ok(None),
+        Some(Value::String(text)) if text.trim_start().starts_with(['{', '[']) => serde_json::from_str(text)
+            .map(Some)
+            .map_err(|error| invalid(key, format!("cannot parse the JSON: {error}"))),
+        Some(value) => Ok(Some(value.clone())),
+    }
+}
+
+fn resource_id(params: &Params) -> Result<Uuid, AppError> {
+    let id = match params.get("resource_id").or_else(|| params.get("id")) {
+        Some(value) => text(value).unwrap_or_default(),
+        None => String::new(),
+    };
+    if id.is_empty() {
+        return Err(AppError::Validation(FieldErrors::single("resource_id", datalab_core::FieldError::Missing)));
+    }
+    Uuid::parse_str(id.trim()).map_err(|_| AppError::NotFound)
+}
+
+fn fields_out(fields: &[(String, arrow::datatypes::DataType)]) -> Vec<Value> {
+    fields.iter().map(|(name, kind)| json!({"id": name, "type": datalab_query::values::ckan_type(kind)})).collect()
+}
+
+fn delimited(records: &[Vec<Value>], delimiter: u8) -> Result<String, AppError> {
+    let mut writer = csv::WriterBuilder::new().delimiter(delimiter).from_writer(Vec::new());
+    for record in records {
+        let cells: Vec<String> = record
+            .iter()
+            .map(|value| match value {
+                Value::Null => String::new(),
+                Value::String(text) => text.clone(),
+                other => other.to_string(),
+            })
+            .collect();
+        writer.write_record(&cells).map_err(AppError::internal)?;
+    }
+    String::from_utf8(writer.into_inner().map_err(AppError::internal)?).map_err(AppError::internal)
+}
+
+pub(super) async fn search(call: &mut Call<'_>) -> Result<Value, AppError> {
+    let id = resource_id(&call.params)?;
+    let (_, _, table) = data::queryable(call.state, &call.actor, id).await?;
+    let filters = match json_param(&call.params, "filters")? {
+        None => Map::new(),
+        Some(Value::Object(filters)) => filters,
+        Some(_) => return Err(invalid("filters", "must be an object of field → value or list of values")),
+    };
+    let q = json_param(&call.params, "q")?;
+    let fields = match call.params.get("fields") {
+        None | Some(Value::Null) => None,
+        Some(Value::Array(names)) => Some(names.iter().filter_map(text).collect::<Vec<_>>()),
+        Some(value) => Some(
+            text(value)
+                .unwrap_or_default()
+                .split(',')
+                .map(|name| name.trim().to_string())
+                .filter(|name| !name.is_empty())
+                .collect(),
+        ),
+    }
+    .filter(|fields: &Vec<String>| !fields.is_empty());
+    let sort = match call.params.get("sort") {
+        None | Some(Value::Null) => None,
+        Some(Value::Array(parts)) => Some(parts.iter().filter_map(text).collect::<Vec<_>>().join(",")),
+        Some(value) => text(value),
+    }
+    .filter(|sort| !sort.trim().is_empty());
+    let limit = optional_integer(&call.params, "limit", 100)?;
+    let offset = optional_integer(&call.params, "offset", 0)?;
+    if !(0..=datalab_query::search::MAX_LIMIT as i64).contains(&limit) {
+        return Err(invalid("limit", format!("must be between 0 and {}", datalab_query::search::MAX_LIMIT)));
+    }
+    if offset < 0 {
+        return Err(invalid("offset", "must be 0 or more"));
+    }
+    let records_format = call.params.get("records_format").and_then(text).unwrap_or_else(|| "objects".into());
+    if !["objects", "lists", "csv", "tsv"].contains(&records_format.as_str()) {
+        return Err(invalid("records_format", "must be objects, lists, csv or tsv"));
+    }
+    let include_total = optional_bool(&call.params, "include_total", true)?;
+    let distinct = optional_bool(&call.params, "distinct", false)?;
+    // `plain` and `language` pick PostgreSQL full-text modes; the search here is always plain words.
+    optional_bool(&call.params, "plain", true)?;
+    let request = SearchRequest {
+        filters,
+        q,
+        distinct,
+        fields,
+        sort: sort.clone(),
+        limit: limit as usize,
+        offset: offset as usize,
+        include_total,
+    };
+    let result = call.state.query.search(table, request).await?;
+    let records = match records_format.as_str() {
+        "objects" => {
+            Value::Array(data::row_objects(&result.fields, result.records).into_iter().map(Value::Object).collect())
+        }
+        "lists" => json!(result.records),
+        "csv" => Value::String(delimited(&result.records, b',')?),
+        _ => Value::String(delimited(&result.records, b'\t')?),
+    };
+    let start = action_link(call, limit, None);
+    let next = action_link(call, limit, Some(offset + limit));
+    let mut answer = json!({
+        "include_total": include_total,
+        "resource_id": id,
+        "fields": fields_out(&result.fields),
+        "records_format": records_format,
+        "records": records,
+        "limit": limit,
+        "_links": {"start": start, "next": next},
+    });
+    if offset > 0 {
+        answer["offset"] = json!(offset);
+    }
+    if let Some(sort) = sort {
+        answer["sort"] = json!(sort);
+    }
+    if let Some(total) = result.total {
+        answer["total"] = json!(total);
+        answer["total_was_estimated"] = json!(result.total_was_estimated);
+    }
+    for key in ["filters", "q", "distinct", "fields"] {
+        if let Some(value) = call.params.get(key) {
+            answer[key] = value.clone();
+        }
+    }
+    Ok(answer)
+}
+
+/// `/api/3/action/datastore_search?…` with the call's own parameters and `offset` changed.
+fn action_link(call: &Call<'_>, limit: i64, offset: Option<i64>) -> String {
+    let mut pairs: Vec<(String, String)> = call
+        .params
+        .iter()
+        .filter(|(key, _)| key.as_str() != "offset")
+        .map(|(key, value)| {
+            let text = match value {
+                Value::String(text) => text.clone(),
+                other => other.to_string(),
+            };
+            (key.clone(), text)
+        })
+        .collect();
+    if !call.params.contains_key("limit") {
+        pairs.push(("limit".into(), limit.to_string()));
+    }
+    if let Some(offset) = offset {
+        pairs.push(("offset".into(), offset.to_string()));
+    }
+    format!("/api/3/action/datastore_search?{}", serde_urlencoded::to_string(&pairs).unwrap_or_default())
+}
+
+pub(super) async fn search_sql(call: &mut Call<'_>) -> Result<Value, AppError> {
+    let sql = required_text(&call.params, "sql")?;
+    let tables = data::sql_tables(call.state, &call.actor, &sql).await?;
+    let result = call.state.query.sql(sql.clone(), tables).await?;
+    let mut answer = json!({
+        "sql": sql,
+        "fields": fields_out(&result.fields),
+        "records": data::row_objects(&result.fields, result.records),
+    });
+    if result.truncated {
+        answer["records_truncated"] = json!(true);
+    }
+    Ok(answer)
+}
+
+pub(super) async fn info(call: &mut Call<'_>) -> Result<Value, AppError> {
+    let id = resource_id(&call.params)?;
+    let (_, resource, table) = data::queryable(call.state, &call.actor, id).await?;
+    let info = call.state.query.info(&table)?;
+    let schema = match call.state.store.analysis(resource.id, &resource.sha256).await? {
+        Some(datalab_store::AnalysisState::Done(analysis)) => analysis["schema"]["fields"].clone(),
+        _ => Value::Null,
+    };
+    let described =
+        |name: &str| schema.as_array().and_then(|fields| fields.iter().find(|field| field["name"] == name)).cloned();
+    let fields: Vec<Value> = info
+        .schema
+        .fields()
+        .iter()
+        .filter(|field| field.name() != datalab_query::ROW_ID)
+        .map(|field| {
+            let described = described(field.name()).unwrap_or(Value::Null);
+            json!({
+                "id": field.name(),
+                "type": datalab_query::values::ckan_type(field.data_type()),
+                "schema": {"native_type": datalab_query::values::ckan_type(field.data_type()), "is_index": false, "notnull": false},
+                "info": {
+                    "label": described.get("title").cloned().unwrap_or(json!("")),
+                    "notes": described.get("description").cloned().unwrap_or(json!("")),
+                    "type_override": "",
+                },
+            })
+        })
+        .collect();
+    Ok(json!({
+        "meta": {"id": id, "count": info.rows, "table_type": "BASE TABLE", "aliases": [], "size": std::fs::metadata(&table.path).map(|meta| meta.len()).unwrap_or(0)},
+        "fields": fields,
+        // CKAN before 2.10 answered with a `schema` object; some clients still read it.
+        "schema": info.schema.fields().iter().filter(|field| field.name() != datalab_query::ROW_ID)
+            .map(|field| (field.name().clone(), json!(datalab_query::values::ckan_type(field.data_type())))).collect::<Map<String, Value>>(),
+    }))
+}

@@ -1,0 +1,330 @@
+//! The data API: rows of every tabular resource (`/api/v1/resources/{id}/rows`
+//! and its exports) and guarded SQL (`/api/v1/sql`). The CKAN DataStore
+//! actions (`ckan::datastore`) and the resource page share the lookup here:
+//! a resource is queried only if its dataset is readable by the caller and
+//! its analysis finished with a table.
+
+use axum::Json;
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use datalab_core::{Actor, Dataset, Resource};
+use datalab_query::{ExportFormat, RowsRequest, Table};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use crate::AppState;
+use crate::api::{ApiError, ErrorBody};
+use crate::catalog;
+use crate::context::api_caller;
+use crate::error::AppError;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/resources/{id}/rows", get(rows_json))
+        .route("/api/v1/resources/{id}/{file}", get(rows_file))
+        .route("/api/v1/sql", get(sql_get).post(sql_post))
+}
+
+/// Why a resource has no table to query, in words for the caller.
+fn not_queryable(message: &str) -> AppError {
+    AppError::Invalid { field: "resource_id".into(), message: message.into() }
+}
+
+/// The table of resource `id`, if the caller may read it and it has one.
+pub async fn queryable(state: &AppState, actor: &Actor, id: Uuid) -> Result<(Dataset, Resource, Table), AppError> {
+    let resource = state.store.resource(id).await?;
+    let dataset = catalog::readable_dataset(state, actor, &resource.dataset_id.to_string()).await?;
+    let resource = dataset.resources.iter().find(|candidate| candidate.id == id).ok_or(AppError::NotFound)?.clone();
+    if !catalog::is_tabular(&resource) || !resource.is_upload() {
+        return Err(not_queryable("this resource is not a table: only uploaded CSV and TSV files are queryable"));
+    }
+    match state.store.analysis(resource.id, &resource.sha256).await? {
+        Some(analysis @ datalab_store::AnalysisState::Done(_)) => {
+            match catalog::table_of(state, &resource, &analysis) {
+                Some(table) => Ok((dataset, resource, table)),
+                None => Err(not_queryable("this file was analysed before tables were stored; upload it again")),
+            }
+        }
+        Some(datalab_store::AnalysisState::Failed(error)) => {
+            Err(not_queryable(&format!("the file could not be read as a table: {error}")))
+        }
+        Some(datalab_store::AnalysisState::Running) | None => {
+            Err(not_queryable("the file is still being ingested; try again in a moment"))
+        }
+    }
+}
+
+/// The tables a SQL text reads, resolved and checked against the caller's rights.
+pub async fn sql_tables(state: &AppState, actor: &Actor, sql: &str) -> Result<Vec<Table>, AppError> {
+    let names = datalab_query::sql::referenced_tables(sql)?;
+    let mut tables = Vec::new();
+    for name in names {
+        let unknown =
+            || AppError::Invalid { field: "sql".into(), message: format!("\"{name}\" is not a queryable resource id") };
+        let id = Uuid::parse_str(&name).map_err(|_| unknown())?;
+        match queryable(state, actor, id).await {
+            Ok((_, _, table)) => tables.push(table),
+            // Whether a private resource exists is not for a stranger to learn.
+            Err(AppError::NotFound | AppError::Forbidden | AppError::NotAuthenticated) => return Err(unknown()),
+            Err(AppError::Invalid { message, .. }) => {
+                return Err(AppError::Invalid { field: "sql".into(), message: format!("{name}: {message}") });
+            }
+            Err(other) => return Err(other),
+        }
+    }
+    Ok(tables)
+}
+
+fn query_pairs(raw: Option<&str>) -> Result<Vec<(String, String)>, AppError> {
+    serde_urlencoded::from_str(raw.unwrap_or_default())
+        .map_err(|error| AppError::BadRequest(format!("cannot read the query string: {error}")))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ColumnOut {
+    pub name: String,
+    /// Table Schema type: integer, number, boolean, date, datetime, time, string.
+    #[serde(rename = "type")]
+    pub kind: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct FacetValueOut {
+    #[schema(value_type = Object)]
+    pub value: Value,
+    pub count: u64,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct RowsOut {
+    pub resource_id: Uuid,
+    pub columns: Vec<ColumnOut>,
+    /// One object per row, keyed by column name; `_id` is the row's number in the file.
+    #[schema(value_type = Vec<Object>)]
+    pub rows: Vec<Map<String, Value>>,
+    /// Rows matching the filters (all rows when unfiltered: read from the file's metadata).
+    pub total: u64,
+    /// Token for the next page (`_next=`), absent on the last page.
+    pub next: Option<String>,
+    pub next_url: Option<String>,
+    pub facets: std::collections::BTreeMap<String, Vec<FacetValueOut>>,
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub struct RowsParams {
+    /// Rows per page, 1 to 1000 (default 100), or `max`.
+    _size: Option<String>,
+    /// Sort ascending by this column (nulls last).
+    _sort: Option<String>,
+    /// Sort descending by this column (nulls last).
+    _sort_desc: Option<String>,
+    /// The `next` token of the previous page.
+    _next: Option<String>,
+    /// Count the values of this column among the matching rows (repeatable).
+    _facet: Option<String>,
+    /// Words that must all appear in the text columns (accents and case ignored).
+    _search: Option<String>,
+    /// Only this column (repeatable).
+    _col: Option<String>,
+    /// Any other parameter filters a column: `col=v` (equals), `col__not`, `col__gt`, `col__gte`,
+    /// `col__lt`, `col__lte`, `col__contains`, `col__in=a,b`, `col__isnull=1|0`, `col__exact`.
+    #[param(rename = "{column}__{op}")]
+    filter: Option<String>,
+}
+
+pub fn columns_out(columns: &[(String, arrow::datatypes::DataType)]) -> Vec<ColumnOut> {
+    columns
+        .iter()
+        .map(|(name, kind)| ColumnOut { name: name.clone(), kind: datalab_query::values::schema_type(kind).into() })
+        .collect()
+}
+
+pub fn row_objects(columns: &[(String, arrow::datatypes::DataType)], rows: Vec<Vec<Value>>) -> Vec<Map<String, Value>> {
+    rows.into_iter().map(|row| columns.iter().map(|(name, _)| name.clone()).zip(row).collect()).collect()
+}
+
+/// A page of a resource's rows, filtered, sorted and faceted.
+#[utoipa::path(get, path = "/api/v1/resources/{id}/rows", tag = "data",
+    params(("id" = Uuid, Path), RowsParams),
+    responses((status = 200, body = RowsOut), (status = 404, body = ErrorBody),
+        (status = 409, description = "an unknown column, a malformed filter value, or a resource with no table", body = ErrorBody)))]
+pub(crate) async fn rows_json(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<Uuid>,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<RowsOut>, ApiError> {
+    rows_page(&state, &headers, id, raw).await
+}
+
+async fn rows_page(
+    state: &AppState,
+    headers: &HeaderMap,
+    id: Uuid,
+    raw: Option<String>,
+) -> Result<Json<RowsOut>, ApiError> {
+    let (actor, _) = api_caller(state, headers).await?;
+    let (_, _, table) = queryable(state, &actor, id).await?;
+    let pairs = query_pairs(raw.as_deref())?;
+    let request = RowsRequest::from_pairs(&pairs).map_err(AppError::from)?;
+    let page = state.query.rows(table, request).await.map_err(AppError::from)?;
+    let next_url = page.next.as_ref().map(|next| {
+        let mut pairs: Vec<(String, String)> = pairs.into_iter().filter(|(key, _)| key != "_next").collect();
+        pairs.push(("_next".into(), next.clone()));
+        format!(
+            "{}/api/v1/resources/{id}/rows?{}",
+            crate::ckan::base_url(state, headers),
+            serde_urlencoded::to_string(&pairs).unwrap_or_default()
+        )
+    });
+    let facets = page
+        .facets
+        .into_iter()
+        .map(|facet| {
+            (facet.column, facet.values.into_iter().map(|(value, count)| FacetValueOut { value, count }).collect())
+        })
+        .collect();
+    Ok(Json(RowsOut {
+        resource_id: id,
+        columns: columns_out(&page.columns),
+        rows: row_objects(&page.columns, page.rows),
+        total: page.total,
+        next: page.next,
+        next_url,
+        facets,
+    }))
+}
+
+/// Every matching row, streamed: `rows.csv`, `rows.tsv`, `rows.ndjson`, `rows.parquet`;
+/// `rows.json` is the paged answer of `/rows`.
+#[utoipa::path(get, path = "/api/v1/resources/{id}/rows.{format}", tag = "data",
+    params(("id" = Uuid, Path), ("format" = String, Path, description = "json (a page), csv, tsv, ndjson or parquet (every matching row, streamed)"), RowsParams),
+    responses((status = 200, description = "the rows in the format asked for", content_type = "text/csv"),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub(crate) async fn rows_file(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path((id, file)): Path<(Uuid, String)>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    let Some(extension) = file.strip_prefix("rows.") else { return Err(AppError::NotFound.into()) };
+    if extension == "json" {
+        return Ok(rows_page(&state, &headers, id, raw).await?.into_response());
+    }
+    let Some(format) = ExportFormat::from_extension(extension) else { return Err(AppError::NotFound.into()) };
+    let (actor, _) = api_caller(&state, &headers).await?;
+    let (dataset, resource, table) = queryable(&state, &actor, id).await?;
+    let request = RowsRequest::from_pairs(&query_pairs(raw.as_deref())?).map_err(AppError::from)?;
+    Ok(export_response(&state, &dataset, &resource, table, request, format).await?)
+}
+
+/// A streamed download of the rows `request` selects.
+pub async fn export_response(
+    state: &AppState,
+    dataset: &Dataset,
+    resource: &Resource,
+    table: Table,
+    request: RowsRequest,
+    format: ExportFormat,
+) -> Result<Response, AppError> {
+    let receiver = state.query.export(table, request, format).await?;
+    let stream = futures_util::stream::unfold(receiver, |mut receiver| async move {
+        receiver.recv().await.map(|chunk| (chunk.map_err(std::io::Error::other), receiver))
+    });
+    let stem: String = resource
+        .name
+        .rsplit_once('.')
+        .map(|(stem, _)| stem)
+        .unwrap_or(&resource.name)
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
+        .collect();
+    let stem = if stem.is_empty() { dataset.name.clone() } else { stem };
+    let mut response = Body::from_stream(stream).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(format.content_type()));
+    if let Ok(value) = HeaderValue::from_str(&format!("attachment; filename=\"{stem}.{}\"", format.extension())) {
+        headers.insert(header::CONTENT_DISPOSITION, value);
+    }
+    Ok(response)
+}
+
+#[derive(Deserialize, IntoParams, ToSchema)]
+#[into_params(parameter_in = Query)]
+pub struct SqlParams {
+    /// One SELECT; tables are resources named by id in double quotes: `SELECT * FROM "<id>"`.
+    sql: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SqlOut {
+    pub columns: Vec<ColumnOut>,
+    #[schema(value_type = Vec<Object>)]
+    pub rows: Vec<Map<String, Value>>,
+    /// More rows matched than the row cap (`sql_row_cap`).
+    pub truncated: bool,
+}
+
+/// One read-only SELECT over resources named by id (joins allowed), under a
+/// time limit, a memory limit and a row cap.
+#[utoipa::path(get, path = "/api/v1/sql", tag = "data", params(SqlParams),
+    responses((status = 200, body = SqlOut),
+        (status = 409, description = "not one SELECT, an unknown resource, or over the time or memory limit", body = ErrorBody)))]
+pub(crate) async fn sql_get(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    axum::extract::Query(params): axum::extract::Query<SqlParams>,
+) -> Result<Json<SqlOut>, ApiError> {
+    run_sql(&state, &headers, params.sql).await
+}
+
+/// The same, with the query in a JSON body `{"sql": "…"}` (for long queries).
+#[utoipa::path(post, path = "/api/v1/sql", tag = "data", request_body = SqlParams,
+    responses((status = 200, body = SqlOut), (status = 409, body = ErrorBody)))]
+pub(crate) async fn sql_post(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Json(params): Json<SqlParams>,
+) -> Result<Json<SqlOut>, ApiError> {
+    run_sql(&state, &headers, params.sql).await
+}
+
+async fn run_sql(state: &AppState, headers: &HeaderMap, sql: String) -> Result<Json<SqlOut>, ApiError> {
+    let (actor, _) = api_caller(state, headers).await?;
+    let tables = sql_tables(state, &actor, &sql).await?;
+    let result = state.query.sql(sql, tables).await.map_err(AppError::from)?;
+    Ok(Json(SqlOut {
+        columns: columns_out(&result.fields),
+        rows: row_objects(&result.fields, result.records),
+        truncated: result.truncated,
+    }))
+}
+
+/// `resource_show`'s `datastore_active`: the resource has a queryable table.
+pub fn datastore_active(
+    state: &AppState,
+    resource: &Resource,
+    analysis: Option<&datalab_store::AnalysisState>,
+) -> bool {
+    analysis.and_then(|analysis| catalog::table_of(state, resource, analysis)).is_some()
+}
+
+/// Example calls of the data API for one resource, for the resource page.
+pub fn examples(base: &str, id: Uuid) -> Value {
+    let rows = format!("{base}/api/v1/resources/{id}/rows");
+    let search = format!("{base}/api/3/action/datastore_search");
+    json!({
+        "curl": format!("curl '{rows}?_size=10'\ncurl -o datos.csv '{base}/api/v1/resources/{id}/rows.csv'\ncurl '{search}?resource_id={id}&limit=5'"),
+        "python": format!("import requests\n\nrespuesta = requests.get(\"{search}\", params={{\"resource_id\": \"{id}\", \"limit\": 5}})\nregistros = respuesta.json()[\"result\"][\"records\"]\n\n# o con pandas, todas las filas:\nimport pandas as pd\ndf = pd.read_csv(\"{base}/api/v1/resources/{id}/rows.csv\")"),
+        "r": format!("library(jsonlite)\nrespuesta <- fromJSON(\"{search}?resource_id={id}&limit=5\")\nregistros <- respuesta$result$records\n\n# todas las filas:\ndatos <- read.csv(\"{base}/api/v1/resources/{id}/rows.csv\")"),
+        "javascript": format!("const respuesta = await fetch(\"{rows}?_size=10\");\nconst {{ rows, next }} = await respuesta.json();"),
+    })
+}
