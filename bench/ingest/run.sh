@@ -2,7 +2,7 @@
 # Ingestion benchmark (issue 3): the 1,000,000-row Windows-1252 file of
 # ../shared/bench/gen_incidentes.py, end to end, against peers in the same run:
 #   - datalab: `datalab import` (copy into storage, decode, sniff, infer types
-#     over every value, profile, validate; Parquet is not written yet);
+#     over every value, profile, validate, write typed Parquet);
 #   - DuckDB 2.0: read_csv -> Parquet (Python package);
 #   - sqlite-utils: insert --csv --detect-types after iconv to UTF-8 (the
 #     Datasette route; slow, skipped unless WITH_SQLITE_UTILS=1).
@@ -27,7 +27,7 @@ measure() {  # label, command...
 echo "file: $file ($(du -h "$file" | cut -f1)), $(nproc) cores, $(date -u)"
 rm -rf "$work/data"
 "$CARGO_TARGET_DIR/release/datalab" --data-dir "$work/data" demo > /dev/null 2>&1
-measure "datalab import (analysis, no Parquet yet)" "$CARGO_TARGET_DIR/release/datalab" --data-dir "$work/data" import "$file" --dataset bench --org secretaria-de-economia --json
+measure "datalab import (analysis and Parquet)" "$CARGO_TARGET_DIR/release/datalab" --data-dir "$work/data" import "$file" --dataset bench --org secretaria-de-economia --json
 rm -f "$work/duckdb.parquet"
 measure "DuckDB read_csv -> Parquet" "$work/venv/bin/python" -c "
 import duckdb

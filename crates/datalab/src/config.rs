@@ -34,6 +34,8 @@ pub struct Config {
     pub sql_row_cap: usize,
     /// SQL queries and exports running at once; more wait their turn (default 2).
     pub max_heavy_queries: usize,
+    /// Answers of datastore_search and the rows API kept in memory; 0 turns the cache off (default 1024).
+    pub query_cache_entries: usize,
 }
 
 /// Redacts nothing secret today, but is written by hand so that a future
@@ -54,6 +56,7 @@ impl std::fmt::Debug for Config {
             .field("query_memory_limit_bytes", &self.query_memory_limit_bytes)
             .field("sql_row_cap", &self.sql_row_cap)
             .field("max_heavy_queries", &self.max_heavy_queries)
+            .field("query_cache_entries", &self.query_cache_entries)
             .finish()
     }
 }
@@ -74,6 +77,7 @@ pub struct FileConfig {
     pub query_memory_limit_bytes: Option<usize>,
     pub sql_row_cap: Option<usize>,
     pub max_heavy_queries: Option<usize>,
+    pub query_cache_entries: Option<usize>,
 }
 
 /// Values given on the command line or in the environment (clap reads both).
@@ -115,6 +119,9 @@ pub struct ConfigArgs {
     /// SQL queries and exports running at once; more wait their turn (default 2).
     #[arg(long, env = "DATALAB_MAX_HEAVY_QUERIES", global = true)]
     pub max_heavy_queries: Option<usize>,
+    /// Answers of datastore_search and the rows API kept in memory; 0 turns the cache off (default 1024).
+    #[arg(long, env = "DATALAB_QUERY_CACHE_ENTRIES", global = true)]
+    pub query_cache_entries: Option<usize>,
 }
 
 pub const DEFAULT_BIND: &str = "127.0.0.1:8080";
@@ -149,6 +156,7 @@ impl Config {
                 .unwrap_or(256 * 1024 * 1024),
             sql_row_cap: arguments.sql_row_cap.or(file.sql_row_cap).unwrap_or(32_000),
             max_heavy_queries: arguments.max_heavy_queries.or(file.max_heavy_queries).unwrap_or(2),
+            query_cache_entries: arguments.query_cache_entries.or(file.query_cache_entries).unwrap_or(1024),
         })
     }
 
@@ -175,6 +183,7 @@ impl Config {
             sql_row_cap: self.sql_row_cap.max(1),
             max_heavy_queries: self.max_heavy_queries.max(1),
             threads: 0,
+            result_cache_entries: self.query_cache_entries,
         }
     }
 }

@@ -166,6 +166,49 @@ pub struct TypedField {
     pub name: String,
     pub field_type: FieldType,
     pub date_format: Option<DateFormat>,
+    /// The smallest and largest value (numbers, or days for dates), known
+    /// from the first pass: the histogram's bins are drawn between them.
+    pub range: Option<(f64, f64)>,
+}
+
+/// Bins of every histogram.
+pub const HISTOGRAM_BINS: usize = 20;
+
+/// How a numeric or date column's values spread between its minimum and maximum.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Histogram {
+    pub min: f64,
+    pub max: f64,
+    /// Values per bin; bin `i` holds values from `min + i·w` to `min + (i+1)·w`, the last one includes `max`.
+    pub counts: Vec<u64>,
+}
+
+impl Histogram {
+    fn new(min: f64, max: f64) -> Histogram {
+        let bins = if max > min { HISTOGRAM_BINS } else { 1 };
+        Histogram { min, max, counts: vec![0; bins] }
+    }
+
+    fn add(&mut self, value: f64) {
+        if !value.is_finite() || value < self.min || value > self.max {
+            return;
+        }
+        let bins = self.counts.len();
+        let index =
+            if self.max > self.min { (((value - self.min) / (self.max - self.min)) * bins as f64) as usize } else { 0 };
+        self.counts[index.min(bins - 1)] += 1;
+    }
+
+    fn add_array(&mut self, column: &ArrayRef) {
+        use arrow::array::AsArray;
+        use arrow::datatypes::{Date32Type, Float64Type, Int64Type};
+        match column.data_type() {
+            DataType::Int64 => column.as_primitive::<Int64Type>().iter().flatten().for_each(|v| self.add(v as f64)),
+            DataType::Float64 => column.as_primitive::<Float64Type>().iter().flatten().for_each(|v| self.add(v)),
+            DataType::Date32 => column.as_primitive::<Date32Type>().iter().flatten().for_each(|v| self.add(v as f64)),
+            _ => {}
+        }
+    }
 }
 
 /// The first column of every table: the row's number, from 1 (CKAN
@@ -175,7 +218,20 @@ pub const ROW_ID: &str = "_id";
 /// Rewrites the staging file `staging` as the typed, compressed Parquet file
 /// `output`, and returns the number of rows written. The file's first column
 /// is [`ROW_ID`]; the fields follow in order.
-pub fn write_typed(staging: &Path, output: &Path, fields: &[TypedField]) -> Result<u64, IngestError> {
+pub fn write_typed(
+    staging: &Path,
+    output: &Path,
+    fields: &[TypedField],
+) -> Result<(u64, Vec<Option<Histogram>>), IngestError> {
+    let mut histograms: Vec<Option<Histogram>> = fields
+        .iter()
+        .map(|field| match (field.field_type, field.range) {
+            (FieldType::Integer | FieldType::Number | FieldType::Date, Some((min, max))) => {
+                Some(Histogram::new(min, max))
+            }
+            _ => None,
+        })
+        .collect();
     let schema = Arc::new(Schema::new(
         std::iter::once(Field::new(ROW_ID, DataType::Int64, false))
             .chain(fields.iter().map(|field| Field::new(&field.name, arrow_type(field.field_type), true)))
@@ -219,6 +275,11 @@ pub fn write_typed(staging: &Path, output: &Path, fields: &[TypedField]) -> Resu
         let columns: Vec<ArrayRef> = std::iter::once(ids)
             .chain(fields.iter().enumerate().map(|(index, field)| convert(batch.column(index), field)))
             .collect();
+        for (histogram, column) in histograms.iter_mut().zip(&columns[1..]) {
+            if let Some(histogram) = histogram {
+                histogram.add_array(column);
+            }
+        }
         let typed = match RecordBatch::try_new(schema.clone(), columns) {
             Ok(typed) => typed,
             Err(error) => {
@@ -234,7 +295,7 @@ pub fn write_typed(staging: &Path, output: &Path, fields: &[TypedField]) -> Resu
     let written = handle.join().map_err(|_| parquet_error("the Parquet writer panicked"))?;
     outcome?;
     written?;
-    Ok(rows)
+    Ok((rows, histograms))
 }
 
 fn convert(column: &ArrayRef, field: &TypedField) -> ArrayRef {
@@ -273,6 +334,20 @@ mod tests {
     use super::*;
 
     #[test]
+    fn histograms_bin_between_min_and_max() {
+        let mut histogram = Histogram::new(0.0, 100.0);
+        for value in [0.0, 4.9, 5.0, 99.0, 100.0, 150.0] {
+            histogram.add(value);
+        }
+        assert_eq!(histogram.counts[0], 2);
+        assert_eq!(histogram.counts[1], 1);
+        assert_eq!(histogram.counts[19], 2, "the maximum falls in the last bin; out-of-range values in none");
+        let mut flat = Histogram::new(7.0, 7.0);
+        flat.add(7.0);
+        assert_eq!(flat.counts, vec![1]);
+    }
+
+    #[test]
     fn days_from_civil_matches_known_dates() {
         assert_eq!(days_from_civil(1970, 1, 1), 0);
         assert_eq!(days_from_civil(2000, 3, 1), 11_017);
@@ -283,7 +358,7 @@ mod tests {
     #[test]
     fn values_that_do_not_fit_become_null() {
         let column: ArrayRef = Arc::new(StringArray::from(vec![Some("$1,234"), Some("x"), None, Some("7")]));
-        let field = TypedField { name: "monto".into(), field_type: FieldType::Integer, date_format: None };
+        let field = TypedField { name: "monto".into(), field_type: FieldType::Integer, date_format: None, range: None };
         let typed = convert(&column, &field);
         let typed = typed.as_any().downcast_ref::<arrow::array::Int64Array>().unwrap();
         assert_eq!(typed.iter().collect::<Vec<_>>(), vec![Some(1234), None, None, Some(7)]);

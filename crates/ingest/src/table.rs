@@ -79,6 +79,9 @@ pub struct ColumnProfile {
     pub mean: Option<f64>,
     pub stddev: Option<f64>,
     pub top: Vec<TopValue>,
+    /// Numbers and dates (as days since 1970-01-01), when a Parquet file is written.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub histogram: Option<crate::columnar::Histogram>,
 }
 
 /// Distinct values tracked per column before counting stops at a lower bound.
@@ -474,7 +477,16 @@ pub fn analyze(mut input: impl Read, options: &AnalyzeOptions) -> Result<Analysi
                 *errors.by_type.entry("type-error").or_insert(0) += failures - listed;
             }
         }
-        typed_fields.push(TypedField { name: label.clone(), field_type, date_format: format });
+        let date_index = DateFormat::ALL.iter().position(|candidate| Some(*candidate) == format).unwrap_or(1);
+        let days = |date: Option<(i32, u32, u32)>| {
+            date.map(|(year, month, day)| f64::from(crate::infer::days_from_civil(year, month, day)))
+        };
+        let range = match field_type {
+            FieldType::Integer | FieldType::Number => column.numeric_min.zip(column.numeric_max),
+            FieldType::Date => days(column.date_min[date_index]).zip(days(column.date_max[date_index])),
+            _ => None,
+        };
+        typed_fields.push(TypedField { name: label.clone(), field_type, date_format: format, range });
         let mut field = json!({"name": label, "type": field_type.as_str()});
         if let Some(format) = format {
             field["format"] = json!(format.pattern());
@@ -515,6 +527,7 @@ pub fn analyze(mut input: impl Read, options: &AnalyzeOptions) -> Result<Analysi
             mean,
             stddev,
             top,
+            histogram: None,
         });
     }
     let schema = json!({"fields": fields, "missingValues": MISSING_MARKERS});
@@ -544,7 +557,10 @@ pub fn analyze(mut input: impl Read, options: &AnalyzeOptions) -> Result<Analysi
             let staged = staging.finish()?;
             let written = write_typed(&staged, output, &typed_fields);
             let _ = std::fs::remove_file(&staged);
-            let rows = written?;
+            let (rows, histograms) = written?;
+            for (column, histogram) in profile.iter_mut().zip(histograms) {
+                column.histogram = histogram;
+            }
             Some(ParquetSummary { rows, bytes: std::fs::metadata(output)?.len() })
         }
         _ => None,

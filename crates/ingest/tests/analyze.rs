@@ -145,6 +145,14 @@ fn rows_are_written_to_typed_parquet() {
     let options = AnalyzeOptions { parquet: Some(output.clone()), ..Default::default() };
     let analysis = analyze(csv.as_bytes(), &options).unwrap();
     assert_eq!(analysis.parquet.as_ref().unwrap().rows, 20);
+    let monto = analysis.profile.iter().find(|column| column.name == "monto").unwrap();
+    let histogram = monto.histogram.as_ref().expect("numbers get a histogram");
+    assert_eq!((histogram.min, histogram.max), (1.0, 1234.5));
+    assert_eq!(histogram.counts.iter().sum::<u64>(), 20);
+    assert_eq!(histogram.counts[19], 1, "the maximum is in the last bin");
+    let fecha = analysis.profile.iter().find(|column| column.name == "fecha").unwrap();
+    assert_eq!(fecha.histogram.as_ref().unwrap().counts.iter().sum::<u64>(), 19, "dates too; the bad one is null");
+    assert!(analysis.profile.iter().find(|column| column.name == "nota").unwrap().histogram.is_none());
     let remaining: Vec<_> =
         std::fs::read_dir(directory.path()).unwrap().map(|entry| entry.unwrap().file_name()).collect();
     assert_eq!(remaining, vec![std::ffi::OsString::from("table.parquet")], "the staging file is removed");

@@ -235,78 +235,85 @@ impl QueryEngine {
 
     /// One page of rows, with its `next` token, total and facets.
     pub async fn rows(&self, table: Table, request: RowsRequest) -> QueryResult<RowsPage> {
+        let key = format!("{}|{request:?}", table.path.display());
+        if let Some(kept) = self.pages.get(&key) {
+            return Ok((*kept).clone());
+        }
         let info = self.info(&table)?;
         let context = self.context();
-        self.run(async move {
-            let (frame, order) = Self::rows_frame(&context, &table, &request).await?;
-            let schema = frame.schema().as_arrow().clone();
-            let total = if request.is_filtered() { frame.clone().count().await? as u64 } else { info.rows };
-            let mut facets = Vec::new();
-            for name in &request.facets {
-                let column = field(&schema, name).or_else(|_| field(&info.schema, name))?.name().clone();
-                let counted = frame
-                    .clone()
-                    .aggregate(vec![ident(&column)], vec![count(datafusion::prelude::lit(1)).alias("n")])?
-                    .sort(vec![ident("n").sort(false, false), ident(&column).sort(true, false)])?
-                    .limit(0, Some(FACET_VALUES))?;
-                let (_, rows) = collect_rows(counted.execute_stream().await?, usize::MAX).await?;
-                let values = rows
-                    .into_iter()
-                    .map(|mut row| {
-                        let n = row.pop().and_then(|n| n.as_u64()).unwrap_or(0);
-                        (row.pop().unwrap_or(Value::Null), n)
-                    })
-                    .collect();
-                facets.push(Facet { column, values });
-            }
-            let mut paged = frame;
-            if let Some(token) = &request.next {
-                let (value, id) = decode_next(token)?;
-                let after_id = ident(ROW_ID).gt(lit(id));
-                let predicate = match &request.sort {
-                    Some(sort) if sort != ROW_ID => {
-                        let sort_field = field(&schema, sort)?;
-                        let column = ident(sort_field.name());
-                        match json_text(&value) {
-                            None => column.clone().is_null().and(after_id),
-                            Some(text) => {
-                                let value = lit(literal(sort_field, &text)?);
-                                let beyond = if request.sort_desc {
-                                    column.clone().lt(value.clone())
-                                } else {
-                                    column.clone().gt(value.clone())
-                                };
-                                beyond.or(column.clone().is_null()).or(column.eq(value).and(after_id))
+        let page = self
+            .run(async move {
+                let (frame, order) = Self::rows_frame(&context, &table, &request).await?;
+                let schema = frame.schema().as_arrow().clone();
+                let total = if request.is_filtered() { frame.clone().count().await? as u64 } else { info.rows };
+                let mut facets = Vec::new();
+                for name in &request.facets {
+                    let column = field(&schema, name).or_else(|_| field(&info.schema, name))?.name().clone();
+                    let counted = frame
+                        .clone()
+                        .aggregate(vec![ident(&column)], vec![count(datafusion::prelude::lit(1)).alias("n")])?
+                        .sort(vec![ident("n").sort(false, false), ident(&column).sort(true, false)])?
+                        .limit(0, Some(FACET_VALUES))?;
+                    let (_, rows) = collect_rows(counted.execute_stream().await?, usize::MAX).await?;
+                    let values = rows
+                        .into_iter()
+                        .map(|mut row| {
+                            let n = row.pop().and_then(|n| n.as_u64()).unwrap_or(0);
+                            (row.pop().unwrap_or(Value::Null), n)
+                        })
+                        .collect();
+                    facets.push(Facet { column, values });
+                }
+                let mut paged = frame;
+                if let Some(token) = &request.next {
+                    let (value, id) = decode_next(token)?;
+                    let after_id = ident(ROW_ID).gt(lit(id));
+                    let predicate = match &request.sort {
+                        Some(sort) if sort != ROW_ID => {
+                            let sort_field = field(&schema, sort)?;
+                            let column = ident(sort_field.name());
+                            match json_text(&value) {
+                                None => column.clone().is_null().and(after_id),
+                                Some(text) => {
+                                    let value = lit(literal(sort_field, &text)?);
+                                    let beyond = if request.sort_desc {
+                                        column.clone().lt(value.clone())
+                                    } else {
+                                        column.clone().gt(value.clone())
+                                    };
+                                    beyond.or(column.clone().is_null()).or(column.eq(value).and(after_id))
+                                }
                             }
                         }
-                    }
-                    Some(_) if request.sort_desc => ident(ROW_ID).lt(lit(id)),
-                    _ => after_id,
-                };
-                paged = paged.filter(predicate)?;
-            }
-            let paged = paged.sort(order)?.limit(0, Some(request.size + 1))?;
-            let (columns, mut rows) = collect_rows(paged.execute_stream().await?, request.size + 1).await?;
-            let more = rows.len() > request.size;
-            rows.truncate(request.size);
-            let position = |name: &str| columns.iter().position(|(column, _)| column == name);
-            let next = match (more, rows.last(), position(ROW_ID)) {
-                (true, Some(last), Some(id_index)) => {
-                    let id = last[id_index].as_i64().unwrap_or(0);
-                    let value = request.sort.as_deref().and_then(position).map(|index| last[index].clone());
-                    Some(encode_next(&value.unwrap_or(Value::Null), id))
+                        Some(_) if request.sort_desc => ident(ROW_ID).lt(lit(id)),
+                        _ => after_id,
+                    };
+                    paged = paged.filter(predicate)?;
                 }
-                _ => None,
-            };
-            // Drop the helper columns the caller did not ask for.
-            let keep: Vec<usize> = (0..columns.len())
-                .filter(|index| request.columns.is_empty() || request.columns.contains(&columns[*index].0))
-                .collect();
-            let columns = keep.iter().map(|index| columns[*index].clone()).collect();
-            let rows = rows.into_iter().map(|row| keep.iter().map(|index| row[*index].clone()).collect()).collect();
-            Ok(RowsPage { columns, rows, next, total, facets })
-        })
-        .await
+                let paged = paged.sort(order)?.limit(0, Some(request.size + 1))?;
+                let (columns, mut rows) = collect_rows(paged.execute_stream().await?, request.size + 1).await?;
+                let more = rows.len() > request.size;
+                rows.truncate(request.size);
+                let position = |name: &str| columns.iter().position(|(column, _)| column == name);
+                let next = match (more, rows.last(), position(ROW_ID)) {
+                    (true, Some(last), Some(id_index)) => {
+                        let id = last[id_index].as_i64().unwrap_or(0);
+                        let value = request.sort.as_deref().and_then(position).map(|index| last[index].clone());
+                        Some(encode_next(&value.unwrap_or(Value::Null), id))
+                    }
+                    _ => None,
+                };
+                // Drop the helper columns the caller did not ask for.
+                let keep: Vec<usize> = (0..columns.len())
+                    .filter(|index| request.columns.is_empty() || request.columns.contains(&columns[*index].0))
+                    .collect();
+                let columns = keep.iter().map(|index| columns[*index].clone()).collect();
+                let rows = rows.into_iter().map(|row| keep.iter().map(|index| row[*index].clone()).collect()).collect();
+                Ok(RowsPage { columns, rows, next, total, facets })
+            })
+            .await?;
+        self.pages.put(key, std::sync::Arc::new(page.clone()));
+        Ok(page)
     }
 }
 

@@ -19,6 +19,7 @@
 //! does not slow down page loads. Unfiltered counts come from the Parquet
 //! footer, never from a scan.
 
+pub mod chart;
 pub mod export;
 pub mod filters;
 pub mod search;
@@ -93,6 +94,9 @@ pub struct QuerySettings {
     pub max_heavy_queries: usize,
     /// Threads of the query runtime (0: one per core).
     pub threads: usize,
+    /// Answers of `datastore_search` and of the rows API kept in memory (0: none).
+    /// A table file never changes, so a kept answer is never stale.
+    pub result_cache_entries: usize,
 }
 
 impl Default for QuerySettings {
@@ -103,6 +107,7 @@ impl Default for QuerySettings {
             sql_row_cap: 32_000,
             max_heavy_queries: 2,
             threads: 0,
+            result_cache_entries: 1024,
         }
     }
 }
@@ -131,6 +136,38 @@ pub struct QueryEngine {
     heavy: Arc<Semaphore>,
     settings: QuerySettings,
     infos: Mutex<HashMap<PathBuf, TableInfo>>,
+    searches: ResultCache<SearchResult>,
+    pages: ResultCache<RowsPage>,
+}
+
+/// Answers by table file and request. Small answers only; emptied when full.
+pub(crate) struct ResultCache<T> {
+    entries: Mutex<HashMap<String, Arc<T>>>,
+    capacity: usize,
+}
+
+impl<T> ResultCache<T> {
+    fn new(capacity: usize) -> Self {
+        ResultCache { entries: Mutex::new(HashMap::new()), capacity }
+    }
+
+    pub(crate) fn get(&self, key: &str) -> Option<Arc<T>> {
+        if self.capacity == 0 {
+            return None;
+        }
+        self.entries.lock().expect("not poisoned").get(key).cloned()
+    }
+
+    pub(crate) fn put(&self, key: String, value: Arc<T>) {
+        if self.capacity == 0 {
+            return;
+        }
+        let mut entries = self.entries.lock().expect("not poisoned");
+        if entries.len() >= self.capacity {
+            entries.clear();
+        }
+        entries.insert(key, value);
+    }
 }
 
 impl std::fmt::Debug for QueryEngine {
@@ -171,6 +208,8 @@ impl QueryEngine {
             runtime: Some(runtime),
             datafusion,
             heavy: Arc::new(Semaphore::new(settings.max_heavy_queries.max(1))),
+            searches: ResultCache::new(settings.result_cache_entries),
+            pages: ResultCache::new(settings.result_cache_entries),
             settings,
             infos: Mutex::new(HashMap::new()),
         })

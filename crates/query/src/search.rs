@@ -8,6 +8,7 @@ use datafusion::logical_expr::Expr;
 use datafusion::prelude::{ident, lit};
 use futures_util::StreamExt;
 use serde_json::{Map, Value};
+use std::sync::Arc;
 
 use crate::filters::{batch_rows, field};
 use crate::values::{is_text, json_text, literal};
@@ -162,90 +163,101 @@ impl QueryEngine {
         if request.limit > MAX_LIMIT {
             return Err(QueryError::invalid("limit", format!("must be at most {MAX_LIMIT}")));
         }
+        let key = format!("{}|{request:?}", table.path.display());
+        if let Some(kept) = self.searches.get(&key) {
+            return Ok((*kept).clone());
+        }
         let info = self.info(&table)?;
         let context = self.context();
-        self.run(async move {
-            let mut frame = Self::frame(&context, &table).await?;
-            let schema = frame.schema().as_arrow().clone();
-            let mut filtered = false;
-            for (name, value) in &request.filters {
-                let field = field(&schema, name)
-                    .map_err(|_| QueryError::invalid("filters", format!("field \"{name}\" not in table")))?;
-                let typed = |value: &Value| -> QueryResult<Expr> {
-                    let text = json_text(value)
-                        .ok_or_else(|| QueryError::invalid("filters", format!("invalid value for \"{name}\"")))?;
-                    literal(field, &text).map(lit).map_err(|error| QueryError::invalid("filters", error.to_string()))
-                };
-                let predicate = match value {
-                    Value::Array(values) => {
-                        ident(field.name()).in_list(values.iter().map(typed).collect::<QueryResult<_>>()?, false)
-                    }
-                    Value::Null => ident(field.name()).is_null(),
-                    value => ident(field.name()).eq(typed(value)?),
-                };
-                frame = frame.filter(predicate)?;
-                filtered = true;
-            }
-            match &request.q {
-                Some(Value::String(text)) if !text.trim().is_empty() => {
-                    if let Some(predicate) = full_text(&schema, text, None)? {
-                        frame = frame.filter(predicate)?;
-                        filtered = true;
-                    }
+        let result = self
+            .run(async move {
+                let mut frame = Self::frame(&context, &table).await?;
+                let schema = frame.schema().as_arrow().clone();
+                let mut filtered = false;
+                for (name, value) in &request.filters {
+                    let field = field(&schema, name)
+                        .map_err(|_| QueryError::invalid("filters", format!("field \"{name}\" not in table")))?;
+                    let typed = |value: &Value| -> QueryResult<Expr> {
+                        let text = json_text(value)
+                            .ok_or_else(|| QueryError::invalid("filters", format!("invalid value for \"{name}\"")))?;
+                        literal(field, &text)
+                            .map(lit)
+                            .map_err(|error| QueryError::invalid("filters", error.to_string()))
+                    };
+                    let predicate = match value {
+                        Value::Array(values) => {
+                            ident(field.name()).in_list(values.iter().map(typed).collect::<QueryResult<_>>()?, false)
+                        }
+                        Value::Null => ident(field.name()).is_null(),
+                        value => ident(field.name()).eq(typed(value)?),
+                    };
+                    frame = frame.filter(predicate)?;
+                    filtered = true;
                 }
-                Some(Value::Object(per_field)) => {
-                    for (name, text) in per_field {
-                        let text = json_text(text).unwrap_or_default();
-                        let predicate = full_text(&schema, &text, Some(name))
-                            .map_err(|_| QueryError::invalid("q", format!("field \"{name}\" not in table")))?;
-                        if let Some(predicate) = predicate {
+                match &request.q {
+                    Some(Value::String(text)) if !text.trim().is_empty() => {
+                        if let Some(predicate) = full_text(&schema, text, None)? {
                             frame = frame.filter(predicate)?;
                             filtered = true;
                         }
                     }
+                    Some(Value::Object(per_field)) => {
+                        for (name, text) in per_field {
+                            let text = json_text(text).unwrap_or_default();
+                            let predicate = full_text(&schema, &text, Some(name))
+                                .map_err(|_| QueryError::invalid("q", format!("field \"{name}\" not in table")))?;
+                            if let Some(predicate) = predicate {
+                                frame = frame.filter(predicate)?;
+                                filtered = true;
+                            }
+                        }
+                    }
+                    Some(Value::String(_)) | None | Some(Value::Null) => {}
+                    Some(_) => return Err(QueryError::invalid("q", "must be text or an object of field → text")),
                 }
-                Some(Value::String(_)) | None | Some(Value::Null) => {}
-                Some(_) => return Err(QueryError::invalid("q", "must be text or an object of field → text")),
-            }
-            let mut order = match &request.sort {
-                Some(sort) => parse_sort(&schema, sort)?,
-                None => Vec::new(),
-            };
-            if !request.distinct {
-                // Sorted before the projection: the sort column need not be among `fields`.
-                order.push(ident(ROW_ID).sort(true, false));
-                if schema.field_with_name(ROW_ID).is_err() {
-                    order.pop();
+                let mut order = match &request.sort {
+                    Some(sort) => parse_sort(&schema, sort)?,
+                    None => Vec::new(),
+                };
+                if !request.distinct {
+                    // Sorted before the projection: the sort column need not be among `fields`.
+                    order.push(ident(ROW_ID).sort(true, false));
+                    if schema.field_with_name(ROW_ID).is_err() {
+                        order.pop();
+                    }
+                    if !order.is_empty() {
+                        frame = frame.sort(std::mem::take(&mut order))?;
+                    }
                 }
-                if !order.is_empty() {
-                    frame = frame.sort(std::mem::take(&mut order))?;
+                if let Some(fields) = &request.fields {
+                    let mut wanted = Vec::new();
+                    for name in fields {
+                        let field = field(&schema, name)
+                            .map_err(|_| QueryError::invalid("fields", format!("field \"{name}\" not in table")))?;
+                        wanted.push(ident(field.name()));
+                    }
+                    frame = frame.select(wanted)?;
                 }
-            }
-            if let Some(fields) = &request.fields {
-                let mut wanted = Vec::new();
-                for name in fields {
-                    let field = field(&schema, name)
-                        .map_err(|_| QueryError::invalid("fields", format!("field \"{name}\" not in table")))?;
-                    wanted.push(ident(field.name()));
+                if request.distinct {
+                    frame = frame.distinct()?;
+                    filtered = true;
+                    if !order.is_empty() {
+                        frame = frame.sort(order)?;
+                    }
                 }
-                frame = frame.select(wanted)?;
-            }
-            if request.distinct {
-                frame = frame.distinct()?;
-                filtered = true;
-                if !order.is_empty() {
-                    frame = frame.sort(order)?;
-                }
-            }
-            let total = match (request.include_total, filtered) {
-                (false, _) => None,
-                (true, false) => Some(info.rows),
-                (true, true) => Some(frame.clone().count().await? as u64),
-            };
-            frame = frame.limit(request.offset, Some(request.limit))?;
-            let (fields, records) = collect_rows(frame.execute_stream().await?, request.limit).await?;
-            Ok(SearchResult { fields, records, total, total_was_estimated: false })
-        })
-        .await
+                let total = match (request.include_total, filtered) {
+                    (false, _) => None,
+                    (true, false) => Some(info.rows),
+                    (true, true) => Some(frame.clone().count().await? as u64),
+                };
+                frame = frame.limit(request.offset, Some(request.limit))?;
+                let (fields, records) = collect_rows(frame.execute_stream().await?, request.limit).await?;
+                Ok(SearchResult { fields, records, total, total_was_estimated: false })
+            })
+            .await?;
+        if result.records.len() <= 1_000 {
+            self.searches.put(key, Arc::new(result.clone()));
+        }
+        Ok(result)
     }
 }

@@ -247,3 +247,42 @@ async fn exports_stream_every_matching_row() {
     let rows: usize = reader.map(|batch| batch.unwrap().num_rows()).sum();
     assert_eq!(rows, 250);
 }
+
+#[tokio::test]
+async fn charts_and_maps_summarise_the_filtered_rows() {
+    use datalab_query::chart::{Aggregate, ChartKind, ChartRequest};
+    let fixture = fixture();
+    let engine = engine();
+    let bars = ChartRequest {
+        rows: RowsRequest::default(),
+        kind: ChartKind::Bar,
+        x: "municipio".into(),
+        y: None,
+        aggregate: Aggregate::Count,
+    };
+    let data = engine.chart(fixture.table.clone(), bars.clone()).await.unwrap();
+    assert_eq!(data.points.len(), 4);
+    assert_eq!(data.points.iter().map(|point| point.value).sum::<f64>(), 1000.0);
+
+    let filtered = ChartRequest {
+        rows: RowsRequest::from_pairs(&pairs(&[("vehiculos__gte", "3")])).unwrap(),
+        aggregate: Aggregate::Sum,
+        y: Some("vehiculos".into()),
+        ..bars.clone()
+    };
+    let data = engine.chart(fixture.table.clone(), filtered).await.unwrap();
+    assert_eq!(data.points.iter().map(|point| point.value).sum::<f64>(), 200.0 * 3.0 + 200.0 * 4.0);
+
+    let histogram = ChartRequest { kind: ChartKind::Histogram, x: "monto".into(), ..bars.clone() };
+    let data = engine.chart(fixture.table.clone(), histogram).await.unwrap();
+    assert_eq!(data.points.len(), datalab_query::chart::HISTOGRAM_BINS);
+    assert_eq!(data.points.iter().map(|point| point.value).sum::<f64>(), 1000.0);
+
+    let not_numeric = ChartRequest { kind: ChartKind::Histogram, ..bars.clone() };
+    let error = engine.chart(fixture.table.clone(), not_numeric).await.unwrap_err();
+    assert!(matches!(&error, QueryError::Invalid { field, .. } if field == "x"), "{error:?}");
+    let unknown = ChartRequest { x: "nope".into(), ..bars };
+    assert!(engine.chart(fixture.table.clone(), unknown).await.is_err());
+
+    assert!(engine.map(fixture.table.clone(), RowsRequest::default(), 2).await.unwrap().is_none(), "no coordinates");
+}

@@ -10,6 +10,7 @@
 pub mod accountability;
 pub mod api;
 pub mod catalog;
+pub mod charts;
 pub mod ckan;
 pub mod context;
 pub mod data;

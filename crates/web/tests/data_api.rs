@@ -236,4 +236,31 @@ async fn native_rows_api_pages_filters_and_exports() {
     assert!(page.contains("<td>Apodaca</td>"));
     assert!(!page.contains("<td>Monterrey</td>"), "the filter applies");
     assert!(page.contains("datastore_search"), "API examples for this resource");
+    assert!(page.contains("aria-label=\"Distribución de 300 valores"), "profile histograms, described");
+
+    // A chart with its table, and the map of the rows' coordinates.
+    let page = app
+        .client
+        .get(app.url(&format!(
+            "/dataset/incidentes/resource/{resource_id}?vehiculos__gte=1&chart=bar&x=municipio&agg=sum&y=monto_danios"
+        )))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("<svg") && page.contains("aria-labelledby=\"chart-title chart-desc\""), "a chart is drawn");
+    assert!(page.contains("Σ monto_danios"), "its measure is named");
+    assert!(page.contains("id=\"mapa\""), "latitud and longitud give a map");
+    let page = app
+        .client
+        .get(app.url(&format!("/dataset/incidentes/resource/{resource_id}?chart=histogram&x=municipio")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("role=\"alert\""), "a histogram of text is a clear error, not a crash");
 }

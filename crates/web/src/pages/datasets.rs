@@ -504,7 +504,7 @@ pub async fn resource_page(
     let preview = match analysis_state.as_ref().and_then(|analysis| catalog::table_of(&state, resource, analysis)) {
         Some(table) => {
             let page_path = format!("/dataset/{}/resource/{}", dataset.name, resource.id);
-            Some(data_preview(&state, table, resource.id, &page_path, request.uri().query()).await)
+            Some(data_preview(&state, table, resource.id, &page_path, request.uri().query(), context.lang).await)
         }
         None => None,
     };
@@ -529,7 +529,7 @@ pub async fn resource_page(
                 "error_counts": analysis["report"]["tasks"][0]["errorCounts"],
                 "errors": errors,
                 "fields": analysis["schema"]["fields"],
-                "profile": analysis["profile"],
+                "profile": profile_with_histograms(&analysis["profile"], lang),
             })
         }
         Some(datalab_store::AnalysisState::Running) => json!({"status": "running"}),
@@ -564,6 +564,29 @@ pub async fn resource_page(
     )
 }
 
+/// The profile with each histogram drawn as a small SVG, described in words.
+fn profile_with_histograms(profile: &Value, lang: crate::i18n::Lang) -> Value {
+    let mut profile = profile.clone();
+    for column in profile.as_array_mut().into_iter().flatten() {
+        let counts: Vec<u64> = column["histogram"]["counts"]
+            .as_array()
+            .map(|counts| counts.iter().filter_map(Value::as_u64).collect())
+            .unwrap_or_default();
+        if counts.is_empty() {
+            continue;
+        }
+        let total: u64 = counts.iter().sum();
+        let (min, max) = (column["min"].as_str().unwrap_or_default(), column["max"].as_str().unwrap_or_default());
+        let label = if lang == crate::i18n::Lang::Es {
+            format!("Distribución de {total} valores entre {min} y {max}, en {} intervalos", counts.len())
+        } else {
+            format!("Distribution of {total} values between {min} and {max}, in {} bins", counts.len())
+        };
+        column["histogram_svg"] = json!(crate::charts::sparkline(&counts, &label));
+    }
+    profile
+}
+
 /// The rows table of the resource page: filtered, sorted and paged by the
 /// page's own query string, so it works without JavaScript and every view
 /// has a URL to share.
@@ -573,6 +596,7 @@ async fn data_preview(
     resource_id: Uuid,
     page_path: &str,
     raw_query: Option<&str>,
+    lang: crate::i18n::Lang,
 ) -> Value {
     let mut pairs: Vec<(String, String)> =
         serde_urlencoded::from_str(raw_query.unwrap_or_default()).unwrap_or_default();
@@ -607,7 +631,7 @@ async fn data_preview(
     request.size = request.size.min(50);
     let sort = request.sort.clone();
     let sort_desc = request.sort_desc;
-    let page = match state.query.rows(table, request.clone()).await {
+    let page = match state.query.rows(table.clone(), request.clone()).await {
         Ok(page) => page,
         Err(error) => return json!({"error": error.to_string(), "reset_url": url(&[]), "filter_columns": all_columns}),
     };
@@ -663,6 +687,36 @@ async fn data_preview(
         next_pairs.push(("_next".into(), next.clone()));
         url(&next_pairs)
     });
+    let chart = chart_view(state, &table, &pairs, &request, info.as_ref()).await;
+    let map = match state.query.map(table.clone(), request.clone(), 2).await {
+        Ok(Some(cells)) if !cells.is_empty() => {
+            let mapped: u64 = cells.iter().map(|cell| cell.count).sum();
+            let spanish = lang == crate::i18n::Lang::Es;
+            let rows = crate::charts::number(mapped as f64);
+            let title = if spanish {
+                format!("Mapa de {rows} filas con coordenadas")
+            } else {
+                format!("Map of {rows} rows with coordinates")
+            };
+            let busiest: Vec<String> = cells
+                .iter()
+                .take(3)
+                .map(|cell| format!("{:.2}, {:.2} ({})", cell.latitude, cell.longitude, cell.count))
+                .collect();
+            let description = if spanish {
+                format!("Celdas con más filas: {}", busiest.join("; "))
+            } else {
+                format!("Cells with the most rows: {}", busiest.join("; "))
+            };
+            json!({
+                "svg": crate::charts::map_svg(&cells, &title, &description),
+                "cells": cells.len(),
+                "rows": mapped,
+                "top": cells.iter().take(20).map(|cell| json!({"latitude": cell.latitude, "longitude": cell.longitude, "count": cell.count})).collect::<Vec<_>>(),
+            })
+        }
+        _ => Value::Null,
+    };
     let export_query = serde_urlencoded::to_string(without(&["_next", "_size"])).unwrap_or_default();
     let exports: Vec<Value> = ["csv", "ndjson", "parquet"]
         .iter()
@@ -681,7 +735,87 @@ async fn data_preview(
         "filter_columns": all_columns.into_iter().filter(|name| name != datalab_query::ROW_ID).collect::<Vec<_>>(),
         "exports": exports,
         "reset_url": url(&[]),
+        "chart": chart,
+        "map": map,
     })
+}
+
+/// The chart builder: its form (kind, column, aggregate) and, when asked
+/// for, the chart as SVG with its numbers as a table.
+async fn chart_view(
+    state: &AppState,
+    table: &datalab_query::Table,
+    pairs: &[(String, String)],
+    rows: &datalab_query::RowsRequest,
+    info: Option<&datalab_query::TableInfo>,
+) -> Value {
+    use datalab_query::chart::{Aggregate, ChartKind, ChartRequest};
+    let get = |key: &str| pairs.iter().find(|(name, _)| name == key).map(|(_, value)| value.clone());
+    let fields: Vec<(String, bool)> = info
+        .map(|info| {
+            info.schema
+                .fields()
+                .iter()
+                .filter(|field| field.name() != datalab_query::ROW_ID)
+                .map(|field| (field.name().clone(), field.data_type().is_numeric()))
+                .collect()
+        })
+        .unwrap_or_default();
+    let hidden: Vec<Value> = pairs
+        .iter()
+        .filter(|(key, _)| !["chart", "x", "y", "agg", "_next"].contains(&key.as_str()))
+        .map(|(name, value)| json!({"name": name, "value": value}))
+        .collect();
+    let mut view = json!({
+        "columns": fields.iter().map(|(name, _)| name).collect::<Vec<_>>(),
+        "numeric": fields.iter().filter(|(_, numeric)| *numeric).map(|(name, _)| name).collect::<Vec<_>>(),
+        "hidden": hidden,
+        "kind": get("chart").unwrap_or_else(|| "bar".into()),
+        "x": get("x").unwrap_or_default(),
+        "y": get("y").unwrap_or_default(),
+        "agg": get("agg").unwrap_or_else(|| "count".into()),
+    });
+    let Some(kind_text) = get("chart") else { return view };
+    let Some(kind) = ChartKind::parse(&kind_text) else {
+        view["error"] = json!(format!("chart: unknown kind \"{kind_text}\""));
+        return view;
+    };
+    let Some(aggregate) = Aggregate::parse(&get("agg").unwrap_or_default()) else {
+        view["error"] = json!("agg: must be count, sum or avg");
+        return view;
+    };
+    let x = get("x").unwrap_or_default();
+    let y = get("y").filter(|y| !y.is_empty());
+    let request = ChartRequest { rows: rows.clone(), kind, x: x.clone(), y: y.clone(), aggregate };
+    match state.query.chart(table.clone(), request).await {
+        Ok(data) => {
+            let measure = match (aggregate, &y) {
+                (Aggregate::Count, _) | (_, None) => "n".to_string(),
+                (Aggregate::Sum, Some(y)) => format!("Σ {y}"),
+                (Aggregate::Avg, Some(y)) => format!("x̄ {y}"),
+            };
+            let title = format!("{measure} / {x}");
+            let description = data
+                .points
+                .iter()
+                .take(5)
+                .map(|point| format!("{}: {}", point.label, crate::charts::number(point.value)))
+                .collect::<Vec<_>>()
+                .join("; ");
+            view["svg"] = json!(crate::charts::chart_svg(kind, &data.points, &title, &description));
+            view["title"] = json!(title);
+            view["measure"] = json!(measure);
+            view["more"] = json!(data.more_categories);
+            view["points"] = json!(
+                data.points
+                    .iter()
+                    .map(|point| json!({"label": point.label, "value": crate::charts::number(point.value)}))
+                    .collect::<Vec<_>>()
+            );
+        }
+        Err(error) => view["error"] = json!(error.to_string()),
+    }
+    view
 }
 
 pub async fn resource_delete(
