@@ -47,19 +47,25 @@ echo "resource $resource, Parquet $(du -h "$parquet" | cut -f1), SQLite $(du -h 
 
 "$bin" --data-dir "$work/data" serve --bind 127.0.0.1:18090 > "$work/datalab.log" 2>&1 &
 server=$!
+# The same server without the result cache, to measure the queries themselves.
+rm -rf "$work/data-nocache" && cp -r "$work/data" "$work/data-nocache"  # its own search index lock
+"$bin" --data-dir "$work/data-nocache" serve --bind 127.0.0.1:18092 --query-cache-entries 0 > "$work/datalab-nocache.log" 2>&1 &
+nocache=$!
 "$work/venv/bin/datasette" serve "$work/sqlite.db" --port 18091 --setting sql_time_limit_ms 60000 \
     --setting max_returned_rows 1000 > "$work/datasette.log" 2>&1 &
 peer=$!
-trap 'kill $server $peer 2>/dev/null' EXIT
+trap 'kill $server $nocache $peer 2>/dev/null' EXIT
 for _ in $(seq 100); do
-    curl -sf http://127.0.0.1:18090/api/3/action/status_show > /dev/null && curl -sf http://127.0.0.1:18091/-/versions.json > /dev/null && break
+    curl -sf http://127.0.0.1:18090/api/3/action/status_show > /dev/null && curl -sf http://127.0.0.1:18092/api/3/action/status_show > /dev/null \
+        && curl -sf http://127.0.0.1:18091/-/versions.json > /dev/null && break
     sleep 0.3
 done
 
 echo; echo "== (a) filtered, sorted page of 100 rows, 50 connections, ${DURATION:-20} s"
-for target in datalab datasette; do
-    port=18090; [ $target = datasette ] && port=18091
-    printf 'TARGET = "%s"\nRESOURCE = "%s"\n' "$target" "$resource" > "$work/$target.lua"
+for target in datalab-nocache datalab datasette; do
+    port=18090; [ $target = datasette ] && port=18091; [ $target = datalab-nocache ] && port=18092
+    kind=${target%-nocache}
+    printf 'TARGET = "%s"\nRESOURCE = "%s"\n' "$kind" "$resource" > "$work/$target.lua"
     cat bench/query/search.lua >> "$work/$target.lua"
     echo "-- $target"
     wrk -t2 -c50 -d"${DURATION:-20}s" --timeout 30s --latency -s "$work/$target.lua" "http://127.0.0.1:$port" \
@@ -78,7 +84,7 @@ def median(run, n=7):
         start = time.perf_counter(); rows = run(); times.append(time.perf_counter() - start)
     return statistics.median(times), rows
 def datalab():
-    url = "http://127.0.0.1:18090/api/3/action/datastore_search_sql?" + urllib.parse.urlencode({"sql": sql})
+    url = "http://127.0.0.1:18092/api/3/action/datastore_search_sql?" + urllib.parse.urlencode({"sql": sql})
     return len(json.load(urllib.request.urlopen(url))["result"]["records"])
 con = duckdb.connect()
 duck_sql = f"SELECT municipio, year(fecha) AS anio, count(*) AS n, sum(monto_danios) AS total FROM read_parquet('{parquet}') GROUP BY municipio, anio ORDER BY municipio, anio"

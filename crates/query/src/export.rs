@@ -21,7 +21,13 @@ pub enum ExportFormat {
     Tsv,
     Ndjson,
     Parquet,
+    /// An Excel workbook, written in constant memory to a temporary file and
+    /// then streamed; Excel's limit of 1,048,576 rows (with the header) applies.
+    Xlsx,
 }
+
+/// Data rows an Excel sheet can hold under its header.
+pub const XLSX_MAX_ROWS: u32 = 1_048_575;
 
 impl ExportFormat {
     pub fn from_extension(extension: &str) -> Option<ExportFormat> {
@@ -30,6 +36,7 @@ impl ExportFormat {
             "tsv" => ExportFormat::Tsv,
             "ndjson" | "jsonl" => ExportFormat::Ndjson,
             "parquet" => ExportFormat::Parquet,
+            "xlsx" => ExportFormat::Xlsx,
             _ => return None,
         })
     }
@@ -40,6 +47,7 @@ impl ExportFormat {
             ExportFormat::Tsv => "text/tab-separated-values; charset=utf-8",
             ExportFormat::Ndjson => "application/x-ndjson",
             ExportFormat::Parquet => "application/vnd.apache.parquet",
+            ExportFormat::Xlsx => "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         }
     }
 
@@ -49,6 +57,7 @@ impl ExportFormat {
             ExportFormat::Tsv => "tsv",
             ExportFormat::Ndjson => "ndjson",
             ExportFormat::Parquet => "parquet",
+            ExportFormat::Xlsx => "xlsx",
         }
     }
 }
@@ -88,8 +97,54 @@ fn encode_text(batch: &RecordBatch, format: ExportFormat, header: bool) -> Query
             writer.finish().map_err(failed)?;
             Ok(writer.into_inner())
         }
-        ExportFormat::Parquet => unreachable!("Parquet is written by its own writer"),
+        ExportFormat::Parquet | ExportFormat::Xlsx => unreachable!("written by their own writers"),
     }
+}
+
+/// Writes the rows of `stream` as a one-sheet workbook at `path`: numbers as
+/// numbers, booleans as booleans, everything else (dates too) as text.
+fn write_xlsx(
+    handle: &tokio::runtime::Handle,
+    mut stream: datafusion::execution::SendableRecordBatchStream,
+    path: &std::path::Path,
+) -> QueryResult<()> {
+    use rust_xlsxwriter::Workbook;
+    use serde_json::Value;
+    let failed = |error: rust_xlsxwriter::XlsxError| QueryError::Failed(error.to_string());
+    let mut workbook = Workbook::new();
+    let sheet = workbook.add_worksheet_with_constant_memory().map_err(failed)?;
+    let schema = stream.schema();
+    for (column, field) in schema.fields().iter().enumerate() {
+        sheet.write_string(0, column as u16, field.name()).map_err(failed)?;
+    }
+    let mut row: u32 = 1;
+    'batches: while let Some(batch) = handle.block_on(stream.next()) {
+        let batch = batch?;
+        let columns: Vec<Vec<Value>> = batch.columns().iter().map(crate::values::column_json).collect();
+        for index in 0..batch.num_rows() {
+            if row > XLSX_MAX_ROWS {
+                break 'batches;
+            }
+            for (column, values) in columns.iter().enumerate() {
+                let column = column as u16;
+                match &values[index] {
+                    Value::Number(number) => {
+                        sheet.write_number(row, column, number.as_f64().unwrap_or(0.0)).map_err(failed)?;
+                    }
+                    Value::Bool(flag) => {
+                        sheet.write_boolean(row, column, *flag).map_err(failed)?;
+                    }
+                    Value::String(text) => {
+                        sheet.write_string(row, column, text).map_err(failed)?;
+                    }
+                    _ => {}
+                }
+            }
+            row += 1;
+        }
+    }
+    workbook.save(path).map_err(failed)?;
+    Ok(())
 }
 
 impl QueryEngine {
@@ -118,6 +173,33 @@ impl QueryEngine {
                 Ok(frame.execute_stream().await?)
             })
             .await?;
+        if format == ExportFormat::Xlsx {
+            let handle = self.handle.clone();
+            let path = self.root.join("tmp").join(format!("{}.xlsx", uuid::Uuid::new_v4()));
+            self.handle.spawn_blocking(move || {
+                let _permit = permit;
+                let outcome = write_xlsx(&handle, stream, &path);
+                let result = outcome.and_then(|()| {
+                    use std::io::Read;
+                    let mut file = std::fs::File::open(&path).map_err(|error| QueryError::Failed(error.to_string()))?;
+                    let mut buffer = vec![0u8; 256 * 1024];
+                    loop {
+                        let read = file.read(&mut buffer).map_err(|error| QueryError::Failed(error.to_string()))?;
+                        if read == 0 {
+                            return Ok(());
+                        }
+                        if sender.blocking_send(Ok(Bytes::copy_from_slice(&buffer[..read]))).is_err() {
+                            return Ok(()); // The client went away.
+                        }
+                    }
+                });
+                let _ = std::fs::remove_file(&path);
+                if let Err(error) = result {
+                    let _ = sender.blocking_send(Err(error));
+                }
+            });
+            return Ok(receiver);
+        }
         self.handle.spawn(async move {
             let _permit = permit;
             let mut stream = stream;

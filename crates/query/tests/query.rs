@@ -246,6 +246,20 @@ async fn exports_stream_every_matching_row() {
         .unwrap();
     let rows: usize = reader.map(|batch| batch.unwrap().num_rows()).sum();
     assert_eq!(rows, 250);
+
+    let request = RowsRequest::from_pairs(&pairs(&[("municipio", "Guadalupe"), ("_sort", "folio")])).unwrap();
+    let mut stream = engine.export(fixture.table.clone(), request, ExportFormat::Xlsx).await.unwrap();
+    let mut bytes = Vec::new();
+    while let Some(chunk) = stream.recv().await {
+        bytes.extend_from_slice(&chunk.unwrap());
+    }
+    use calamine::{DataType as _, Reader};
+    let mut workbook = calamine::Xlsx::new(std::io::Cursor::new(bytes)).unwrap();
+    let sheet = workbook.worksheet_range_at(0).unwrap().unwrap();
+    assert_eq!(sheet.height(), 251, "a header and every row");
+    assert_eq!(sheet.get((0, 0)).unwrap().to_string(), "folio");
+    assert_eq!(sheet.get((1, 0)).unwrap().get_float(), Some(3.0), "numbers stay numbers");
+    assert_eq!(sheet.get((1, 2)).unwrap().to_string(), "Guadalupe");
 }
 
 #[tokio::test]

@@ -203,10 +203,10 @@ async fn rows_page(
     }))
 }
 
-/// Every matching row, streamed: `rows.csv`, `rows.tsv`, `rows.ndjson`, `rows.parquet`;
+/// Every matching row, streamed: `rows.csv`, `rows.tsv`, `rows.ndjson`, `rows.parquet`, `rows.xlsx`;
 /// `rows.json` is the paged answer of `/rows`.
 #[utoipa::path(get, path = "/api/v1/resources/{id}/rows.{format}", tag = "data",
-    params(("id" = Uuid, Path), ("format" = String, Path, description = "json (a page), csv, tsv, ndjson or parquet (every matching row, streamed)"), RowsParams),
+    params(("id" = Uuid, Path), ("format" = String, Path, description = "json (a page), csv, tsv, ndjson, parquet or xlsx (every matching row, streamed)"), RowsParams),
     responses((status = 200, description = "the rows in the format asked for", content_type = "text/csv"),
         (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub(crate) async fn rows_file(

@@ -718,7 +718,7 @@ async fn data_preview(
         _ => Value::Null,
     };
     let export_query = serde_urlencoded::to_string(without(&["_next", "_size"])).unwrap_or_default();
-    let exports: Vec<Value> = ["csv", "ndjson", "parquet"]
+    let exports: Vec<Value> = ["csv", "xlsx", "ndjson", "parquet"]
         .iter()
         .map(|format| json!({"format": format.to_uppercase(), "url": format!("/api/v1/resources/{resource_id}/rows.{format}{}{export_query}", if export_query.is_empty() { "" } else { "?" })}))
         .collect();
