@@ -134,6 +134,9 @@ pub struct QueryEngine {
     handle: tokio::runtime::Handle,
     datafusion: Arc<RuntimeEnv>,
     heavy: Arc<Semaphore>,
+    /// Pages, searches and charts running at once: a burst of them queues
+    /// instead of sharing the cores (and memory) among dozens of scans.
+    light: Arc<Semaphore>,
     settings: QuerySettings,
     infos: Mutex<HashMap<PathBuf, TableInfo>>,
     searches: ResultCache<SearchResult>,
@@ -208,6 +211,7 @@ impl QueryEngine {
             runtime: Some(runtime),
             datafusion,
             heavy: Arc::new(Semaphore::new(settings.max_heavy_queries.max(1))),
+            light: Arc::new(Semaphore::new(threads * 2)),
             searches: ResultCache::new(settings.result_cache_entries),
             pages: ResultCache::new(settings.result_cache_entries),
             settings,
@@ -321,7 +325,11 @@ impl QueryEngine {
         F: std::future::Future<Output = QueryResult<T>> + Send + 'static,
     {
         let limit = self.settings.time_limit;
-        let task = self.handle.spawn(work);
+        let light = self.light.clone();
+        let task = self.handle.spawn(async move {
+            let _permit = light.acquire_owned().await.expect("the semaphore is never closed");
+            work.await
+        });
         // On timeout, or if the caller goes away (the client disconnected),
         // the query is aborted: DataFusion stops at its next yield point.
         let _guard = AbortOnDrop(task.abort_handle());

@@ -6,6 +6,17 @@ use uuid::Uuid;
 
 use crate::{Store, StoreResult, format_time, now};
 
+/// Whether a resource's current file has a table to query.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TableState {
+    Running,
+    /// Analysed; the table's key.
+    Ready(String),
+    /// Analysed, but no table was written.
+    NoTable,
+    Failed(String),
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum AnalysisState {
     Running,
@@ -21,12 +32,17 @@ impl Store {
             AnalysisState::Done(value) => ("done", Some(value.to_string()), String::new()),
             AnalysisState::Failed(error) => ("failed", None, error.clone()),
         };
+        let table_key = match state {
+            AnalysisState::Done(value) => value["parquet"]["key"].as_str().map(str::to_string),
+            _ => None,
+        };
         // The resource may be gone (deleted while analysed): then there is nothing to record.
         sqlx::query(
-            "INSERT INTO resource_analyses (resource_id, sha256, status, analysis, error, updated) \
-             SELECT $1, $2, $3, $4, $5, $6 WHERE EXISTS (SELECT 1 FROM resources WHERE id = $1) \
+            "INSERT INTO resource_analyses (resource_id, sha256, status, analysis, error, updated, table_key) \
+             SELECT $1, $2, $3, $4, $5, $6, $7 WHERE EXISTS (SELECT 1 FROM resources WHERE id = $1) \
              ON CONFLICT (resource_id) DO UPDATE SET sha256 = excluded.sha256, status = excluded.status, \
-             analysis = excluded.analysis, error = excluded.error, updated = excluded.updated",
+             analysis = excluded.analysis, error = excluded.error, updated = excluded.updated, \
+             table_key = excluded.table_key",
         )
         .bind(resource_id.to_string())
         .bind(sha256)
@@ -34,6 +50,7 @@ impl Store {
         .bind(analysis)
         .bind(error)
         .bind(format_time(now()))
+        .bind(table_key)
         .execute(&self.writer)
         .await?;
         Ok(())
@@ -54,6 +71,39 @@ impl Store {
             }
         }
         Ok(keys)
+    }
+
+    /// The state of the analysis of the resource's current file and the key of
+    /// its table, without reading the analysis itself (what the data API needs
+    /// on every request).
+    pub async fn table_state(&self, resource_id: Uuid, sha256: &str) -> StoreResult<Option<TableState>> {
+        let row = sqlx::query(
+            "SELECT status, error, table_key FROM resource_analyses WHERE resource_id = $1 AND sha256 = $2",
+        )
+        .bind(resource_id.to_string())
+        .bind(sha256)
+        .fetch_optional(&self.reader)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let status: String = row.try_get("status")?;
+        Ok(Some(match status.as_str() {
+            "done" => {
+                let key: Option<String> = row.try_get("table_key")?;
+                match key {
+                    Some(key) => TableState::Ready(key),
+                    // Analysed before the column existed: the key is in the analysis.
+                    None => match self.analysis(resource_id, sha256).await? {
+                        Some(AnalysisState::Done(value)) => match value["parquet"]["key"].as_str() {
+                            Some(key) => TableState::Ready(key.to_string()),
+                            None => TableState::NoTable,
+                        },
+                        _ => TableState::NoTable,
+                    },
+                }
+            }
+            "failed" => TableState::Failed(row.try_get("error")?),
+            _ => TableState::Running,
+        }))
     }
 
     /// The analysis of the resource's current file, if any.

@@ -29,7 +29,7 @@ use uuid::Uuid;
 
 pub use accountability::EvidenceFlag;
 pub use activity::ActivityScope;
-pub use analyses::AnalysisState;
+pub use analyses::{AnalysisState, TableState};
 pub use datasets::{DatasetSummary, TagCount};
 pub use organizations::Member;
 pub use users::{NewUser, TokenSecret};

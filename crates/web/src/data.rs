@@ -44,17 +44,19 @@ pub async fn queryable(state: &AppState, actor: &Actor, id: Uuid) -> Result<(Dat
     if !catalog::is_tabular(&resource) || !resource.is_upload() {
         return Err(not_queryable("this resource is not a table: only uploaded CSV and TSV files are queryable"));
     }
-    match state.store.analysis(resource.id, &resource.sha256).await? {
-        Some(analysis @ datalab_store::AnalysisState::Done(_)) => {
-            match catalog::table_of(state, &resource, &analysis) {
-                Some(table) => Ok((dataset, resource, table)),
-                None => Err(not_queryable("this file was analysed before tables were stored; upload it again")),
-            }
+    // Only the table's key is read, not the whole analysis: this runs on every data request.
+    match state.store.table_state(resource.id, &resource.sha256).await? {
+        Some(datalab_store::TableState::Ready(key)) => match state.query.table(&resource.id.to_string(), &key) {
+            Some(table) => Ok((dataset, resource, table)),
+            None => Err(AppError::internal(format!("resource {} has a malformed table key", resource.id))),
+        },
+        Some(datalab_store::TableState::NoTable) => {
+            Err(not_queryable("this file was analysed before tables were stored; upload it again"))
         }
-        Some(datalab_store::AnalysisState::Failed(error)) => {
+        Some(datalab_store::TableState::Failed(error)) => {
             Err(not_queryable(&format!("the file could not be read as a table: {error}")))
         }
-        Some(datalab_store::AnalysisState::Running) | None => {
+        Some(datalab_store::TableState::Running) | None => {
             Err(not_queryable("the file is still being ingested; try again in a moment"))
         }
     }
