@@ -65,22 +65,6 @@ impl ExportFormat {
 /// Bytes of an export as they are produced; an `Err` ends it early.
 pub type ExportStream = mpsc::Receiver<Result<Bytes, QueryError>>;
 
-/// A `Write` that hands what it gets to the channel in chunks.
-struct ChannelWriter {
-    buffer: Vec<u8>,
-}
-
-impl std::io::Write for ChannelWriter {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.buffer.extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 fn encode_text(batch: &RecordBatch, format: ExportFormat, header: bool) -> QueryResult<Vec<u8>> {
     let failed = |error: arrow::error::ArrowError| QueryError::Failed(error.to_string());
     match format {
@@ -203,15 +187,14 @@ impl QueryEngine {
         self.handle.spawn(async move {
             let _permit = permit;
             let mut stream = stream;
-            let mut first = true;
             let schema = stream.schema();
             let mut parquet = if format == ExportFormat::Parquet {
                 let properties = WriterProperties::builder()
                     .set_compression(Compression::SNAPPY)
                     .set_max_row_group_row_count(Some(64 * 1024))
                     .build();
-                match ArrowWriter::try_new(ChannelWriter { buffer: Vec::new() }, Arc::clone(&schema), Some(properties))
-                {
+                // Written to a buffer that is emptied into the channel after every batch.
+                match ArrowWriter::try_new(Vec::new(), Arc::clone(&schema), Some(properties)) {
                     Ok(writer) => Some(writer),
                     Err(error) => {
                         let _ = sender.send(Err(QueryError::Failed(error.to_string()))).await;
@@ -240,15 +223,15 @@ impl QueryEngine {
                         }
                     }
                 }
-                first = false;
             }
             while let Some(batch) = stream.next().await {
                 let chunk = batch.map_err(QueryError::from).and_then(|batch| match parquet.as_mut() {
                     Some(writer) => {
                         writer.write(&batch).map_err(|error| QueryError::Failed(error.to_string()))?;
-                        Ok(std::mem::take(&mut writer.inner_mut().buffer))
+                        Ok(std::mem::take(writer.inner_mut()))
                     }
-                    None => encode_text(&batch, format, first),
+                    // The header went out above.
+                    None => encode_text(&batch, format, false),
                 });
                 let failed = chunk.is_err();
                 match chunk {
@@ -269,7 +252,7 @@ impl QueryEngine {
             if let Some(writer) = parquet {
                 match writer.into_inner() {
                     Ok(rest) => {
-                        let _ = sender.send(Ok(Bytes::from(rest.buffer))).await;
+                        let _ = sender.send(Ok(Bytes::from(rest))).await;
                     }
                     Err(error) => {
                         let _ = sender.send(Err(QueryError::Failed(error.to_string()))).await;

@@ -8,7 +8,7 @@ use datafusion::logical_expr::{Expr, SortExpr, cast};
 use datafusion::prelude::{DataFrame, ident, lit};
 use serde_json::{Value, json};
 
-use crate::search::{collect_rows, full_text, text_pattern};
+use crate::search::{collect_rows, escape_like, full_text, text_pattern};
 use crate::values::{column_json, json_text, literal};
 use crate::{QueryEngine, QueryError, QueryResult, ROW_ID, Table};
 
@@ -145,10 +145,6 @@ pub struct Facet {
 
 pub(crate) fn field<'a>(schema: &'a Schema, name: &str) -> QueryResult<&'a arrow::datatypes::Field> {
     schema.field_with_name(name).map_err(|_| QueryError::invalid(name, format!("there is no column \"{name}\"")))
-}
-
-fn escape_like(text: &str) -> String {
-    text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
 }
 
 /// The predicate of one filter, checked against the table's schema.

@@ -76,7 +76,8 @@ pub(crate) fn text_pattern(column: Expr) -> Expr {
     translate(lower(column), lit("áàäâéèëêíìïîóòöôúùüû"), lit("aaaaeeeeiiiioooouuuu"))
 }
 
-fn escape_like(text: &str) -> String {
+/// `text` matched literally inside a LIKE pattern.
+pub(crate) fn escape_like(text: &str) -> String {
     text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
 }
 

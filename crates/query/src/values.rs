@@ -104,10 +104,9 @@ pub fn literal(field: &Field, text: &str) -> QueryResult<ScalarValue> {
             "false" | "f" | "0" | "no" => false,
             _ => return Err(wrong("boolean")),
         })),
-        DataType::Date32 => {
-            let days = parse_iso_date(text).ok_or_else(|| wrong("date (YYYY-MM-DD)"))?;
-            ScalarValue::Date32(Some(days))
-        }
+        DataType::Date32 => ScalarValue::Utf8(Some(text.to_string()))
+            .cast_to(field.data_type())
+            .map_err(|_| wrong("date (YYYY-MM-DD)"))?,
         DataType::Timestamp(..) | DataType::Time64(_) | DataType::Time32(_) => {
             // Cast by DataFusion, which reports a malformed value as an error.
             ScalarValue::Utf8(Some(text.to_string())).cast_to(field.data_type()).map_err(|_| wrong("date and time"))?
@@ -126,42 +125,17 @@ pub fn json_text(value: &Value) -> Option<String> {
     }
 }
 
-fn parse_iso_date(text: &str) -> Option<i32> {
-    let mut parts = text.splitn(3, '-');
-    let year: i32 = parts.next()?.parse().ok()?;
-    let month: u32 = parts.next()?.parse().ok()?;
-    let day: u32 = parts.next()?.get(..2)?.parse().ok()?;
-    let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
-    let days_in_month = match month {
-        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-        4 | 6 | 9 | 11 => 30,
-        2 if leap => 29,
-        2 => 28,
-        _ => return None,
-    };
-    if day == 0 || day > days_in_month {
-        return None;
-    }
-    // Days since 1970-01-01 (Howard Hinnant's days_from_civil).
-    let year = if month <= 2 { year - 1 } else { year };
-    let era = if year >= 0 { year } else { year - 399 } / 400;
-    let year_of_era = year - era * 400;
-    let month = month as i32;
-    let day_of_year = (153 * (if month > 2 { month - 3 } else { month + 9 }) + 2) / 5 + day as i32 - 1;
-    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
-    Some(era * 146_097 + day_of_era - 719_468)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn iso_dates_become_days() {
-        assert_eq!(parse_iso_date("1970-01-01"), Some(0));
-        assert_eq!(parse_iso_date("2024-01-31"), Some(19_753));
-        assert_eq!(parse_iso_date("2024-02-30"), None);
-        assert_eq!(parse_iso_date("31/01/2024"), None);
+        let field = Field::new("fecha", DataType::Date32, true);
+        assert_eq!(literal(&field, "1970-01-01").unwrap(), ScalarValue::Date32(Some(0)));
+        assert_eq!(literal(&field, "2024-01-31").unwrap(), ScalarValue::Date32(Some(19_753)));
+        assert!(literal(&field, "2024-02-30").is_err());
+        assert!(literal(&field, "31/01/2024").is_err());
     }
 
     #[test]
