@@ -24,6 +24,16 @@ pub enum AnalysisState {
     Failed(String),
 }
 
+impl AnalysisState {
+    /// The key of the table a finished analysis wrote (`parquet.key`), if any.
+    pub fn table_key(&self) -> Option<&str> {
+        match self {
+            AnalysisState::Done(value) => value["parquet"]["key"].as_str(),
+            _ => None,
+        }
+    }
+}
+
 impl Store {
     /// Records the state of the analysis of `resource_id`'s file `sha256`.
     pub async fn set_analysis(&self, resource_id: Uuid, sha256: &str, state: &AnalysisState) -> StoreResult<()> {
@@ -32,10 +42,7 @@ impl Store {
             AnalysisState::Done(value) => ("done", Some(value.to_string()), String::new()),
             AnalysisState::Failed(error) => ("failed", None, error.clone()),
         };
-        let table_key = match state {
-            AnalysisState::Done(value) => value["parquet"]["key"].as_str().map(str::to_string),
-            _ => None,
-        };
+        let table_key = state.table_key();
         // The resource may be gone (deleted while analysed): then there is nothing to record.
         sqlx::query(
             "INSERT INTO resource_analyses (resource_id, sha256, status, analysis, error, updated, table_key) \
@@ -59,16 +66,25 @@ impl Store {
     /// The table files finished analyses refer to (`parquet.key`), to tell
     /// them from what an interrupted analysis left behind.
     pub async fn table_keys(&self) -> StoreResult<std::collections::HashSet<String>> {
-        let rows =
-            sqlx::query("SELECT analysis FROM resource_analyses WHERE status = 'done'").fetch_all(&self.reader).await?;
+        // Only rows from before the `table_key` column carry their analysis here.
+        let rows = sqlx::query(
+            "SELECT table_key, CASE WHEN table_key IS NULL THEN analysis END AS analysis \
+             FROM resource_analyses WHERE status = 'done'",
+        )
+        .fetch_all(&self.reader)
+        .await?;
         let mut keys = std::collections::HashSet::new();
         for row in rows {
-            let text: Option<String> = row.try_get("analysis")?;
-            if let Some(value) = text.and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
-                && let Some(key) = value["parquet"]["key"].as_str()
-            {
-                keys.insert(key.to_string());
-            }
+            let key: Option<String> = row.try_get("table_key")?;
+            let key = match key {
+                Some(key) => Some(key),
+                None => {
+                    let text: Option<String> = row.try_get("analysis")?;
+                    text.and_then(|text| serde_json::from_str(&text).ok())
+                        .and_then(|value| AnalysisState::Done(value).table_key().map(str::to_string))
+                }
+            };
+            keys.extend(key);
         }
         Ok(keys)
     }
@@ -93,11 +109,11 @@ impl Store {
                     Some(key) => TableState::Ready(key),
                     // Analysed before the column existed: the key is in the analysis.
                     None => match self.analysis(resource_id, sha256).await? {
-                        Some(AnalysisState::Done(value)) => match value["parquet"]["key"].as_str() {
+                        Some(analysis) => match analysis.table_key() {
                             Some(key) => TableState::Ready(key.to_string()),
                             None => TableState::NoTable,
                         },
-                        _ => TableState::NoTable,
+                        None => TableState::NoTable,
                     },
                 }
             }

@@ -441,13 +441,7 @@ pub fn table_of(
     resource: &Resource,
     analysis: &datalab_store::AnalysisState,
 ) -> Option<datalab_query::Table> {
-    match analysis {
-        datalab_store::AnalysisState::Done(value) => {
-            let key = value["parquet"]["key"].as_str()?;
-            state.query.table(&resource.id.to_string(), key)
-        }
-        _ => None,
-    }
+    state.query.table(&resource.id.to_string(), analysis.table_key()?)
 }
 
 /// Re-runs the analyses a restart interrupted or never started.

@@ -310,15 +310,6 @@ async fn run_sql(state: &AppState, headers: &HeaderMap, sql: String) -> Result<J
     }))
 }
 
-/// `resource_show`'s `datastore_active`: the resource has a queryable table.
-pub fn datastore_active(
-    state: &AppState,
-    resource: &Resource,
-    analysis: Option<&datalab_store::AnalysisState>,
-) -> bool {
-    analysis.and_then(|analysis| catalog::table_of(state, resource, analysis)).is_some()
-}
-
 /// Example calls of the data API for one resource, for the resource page.
 pub fn examples(base: &str, id: Uuid) -> Value {
     let rows = format!("{base}/api/v1/resources/{id}/rows");

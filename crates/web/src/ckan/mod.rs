@@ -333,7 +333,9 @@ async fn dispatch(call: &mut Call<'_>, name: &str) -> Result<Value, AppError> {
             if let Some(analysis) = &analysis {
                 dicts::add_analysis(&mut dict, analysis);
             }
-            dict["datastore_active"] = json!(crate::data::datastore_active(call.state, resource, analysis.as_ref()));
+            dict["datastore_active"] = json!(
+                analysis.as_ref().and_then(|analysis| catalog::table_of(call.state, resource, analysis)).is_some()
+            );
             Ok(dict)
         }
         "datastore_search" => datastore::search(call).await,
@@ -443,12 +445,12 @@ async fn package_value(call: &Call<'_>, dataset: &Dataset) -> Result<Value, AppE
     let mut value =
         package_values(call, std::slice::from_ref(dataset), &organizations, &call.state.store.groups().await?)
             .map(|mut values| values.remove(0))?;
-    // Which resources the DataStore actions can query.
+    // Which resources the DataStore actions can query (only the table key is read, not each analysis).
     for (index, resource) in dataset.resources.iter().enumerate() {
         if catalog::is_tabular(resource) {
-            let analysis = call.state.store.analysis(resource.id, &resource.sha256).await?;
+            let table = call.state.store.table_state(resource.id, &resource.sha256).await?;
             value["resources"][index]["datastore_active"] =
-                json!(crate::data::datastore_active(call.state, resource, analysis.as_ref()));
+                json!(matches!(table, Some(datalab_store::TableState::Ready(_))));
         }
     }
     Ok(value)
