@@ -230,7 +230,7 @@ async fn dashboard_numbers_equal_the_data_and_problems_are_shown() {
     in_progress.progress = 50;
     app.state.store.update_milestone(None, &milestones[2], &in_progress, "").await.unwrap();
 
-    let page = app.client.get(app.url("/commitment/MXNLE0001")).send().await.unwrap().text().await.unwrap();
+    let page = app.page("/commitment/MXNLE0001").await;
     assert!(
         page.contains("<strong>2</strong> Sin iniciar")
             && page.contains("<strong>1</strong> En proceso")
@@ -244,7 +244,7 @@ async fn dashboard_numbers_equal_the_data_and_problems_are_shown() {
     assert!(page.contains("<svg role=\"img\""), "the timeline chart");
     assert!(page.contains("class=\"today\""), "with today's line");
     assert!(page.contains("Secretaría de Cultura"));
-    let english = app.client.get(app.url("/commitment/MXNLE0001?lang=en")).send().await.unwrap().text().await.unwrap();
+    let english = app.page("/commitment/MXNLE0001?lang=en").await;
     assert!(english.contains("Participation with open data") && english.contains("Overdue milestones"));
 
     let api: serde_json::Value =
@@ -307,10 +307,7 @@ async fn open_by_default_csv_catalog_copy_and_feed_follow_each_change() {
             .contains("MXNLE0001,3,Hito 3,Milestone 3,2029-01,2030-06,in-progress,60,,,cultura,1,false,,Substantial"),
         "{published}"
     );
-    assert_eq!(
-        published,
-        app.client.get(app.url("/commitment/MXNLE0001/milestones.csv")).send().await.unwrap().text().await.unwrap()
-    );
+    assert_eq!(published, app.page("/commitment/MXNLE0001/milestones.csv").await);
     let json_url =
         resources.iter().find(|resource| resource["format"] == "JSON").unwrap()["url"].as_str().unwrap().to_string();
     let published_json: serde_json::Value = app.client.get(&json_url).send().await.unwrap().json().await.unwrap();
@@ -325,7 +322,7 @@ async fn open_by_default_csv_catalog_copy_and_feed_follow_each_change() {
     assert!(feed.contains("<title>Hito 3: Sin iniciar → En proceso</title>"), "{feed}");
     assert!(feed.contains("<title>Hito 3: agregó una evidencia</title>"));
     assert!(feed.contains("<name>miembro</name>"));
-    let page = app.client.get(app.url("/commitment/MXNLE0001")).send().await.unwrap().text().await.unwrap();
+    let page = app.page("/commitment/MXNLE0001").await;
     assert!(page.contains("/dataset/seguimiento-mxnle0001"), "the page links its catalog copy");
 }
 
@@ -359,8 +356,7 @@ async fn bulk_update_from_csv_round_trips_previews_and_is_all_or_nothing() {
     };
 
     // Export, import unchanged: nothing to do.
-    let exported =
-        app.client.get(app.url("/commitment/MXNLE0001/milestones.csv")).send().await.unwrap().text().await.unwrap();
+    let exported = app.page("/commitment/MXNLE0001/milestones.csv").await;
     let (status, page) = import(&client, &app, &csrf, &exported, "preview").await;
     assert_eq!(status, 200);
     assert!(page.contains("El archivo no cambia nada."), "export then import changes nothing");
@@ -406,8 +402,7 @@ async fn bulk_update_from_csv_round_trips_previews_and_is_all_or_nothing() {
     assert!(page.contains("Se actualizaron 2 hitos; 3 registros nuevos en su historial."), "{page}");
     assert_eq!(app.state.store.milestone(commitment.id, 1).await.unwrap().status, MilestoneStatus::InProgress);
     assert_eq!(app.state.store.milestone(commitment.id, 3).await.unwrap().end, "2030-12");
-    let reexported =
-        app.client.get(app.url("/commitment/MXNLE0001/milestones.csv")).send().await.unwrap().text().await.unwrap();
+    let reexported = app.page("/commitment/MXNLE0001/milestones.csv").await;
     let (_, page) = import(&client, &app, &csrf, &reexported, "preview").await;
     assert!(page.contains("El archivo no cambia nada."), "a new export round-trips too");
 
@@ -602,7 +597,7 @@ async fn documents_as_evidence_and_the_printable_report() {
     assert_eq!(refused.status(), 403);
     assert_eq!(app.stored_blobs().len(), 1 + 2, "the document, plus nothing but the catalog copy's two files");
 
-    let report = app.client.get(app.url("/commitment/MXNLE0001/report")).send().await.unwrap().text().await.unwrap();
+    let report = app.page("/commitment/MXNLE0001/report").await;
     assert!(report.contains("Informe para imprimir: MXNLE0001"));
     assert!(report.contains("No evidence available") || report.contains("Not started"));
     assert!(report.contains("minuta.pdf"));
@@ -669,7 +664,7 @@ async fn tasks_under_a_milestone_drive_its_progress() {
     let parent_page =
         client.get(app.url("/commitment/MXNLE0001/milestone/3")).send().await.unwrap().text().await.unwrap();
     assert!(parent_page.contains("calculado de sus tareas"), "the derived change is in the parent's timeline");
-    let dashboard = app.client.get(app.url("/commitment/MXNLE0001")).send().await.unwrap().text().await.unwrap();
+    let dashboard = app.page("/commitment/MXNLE0001").await;
     assert!(dashboard.contains("<strong>0</strong> Terminado"), "tasks are not counted as milestones");
     let api: serde_json::Value =
         app.client.get(app.url("/api/v1/commitments/MXNLE0001")).send().await.unwrap().json().await.unwrap();

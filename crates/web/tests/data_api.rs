@@ -6,18 +6,6 @@ mod common;
 use common::TestApp;
 use serde_json::{Value, json};
 
-async fn analysed(app: &TestApp, resource_id: &str, token: Option<&str>) -> Value {
-    for _ in 0..400 {
-        let (_, body) = app.ckan_get("resource_show", token, &[("id", resource_id)]).await;
-        let status = &body["result"]["datalab_analysis"]["status"];
-        if status == "done" || status == "failed" {
-            return body["result"].clone();
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    panic!("the analysis did not finish");
-}
-
 struct Setup {
     app: TestApp,
     token: String,
@@ -32,7 +20,7 @@ async fn setup() -> Setup {
     let bytes = include_bytes!("../../datalab/demo/incidentes_viales_ejemplo.csv").to_vec();
     let created = app.upload(&token, dataset["id"].as_str().unwrap(), bytes, "incidentes.csv").await;
     let resource_id = created["id"].as_str().unwrap().to_string();
-    let resource = analysed(&app, &resource_id, None).await;
+    let resource = app.analysed(&resource_id, None).await;
     assert_eq!(resource["datastore_active"], true, "{resource}");
     Setup { app, token, resource_id }
 }
@@ -147,7 +135,7 @@ async fn private_tables_stay_private() {
     let dataset = app.dataset(&root, "privado", "org-a", true).await;
     let created = app.upload(&root, dataset["id"].as_str().unwrap(), b"a,b\n1,2\n3,4\n".to_vec(), "t.csv").await;
     let id = created["id"].as_str().unwrap().to_string();
-    analysed(&app, &id, Some(&root)).await;
+    app.analysed(&id, Some(&root)).await;
     let (status, _) = app.ckan("datastore_search", Some(&root), json!({"resource_id": id})).await;
     assert_eq!(status, 200);
     let (_, stranger) = app.user("stranger", false).await;
@@ -222,15 +210,8 @@ async fn native_rows_api_pages_filters_and_exports() {
     assert_eq!(body["rows"][0]["n"], json!(total.unwrap()), "{body}");
 
     // The resource page shows the rows, sortable and filterable without JavaScript.
-    let page = app
-        .client
-        .get(app.url(&format!("/dataset/incidentes/resource/{resource_id}?_fc=municipio&_fo=exact&_fv=Apodaca")))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page =
+        app.page(&format!("/dataset/incidentes/resource/{resource_id}?_fc=municipio&_fo=exact&_fv=Apodaca")).await;
     assert!(page.contains("id=\"datos\""), "the data section is shown");
     assert!(page.contains("aria-sort=\"none\""));
     assert!(page.contains("<td>Apodaca</td>"));
@@ -239,28 +220,11 @@ async fn native_rows_api_pages_filters_and_exports() {
     assert!(page.contains("aria-label=\"Distribución de 300 valores"), "profile histograms, described");
 
     // A chart with its table, and the map of the rows' coordinates.
-    let page = app
-        .client
-        .get(app.url(&format!(
-            "/dataset/incidentes/resource/{resource_id}?vehiculos__gte=1&chart=bar&x=municipio&agg=sum&y=monto_danios"
-        )))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let chart = "chart=bar&x=municipio&agg=sum&y=monto_danios";
+    let page = app.page(&format!("/dataset/incidentes/resource/{resource_id}?vehiculos__gte=1&{chart}")).await;
     assert!(page.contains("<svg") && page.contains("aria-labelledby=\"chart-title chart-desc\""), "a chart is drawn");
     assert!(page.contains("Σ monto_danios"), "its measure is named");
     assert!(page.contains("id=\"mapa\""), "latitud and longitud give a map");
-    let page = app
-        .client
-        .get(app.url(&format!("/dataset/incidentes/resource/{resource_id}?chart=histogram&x=municipio")))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = app.page(&format!("/dataset/incidentes/resource/{resource_id}?chart=histogram&x=municipio")).await;
     assert!(page.contains("role=\"alert\""), "a histogram of text is a clear error, not a crash");
 }

@@ -6,19 +6,6 @@ mod common;
 use common::TestApp;
 use serde_json::json;
 
-async fn analysed(app: &TestApp, resource_id: &str) -> serde_json::Value {
-    for _ in 0..200 {
-        let (_, body) = app.ckan_get("resource_show", None, &[("id", resource_id)]).await;
-        if body["result"]["datalab_analysis"]["status"] == "done"
-            || body["result"]["datalab_analysis"]["status"] == "failed"
-        {
-            return body["result"].clone();
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    panic!("the analysis did not finish");
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_uploaded_windows_1252_csv_gets_a_schema_and_a_report() {
     let app = TestApp::start().await;
@@ -28,21 +15,13 @@ async fn an_uploaded_windows_1252_csv_gets_a_schema_and_a_report() {
     let bytes = include_bytes!("../../datalab/demo/incidentes_viales_ejemplo.csv").to_vec();
     let created = app.upload(&token, dataset["id"].as_str().unwrap(), bytes, "incidentes.csv").await;
     let resource_id = created["id"].as_str().unwrap().to_string();
-    let resource = analysed(&app, &resource_id).await;
+    let resource = app.analysed(&resource_id, None).await;
     assert_eq!(resource["datalab_analysis"]["status"], "done");
     assert_eq!(resource["datalab_analysis"]["encoding"], "windows-1252");
     assert_eq!(resource["datalab_analysis"]["rows"], 300);
     let fields = resource["schema"]["fields"].as_array().unwrap();
     assert_eq!(fields[1], json!({"name": "fecha", "type": "date", "format": "%d/%m/%Y"}));
-    let page = app
-        .client
-        .get(app.url(&format!("/dataset/incidentes/resource/{resource_id}")))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = app.page(&format!("/dataset/incidentes/resource/{resource_id}")).await;
     assert!(
         page.contains("Estructura y calidad de los datos") && page.contains("300 filas; codificación windows-1252")
     );
@@ -59,7 +38,7 @@ async fn an_uploaded_windows_1252_csv_gets_a_schema_and_a_report() {
     // A binary file named .csv: a clear failure, nothing else breaks.
     let created =
         app.upload(&token, dataset["id"].as_str().unwrap(), b"PK\x03\x04\x00\x00binary".to_vec(), "falso.csv").await;
-    let resource = analysed(&app, created["id"].as_str().unwrap()).await;
+    let resource = app.analysed(created["id"].as_str().unwrap(), None).await;
     assert_eq!(resource["datalab_analysis"]["status"], "failed");
     assert!(resource["datalab_analysis"]["error"].as_str().unwrap().contains("does not look like text"));
 }
@@ -70,7 +49,7 @@ async fn the_dataset_page_explains_its_quality_score() {
     let (_, token) = app.user("root", true).await;
     app.organization("org-a").await;
     let dataset = app.dataset(&token, "calidad", "org-a", false).await;
-    let page = app.client.get(app.url("/dataset/calidad")).send().await.unwrap().text().await.unwrap();
+    let page = app.page("/dataset/calidad").await;
     assert!(
         page.contains("Calidad: ")
             && page.contains("publicar al menos un recurso")
@@ -78,8 +57,8 @@ async fn the_dataset_page_explains_its_quality_score() {
     );
     let created =
         app.upload(&token, dataset["id"].as_str().unwrap(), b"a,b\n1,\n1,\n2,x\n".to_vec(), "datos.csv").await;
-    analysed(&app, created["id"].as_str().unwrap()).await;
-    let page = app.client.get(app.url("/dataset/calidad")).send().await.unwrap().text().await.unwrap();
+    app.analysed(created["id"].as_str().unwrap(), None).await;
+    let page = app.page("/dataset/calidad").await;
     for expected in [
         "Filas únicas",
         "quitar las filas repetidas",

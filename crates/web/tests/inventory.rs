@@ -89,12 +89,11 @@ async fn the_quality_dashboard_ranks_datasets_and_shows_inventory_coverage() {
         .await;
     assert_eq!(status, 200);
     app.dataset(&root, "pobre", "economia", false).await;
-    let page = app.client.get(app.url("/quality")).send().await.unwrap().text().await.unwrap();
+    let page = app.page("/quality").await;
     let weakest = &page[page.find("Conjuntos de datos con menor calidad").unwrap()..];
     assert!(weakest.find("Conjunto pobre").unwrap() < weakest.find("Completo").unwrap(), "the weakest first");
     assert!(weakest.contains("publicar al menos un recurso"), "what to fix first");
-    let only_culture =
-        app.client.get(app.url("/quality?organization=cultura")).send().await.unwrap().text().await.unwrap();
+    let only_culture = app.page("/quality?organization=cultura").await;
     assert!(
         only_culture.contains("Tablero de calidad: Organización cultura") && !only_culture.contains("Conjunto pobre")
     );

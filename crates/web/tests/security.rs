@@ -204,7 +204,7 @@ async fn hostile_text_is_inert_in_pages() {
         )
         .await;
     assert_eq!(status, 200, "{body}");
-    let page = app.client.get(app.url("/dataset/xss")).send().await.unwrap().text().await.unwrap();
+    let page = app.page("/dataset/xss").await;
     assert!(page.contains("<strong>ok</strong>"), "Markdown is rendered");
     // The text may survive as inert, escaped text (in JSON-LD too); no live markup may.
     for forbidden in ["<script>alert", "<img src=x onerror", "href=\"javascript:", "<svg onload", "<b>tag</b>"] {
@@ -213,7 +213,7 @@ async fn hostile_text_is_inert_in_pages() {
     assert!(
         page.contains("&lt;script&gt;alert(&#x27;title&#x27;)&lt;&#x2f;script&gt;") || page.contains("&lt;script&gt;")
     );
-    let search = app.client.get(app.url("/dataset?q=%3Cscript%3E")).send().await.unwrap().text().await.unwrap();
+    let search = app.page("/dataset?q=%3Cscript%3E").await;
     assert!(!search.contains("<script>alert"));
 }
 

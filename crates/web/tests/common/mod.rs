@@ -176,6 +176,25 @@ impl TestApp {
         body["result"].clone()
     }
 
+    /// The text of a page, fetched by the harness's client.
+    pub async fn page(&self, path: &str) -> String {
+        self.client.get(self.url(path)).send().await.unwrap().text().await.unwrap()
+    }
+
+    /// Waits for the background analysis of a resource's file to end and
+    /// returns the `resource_show` dict.
+    pub async fn analysed(&self, resource_id: &str, token: Option<&str>) -> Value {
+        for _ in 0..400 {
+            let (_, body) = self.ckan_get("resource_show", token, &[("id", resource_id)]).await;
+            let status = &body["result"]["datalab_analysis"]["status"];
+            if status == "done" || status == "failed" {
+                return body["result"].clone();
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("the analysis did not finish");
+    }
+
     /// Signs a fresh browser-like client in through the login form.
     pub async fn signed_in_client(&self, login: &str) -> (reqwest::Client, String) {
         let client = Self::new_client();
