@@ -122,14 +122,23 @@ pub fn coordinate_columns(schema: &arrow::datatypes::Schema) -> Option<(String, 
 }
 
 impl QueryEngine {
+    /// The rows a chart or map summarises: the filters and search of `rows`,
+    /// every column, in no particular order.
+    async fn filtered_frame(
+        context: &datafusion::prelude::SessionContext,
+        table: &Table,
+        mut rows: RowsRequest,
+    ) -> QueryResult<datafusion::prelude::DataFrame> {
+        rows.columns.clear();
+        rows.sort = None;
+        Ok(Self::rows_frame(context, table, &rows).await?.0)
+    }
+
     /// The data of one chart over the rows `request.rows` selects.
     pub async fn chart(&self, table: Table, request: ChartRequest) -> QueryResult<ChartData> {
         let context = self.context();
         self.run(async move {
-            let mut rows_request = request.rows.clone();
-            rows_request.columns.clear();
-            rows_request.sort = None;
-            let (frame, _) = Self::rows_frame(&context, &table, &rows_request).await?;
+            let frame = Self::filtered_frame(&context, &table, request.rows.clone()).await?;
             let schema = frame.schema().as_arrow().clone();
             let x_field = field(&schema, &request.x)?.clone();
             let x = ident(x_field.name());
@@ -219,10 +228,7 @@ impl QueryEngine {
     pub async fn map(&self, table: Table, rows: RowsRequest, precision: i64) -> QueryResult<Option<Vec<MapCell>>> {
         let context = self.context();
         self.run(async move {
-            let mut rows_request = rows.clone();
-            rows_request.columns.clear();
-            rows_request.sort = None;
-            let (frame, _) = Self::rows_frame(&context, &table, &rows_request).await?;
+            let frame = Self::filtered_frame(&context, &table, rows).await?;
             let Some((latitude, longitude)) = coordinate_columns(frame.schema().as_arrow()) else { return Ok(None) };
             let lat = cast(ident(&latitude), DataType::Float64);
             let lon = cast(ident(&longitude), DataType::Float64);

@@ -56,12 +56,8 @@ fn shorten(text: &str, limit: usize) -> String {
     }
 }
 
-fn open_svg(out: &mut String, width: f64, height: f64, title: &str, description: &str) {
-    open_svg_as(out, "chart", width, height, title, description);
-}
-
 /// `id` prefixes the ids of the title and description, unique in the page.
-fn open_svg_as(out: &mut String, id: &str, width: f64, height: f64, title: &str, description: &str) {
+fn open_svg(out: &mut String, id: &str, width: f64, height: f64, title: &str, description: &str) {
     let _ = write!(
         out,
         r#"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="100%" role="img" aria-labelledby="{id}-title {id}-desc" class="chart"><title id="{id}-title">{}</title><desc id="{id}-desc">{}</desc>"#,
@@ -86,7 +82,7 @@ fn bar_svg(points: &[ChartPoint], title: &str, description: &str) -> String {
     let height = row * points.len().max(1) as f64 + 10.0;
     let top = points.iter().map(|point| point.value).fold(0.0_f64, f64::max).max(f64::MIN_POSITIVE);
     let mut out = String::new();
-    open_svg(&mut out, width, height, title, description);
+    open_svg(&mut out, "chart", width, height, title, description);
     for (index, point) in points.iter().enumerate() {
         let y = 5.0 + row * index as f64;
         let length = (point.value.max(0.0) / top * bar_width).max(1.0);
@@ -115,7 +111,7 @@ fn histogram_svg(points: &[ChartPoint], title: &str, description: &str) -> Strin
     let top = points.iter().map(|point| point.value).fold(0.0_f64, f64::max).max(f64::MIN_POSITIVE);
     let bin = plot_width / points.len().max(1) as f64;
     let mut out = String::new();
-    open_svg(&mut out, width, height, title, description);
+    open_svg(&mut out, "chart", width, height, title, description);
     let _ = write!(
         out,
         r##"<line x1="{left}" y1="{b}" x2="{r}" y2="{b}" stroke="#333"/><text x="{lt}" y="20" font-size="12" text-anchor="end">{max}</text><text x="{lt}" y="{b}" font-size="12" text-anchor="end">0</text>"##,
@@ -164,7 +160,7 @@ fn line_svg(points: &[ChartPoint], title: &str, description: &str) -> String {
         (left + step * index as f64, 10.0 + plot_height - (value - low) / span * plot_height)
     };
     let mut out = String::new();
-    open_svg(&mut out, width, height, title, description);
+    open_svg(&mut out, "chart", width, height, title, description);
     let _ = write!(
         out,
         r##"<line x1="{left}" y1="{b}" x2="{r}" y2="{b}" stroke="#333"/><text x="{lt}" y="20" font-size="12" text-anchor="end">{max}</text><text x="{lt}" y="{b}" font-size="12" text-anchor="end">{min}</text>"##,
@@ -213,7 +209,7 @@ fn pie_svg(points: &[ChartPoint], title: &str, description: &str) -> String {
     let total: f64 = shown.iter().map(|point| point.value).sum::<f64>().max(f64::MIN_POSITIVE);
     let (width, height, cx, cy, radius) = (640.0, 280.0, 140.0, 140.0, 120.0);
     let mut out = String::new();
-    open_svg(&mut out, width, height, title, description);
+    open_svg(&mut out, "chart", width, height, title, description);
     let mut angle = -std::f64::consts::FRAC_PI_2;
     for (index, point) in shown.iter().enumerate() {
         let share = point.value / total;
@@ -277,7 +273,7 @@ pub fn sparkline(counts: &[u64], label: &str) -> String {
 pub fn map_svg(cells: &[MapCell], title: &str, description: &str) -> String {
     let (width, height, margin) = (640.0, 480.0, 30.0);
     let mut out = String::new();
-    open_svg_as(&mut out, "map", width, height, title, description);
+    open_svg(&mut out, "map", width, height, title, description);
     if cells.is_empty() {
         out.push_str("</svg>");
         return out;
