@@ -120,21 +120,38 @@ pub async fn run(state: &AppState, request: ImportRequest<'_>) -> anyhow::Result
     if catalog::is_tabular(&resource) {
         let analysis_bar = bar(size, "analizando", request.json);
         let path = request.file.to_path_buf();
-        let options =
-            datalab_ingest::AnalyzeOptions { name: filename, encoding: request.encoding, ..Default::default() };
+        let options = datalab_ingest::AnalyzeOptions {
+            name: filename,
+            encoding: request.encoding,
+            format: Some(resource.format.clone()),
+            ..Default::default()
+        };
         let file = std::fs::File::open(&path)?;
         let input = std::io::BufReader::new(Progress { inner: file, bar: analysis_bar.clone() });
         let outcome = catalog::analyse(state, resource.id, &resource.sha256, input, options).await;
         analysis_bar.finish();
-        let analysis = outcome.map_err(|error| anyhow::anyhow!("{error}"))?;
-        summary["rows"] = serde_json::json!(analysis.rows);
-        summary["encoding"] = serde_json::json!(analysis.encoding);
-        summary["schema"] = analysis.schema.clone();
-        summary["validation"] = serde_json::json!({
-            "valid": analysis.report["valid"],
-            "errors": analysis.report["stats"]["errors"],
-            "error_counts": analysis.report["tasks"][0]["errorCounts"],
-        });
+        let file = outcome.map_err(|error| anyhow::anyhow!("{error}"))?;
+        let describe = |table: &datalab_ingest::Analysis| {
+            serde_json::json!({
+                "name": table.name,
+                "rows": table.rows,
+                "schema": table.schema,
+                "validation": {
+                    "valid": table.report["valid"],
+                    "errors": table.report["stats"]["errors"],
+                    "error_counts": table.report["tasks"][0]["errorCounts"],
+                },
+            })
+        };
+        // The default (first) table at the top; every table, with its name, in `tables`.
+        if let Some(first) = file.tables.first() {
+            summary["rows"] = serde_json::json!(first.rows);
+            summary["encoding"] = serde_json::json!(first.encoding);
+            summary["schema"] = first.schema.clone();
+            summary["validation"] = describe(first)["validation"].clone();
+        }
+        summary["reader"] = serde_json::json!(file.format);
+        summary["tables"] = file.tables.iter().map(describe).collect();
     }
     Ok(summary)
 }

@@ -1,7 +1,9 @@
 //! Bytes to clean tables.
 //!
-//! This first slice reads delimited text (CSV, TSV and other delimiters) in
-//! one streaming pass over the whole file: it detects the encoding (BOM,
+//! Every format is read through one trait ([`reader::Reader`]): delimited
+//! text, workbooks (XLSX, XLS, ODS; one table per sheet), JSON, NDJSON and
+//! GeoJSON. Delimited text is read in one streaming pass over the whole
+//! file: it detects the encoding (BOM,
 //! then UTF-8 validity, then `chardetng`), sniffs the dialect (delimiter,
 //! header, preamble lines), infers each column's type from **all** its
 //! values, profiles the columns, and validates the rows, producing a
@@ -14,10 +16,14 @@
 pub mod columnar;
 pub mod encoding;
 pub mod infer;
+pub mod json;
+pub mod reader;
 pub mod sniff;
+pub mod spreadsheet;
 pub mod table;
 
-pub use table::{Analysis, AnalyzeOptions, ParquetSummary, analyze};
+pub use reader::{FileAnalysis, Reader, analyze_file, is_readable};
+pub use table::{Analysis, AnalyzeOptions, GeoSummary, ParquetSummary, analyze};
 
 #[derive(Debug, thiserror::Error)]
 pub enum IngestError {
@@ -31,4 +37,16 @@ pub enum IngestError {
     Csv(String),
     #[error("cannot write the Parquet file: {0}")]
     Parquet(String),
+    #[error("the file holds no table (no sheet or record with data)")]
+    NoTable,
+    #[error("cannot read the compressed container: {0}")]
+    Container(String),
+    #[error("the file would expand to more than {limit} bytes once decompressed; it is refused")]
+    TooLarge { limit: u64 },
+    #[error("cannot read the workbook: {0}")]
+    Workbook(String),
+    #[error("cannot read the JSON: {0}")]
+    Json(String),
+    #[error("the records spread into more than {0} columns")]
+    TooManyColumns(usize),
 }

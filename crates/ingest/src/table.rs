@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use crate::IngestError;
 use crate::columnar::{Staging, TypedField, write_typed};
 use crate::encoding::{EncodingSource, detect, looks_binary};
-use crate::infer::{DateFormat, FieldType, MISSING_MARKERS, TypeVotes, fits, is_missing, parse_date, parse_number};
+use crate::infer::{DateFormat, FieldType, MISSING_MARKERS, TypeVotes, is_missing, parse_date, parse_number};
 use crate::sniff::{Dialect, sniff};
 
 #[derive(Debug, Clone)]
@@ -24,21 +24,59 @@ pub struct AnalyzeOptions {
     pub name: String,
     /// Write the rows, typed, to this Parquet file (through a staging file
     /// beside it, removed at the end).
+    /// Workbooks and other files with several tables write the next ones
+    /// beside it (`<stem>-2.parquet`, ...; see [`AnalyzeOptions::parquet_path`]).
     pub parquet: Option<std::path::PathBuf>,
+    /// The format the publisher declared ("XLSX", "GeoJSON"), when the
+    /// file's name and first bytes leave it open.
+    pub format: Option<String>,
+    /// The most a compressed container (a workbook, a zipped Shapefile) may
+    /// expand to, summed over its entries.
+    pub max_uncompressed_bytes: u64,
+    /// Where files that must be read twice or out of order are kept while
+    /// they are read (defaults to the Parquet output's folder, then the
+    /// system's temporary folder).
+    pub spool_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for AnalyzeOptions {
     fn default() -> Self {
-        AnalyzeOptions { encoding: None, max_listed_errors: 1000, name: "table".into(), parquet: None }
+        AnalyzeOptions {
+            encoding: None,
+            max_listed_errors: 1000,
+            name: "table".into(),
+            parquet: None,
+            format: None,
+            max_uncompressed_bytes: 2 << 30,
+            spool_dir: None,
+        }
+    }
+}
+
+impl AnalyzeOptions {
+    /// Where table number `index` (from 0) of the file is written.
+    pub fn parquet_path(&self, index: usize) -> Option<std::path::PathBuf> {
+        let first = self.parquet.as_ref()?;
+        if index == 0 {
+            return Some(first.clone());
+        }
+        let stem = first.file_stem().map(|stem| stem.to_string_lossy().to_string()).unwrap_or_default();
+        Some(first.with_file_name(format!("{stem}-{}.parquet", index + 1)))
     }
 }
 
 /// Everything learned about a table.
 #[derive(Debug, Clone, Serialize)]
 pub struct Analysis {
+    /// The table's name: a sheet's name, or the file's.
+    pub name: String,
+    /// The format it was read from ("csv", "xlsx", "json", ...).
+    pub format: String,
+    /// The text encoding, for text formats ("" for workbooks).
     pub encoding: String,
-    pub encoding_source: EncodingSource,
-    pub dialect: Dialect,
+    pub encoding_source: Option<EncodingSource>,
+    /// How delimited text was split, for delimited text.
+    pub dialect: Option<Dialect>,
     pub rows: u64,
     pub bytes: u64,
     /// A Frictionless Table Schema.
@@ -49,12 +87,18 @@ pub struct Analysis {
     /// The Parquet file written, when one was asked for.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub parquet: Option<ParquetSummary>,
+    /// The extent and kinds of the geometries of a geographic table.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub geo: Option<GeoSummary>,
 }
 
 #[derive(Debug, Clone, Serialize)]
 pub struct ParquetSummary {
     pub rows: u64,
     pub bytes: u64,
+    /// Where the file was written.
+    #[serde(skip)]
+    pub path: std::path::PathBuf,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -90,6 +134,20 @@ const DISTINCT_CAP: usize = 10_000;
 const DUPLICATE_CAP: usize = 20_000_000;
 /// Failing values remembered per column and candidate type.
 const SAMPLE_CAP: usize = 1_000;
+/// Longest value counted among a column's distinct values, in bytes.
+const DISTINCT_VALUE_MAX: usize = 200;
+
+/// A value as quoted in the report: long ones are cut, at a character boundary.
+fn shorten(cell: &str) -> String {
+    if cell.len() <= DISTINCT_VALUE_MAX {
+        return cell.to_string();
+    }
+    let mut end = DISTINCT_VALUE_MAX;
+    while !cell.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &cell[..end])
+}
 
 #[derive(Default)]
 struct Column {
@@ -118,7 +176,7 @@ impl Column {
         self.votes.add_checked(&checks);
         for (index, ok) in checks.iter().enumerate() {
             if !ok && self.failures[index].len() < SAMPLE_CAP {
-                self.failures[index].push((row, cell.to_string()));
+                self.failures[index].push((row, shorten(cell)));
             }
         }
         if let Some(value) = if checks[1] { parse_number(trimmed) } else { None } {
@@ -146,6 +204,12 @@ impl Column {
             self.text_max = Some(trimmed.to_string());
         }
         let tracked = self.distinct.len();
+        if trimmed.len() > DISTINCT_VALUE_MAX {
+            // Long texts (geometries, free text) are not counted one by one:
+            // 10,000 of them could take gigabytes.
+            self.distinct_overflow = true;
+            return;
+        }
         match self.distinct.get_mut(trimmed) {
             Some(count) => *count += 1,
             None if tracked < DISTINCT_CAP => {
@@ -260,10 +324,413 @@ fn row_hash(record: &csv::StringRecord) -> u64 {
     hasher.finish()
 }
 
+/// Where a table came from: how its bytes were decoded and split into rows.
+#[derive(Debug, Clone, Default)]
+pub struct Source {
+    /// The reader's format ("csv", "xlsx", "json", ...).
+    pub format: String,
+    /// The table's name within the file (a sheet's name), or the file's name.
+    pub name: String,
+    pub encoding: Option<String>,
+    pub encoding_source: Option<EncodingSource>,
+    pub dialect: Option<Dialect>,
+    pub bytes: u64,
+}
+
+/// Builds one table's analysis from its rows, whatever the format they come
+/// from: labels, type votes, profile, validation errors, duplicate rows,
+/// and the staging file of the Parquet output. Every reader feeds one.
+pub struct TableBuilder {
+    labels: Vec<String>,
+    columns: Vec<Column>,
+    errors: ErrorLog,
+    staging: Option<Staging>,
+    staging_path: Option<std::path::PathBuf>,
+    parquet: Option<std::path::PathBuf>,
+    seen_rows: HashSet<u64>,
+    duplicates_checked: bool,
+    rows: u64,
+    row_number: u64,
+    check_decoding: bool,
+    /// Columns whose type is given by the format, not inferred (a geometry).
+    given_types: HashMap<usize, &'static str>,
+    /// A bounding box and geometry kinds, for geographic formats.
+    pub geo: Option<GeoSummary>,
+}
+
+/// What a geographic table's geometries cover.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct GeoSummary {
+    /// The column holding each row's geometry as GeoJSON.
+    pub geometry_field: String,
+    /// [min longitude, min latitude, max longitude, max latitude].
+    pub bbox: Option<[f64; 4]>,
+    /// How many rows have each geometry type (Point, Polygon, ...).
+    pub geometry_types: std::collections::BTreeMap<String, u64>,
+}
+
+impl GeoSummary {
+    pub fn extend(&mut self, x: f64, y: f64) {
+        let bbox = self.bbox.get_or_insert([x, y, x, y]);
+        bbox[0] = bbox[0].min(x);
+        bbox[1] = bbox[1].min(y);
+        bbox[2] = bbox[2].max(x);
+        bbox[3] = bbox[3].max(y);
+    }
+}
+
+impl TableBuilder {
+    /// Starts a table with the header row's `labels`, read at physical row
+    /// `header_row` (0 when the table has no header row). Blank and repeated
+    /// labels are reported and renamed so every field has a unique name.
+    pub fn new(
+        mut labels: Vec<String>,
+        header_row: u64,
+        parquet: Option<std::path::PathBuf>,
+        max_listed_errors: usize,
+    ) -> Result<TableBuilder, IngestError> {
+        let mut errors = ErrorLog { listed: Vec::new(), count: 0, by_type: HashMap::new(), cap: max_listed_errors };
+        let mut seen_labels = HashSet::new();
+        for (index, label) in labels.iter_mut().enumerate() {
+            *label = label.trim().to_string();
+            if label.is_empty() {
+                errors.add(
+                    "blank-header",
+                    None,
+                    Some(("", index + 1)),
+                    None,
+                    format!("column {} has no label", index + 1),
+                    format!("la columna {} no tiene nombre", index + 1),
+                );
+                *label = format!("field{}", index + 1);
+            }
+            if !seen_labels.insert(label.clone()) {
+                errors.add(
+                    "duplicate-label",
+                    None,
+                    Some((label, index + 1)),
+                    None,
+                    format!("\"{label}\" is used before"),
+                    format!("«{label}» ya se usó antes"),
+                );
+                // Field names must be unique for the schema and for queries.
+                let mut suffix = 2;
+                while seen_labels.contains(&format!("{label}_{suffix}")) {
+                    suffix += 1;
+                }
+                *label = format!("{label}_{suffix}");
+                seen_labels.insert(label.clone());
+            }
+        }
+        let staging_path = parquet.as_ref().map(|path| path.with_extension("staging.parquet"));
+        let staging = match &staging_path {
+            Some(path) => Some(Staging::create(path, &labels)?),
+            None => None,
+        };
+        Ok(TableBuilder {
+            columns: labels.iter().map(|_| Column::default()).collect(),
+            labels,
+            errors,
+            staging,
+            staging_path,
+            parquet,
+            // Randomly seeded for the same reason as the distinct values; the
+            // row hashes it holds are cheap FxHash values (a crafted equal hash
+            // can only mislabel a row of the uploader's own file as a duplicate).
+            seen_rows: HashSet::new(),
+            duplicates_checked: true,
+            rows: 0,
+            row_number: header_row,
+            check_decoding: false,
+            given_types: HashMap::new(),
+            geo: None,
+        })
+    }
+
+    /// The field names, unique.
+    pub fn labels(&self) -> &[String] {
+        &self.labels
+    }
+
+    /// Reports cells holding U+FFFD, the mark of bytes the decoder could not read.
+    pub fn check_decoding(&mut self, check: bool) {
+        self.check_decoding = check;
+    }
+
+    /// Declares a column's Table Schema type instead of inferring it (the
+    /// values are kept as text in the table).
+    pub fn give_type(&mut self, column: usize, field_type: &'static str) {
+        self.given_types.insert(column, field_type);
+    }
+
+    /// The physical row number of the next row is `row_number + 1`: for
+    /// formats whose rows may be skipped (empty spreadsheet rows).
+    pub fn set_row_number(&mut self, row_number: u64) {
+        self.row_number = row_number;
+    }
+
+    /// Records a row that could not be read at all (a line of NDJSON that is
+    /// not JSON): the load goes on without it.
+    pub fn source_error(&mut self, note_en: String, note_es: String) {
+        self.row_number += 1;
+        let row = self.row_number;
+        self.errors.add("source-error", Some(row), None, None, note_en, note_es);
+    }
+
+    /// Adds the next row.
+    pub fn push(&mut self, record: &csv::StringRecord) -> Result<(), IngestError> {
+        self.row_number += 1;
+        let row_number = self.row_number;
+        let errors = &mut self.errors;
+        if record.iter().all(|cell| cell.trim().is_empty()) {
+            errors.add(
+                "blank-row",
+                Some(row_number),
+                None,
+                None,
+                "all cells are empty".into(),
+                "todas las celdas están vacías".into(),
+            );
+            return Ok(());
+        }
+        self.rows += 1;
+        if let Some(staging) = &mut self.staging {
+            staging.push(record)?;
+        }
+        if self.duplicates_checked {
+            if self.seen_rows.len() >= DUPLICATE_CAP {
+                self.duplicates_checked = false;
+            } else if !self.seen_rows.insert(row_hash(record)) {
+                errors.add(
+                    "duplicate-row",
+                    Some(row_number),
+                    None,
+                    None,
+                    "the same values appear in an earlier row".into(),
+                    "los mismos valores aparecen en una fila anterior".into(),
+                );
+            }
+        }
+        for (index, label) in self.labels.iter().enumerate() {
+            match record.get(index) {
+                None => errors.add(
+                    "missing-cell",
+                    Some(row_number),
+                    Some((label, index + 1)),
+                    None,
+                    "no value".into(),
+                    "sin valor".into(),
+                ),
+                Some(cell) => {
+                    if self.check_decoding && cell.contains('\u{FFFD}') {
+                        errors.add(
+                            "encoding-error",
+                            Some(row_number),
+                            Some((label, index + 1)),
+                            Some(cell),
+                            "invalid bytes for the encoding".into(),
+                            "bytes inválidos para la codificación".into(),
+                        );
+                    }
+                    if is_missing(cell) {
+                        self.columns[index].nulls += 1;
+                    } else {
+                        self.columns[index].add(row_number, cell);
+                    }
+                }
+            }
+        }
+        for (index, cell) in record.iter().enumerate().skip(self.labels.len()) {
+            errors.add(
+                "extra-cell",
+                Some(row_number),
+                Some(("", index + 1)),
+                Some(cell),
+                format!("value in column {} with no header", index + 1),
+                format!("valor en la columna {} sin encabezado", index + 1),
+            );
+        }
+        Ok(())
+    }
+
+    /// Decides the types, completes the profile and the report, and writes
+    /// the typed Parquet table.
+    pub fn finish(mut self, source: Source) -> Result<Analysis, IngestError> {
+        let labels = std::mem::take(&mut self.labels);
+        let columns = std::mem::take(&mut self.columns);
+        let errors = &mut self.errors;
+        let mut fields = Vec::new();
+        let mut typed_fields = Vec::new();
+        let mut profile = Vec::new();
+        for (number, (label, column)) in labels.iter().zip(&columns).enumerate() {
+            let given = self.given_types.get(&number).copied();
+            let (field_type, format) = match given {
+                Some(_) => (FieldType::String, None),
+                None => column.votes.decide(),
+            };
+            let failure_index = match (field_type, format) {
+                (FieldType::Integer, _) => Some(0),
+                (FieldType::Number, _) => Some(1),
+                (FieldType::Boolean, _) => Some(2),
+                (FieldType::Date, Some(format)) => {
+                    Some(3 + DateFormat::ALL.iter().position(|candidate| *candidate == format).unwrap_or(1))
+                }
+                (FieldType::Datetime, _) => Some(6),
+                (FieldType::Time, _) => Some(7),
+                _ => None,
+            };
+            if let Some(index) = failure_index {
+                for (row, value) in &column.failures[index] {
+                    errors.add(
+                        "type-error",
+                        Some(*row),
+                        Some((label, number + 1)),
+                        Some(value),
+                        format!("\"{value}\" is not a {}; it is read as null", field_type.as_str()),
+                        format!("«{value}» no es de tipo {}; se lee como nulo", field_type.as_str()),
+                    );
+                }
+                // Counted in full, listed up to the caps.
+                let failures = column.votes.values - voted(&column.votes, index);
+                let listed = column.failures[index].len() as u64;
+                if failures > listed {
+                    errors.count += failures - listed;
+                    *errors.by_type.entry("type-error").or_insert(0) += failures - listed;
+                }
+            }
+            let date_index = DateFormat::ALL.iter().position(|candidate| Some(*candidate) == format).unwrap_or(1);
+            let days = |date: Option<(i32, u32, u32)>| {
+                date.map(|(year, month, day)| f64::from(crate::infer::days_from_civil(year, month, day)))
+            };
+            let range = match field_type {
+                FieldType::Integer | FieldType::Number => column.numeric_min.zip(column.numeric_max),
+                FieldType::Date => days(column.date_min[date_index]).zip(days(column.date_max[date_index])),
+                _ => None,
+            };
+            typed_fields.push(TypedField { name: label.clone(), field_type, date_format: format, range });
+            let mut field = json!({"name": label, "type": given.unwrap_or(field_type.as_str())});
+            if let Some(format) = format {
+                field["format"] = json!(format.pattern());
+            }
+            fields.push(field);
+            let iso =
+                |date: Option<(i32, u32, u32)>| date.map(|(year, month, day)| format!("{year:04}-{month:02}-{day:02}"));
+            let (min, max, mean, stddev) = match field_type {
+                FieldType::Integer | FieldType::Number => {
+                    let (count, mean, m2) = column.numeric;
+                    let stddev = if count > 1 { Some((m2 / (count - 1) as f64).sqrt()) } else { None };
+                    (
+                        column.numeric_min.map(|value| value.to_string()),
+                        column.numeric_max.map(|value| value.to_string()),
+                        (count > 0).then_some(mean),
+                        stddev,
+                    )
+                }
+                FieldType::Date => (iso(column.date_min[date_index]), iso(column.date_max[date_index]), None, None),
+                _ if given.is_some() => (None, None, None, None),
+                _ => (column.text_min.clone(), column.text_max.clone(), None, None),
+            };
+            let mut top: Vec<TopValue> =
+                column.distinct.iter().map(|(value, count)| TopValue { value: value.clone(), count: *count }).collect();
+            top.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.value.cmp(&b.value)));
+            top.truncate(10);
+            profile.push(ColumnProfile {
+                name: label.clone(),
+                field_type,
+                count: column.votes.values,
+                nulls: column.nulls,
+                distinct: column.distinct.len() as u64,
+                distinct_is_lower_bound: column.distinct_overflow,
+                min,
+                max,
+                mean,
+                stddev,
+                top,
+                histogram: None,
+            });
+        }
+        let schema = json!({"fields": fields, "missingValues": MISSING_MARKERS});
+        let mut warnings = Vec::new();
+        if !self.duplicates_checked {
+            warnings.push(format!("duplicate rows were checked in the first {DUPLICATE_CAP} rows only"));
+        }
+        let rows = self.rows;
+        let mut stats = json!({"errors": errors.count, "rows": rows, "fields": labels.len(), "bytes": source.bytes});
+        if let Some(encoding) = &source.encoding {
+            stats["encoding"] = json!(encoding);
+        }
+        let report = json!({
+            "valid": errors.count == 0,
+            "stats": {"errors": errors.count, "warnings": warnings.len(), "tasks": 1},
+            "warnings": warnings,
+            "errors": [],
+            "tasks": [{
+                "name": source.name,
+                "type": "table",
+                "valid": errors.count == 0,
+                "place": source.name,
+                "labels": labels,
+                "stats": stats,
+                "errorCounts": errors.by_type,
+                "errors": errors.listed,
+                "warnings": [],
+            }],
+        });
+        let parquet = match (self.staging.take(), &self.parquet) {
+            (Some(staging), Some(output)) => {
+                let staged = staging.finish()?;
+                let written = write_typed(&staged, output, &typed_fields);
+                let _ = std::fs::remove_file(&staged);
+                let (rows, histograms) = written?;
+                for (column, histogram) in profile.iter_mut().zip(histograms) {
+                    column.histogram = histogram;
+                }
+                Some(ParquetSummary { rows, bytes: std::fs::metadata(output)?.len(), path: output.clone() })
+            }
+            _ => None,
+        };
+        Ok(Analysis {
+            name: source.name,
+            format: source.format,
+            parquet,
+            encoding: source.encoding.unwrap_or_default(),
+            encoding_source: source.encoding_source,
+            dialect: source.dialect,
+            rows,
+            bytes: source.bytes,
+            schema,
+            profile,
+            report,
+            geo: self.geo.take(),
+        })
+    }
+}
+
+impl Drop for TableBuilder {
+    fn drop(&mut self) {
+        // An abandoned table leaves no staging file behind.
+        if let Some(staging) = self.staging.take() {
+            drop(staging);
+        }
+        if let Some(path) = &self.staging_path {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
 /// Reads a whole delimited file and analyses it.
 pub fn analyze(mut input: impl Read, options: &AnalyzeOptions) -> Result<Analysis, IngestError> {
     let mut sample = Vec::with_capacity(64 * 1024);
     (&mut input).take(64 * 1024).read_to_end(&mut sample)?;
+    analyze_delimited(sample, input, options)
+}
+
+/// Analyses delimited text whose first bytes, already read, are `sample`.
+pub(crate) fn analyze_delimited(
+    sample: Vec<u8>,
+    input: impl Read,
+    options: &AnalyzeOptions,
+) -> Result<Analysis, IngestError> {
     if sample.is_empty() {
         return Err(IngestError::Empty);
     }
@@ -286,295 +753,42 @@ pub fn analyze(mut input: impl Read, options: &AnalyzeOptions) -> Result<Analysi
         .has_headers(false)
         .flexible(true)
         .from_reader(decoder);
-    let mut errors = ErrorLog { listed: Vec::new(), count: 0, by_type: HashMap::new(), cap: options.max_listed_errors };
-    let mut records = reader.records();
-    for _ in 0..dialect.preamble_lines {
-        let _ = records.next();
-    }
-    let mut labels: Vec<String> = Vec::new();
-    let mut first_data: Option<csv::StringRecord> = None;
-    match records.next() {
-        None => {}
-        Some(Err(error)) => return Err(IngestError::Csv(error.to_string())),
-        Some(Ok(record)) if dialect.header => labels = record.iter().map(|label| label.trim().to_string()).collect(),
-        Some(Ok(record)) => {
-            labels = (1..=record.len()).map(|number| format!("field{number}")).collect();
-            first_data = Some(record);
-        }
-    }
-    let mut seen_labels = HashSet::new();
-    for (index, label) in labels.iter_mut().enumerate() {
-        if label.is_empty() {
-            errors.add(
-                "blank-header",
-                None,
-                Some(("", index + 1)),
-                None,
-                format!("column {} has no label", index + 1),
-                format!("la columna {} no tiene nombre", index + 1),
-            );
-            *label = format!("field{}", index + 1);
-        }
-        if !seen_labels.insert(label.clone()) {
-            errors.add(
-                "duplicate-label",
-                None,
-                Some((label, index + 1)),
-                None,
-                format!("\"{label}\" is used before"),
-                format!("«{label}» ya se usó antes"),
-            );
-            // Field names must be unique for the schema and for queries.
-            let mut suffix = 2;
-            while seen_labels.contains(&format!("{label}_{suffix}")) {
-                suffix += 1;
-            }
-            *label = format!("{label}_{suffix}");
-            seen_labels.insert(label.clone());
-        }
-    }
-    let staging_path = options.parquet.as_ref().map(|path| path.with_extension("staging.parquet"));
-    let mut staging = match &staging_path {
-        Some(path) => Some(Staging::create(path, &labels)?),
-        None => None,
-    };
-    let mut columns: Vec<Column> = labels.iter().map(|_| Column::default()).collect();
-    // Randomly seeded for the same reason; the row hashes it holds are cheap
-    // FxHash values (a crafted equal hash can only mislabel a row of the
-    // uploader's own file as a duplicate).
-    let mut seen_rows: HashSet<u64> = HashSet::new();
-    let mut duplicates_checked = true;
-    let mut rows: u64 = 0;
-    // Row numbers count physical rows as frictionless does: the header is row 1.
-    let mut row_number: u64 = dialect.preamble_lines as u64 + if dialect.header { 1 } else { 0 };
-    let utf = encoding == encoding_rs::UTF_8 || encoding == encoding_rs::UTF_16LE || encoding == encoding_rs::UTF_16BE;
-    let mut handle = |record: &csv::StringRecord,
-                      columns: &mut Vec<Column>,
-                      errors: &mut ErrorLog,
-                      staging: &mut Option<Staging>|
-     -> Result<(), IngestError> {
-        row_number += 1;
-        if record.iter().all(|cell| cell.trim().is_empty()) {
-            errors.add(
-                "blank-row",
-                Some(row_number),
-                None,
-                None,
-                "all cells are empty".into(),
-                "todas las celdas están vacías".into(),
-            );
-            return Ok(());
-        }
-        rows += 1;
-        if let Some(staging) = staging {
-            staging.push(record)?;
-        }
-        if duplicates_checked {
-            if seen_rows.len() >= DUPLICATE_CAP {
-                duplicates_checked = false;
-            } else if !seen_rows.insert(row_hash(record)) {
-                errors.add(
-                    "duplicate-row",
-                    Some(row_number),
-                    None,
-                    None,
-                    "the same values appear in an earlier row".into(),
-                    "los mismos valores aparecen en una fila anterior".into(),
-                );
-            }
-        }
-        for (index, label) in labels.iter().enumerate() {
-            match record.get(index) {
-                None => errors.add(
-                    "missing-cell",
-                    Some(row_number),
-                    Some((label, index + 1)),
-                    None,
-                    "no value".into(),
-                    "sin valor".into(),
-                ),
-                Some(cell) => {
-                    if utf && cell.contains('\u{FFFD}') {
-                        errors.add(
-                            "encoding-error",
-                            Some(row_number),
-                            Some((label, index + 1)),
-                            Some(cell),
-                            "invalid bytes for the encoding".into(),
-                            "bytes inválidos para la codificación".into(),
-                        );
-                    }
-                    if is_missing(cell) {
-                        columns[index].nulls += 1;
-                    } else {
-                        columns[index].add(row_number, cell);
-                    }
-                }
-            }
-        }
-        for (index, cell) in record.iter().enumerate().skip(labels.len()) {
-            errors.add(
-                "extra-cell",
-                Some(row_number),
-                Some(("", index + 1)),
-                Some(cell),
-                format!("value in column {} with no header", index + 1),
-                format!("valor en la columna {} sin encabezado", index + 1),
-            );
-        }
-        Ok(())
-    };
-    if let Some(record) = first_data.take() {
-        handle(&record, &mut columns, &mut errors, &mut staging)?;
-    }
-    drop(records);
     // One record buffer for the whole file: no allocation per row.
     let mut record = csv::StringRecord::new();
-    loop {
-        match reader.read_record(&mut record) {
-            Ok(true) => handle(&record, &mut columns, &mut errors, &mut staging)?,
-            Ok(false) => break,
-            Err(error) => return Err(IngestError::Csv(error.to_string())),
+    let mut read = |record: &mut csv::StringRecord| {
+        reader.read_record(record).map_err(|error| IngestError::Csv(error.to_string()))
+    };
+    for _ in 0..dialect.preamble_lines {
+        read(&mut record)?;
+    }
+    let has_row = read(&mut record)?;
+    let (labels, first_is_data) = match (has_row, dialect.header) {
+        (false, _) => (Vec::new(), false),
+        (true, true) => (record.iter().map(str::to_string).collect(), false),
+        (true, false) => ((1..=record.len()).map(|number| format!("field{number}")).collect(), true),
+    };
+    // Row numbers count physical rows as frictionless does: the header is row 1.
+    let header_row = dialect.preamble_lines as u64 + if dialect.header { 1 } else { 0 };
+    let mut table = TableBuilder::new(labels, header_row, options.parquet.clone(), options.max_listed_errors)?;
+    table.check_decoding(
+        encoding == encoding_rs::UTF_8 || encoding == encoding_rs::UTF_16LE || encoding == encoding_rs::UTF_16BE,
+    );
+    if first_is_data {
+        table.push(&record)?;
+    }
+    if has_row {
+        while read(&mut record)? {
+            table.push(&record)?;
         }
     }
     drop(reader);
-    let bytes = byte_count.get();
-
-    let mut fields = Vec::new();
-    let mut typed_fields = Vec::new();
-    let mut profile = Vec::new();
-    for (label, column) in labels.iter().zip(&columns) {
-        let (field_type, format) = column.votes.decide();
-        let failure_index = match (field_type, format) {
-            (FieldType::Integer, _) => Some(0),
-            (FieldType::Number, _) => Some(1),
-            (FieldType::Boolean, _) => Some(2),
-            (FieldType::Date, Some(format)) => {
-                Some(3 + DateFormat::ALL.iter().position(|candidate| *candidate == format).unwrap_or(1))
-            }
-            (FieldType::Datetime, _) => Some(6),
-            (FieldType::Time, _) => Some(7),
-            _ => None,
-        };
-        if let Some(index) = failure_index {
-            for (row, value) in &column.failures[index] {
-                debug_assert!(!fits(value, field_type, format));
-                let number = labels.iter().position(|candidate| candidate == label).unwrap_or(0) + 1;
-                errors.add(
-                    "type-error",
-                    Some(*row),
-                    Some((label, number)),
-                    Some(value),
-                    format!("\"{value}\" is not a {}; it is read as null", field_type.as_str()),
-                    format!("«{value}» no es de tipo {}; se lee como nulo", field_type.as_str()),
-                );
-            }
-            // Counted in full, listed up to the caps.
-            let failures = column.votes.values - voted(&column.votes, index);
-            let listed = column.failures[index].len() as u64;
-            if failures > listed {
-                errors.count += failures - listed;
-                *errors.by_type.entry("type-error").or_insert(0) += failures - listed;
-            }
-        }
-        let date_index = DateFormat::ALL.iter().position(|candidate| Some(*candidate) == format).unwrap_or(1);
-        let days = |date: Option<(i32, u32, u32)>| {
-            date.map(|(year, month, day)| f64::from(crate::infer::days_from_civil(year, month, day)))
-        };
-        let range = match field_type {
-            FieldType::Integer | FieldType::Number => column.numeric_min.zip(column.numeric_max),
-            FieldType::Date => days(column.date_min[date_index]).zip(days(column.date_max[date_index])),
-            _ => None,
-        };
-        typed_fields.push(TypedField { name: label.clone(), field_type, date_format: format, range });
-        let mut field = json!({"name": label, "type": field_type.as_str()});
-        if let Some(format) = format {
-            field["format"] = json!(format.pattern());
-        }
-        fields.push(field);
-        let iso =
-            |date: Option<(i32, u32, u32)>| date.map(|(year, month, day)| format!("{year:04}-{month:02}-{day:02}"));
-        let (min, max, mean, stddev) = match field_type {
-            FieldType::Integer | FieldType::Number => {
-                let (count, mean, m2) = column.numeric;
-                let stddev = if count > 1 { Some((m2 / (count - 1) as f64).sqrt()) } else { None };
-                (
-                    column.numeric_min.map(|value| value.to_string()),
-                    column.numeric_max.map(|value| value.to_string()),
-                    (count > 0).then_some(mean),
-                    stddev,
-                )
-            }
-            FieldType::Date => {
-                let index = DateFormat::ALL.iter().position(|candidate| Some(*candidate) == format).unwrap_or(1);
-                (iso(column.date_min[index]), iso(column.date_max[index]), None, None)
-            }
-            _ => (column.text_min.clone(), column.text_max.clone(), None, None),
-        };
-        let mut top: Vec<TopValue> =
-            column.distinct.iter().map(|(value, count)| TopValue { value: value.clone(), count: *count }).collect();
-        top.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.value.cmp(&b.value)));
-        top.truncate(10);
-        profile.push(ColumnProfile {
-            name: label.clone(),
-            field_type,
-            count: column.votes.values,
-            nulls: column.nulls,
-            distinct: column.distinct.len() as u64,
-            distinct_is_lower_bound: column.distinct_overflow,
-            min,
-            max,
-            mean,
-            stddev,
-            top,
-            histogram: None,
-        });
-    }
-    let schema = json!({"fields": fields, "missingValues": MISSING_MARKERS});
-    let mut warnings = Vec::new();
-    if !duplicates_checked {
-        warnings.push(format!("duplicate rows were checked in the first {DUPLICATE_CAP} rows only"));
-    }
-    let report = json!({
-        "valid": errors.count == 0,
-        "stats": {"errors": errors.count, "warnings": warnings.len(), "tasks": 1},
-        "warnings": warnings,
-        "errors": [],
-        "tasks": [{
-            "name": options.name,
-            "type": "table",
-            "valid": errors.count == 0,
-            "place": options.name,
-            "labels": labels,
-            "stats": {"errors": errors.count, "rows": rows, "fields": labels.len(), "bytes": bytes, "encoding": encoding.name()},
-            "errorCounts": errors.by_type,
-            "errors": errors.listed,
-            "warnings": [],
-        }],
-    });
-    let parquet = match (staging, &options.parquet) {
-        (Some(staging), Some(output)) => {
-            let staged = staging.finish()?;
-            let written = write_typed(&staged, output, &typed_fields);
-            let _ = std::fs::remove_file(&staged);
-            let (rows, histograms) = written?;
-            for (column, histogram) in profile.iter_mut().zip(histograms) {
-                column.histogram = histogram;
-            }
-            Some(ParquetSummary { rows, bytes: std::fs::metadata(output)?.len() })
-        }
-        _ => None,
-    };
-    Ok(Analysis {
-        parquet,
-        encoding: encoding.name().to_string(),
-        encoding_source,
-        dialect,
-        rows,
-        bytes,
-        schema,
-        profile,
-        report,
+    table.finish(Source {
+        format: "csv".into(),
+        name: options.name.clone(),
+        encoding: Some(encoding.name().to_string()),
+        encoding_source: Some(encoding_source),
+        dialect: Some(dialect),
+        bytes: byte_count.get(),
     })
 }
 

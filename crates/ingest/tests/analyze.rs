@@ -26,8 +26,8 @@ fn a_government_csv_in_windows_1252() {
     let bytes = include_bytes!("../../datalab/demo/incidentes_viales_ejemplo.csv");
     let analysis = run(bytes);
     assert_eq!(analysis.encoding, "windows-1252");
-    assert_eq!(analysis.dialect.delimiter, ',');
-    assert!(analysis.dialect.header);
+    assert_eq!(analysis.dialect.as_ref().unwrap().delimiter, ',');
+    assert!(analysis.dialect.as_ref().unwrap().header);
     assert_eq!(analysis.rows, 300);
     assert_eq!(field(&analysis, "folio").0, "integer");
     assert_eq!(field(&analysis, "fecha"), ("date".into(), Some("%d/%m/%Y".into())));
@@ -61,7 +61,7 @@ fn a_government_csv_in_windows_1252() {
 #[test]
 fn types_with_missing_markers_and_type_errors() {
     let analysis = run("id;monto;activo;fecha\n1;$1,200.50;sí;31/01/2024\n2;N/D;no;01/02/2024\n3;300;Sí;S/D\n4;abc;no;05/02/2024\n5;12;sí;06/02/2024\n6;13;no;07/02/2024\n7;14;no;08/02/2024\n8;15;no;09/02/2024\n9;16;no;10/02/2024\n10;17;no;11/02/2024\n11;18;no;12/02/2024\n12;19;no;13/02/2024\n".as_bytes());
-    assert_eq!(analysis.dialect.delimiter, ';');
+    assert_eq!(analysis.dialect.as_ref().unwrap().delimiter, ';');
     assert_eq!(field(&analysis, "monto").0, "number");
     assert_eq!(field(&analysis, "activo").0, "boolean");
     assert_eq!(field(&analysis, "fecha").0, "date");

@@ -111,7 +111,8 @@ impl RowsRequest {
                 "_search" => request.search = Some(value.clone()).filter(|value| !value.trim().is_empty()),
                 "_col" => request.columns.push(value.clone()),
                 // Page-only parameters the HTML table passes through.
-                "_format" | "lang" | "chart" | "x" | "y" | "agg" => {}
+                // `_table` picks one of a workbook's tables: the caller resolves it.
+                "_format" | "_table" | "lang" | "chart" | "x" | "y" | "agg" => {}
                 other if other.starts_with('_') && other != ROW_ID && !other.starts_with("_id__") => {
                     return Err(QueryError::invalid(other, "unknown option"));
                 }

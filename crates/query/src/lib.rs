@@ -254,12 +254,13 @@ impl QueryEngine {
             .then(|| Table { name: name.to_string(), path: self.root.join(folder).join(file) })
     }
 
-    /// Deletes the resource's other table versions, once `current` is the one recorded.
-    pub fn remove_other_versions(&self, resource: uuid::Uuid, current: Option<&str>) {
+    /// Deletes the resource's other table versions, once `current` (one key
+    /// per table of the file) is what is recorded.
+    pub fn remove_other_versions(&self, resource: uuid::Uuid, current: &[&str]) {
         let Ok(entries) = std::fs::read_dir(self.root.join(resource.to_string())) else { return };
         for entry in entries.flatten() {
             let key = format!("{resource}/{}", entry.file_name().to_string_lossy());
-            if Some(key.as_str()) != current {
+            if !current.contains(&key.as_str()) {
                 let _ = std::fs::remove_file(entry.path());
             }
         }

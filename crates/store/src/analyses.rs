@@ -15,6 +15,8 @@ pub enum TableState {
     /// Analysed, but no table was written.
     NoTable,
     Failed(String),
+    /// Analysed, but the file has no table of that name.
+    NoSuchTable,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -25,12 +27,32 @@ pub enum AnalysisState {
 }
 
 impl AnalysisState {
-    /// The key of the table a finished analysis wrote (`parquet.key`), if any.
-    pub fn table_key(&self) -> Option<&str> {
+    /// Every table of a finished analysis (a workbook has one per sheet),
+    /// the file's default table first. An analysis is stored as
+    /// `{"format", "bytes", "tables": [...]}`; one stored before files could
+    /// hold several tables is itself the only table.
+    pub fn tables(&self) -> Vec<&serde_json::Value> {
         match self {
-            AnalysisState::Done(value) => value["parquet"]["key"].as_str(),
-            _ => None,
+            AnalysisState::Done(value) => match value["tables"].as_array() {
+                Some(tables) => tables.iter().collect(),
+                None => vec![value],
+            },
+            _ => Vec::new(),
         }
+    }
+
+    /// The table named `name`, or the default table.
+    pub fn table(&self, name: Option<&str>) -> Option<&serde_json::Value> {
+        let tables = self.tables();
+        match name {
+            None => tables.first().copied(),
+            Some(name) => tables.into_iter().find(|table| table["name"].as_str() == Some(name)),
+        }
+    }
+
+    /// The key of the default table's Parquet file (`parquet.key`), if one was written.
+    pub fn table_key(&self) -> Option<&str> {
+        self.table(None)?["parquet"]["key"].as_str()
     }
 }
 
@@ -66,24 +88,20 @@ impl Store {
     /// The table files finished analyses refer to (`parquet.key`), to tell
     /// them from what an interrupted analysis left behind.
     pub async fn table_keys(&self) -> StoreResult<std::collections::HashSet<String>> {
-        // Only rows from before the `table_key` column carry their analysis here.
+        // Every table of a workbook, the single table of older analyses, and
+        // the key column; the JSON is read by SQLite, not parsed here.
         let rows = sqlx::query(
-            "SELECT table_key, CASE WHEN table_key IS NULL THEN analysis END AS analysis \
-             FROM resource_analyses WHERE status = 'done'",
+            "SELECT json_extract(t.value, '$.parquet.key') AS key FROM resource_analyses a, \
+             json_each(a.analysis, '$.tables') t WHERE a.status = 'done' \
+             UNION SELECT table_key FROM resource_analyses WHERE status = 'done' AND table_key IS NOT NULL \
+             UNION SELECT json_extract(analysis, '$.parquet.key') FROM resource_analyses \
+             WHERE status = 'done' AND table_key IS NULL",
         )
         .fetch_all(&self.reader)
         .await?;
         let mut keys = std::collections::HashSet::new();
         for row in rows {
-            let key: Option<String> = row.try_get("table_key")?;
-            let key = match key {
-                Some(key) => Some(key),
-                None => {
-                    let text: Option<String> = row.try_get("analysis")?;
-                    text.and_then(|text| serde_json::from_str(&text).ok())
-                        .and_then(|value| AnalysisState::Done(value).table_key().map(str::to_string))
-                }
-            };
+            let key: Option<String> = row.try_get("key")?;
             keys.extend(key);
         }
         Ok(keys)
@@ -92,7 +110,35 @@ impl Store {
     /// The state of the analysis of the resource's current file and the key of
     /// its table, without reading the analysis itself (what the data API needs
     /// on every request).
-    pub async fn table_state(&self, resource_id: Uuid, sha256: &str) -> StoreResult<Option<TableState>> {
+    /// `table` names one of a workbook's tables; `None` is the default table.
+    pub async fn table_state(
+        &self,
+        resource_id: Uuid,
+        sha256: &str,
+        table: Option<&str>,
+    ) -> StoreResult<Option<TableState>> {
+        if let Some(name) = table {
+            let row = sqlx::query(
+                "SELECT a.status, a.error, (SELECT json_extract(t.value, '$.parquet.key') \
+                 FROM json_each(a.analysis, '$.tables') t WHERE json_extract(t.value, '$.name') = $3) AS table_key \
+                 FROM resource_analyses a WHERE a.resource_id = $1 AND a.sha256 = $2",
+            )
+            .bind(resource_id.to_string())
+            .bind(sha256)
+            .bind(name)
+            .fetch_optional(&self.reader)
+            .await?;
+            let Some(row) = row else { return Ok(None) };
+            let status: String = row.try_get("status")?;
+            return Ok(Some(match status.as_str() {
+                "done" => match row.try_get::<Option<String>, _>("table_key")? {
+                    Some(key) => TableState::Ready(key),
+                    None => TableState::NoSuchTable,
+                },
+                "failed" => TableState::Failed(row.try_get("error")?),
+                _ => TableState::Running,
+            }));
+        }
         let row = sqlx::query(
             "SELECT status, error, table_key FROM resource_analyses WHERE resource_id = $1 AND sha256 = $2",
         )

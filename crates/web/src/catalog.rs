@@ -337,9 +337,13 @@ pub fn guess_format(resource: &Resource) -> String {
     }
 }
 
-/// Formats whose files are analysed as delimited text.
+/// Whether a resource's file is read into tables: its declared format, or
+/// its file's extension, is one an ingestion reader takes (delimited text,
+/// workbooks, JSON, NDJSON, GeoJSON).
 pub fn is_tabular(resource: &Resource) -> bool {
-    matches!(resource.format.to_uppercase().as_str(), "CSV" | "TSV" | "TXT" | "TAB")
+    datalab_ingest::is_readable(&resource.format)
+        || matches!(&resource.location, ResourceLocation::Upload { filename, .. }
+            if std::path::Path::new(filename).extension().is_some_and(|extension| datalab_ingest::is_readable(&extension.to_string_lossy())))
 }
 
 /// Starts the analysis (encoding, dialect, types, profile, validation) of
@@ -359,11 +363,12 @@ pub fn schedule_analyses(state: &AppState, before: Option<&Dataset>, after: &Dat
         if unchanged {
             continue;
         }
-        spawn_analysis(state.clone(), resource.id, resource.sha256.clone(), storage_key.clone(), filename.clone());
+        spawn_analysis(state.clone(), resource, storage_key.clone(), filename.clone());
     }
 }
 
-fn spawn_analysis(state: AppState, resource_id: Uuid, sha256: String, storage_key: String, filename: String) {
+fn spawn_analysis(state: AppState, resource: &Resource, storage_key: String, filename: String) {
+    let (resource_id, sha256, format) = (resource.id, resource.sha256.clone(), resource.format.clone());
     tokio::spawn(async move {
         let input = match state.files.open(&storage_key, None).await {
             Ok(reader) => {
@@ -379,19 +384,20 @@ fn spawn_analysis(state: AppState, resource_id: Uuid, sha256: String, storage_ke
                 return;
             }
         };
-        let options = datalab_ingest::AnalyzeOptions { name: filename, ..Default::default() };
+        let options = datalab_ingest::AnalyzeOptions { name: filename, format: Some(format), ..Default::default() };
         if let Err(error) = analyse(&state, resource_id, &sha256, input, options).await {
             tracing::warn!(%error, %resource_id, "analysis failed");
         }
     });
 }
 
-/// Analyses a resource's file read from `input`: decode, sniff, infer,
-/// profile, validate, and write its Parquet table. The analysis and the
-/// table become visible together, in one write, only once the table file is
-/// complete and in its place; then older table versions are removed. A
-/// failure is recorded with its error; a crash leaves a `running` record that
-/// [`resume_analyses`] restarts, and a table file nothing refers to, which
+/// Analyses a resource's file read from `input`, whatever its format:
+/// decode, find its tables (a workbook's sheets), infer, profile, validate,
+/// and write a Parquet table for each. The analysis and the tables become
+/// visible together, in one write, only once every table file is complete
+/// and in its place; then older table versions are removed. A failure is
+/// recorded with its error; a crash leaves a `running` record that
+/// [`resume_analyses`] restarts, and table files nothing refers to, which
 /// the start-up sweep removes.
 pub async fn analyse<R: std::io::Read + Send + 'static>(
     state: &AppState,
@@ -399,7 +405,7 @@ pub async fn analyse<R: std::io::Read + Send + 'static>(
     sha256: &str,
     input: R,
     mut options: datalab_ingest::AnalyzeOptions,
-) -> Result<datalab_ingest::Analysis, String> {
+) -> Result<datalab_ingest::FileAnalysis, String> {
     state
         .store
         .set_analysis(resource_id, sha256, &datalab_store::AnalysisState::Running)
@@ -407,41 +413,56 @@ pub async fn analyse<R: std::io::Read + Send + 'static>(
         .map_err(|error| error.to_string())?;
     let written = state.query.new_table_path();
     options.parquet = Some(written.clone());
-    let outcome = tokio::task::spawn_blocking(move || datalab_ingest::analyze(input, &options))
+    let outcome = tokio::task::spawn_blocking(move || datalab_ingest::analyze_file(input, &options))
         .await
         .map_err(|error| error.to_string())
         .and_then(|result| result.map_err(|error| error.to_string()));
     let published = outcome.and_then(|analysis| {
-        let key = match analysis.parquet {
-            Some(_) => Some(state.query.publish(&written, resource_id).map_err(|error| error.to_string())?),
-            None => None,
-        };
-        Ok((analysis, key))
+        let mut keys = Vec::new();
+        for table in &analysis.tables {
+            match &table.parquet {
+                Some(parquet) => {
+                    keys.push(Some(state.query.publish(&parquet.path, resource_id).map_err(|error| error.to_string())?))
+                }
+                None => keys.push(None),
+            }
+        }
+        Ok((analysis, keys))
     });
     let _ = std::fs::remove_file(&written);
     let (record, result) = match published {
-        Ok((analysis, key)) => {
+        Ok((analysis, keys)) => {
             let mut value = serde_json::to_value(&analysis).expect("analyses serialize");
-            if let Some(key) = &key {
-                value["parquet"]["key"] = serde_json::json!(key);
+            for (table, key) in value["tables"].as_array_mut().into_iter().flatten().zip(&keys) {
+                if let Some(key) = key {
+                    table["parquet"]["key"] = serde_json::json!(key);
+                }
             }
-            (datalab_store::AnalysisState::Done(value), Ok((analysis, key)))
+            (datalab_store::AnalysisState::Done(value), Ok((analysis, keys)))
         }
         Err(error) => (datalab_store::AnalysisState::Failed(error.clone()), Err(error)),
     };
     state.store.set_analysis(resource_id, sha256, &record).await.map_err(|error| error.to_string())?;
-    let (analysis, key) = result?;
-    state.query.remove_other_versions(resource_id, key.as_deref());
+    let (analysis, keys) = result?;
+    let current: Vec<&str> = keys.iter().flatten().map(String::as_str).collect();
+    state.query.remove_other_versions(resource_id, &current);
     Ok(analysis)
 }
 
-/// The queryable table of a resource's current file, if its analysis is done.
+/// The queryable table of a resource's current file, if its analysis is
+/// done: the table named `name` (a workbook's sheet), or the default one.
 pub fn table_of(
     state: &AppState,
     resource: &Resource,
     analysis: &datalab_store::AnalysisState,
+    name: Option<&str>,
 ) -> Option<datalab_query::Table> {
-    state.query.table(&resource.id.to_string(), analysis.table_key()?)
+    let key = analysis.table(name)?["parquet"]["key"].as_str()?;
+    let query_name = match name {
+        Some(name) => format!("{}/{name}", resource.id),
+        None => resource.id.to_string(),
+    };
+    state.query.table(&query_name, key)
 }
 
 /// Re-runs the analyses a restart interrupted or never started.
@@ -454,13 +475,7 @@ pub async fn resume_analyses(state: &AppState) -> Result<usize, AppError> {
             match state.store.analysis(resource.id, &resource.sha256).await? {
                 Some(datalab_store::AnalysisState::Done(_)) | Some(datalab_store::AnalysisState::Failed(_)) => {}
                 Some(datalab_store::AnalysisState::Running) | None => {
-                    spawn_analysis(
-                        state.clone(),
-                        resource.id,
-                        resource.sha256.clone(),
-                        storage_key.clone(),
-                        filename.clone(),
-                    );
+                    spawn_analysis(state.clone(), resource, storage_key.clone(), filename.clone());
                     started += 1;
                 }
             }

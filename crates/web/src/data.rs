@@ -37,19 +37,37 @@ fn not_queryable(message: &str) -> AppError {
 }
 
 /// The table of resource `id`, if the caller may read it and it has one.
-pub async fn queryable(state: &AppState, actor: &Actor, id: Uuid) -> Result<(Dataset, Resource, Table), AppError> {
+/// `table` names one of a workbook's tables (its sheet); `None` is the
+/// file's default (first) table. SQL names a resource's default table by
+/// its id and the others as `<id>/<table>`.
+pub async fn queryable(
+    state: &AppState,
+    actor: &Actor,
+    id: Uuid,
+    table: Option<&str>,
+) -> Result<(Dataset, Resource, Table), AppError> {
     let resource = state.store.resource(id).await?;
     let dataset = catalog::readable_dataset(state, actor, &resource.dataset_id.to_string()).await?;
     let resource = dataset.resources.iter().find(|candidate| candidate.id == id).ok_or(AppError::NotFound)?.clone();
     if !catalog::is_tabular(&resource) || !resource.is_upload() {
-        return Err(not_queryable("this resource is not a table: only uploaded CSV and TSV files are queryable"));
+        return Err(not_queryable(
+            "this resource is not a table: only uploaded files in a tabular format (CSV, TSV, XLSX, XLS, ODS, JSON, NDJSON, GeoJSON) are queryable",
+        ));
     }
+    let name = match table {
+        Some(table) => format!("{}/{table}", resource.id),
+        None => resource.id.to_string(),
+    };
     // Only the table's key is read, not the whole analysis: this runs on every data request.
-    match state.store.table_state(resource.id, &resource.sha256).await? {
-        Some(datalab_store::TableState::Ready(key)) => match state.query.table(&resource.id.to_string(), &key) {
+    match state.store.table_state(resource.id, &resource.sha256, table).await? {
+        Some(datalab_store::TableState::Ready(key)) => match state.query.table(&name, &key) {
             Some(table) => Ok((dataset, resource, table)),
             None => Err(AppError::internal(format!("resource {} has a malformed table key", resource.id))),
         },
+        Some(datalab_store::TableState::NoSuchTable) => Err(AppError::Invalid {
+            field: "_table".into(),
+            message: format!("this file has no table named \"{}\"", table.unwrap_or_default()),
+        }),
         Some(datalab_store::TableState::NoTable) => {
             Err(not_queryable("this file was analysed before tables were stored; upload it again"))
         }
@@ -69,8 +87,12 @@ pub async fn sql_tables(state: &AppState, actor: &Actor, sql: &str) -> Result<Ve
     for name in names {
         let unknown =
             || AppError::Invalid { field: "sql".into(), message: format!("\"{name}\" is not a queryable resource id") };
-        let id = Uuid::parse_str(&name).map_err(|_| unknown())?;
-        match queryable(state, actor, id).await {
+        let (id, table) = match name.split_once('/') {
+            Some((id, table)) => (id, Some(table)),
+            None => (name.as_str(), None),
+        };
+        let id = Uuid::parse_str(id).map_err(|_| unknown())?;
+        match queryable(state, actor, id, table).await {
             Ok((_, _, table)) => tables.push(table),
             // Whether a private resource exists is not for a stranger to learn.
             Err(AppError::NotFound | AppError::Forbidden | AppError::NotAuthenticated) => return Err(unknown()),
@@ -81,6 +103,11 @@ pub async fn sql_tables(state: &AppState, actor: &Actor, sql: &str) -> Result<Ve
         }
     }
     Ok(tables)
+}
+
+/// The `_table` parameter: which of a workbook's tables.
+pub fn table_param(pairs: &[(String, String)]) -> Option<&str> {
+    pairs.iter().find(|(key, _)| key == "_table").map(|(_, value)| value.as_str()).filter(|value| !value.is_empty())
 }
 
 fn query_pairs(raw: Option<&str>) -> Result<Vec<(String, String)>, AppError> {
@@ -136,6 +163,8 @@ pub struct RowsParams {
     _search: Option<String>,
     /// Only this column (repeatable).
     _col: Option<String>,
+    /// Which of the file's tables, for files with several (a workbook's sheet name); the first by default.
+    _table: Option<String>,
     /// Any other parameter filters a column: `col=v` (equals), `col__not`, `col__gt`, `col__gte`,
     /// `col__lt`, `col__lte`, `col__contains`, `col__in=a,b`, `col__isnull=1|0`, `col__exact`.
     #[param(rename = "{column}__{op}")]
@@ -174,8 +203,8 @@ async fn rows_page(
     raw: Option<String>,
 ) -> Result<Json<RowsOut>, ApiError> {
     let (actor, _) = api_caller(state, headers).await?;
-    let (_, _, table) = queryable(state, &actor, id).await?;
     let pairs = query_pairs(raw.as_deref())?;
+    let (_, _, table) = queryable(state, &actor, id, table_param(&pairs)).await?;
     let request = RowsRequest::from_pairs(&pairs).map_err(AppError::from)?;
     let page = state.query.rows(table, request).await.map_err(AppError::from)?;
     let next_url = page.next.as_ref().map(|next| {
@@ -223,8 +252,9 @@ pub(crate) async fn rows_file(
     }
     let Some(format) = ExportFormat::from_extension(extension) else { return Err(AppError::NotFound.into()) };
     let (actor, _) = api_caller(&state, &headers).await?;
-    let (dataset, resource, table) = queryable(&state, &actor, id).await?;
-    let request = RowsRequest::from_pairs(&query_pairs(raw.as_deref())?).map_err(AppError::from)?;
+    let pairs = query_pairs(raw.as_deref())?;
+    let (dataset, resource, table) = queryable(&state, &actor, id, table_param(&pairs)).await?;
+    let request = RowsRequest::from_pairs(&pairs).map_err(AppError::from)?;
     Ok(export_response(&state, &dataset, &resource, table, request, format).await?)
 }
 

@@ -36,11 +36,17 @@ async fn an_uploaded_windows_1252_csv_gets_a_schema_and_a_report() {
     );
 
     // A binary file named .csv: a clear failure, nothing else breaks.
-    let created =
-        app.upload(&token, dataset["id"].as_str().unwrap(), b"PK\x03\x04\x00\x00binary".to_vec(), "falso.csv").await;
+    let binary = b"\x7fELF\x02\x01\x01\x00\x00\x00\x00\x00binary".to_vec();
+    let created = app.upload(&token, dataset["id"].as_str().unwrap(), binary, "falso.csv").await;
     let resource = app.analysed(created["id"].as_str().unwrap(), None).await;
     assert_eq!(resource["datalab_analysis"]["status"], "failed");
     assert!(resource["datalab_analysis"]["error"].as_str().unwrap().contains("does not look like text"));
+    // A broken zip named .csv is read as the container it claims to be, and says why it fails.
+    let created =
+        app.upload(&token, dataset["id"].as_str().unwrap(), b"PK\x03\x04\x00\x00binary".to_vec(), "zip.csv").await;
+    let resource = app.analysed(created["id"].as_str().unwrap(), None).await;
+    assert_eq!(resource["datalab_analysis"]["status"], "failed");
+    assert!(resource["datalab_analysis"]["error"].as_str().unwrap().contains("compressed container"), "{resource}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -68,4 +74,86 @@ async fn the_dataset_page_explains_its_quality_score() {
         assert!(page.contains(expected), "{expected}");
     }
     assert!(!page.contains("publicar al menos un recurso"));
+}
+
+/// A workbook with two sheets: both become tables, each queryable and shown.
+fn workbook() -> Vec<u8> {
+    let mut workbook = rust_xlsxwriter::Workbook::new();
+    let sheet = workbook.add_worksheet();
+    sheet.set_name("Incidentes").unwrap();
+    sheet.write_string(0, 0, "municipio").unwrap();
+    sheet.write_string(0, 1, "monto").unwrap();
+    for (row, (municipio, monto)) in [("Monterrey", 100.5), ("Apodaca", 20.0), ("Monterrey", 30.0)].iter().enumerate() {
+        sheet.write_string(row as u32 + 1, 0, *municipio).unwrap();
+        sheet.write_number(row as u32 + 1, 1, *monto).unwrap();
+    }
+    let second = workbook.add_worksheet();
+    second.set_name("Municipios").unwrap();
+    second.write_string(0, 0, "municipio").unwrap();
+    second.write_string(0, 1, "clave").unwrap();
+    second.write_string(1, 0, "Monterrey").unwrap();
+    second.write_number(1, 1, 39.0).unwrap();
+    second.write_string(2, 0, "Apodaca").unwrap();
+    second.write_number(2, 1, 6.0).unwrap();
+    workbook.save_to_buffer().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_sheet_of_an_uploaded_workbook_is_a_queryable_table() {
+    let app = TestApp::start().await;
+    let (_, token) = app.user("root", true).await;
+    app.organization("org-a").await;
+    let dataset = app.dataset(&token, "libro", "org-a", false).await;
+    let created = app.upload(&token, dataset["id"].as_str().unwrap(), workbook(), "incidentes.xlsx").await;
+    let id = created["id"].as_str().unwrap().to_string();
+    let resource = app.analysed(&id, None).await;
+    assert_eq!(resource["datalab_analysis"]["status"], "done", "{resource}");
+    assert_eq!(resource["datalab_analysis"]["format"], "xlsx");
+    let tables: Vec<&str> = resource["datalab_analysis"]["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|table| table["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(tables, ["Incidentes", "Municipios"]);
+    // CKAN clients see the first sheet.
+    assert_eq!(resource["schema"]["fields"][1], json!({"name": "monto", "type": "number"}));
+    assert_eq!(resource["datastore_active"], true);
+    let (status, found) =
+        app.ckan("datastore_search", None, json!({"resource_id": id, "filters": {"municipio": "Monterrey"}})).await;
+    assert_eq!(status, 200, "{found}");
+    assert_eq!(found["result"]["total"], 2);
+
+    // The native API picks a sheet with `_table`; an unknown one is a 409 naming it.
+    let client = TestApp::new_client();
+    let rows: serde_json::Value = client
+        .get(app.url(&format!("/api/v1/resources/{id}/rows?_table=Municipios&_sort=clave")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(rows["rows"][0]["municipio"], "Apodaca", "{rows}");
+    assert_eq!(rows["total"], 2);
+    let unknown = client.get(app.url(&format!("/api/v1/resources/{id}/rows?_table=Hoja9"))).send().await.unwrap();
+    assert_eq!(unknown.status(), 409);
+    assert!(unknown.text().await.unwrap().contains("Hoja9"));
+    // SQL names the other sheets `<id>/<sheet>` and joins them.
+    let sql = format!(
+        "SELECT m.clave, sum(i.monto) AS total FROM \"{id}\" i JOIN \"{id}/Municipios\" m ON i.municipio = m.municipio \
+         GROUP BY m.clave ORDER BY m.clave"
+    );
+    let (status, joined) = app.ckan("datastore_search_sql", None, json!({"sql": sql})).await;
+    assert_eq!(status, 200, "{joined}");
+    assert_eq!(joined["result"]["records"], json!([{"clave": 6, "total": 20.0}, {"clave": 39, "total": 130.5}]));
+
+    // The page lists the tables and shows the one asked for.
+    let page = app.page(&format!("/dataset/libro/resource/{id}")).await;
+    assert!(page.contains("Tablas de este archivo") && page.contains("?_table=Municipios"), "the tables are listed");
+    let page = app.page(&format!("/dataset/libro/resource/{id}?_table=Municipios")).await;
+    assert!(page.contains("<td>clave</td>"), "the sheet's schema is shown");
+    assert!(page.contains("2 filas, leídas de XLSX"));
+    let missing = client.get(app.url(&format!("/dataset/libro/resource/{id}?_table=Hoja9"))).send().await.unwrap();
+    assert_eq!(missing.status(), 404);
 }

@@ -61,7 +61,7 @@ fn delimited(records: &[Vec<Value>], delimiter: u8) -> Result<String, AppError> 
 
 pub(super) async fn search(call: &mut Call<'_>) -> Result<Value, AppError> {
     let id = resource_id(&call.params)?;
-    let (_, _, table) = data::queryable(call.state, &call.actor, id).await?;
+    let (_, _, table) = data::queryable(call.state, &call.actor, id, None).await?;
     let filters = match json_param(&call.params, "filters")? {
         None => Map::new(),
         Some(Value::Object(filters)) => filters,
@@ -191,11 +191,11 @@ pub(super) async fn search_sql(call: &mut Call<'_>) -> Result<Value, AppError> {
 
 pub(super) async fn info(call: &mut Call<'_>) -> Result<Value, AppError> {
     let id = resource_id(&call.params)?;
-    let (_, resource, table) = data::queryable(call.state, &call.actor, id).await?;
+    let (_, resource, table) = data::queryable(call.state, &call.actor, id, None).await?;
     let info = call.state.query.info(&table)?;
     let schema = match call.state.store.analysis(resource.id, &resource.sha256).await? {
-        Some(datalab_store::AnalysisState::Done(analysis)) => analysis["schema"]["fields"].clone(),
-        _ => Value::Null,
+        Some(analysis) => analysis.table(None).map(|table| table["schema"]["fields"].clone()).unwrap_or(Value::Null),
+        None => Value::Null,
     };
     let described =
         |name: &str| schema.as_array().and_then(|fields| fields.iter().find(|field| field["name"] == name)).cloned();

@@ -200,15 +200,26 @@ pub fn license_dict(license: &licenses::License) -> Value {
 /// summary of the analysis.
 pub fn add_analysis(dict: &mut Value, analysis: &datalab_store::AnalysisState) {
     match analysis {
-        datalab_store::AnalysisState::Done(analysis) => {
-            dict["schema"] = analysis["schema"].clone();
+        datalab_store::AnalysisState::Done(_) => {
+            // The default table (a workbook's first sheet) is the one CKAN
+            // clients see; every table is listed with its name.
+            let tables = analysis.tables();
+            let Some(first) = tables.first() else { return };
+            dict["schema"] = first["schema"].clone();
             dict["datalab_analysis"] = json!({
                 "status": "done",
-                "encoding": analysis["encoding"],
-                "delimiter": analysis["dialect"]["delimiter"],
-                "rows": analysis["rows"],
-                "valid": analysis["report"]["valid"],
-                "errors": analysis["report"]["stats"]["errors"],
+                "format": first["format"],
+                "encoding": first["encoding"],
+                "delimiter": first["dialect"]["delimiter"],
+                "rows": first["rows"],
+                "valid": first["report"]["valid"],
+                "errors": first["report"]["stats"]["errors"],
+                "tables": tables.iter().map(|table| json!({
+                    "name": table["name"],
+                    "rows": table["rows"],
+                    "valid": table["report"]["valid"],
+                    "errors": table["report"]["stats"]["errors"],
+                })).collect::<Vec<_>>(),
             });
         }
         datalab_store::AnalysisState::Running => dict["datalab_analysis"] = json!({"status": "running"}),

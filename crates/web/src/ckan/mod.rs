@@ -334,7 +334,10 @@ async fn dispatch(call: &mut Call<'_>, name: &str) -> Result<Value, AppError> {
                 dicts::add_analysis(&mut dict, analysis);
             }
             dict["datastore_active"] = json!(
-                analysis.as_ref().and_then(|analysis| catalog::table_of(call.state, resource, analysis)).is_some()
+                analysis
+                    .as_ref()
+                    .and_then(|analysis| catalog::table_of(call.state, resource, analysis, None))
+                    .is_some()
             );
             Ok(dict)
         }
@@ -448,7 +451,7 @@ async fn package_value(call: &Call<'_>, dataset: &Dataset) -> Result<Value, AppE
     // Which resources the DataStore actions can query (only the table key is read, not each analysis).
     for (index, resource) in dataset.resources.iter().enumerate() {
         if catalog::is_tabular(resource) {
-            let table = call.state.store.table_state(resource.id, &resource.sha256).await?;
+            let table = call.state.store.table_state(resource.id, &resource.sha256, None).await?;
             value["resources"][index]["datastore_active"] =
                 json!(matches!(table, Some(datalab_store::TableState::Ready(_))));
         }

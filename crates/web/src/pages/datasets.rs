@@ -501,15 +501,48 @@ pub async fn resource_page(
     let resource = dataset.resources.iter().find(|resource| resource.id == resource_id).ok_or(AppError::NotFound)?;
     let base = crate::ckan::base_url(&state, request.headers());
     let analysis_state = state.store.analysis(resource.id, &resource.sha256).await?;
-    let preview = match analysis_state.as_ref().and_then(|analysis| catalog::table_of(&state, resource, analysis)) {
+    // `_table` picks one of a workbook's sheets; the first is the default.
+    let pairs: Vec<(String, String)> =
+        serde_urlencoded::from_str(request.uri().query().unwrap_or_default()).unwrap_or_default();
+    let selected = crate::data::table_param(&pairs).map(str::to_string);
+    let page_path = format!("/dataset/{}/resource/{}", dataset.name, resource.id);
+    let tables: Vec<Value> = analysis_state
+        .as_ref()
+        .map(|analysis| analysis.tables())
+        .unwrap_or_default()
+        .iter()
+        .enumerate()
+        .map(|(index, table)| {
+            let name = table["name"].as_str().unwrap_or_default();
+            let current = match &selected {
+                Some(selected) => selected == name,
+                None => index == 0,
+            };
+            let url = if index == 0 {
+                format!("{page_path}#datos")
+            } else {
+                format!("{page_path}?{}#datos", serde_urlencoded::to_string([("_table", name)]).unwrap_or_default())
+            };
+            json!({"name": name, "rows": table["rows"], "url": url, "current": current})
+        })
+        .collect();
+    if let (Some(selected), Some(analysis)) = (&selected, &analysis_state)
+        && matches!(analysis, datalab_store::AnalysisState::Done(_))
+        && analysis.table(Some(selected)).is_none()
+    {
+        return Err(AppError::NotFound);
+    }
+    let preview = match analysis_state
+        .as_ref()
+        .and_then(|analysis| catalog::table_of(&state, resource, analysis, selected.as_deref()))
+    {
         Some(table) => {
-            let page_path = format!("/dataset/{}/resource/{}", dataset.name, resource.id);
             Some(data_preview(&state, table, resource.id, &page_path, request.uri().query(), context.lang).await)
         }
         None => None,
     };
-    let analysis = match analysis_state {
-        Some(datalab_store::AnalysisState::Done(analysis)) => {
+    let analysis = match analysis_state.as_ref().map(|state| (state, state.table(selected.as_deref()))) {
+        Some((datalab_store::AnalysisState::Done(_), Some(analysis))) => {
             let lang = context.lang;
             let errors: Vec<Value> = analysis["report"]["tasks"][0]["errors"]
                 .as_array()
@@ -521,6 +554,9 @@ pub async fn resource_page(
                 .unwrap_or_default();
             json!({
                 "status": "done",
+                "name": analysis["name"],
+                "format": analysis["format"],
+                "geo": analysis["geo"],
                 "encoding": analysis["encoding"],
                 "delimiter": match analysis["dialect"]["delimiter"].as_str() { Some("\t") => "TAB".to_string(), Some(other) => other.to_string(), None => String::new() },
                 "rows": analysis["rows"],
@@ -532,9 +568,9 @@ pub async fn resource_page(
                 "profile": profile_with_histograms(&analysis["profile"], lang),
             })
         }
-        Some(datalab_store::AnalysisState::Running) => json!({"status": "running"}),
-        Some(datalab_store::AnalysisState::Failed(error)) => json!({"status": "failed", "error": error}),
-        None => Value::Null,
+        Some((datalab_store::AnalysisState::Running, _)) => json!({"status": "running"}),
+        Some((datalab_store::AnalysisState::Failed(error), _)) => json!({"status": "failed", "error": error}),
+        Some((datalab_store::AnalysisState::Done(_), None)) | None => Value::Null,
     };
     render(
         &state,
@@ -558,6 +594,7 @@ pub async fn resource_page(
             "can_edit": context.actor.can(Action::UpdateDataset { organization: dataset.owner_org }),
             "base_url": base,
             "analysis": analysis,
+            "tables": if tables.len() > 1 { json!(tables) } else { json!([]) },
             "preview": preview,
             "examples": preview.is_some().then(|| crate::data::examples(&base, resource.id)),
         }),
@@ -856,10 +893,8 @@ pub(crate) async fn quality_report(
 ) -> Result<datalab_core::quality::QualityReport, AppError> {
     let mut facts = Vec::new();
     for resource in &dataset.resources {
-        if let Some(datalab_store::AnalysisState::Done(analysis)) =
-            state.store.analysis(resource.id, &resource.sha256).await?
-        {
-            facts.push(table_facts(&analysis));
+        if let Some(analysis) = state.store.analysis(resource.id, &resource.sha256).await? {
+            facts.extend(analysis.tables().into_iter().map(table_facts));
         }
     }
     Ok(datalab_core::quality::score(dataset, &facts, time::OffsetDateTime::now_utc().date()))

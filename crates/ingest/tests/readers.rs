@@ -1,0 +1,340 @@
+//! Every reader, through the one entry point `analyze_file`, on real files
+//! written here: workbooks by rust_xlsxwriter and by hand (ODS is a zip of
+//! XML), JSON, NDJSON and GeoJSON text; and the bad inputs the issue lists.
+
+use std::io::Write;
+
+use arrow::array::Array;
+use datalab_ingest::{AnalyzeOptions, FileAnalysis, IngestError, analyze_file};
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use serde_json::Value;
+
+fn options(dir: &std::path::Path, name: &str) -> AnalyzeOptions {
+    AnalyzeOptions { name: name.into(), parquet: Some(dir.join("table.parquet")), ..Default::default() }
+}
+
+fn run(bytes: &[u8], name: &str) -> (tempfile::TempDir, Result<FileAnalysis, IngestError>) {
+    let dir = tempfile::tempdir().unwrap();
+    let result = analyze_file(bytes, &options(dir.path(), name));
+    (dir, result)
+}
+
+fn field_types(table: &datalab_ingest::Analysis) -> Vec<(String, String)> {
+    table.schema["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|field| (field["name"].as_str().unwrap().to_string(), field["type"].as_str().unwrap().to_string()))
+        .collect()
+}
+
+fn error_types(table: &datalab_ingest::Analysis) -> Vec<String> {
+    table.report["tasks"][0]["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|error| error["type"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// The typed table a reader wrote, as one batch.
+fn parquet_rows(table: &datalab_ingest::Analysis) -> arrow::record_batch::RecordBatch {
+    let path = &table.parquet.as_ref().expect("a Parquet table").path;
+    let reader = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(path).unwrap()).unwrap().build().unwrap();
+    let batches: Vec<_> = reader.map(Result::unwrap).collect();
+    arrow::compute::concat_batches(&batches[0].schema(), &batches).unwrap()
+}
+
+fn text(batch: &arrow::record_batch::RecordBatch, column: &str, row: usize) -> Option<String> {
+    let array = batch.column_by_name(column).unwrap();
+    if array.is_null(row) {
+        return None;
+    }
+    Some(arrow::util::display::array_value_to_string(array, row).unwrap())
+}
+
+fn workbook() -> Vec<u8> {
+    use rust_xlsxwriter::{ExcelDateTime, Format, Formula, Workbook};
+    let mut workbook = Workbook::new();
+    let date = Format::new().set_num_format("dd/mm/yyyy");
+    let sheet = workbook.add_worksheet();
+    sheet.set_name("Incidentes").unwrap();
+    // A title and a blank row above the table, as agencies publish them.
+    sheet.write_string(0, 0, "Reporte de incidentes 2024 — Secretaría").unwrap();
+    for (column, label) in ["folio", "fecha", "municipio", "monto", "doble", "atendido"].iter().enumerate() {
+        sheet.write_string(2, column as u16, *label).unwrap();
+    }
+    let rows = [
+        (1, (2024, 3, 31), "Monterrey", 1250.5, true),
+        (2, (2024, 4, 1), "Apodaca", 300.0, false),
+        (3, (2024, 4, 2), "García", 10.25, true),
+    ];
+    for (index, (folio, (year, month, day), municipio, monto, atendido)) in rows.iter().enumerate() {
+        let row = 3 + index as u32;
+        sheet.write_number(row, 0, *folio as f64).unwrap();
+        sheet.write_datetime_with_format(row, 1, ExcelDateTime::from_ymd(*year, *month, *day).unwrap(), &date).unwrap();
+        sheet.write_string(row, 2, *municipio).unwrap();
+        sheet.write_number(row, 3, *monto).unwrap();
+        // A formula with the value the spreadsheet saved; it is never evaluated.
+        sheet
+            .write_formula(row, 4, Formula::new(format!("=D{}*2", row + 1)).set_result(format!("{}", monto * 2.0)))
+            .unwrap();
+        sheet.write_boolean(row, 5, *atendido).unwrap();
+    }
+    let second = workbook.add_worksheet();
+    second.set_name("Municipios").unwrap();
+    second.write_string(0, 0, "clave").unwrap();
+    second.write_string(0, 1, "nombre").unwrap();
+    second.write_number(1, 0, 39.0).unwrap();
+    second.write_string(1, 1, "Monterrey").unwrap();
+    second.write_number(2, 0, 6.0).unwrap();
+    second.write_string(2, 1, "Apodaca").unwrap();
+    // An empty sheet is not a table.
+    workbook.add_worksheet().set_name("Notas").unwrap();
+    workbook.save_to_buffer().unwrap()
+}
+
+#[test]
+fn every_sheet_of_a_workbook_is_a_table() {
+    let (_dir, result) = run(&workbook(), "incidentes.xlsx");
+    let file = result.unwrap();
+    assert_eq!(file.format, "xlsx");
+    let names: Vec<&str> = file.tables.iter().map(|table| table.name.as_str()).collect();
+    assert_eq!(names, ["Incidentes", "Municipios"]);
+    let incidents = &file.tables[0];
+    assert_eq!(incidents.rows, 3);
+    assert_eq!(
+        field_types(incidents),
+        [
+            ("folio".to_string(), "integer".to_string()),
+            ("fecha".into(), "date".into()),
+            ("municipio".into(), "string".into()),
+            ("monto".into(), "number".into()),
+            ("doble".into(), "number".into()),
+            ("atendido".into(), "boolean".into()),
+        ]
+    );
+    assert!(incidents.report["valid"].as_bool().unwrap(), "{}", incidents.report);
+    let batch = parquet_rows(incidents);
+    assert_eq!(text(&batch, "fecha", 0).as_deref(), Some("2024-03-31"));
+    assert_eq!(text(&batch, "municipio", 2).as_deref(), Some("García"));
+    // The formula's saved result.
+    assert_eq!(text(&batch, "doble", 0).as_deref(), Some("2501.0"));
+    assert_eq!(text(&batch, "atendido", 1).as_deref(), Some("false"));
+    // Each table has its own Parquet file.
+    let municipalities = &file.tables[1];
+    assert_eq!(municipalities.rows, 2);
+    assert_ne!(municipalities.parquet.as_ref().unwrap().path, incidents.parquet.as_ref().unwrap().path);
+    assert_eq!(text(&parquet_rows(municipalities), "nombre", 1).as_deref(), Some("Apodaca"));
+}
+
+#[test]
+fn a_workbook_with_the_wrong_name_is_still_read_as_one() {
+    let (_dir, result) = run(&workbook(), "incidentes.csv");
+    assert_eq!(result.unwrap().format, "xlsx");
+}
+
+fn zip_file(entries: &[(&str, &[u8], bool)]) -> Vec<u8> {
+    let mut buffer = std::io::Cursor::new(Vec::new());
+    {
+        let mut zip = zip::ZipWriter::new(&mut buffer);
+        for (name, content, compressed) in entries {
+            let method = if *compressed { zip::CompressionMethod::Deflated } else { zip::CompressionMethod::Stored };
+            let options = zip::write::SimpleFileOptions::default().compression_method(method);
+            zip.start_file(*name, options).unwrap();
+            zip.write_all(content).unwrap();
+        }
+        zip.finish().unwrap();
+    }
+    buffer.into_inner()
+}
+
+const MANIFEST: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
+<manifest:manifest xmlns:manifest="urn:oasis:names:tc:opendocument:xmlns:manifest:1.0" manifest:version="1.2">
+ <manifest:file-entry manifest:full-path="/" manifest:media-type="application/vnd.oasis.opendocument.spreadsheet"/>
+ <manifest:file-entry manifest:full-path="content.xml" manifest:media-type="text/xml"/>
+</manifest:manifest>"#;
+
+fn ods() -> Vec<u8> {
+    let content = r#"<?xml version="1.0" encoding="UTF-8"?>
+<office:document-content xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0"
+  xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0"
+  xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0" office:version="1.2">
+<office:body><office:spreadsheet>
+<table:table table:name="Escuelas">
+<table:table-row><table:table-cell office:value-type="string"><text:p>escuela</text:p></table:table-cell><table:table-cell office:value-type="string"><text:p>alumnos</text:p></table:table-cell></table:table-row>
+<table:table-row><table:table-cell office:value-type="string"><text:p>Benito Juárez</text:p></table:table-cell><table:table-cell office:value-type="float" office:value="320"><text:p>320</text:p></table:table-cell></table:table-row>
+<table:table-row><table:table-cell office:value-type="string"><text:p>Niños Héroes</text:p></table:table-cell><table:table-cell office:value-type="float" office:value="215"><text:p>215</text:p></table:table-cell></table:table-row>
+</table:table>
+<table:table table:name="Fuentes">
+<table:table-row><table:table-cell office:value-type="string"><text:p>fuente</text:p></table:table-cell></table:table-row>
+<table:table-row><table:table-cell office:value-type="string"><text:p>SEP</text:p></table:table-cell></table:table-row>
+</table:table>
+</office:spreadsheet></office:body></office:document-content>"#;
+    zip_file(&[
+        ("mimetype", b"application/vnd.oasis.opendocument.spreadsheet", false),
+        ("content.xml", content.as_bytes(), true),
+        ("META-INF/manifest.xml", MANIFEST.as_bytes(), true),
+    ])
+}
+
+#[test]
+fn an_ods_workbook_gives_a_table_per_sheet() {
+    let (_dir, result) = run(&ods(), "escuelas.ods");
+    let file = result.unwrap();
+    assert_eq!(file.format, "ods");
+    assert_eq!(file.tables.iter().map(|table| table.name.as_str()).collect::<Vec<_>>(), ["Escuelas", "Fuentes"]);
+    assert_eq!(field_types(&file.tables[0])[1], ("alumnos".to_string(), "integer".to_string()));
+    assert_eq!(text(&parquet_rows(&file.tables[0]), "escuela", 1).as_deref(), Some("Niños Héroes"));
+    // Named .zip, it is still recognised by its mimetype entry.
+    let (_dir, result) = run(&ods(), "escuelas");
+    assert_eq!(result.unwrap().format, "ods");
+}
+
+#[test]
+fn a_zip_bomb_in_a_workbook_is_refused_before_it_expands() {
+    let zeros = vec![0u8; 20 << 20];
+    let bomb = zip_file(&[("[Content_Types].xml", b"<Types/>", true), ("xl/sharedStrings.xml", &zeros, true)]);
+    assert!(bomb.len() < 1 << 20, "the bomb compresses ({} bytes)", bomb.len());
+    let dir = tempfile::tempdir().unwrap();
+    let options = AnalyzeOptions { max_uncompressed_bytes: 10 << 20, ..options(dir.path(), "bomba.xlsx") };
+    match analyze_file(bomb.as_slice(), &options) {
+        Err(IngestError::TooLarge { limit }) => assert_eq!(limit, 10 << 20),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    // Nothing is left in the output folder.
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+}
+
+#[test]
+fn broken_workbooks_get_clear_errors() {
+    let mut garbage = b"PK\x03\x04".to_vec();
+    garbage.extend((0..5000u32).map(|i| (i * 7919 % 251) as u8));
+    let (dir, result) = run(&garbage, "roto.xlsx");
+    let error = result.unwrap_err();
+    assert!(matches!(error, IngestError::Container(_) | IngestError::Workbook(_)), "{error}");
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "no spool or table file is left");
+    // A workbook with only empty sheets holds no table.
+    let mut empty = rust_xlsxwriter::Workbook::new();
+    empty.add_worksheet();
+    let (_dir, result) = run(&empty.save_to_buffer().unwrap(), "vacio.xlsx");
+    assert!(matches!(result, Err(IngestError::NoTable)), "{result:?}");
+}
+
+#[test]
+fn json_records_are_flattened_with_dotted_names() {
+    let json = r#"[
+        {"folio": 1, "fecha": "31/03/2024", "lugar": {"municipio": "Monterrey", "cp": "64000"}, "etiquetas": ["agua", "luz"], "monto": "$1,250.50", "activo": true},
+        {"folio": 2, "fecha": "01/04/2024", "lugar": {"municipio": "Apodaca"}, "etiquetas": [], "monto": null, "activo": false, "nota": "nueva columna"}
+    ]"#;
+    let (_dir, result) = run(json.as_bytes(), "incidentes.json");
+    let file = result.unwrap();
+    assert_eq!(file.format, "json");
+    let table = &file.tables[0];
+    assert_eq!(table.rows, 2);
+    let types = field_types(table);
+    let names: Vec<&str> = types.iter().map(|(name, _)| name.as_str()).collect();
+    assert_eq!(names, ["folio", "fecha", "lugar.municipio", "lugar.cp", "etiquetas", "monto", "activo", "nota"]);
+    assert_eq!(types[0].1, "integer");
+    assert_eq!(types[1].1, "date");
+    assert_eq!(types[5].1, "number");
+    assert_eq!(types[6].1, "boolean");
+    let batch = parquet_rows(table);
+    assert_eq!(text(&batch, "etiquetas", 0).as_deref(), Some(r#"["agua","luz"]"#));
+    assert_eq!(text(&batch, "lugar.cp", 1), None);
+    assert_eq!(text(&batch, "fecha", 1).as_deref(), Some("2024-04-01"));
+    // An API answer that wraps its records.
+    let wrapped = r#"{"total": 2, "data": [{"a": 1}, {"a": 2}], "pagina": 1}"#;
+    let (_dir, result) = run(wrapped.as_bytes(), "api.json");
+    assert_eq!(result.unwrap().tables[0].rows, 2);
+}
+
+#[test]
+fn ndjson_loads_every_good_line_and_reports_the_bad_one() {
+    let ndjson = "{\"id\": 1, \"nombre\": \"Ana\"}\n{\"id\": 2, \"nombre\": \"Luis\"}\nesto no es json\n\n{\"id\": 3, \"nombre\": \"Sofía\"}\n";
+    let (_dir, result) = run(ndjson.as_bytes(), "personas.ndjson");
+    let file = result.unwrap();
+    assert_eq!(file.format, "ndjson");
+    let table = &file.tables[0];
+    assert_eq!(table.rows, 3);
+    assert_eq!(error_types(table), ["source-error"]);
+    let error = &table.report["tasks"][0]["errors"][0];
+    assert_eq!(error["rowNumber"], 3);
+    assert!(error["messageEs"].as_str().unwrap().contains("línea 3"));
+    // Recognised without its extension.
+    let (_dir, result) = run(ndjson.as_bytes(), "personas");
+    assert_eq!(result.unwrap().format, "ndjson");
+}
+
+#[test]
+fn geojson_keeps_geometry_and_reports_its_extent() {
+    let geojson = r#"{"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"nombre": "Parque Fundidora", "area_ha": 142}, "geometry": {"type": "Polygon", "coordinates": [[[-100.29, 25.67], [-100.28, 25.67], [-100.28, 25.68], [-100.29, 25.67]]]}},
+        {"type": "Feature", "properties": {"nombre": "Macroplaza", "area_ha": 40}, "geometry": {"type": "Point", "coordinates": [-100.309, 25.669]}},
+        {"type": "Feature", "properties": {"nombre": "Sin lugar", "area_ha": null}, "geometry": null}
+    ]}"#;
+    let (_dir, result) = run(geojson.as_bytes(), "parques.geojson");
+    let file = result.unwrap();
+    assert_eq!(file.format, "geojson");
+    let table = &file.tables[0];
+    assert_eq!(table.rows, 3);
+    assert_eq!(
+        field_types(table),
+        [
+            ("nombre".to_string(), "string".to_string()),
+            ("area_ha".into(), "integer".into()),
+            ("geometry".into(), "geojson".into())
+        ]
+    );
+    let geo = table.geo.as_ref().unwrap();
+    assert_eq!(geo.bbox, Some([-100.309, 25.669, -100.28, 25.68]));
+    assert_eq!(geo.geometry_types.get("Polygon"), Some(&1));
+    assert_eq!(geo.geometry_types.get("Point"), Some(&1));
+    let batch = parquet_rows(table);
+    let point: Value = serde_json::from_str(&text(&batch, "geometry", 1).unwrap()).unwrap();
+    assert_eq!(point["coordinates"][0], -100.309);
+    assert_eq!(text(&batch, "geometry", 2), None);
+    // Named .json, the signature still says GeoJSON.
+    let (_dir, result) = run(geojson.as_bytes(), "parques.json");
+    assert_eq!(result.unwrap().format, "geojson");
+}
+
+#[test]
+fn hostile_json_gets_a_clear_error() {
+    // Nested 10,000 deep: refused by the parser's depth limit, not by the stack.
+    let deep = format!("[{}{}]", "[".repeat(10_000), "]".repeat(10_000));
+    let (_dir, result) = run(deep.as_bytes(), "profundo.json");
+    match result {
+        Err(IngestError::Json(message)) => assert!(message.contains("recursion limit"), "{message}"),
+        other => panic!("expected a JSON error, got {other:?}"),
+    }
+    let deep_object = format!("{}1{}", "{\"a\":".repeat(10_000), "}".repeat(10_000));
+    let (_dir, result) = run(format!("[{deep_object}]").as_bytes(), "profundo.json");
+    assert!(matches!(result, Err(IngestError::Json(_))), "{result:?}");
+    // Cut short.
+    let (_dir, result) = run(br#"[{"a": 1}, {"a": "#, "cortado.json");
+    assert!(matches!(result, Err(IngestError::Json(_))), "{result:?}");
+    // No records.
+    let (_dir, result) = run(b"[]", "vacio.json");
+    assert!(matches!(result, Err(IngestError::NoTable)), "{result:?}");
+    let (_dir, result) = run(br#"{"mensaje": "sin datos"}"#, "objeto.json");
+    assert!(matches!(result, Err(IngestError::Json(_))), "{result:?}");
+    // Too many columns.
+    let wide: String = (0..2_100).map(|i| format!("\"c{i}\": {i}")).collect::<Vec<_>>().join(",");
+    let (_dir, result) = run(format!("[{{{wide}}}]").as_bytes(), "ancho.json");
+    assert!(matches!(result, Err(IngestError::TooManyColumns(_))), "{result:?}");
+}
+
+#[test]
+fn long_values_do_not_fill_the_profile() {
+    // 300 distinct 100 KB texts: the profile does not keep them.
+    let mut csv = String::from("id,texto\n");
+    for row in 0..300 {
+        csv.push_str(&format!("{row},{}\n", format!("{row:05}").repeat(20_000)));
+    }
+    let (_dir, result) = run(csv.as_bytes(), "largo.csv");
+    let table = &result.unwrap().tables[0];
+    let column = &table.profile[1];
+    assert!(column.distinct_is_lower_bound);
+    assert!(column.top.is_empty());
+}
