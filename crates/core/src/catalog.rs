@@ -175,6 +175,11 @@ pub struct Resource {
     pub created: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
     pub last_modified: OffsetDateTime,
+    /// The publisher's Table Schema for the file's (first) table: types,
+    /// titles, descriptions, missing values and constraints that ingestion
+    /// applies instead of inferring them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schema: Option<serde_json::Value>,
 }
 
 impl Resource {

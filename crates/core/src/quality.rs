@@ -217,6 +217,7 @@ mod tests {
             sha256: String::new(),
             created: datetime!(2024-01-01 0:00 UTC),
             last_modified: datetime!(2024-01-01 0:00 UTC),
+            schema: None,
         });
         let clean = TableFacts { rows: 100, cells: 1000, missing_cells: 0, errors: 0, duplicate_rows: 0 };
         assert_eq!(score(&complete, &[clean], date!(2024 - 01 - 10)).score, 100);

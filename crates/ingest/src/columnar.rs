@@ -30,8 +30,8 @@ use parquet::file::properties::{EnabledStatistics, WriterProperties};
 
 use crate::IngestError;
 use crate::infer::{
-    DateFormat, FieldType, days_from_civil, is_missing, parse_boolean, parse_date, parse_datetime, parse_integer,
-    parse_number, parse_time,
+    DateFormat, FieldType, days_from_civil, parse_boolean, parse_date, parse_datetime, parse_integer, parse_number,
+    parse_time,
 };
 
 /// Rows per batch and per Parquet row group page: large enough for fast
@@ -63,6 +63,8 @@ pub fn arrow_type(field_type: FieldType) -> DataType {
 pub(crate) struct Staging {
     schema: SchemaRef,
     builders: Vec<StringBuilder>,
+    /// The publisher's missing values, replacing the default markers.
+    missing: Option<Vec<String>>,
     rows: usize,
     bytes: usize,
     sender: Option<SyncSender<RecordBatch>>,
@@ -71,7 +73,7 @@ pub(crate) struct Staging {
 }
 
 impl Staging {
-    pub(crate) fn create(path: &Path, labels: &[String]) -> Result<Staging, IngestError> {
+    pub(crate) fn create(path: &Path, labels: &[String], missing: Option<Vec<String>>) -> Result<Staging, IngestError> {
         let schema = Arc::new(Schema::new(
             labels.iter().map(|label| Field::new(label, DataType::Utf8, true)).collect::<Vec<_>>(),
         ));
@@ -93,6 +95,7 @@ impl Staging {
         })?;
         Ok(Staging {
             builders: labels.iter().map(|_| StringBuilder::new()).collect(),
+            missing,
             schema,
             rows: 0,
             bytes: 0,
@@ -106,7 +109,7 @@ impl Staging {
     pub(crate) fn push(&mut self, record: &csv::StringRecord) -> Result<(), IngestError> {
         for (index, builder) in self.builders.iter_mut().enumerate() {
             match record.get(index) {
-                Some(cell) if !is_missing(cell) => {
+                Some(cell) if !crate::table::is_null(&self.missing, cell) => {
                     let value = cell.trim();
                     self.bytes += value.len();
                     builder.append_value(value);

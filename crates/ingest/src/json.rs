@@ -114,7 +114,13 @@ impl Reader for JsonReader {
         }
         let index = columns.index;
         // Second pass: the rows.
-        let mut table = TableBuilder::new(labels.clone(), 0, options.parquet_path(0), options.max_listed_errors)?;
+        let mut table = TableBuilder::new(
+            labels.clone(),
+            0,
+            options.parquet_path(0),
+            options.max_listed_errors,
+            options.given_schema(0)?,
+        )?;
         table.check_decoding(true);
         if let Some(column) = geometry_index {
             table.give_type(column, "geojson");

@@ -14,6 +14,7 @@
 //! samples; per row an 8-byte hash for duplicate detection.
 
 pub mod columnar;
+pub mod constraints;
 pub mod encoding;
 pub mod infer;
 pub mod json;
@@ -47,6 +48,8 @@ pub enum IngestError {
     Workbook(String),
     #[error("cannot read the JSON: {0}")]
     Json(String),
+    #[error("the schema cannot be applied: {0}")]
+    Schema(String),
     #[error("the records spread into more than {0} columns")]
     TooManyColumns(usize),
 }

@@ -260,6 +260,7 @@ impl<'a> SheetTable<'a> {
             header_number,
             self.options.parquet_path(self.index),
             self.options.max_listed_errors,
+            self.options.given_schema(self.index)?,
         )?;
         self.table = Some((builder, first_column, width));
         for (row, cells) in data_rows {

@@ -10,8 +10,9 @@ use serde_json::{Value, json};
 
 use crate::IngestError;
 use crate::columnar::{Staging, TypedField, write_typed};
+use crate::constraints::{GivenField, GivenSchema};
 use crate::encoding::{EncodingSource, detect, looks_binary};
-use crate::infer::{DateFormat, FieldType, MISSING_MARKERS, TypeVotes, is_missing, parse_date, parse_number};
+use crate::infer::{DateFormat, FieldType, MISSING_MARKERS, TypeVotes, fits, is_missing, parse_date, parse_number};
 use crate::sniff::{Dialect, sniff};
 
 #[derive(Debug, Clone)]
@@ -33,6 +34,9 @@ pub struct AnalyzeOptions {
     /// The most a compressed container (a workbook, a zipped Shapefile) may
     /// expand to, summed over its entries.
     pub max_uncompressed_bytes: u64,
+    /// The publisher's Table Schema for the file's first table: its types,
+    /// formats, missing values and constraints replace inference's.
+    pub schema: Option<Value>,
     /// Where files that must be read twice or out of order are kept while
     /// they are read (defaults to the Parquet output's folder, then the
     /// system's temporary folder).
@@ -49,11 +53,21 @@ impl Default for AnalyzeOptions {
             format: None,
             max_uncompressed_bytes: 2 << 30,
             spool_dir: None,
+            schema: None,
         }
     }
 }
 
 impl AnalyzeOptions {
+    /// The publisher's schema for table number `index`: only the first
+    /// table (the resource's default) has one.
+    pub fn given_schema(&self, index: usize) -> Result<Option<GivenSchema>, IngestError> {
+        match (&self.schema, index) {
+            (Some(schema), 0) => GivenSchema::parse(schema).map(Some).map_err(IngestError::Schema),
+            _ => Ok(None),
+        }
+    }
+
     /// Where table number `index` (from 0) of the file is written.
     pub fn parquet_path(&self, index: usize) -> Option<std::path::PathBuf> {
         let first = self.parquet.as_ref()?;
@@ -253,6 +267,26 @@ fn describe(kind: &str) -> (&'static str, &'static str, &'static str) {
             "The cell does not fit the type of its column",
             "El valor no corresponde al tipo de su columna",
         ),
+        "constraint-error" => (
+            "Constraint Error",
+            "The cell does not conform to a constraint of its field",
+            "El valor no cumple una restricción de su columna",
+        ),
+        "unique-error" => (
+            "Unique Error",
+            "The cell repeats a value of a field that must be unique",
+            "El valor se repite en una columna que debe ser única",
+        ),
+        "primary-key" => (
+            "Primary Key Error",
+            "The row repeats the primary key of an earlier row",
+            "La fila repite la llave primaria de una fila anterior",
+        ),
+        "source-error" => (
+            "Source Error",
+            "A part of the file could not be read as a row",
+            "Una parte del archivo no se pudo leer como fila",
+        ),
         "encoding-error" => (
             "Encoding Error",
             "The cell has characters that could not be decoded",
@@ -356,6 +390,33 @@ pub struct TableBuilder {
     given_types: HashMap<usize, &'static str>,
     /// A bounding box and geometry kinds, for geographic formats.
     pub geo: Option<GeoSummary>,
+    /// The publisher's field, per column, when a schema was given.
+    given: Vec<Option<GivenField>>,
+    /// Hashes of the values of unique columns.
+    unique_seen: Vec<Option<HashSet<u64>>>,
+    /// Columns of the primary key, and hashes of the keys seen.
+    key_columns: Vec<usize>,
+    keys_seen: HashSet<u64>,
+    missing: Option<Vec<String>>,
+    primary_key: Vec<String>,
+}
+
+/// Whether a cell is a missing value: the publisher's list (exact, after
+/// trimming) when given, else the default markers.
+pub(crate) fn is_null(missing: &Option<Vec<String>>, cell: &str) -> bool {
+    match missing {
+        None => is_missing(cell),
+        Some(values) => {
+            let trimmed = cell.trim();
+            values.iter().any(|value| value == trimmed)
+        }
+    }
+}
+
+fn hash_text(text: &str) -> u64 {
+    let mut hasher = rustc_hash::FxHasher::default();
+    text.hash(&mut hasher);
+    hasher.finish()
 }
 
 /// What a geographic table's geometries cover.
@@ -388,6 +449,7 @@ impl TableBuilder {
         header_row: u64,
         parquet: Option<std::path::PathBuf>,
         max_listed_errors: usize,
+        schema: Option<GivenSchema>,
     ) -> Result<TableBuilder, IngestError> {
         let mut errors = ErrorLog { listed: Vec::new(), count: 0, by_type: HashMap::new(), cap: max_listed_errors };
         let mut seen_labels = HashSet::new();
@@ -423,11 +485,34 @@ impl TableBuilder {
             }
         }
         let staging_path = parquet.as_ref().map(|path| path.with_extension("staging.parquet"));
+        let missing = schema.as_ref().and_then(|schema| schema.missing_values.clone());
         let staging = match &staging_path {
-            Some(path) => Some(Staging::create(path, &labels)?),
+            Some(path) => Some(Staging::create(path, &labels, missing.clone())?),
             None => None,
         };
+        let given: Vec<Option<GivenField>> =
+            labels.iter().map(|label| schema.as_ref().and_then(|schema| schema.fields.get(label).cloned())).collect();
+        let unique_seen = given
+            .iter()
+            .map(|field| field.as_ref().filter(|field| field.constraints.unique).map(|_| HashSet::new()))
+            .collect();
+        let primary_key = schema.as_ref().map(|schema| schema.primary_key.clone()).unwrap_or_default();
+        let mut key_columns = Vec::new();
+        for name in &primary_key {
+            match labels.iter().position(|label| label == name) {
+                Some(column) => key_columns.push(column),
+                None => {
+                    return Err(IngestError::Schema(format!("the primary key names \"{name}\", which is not a field")));
+                }
+            }
+        }
         Ok(TableBuilder {
+            given,
+            unique_seen,
+            key_columns,
+            keys_seen: HashSet::new(),
+            missing,
+            primary_key,
             columns: labels.iter().map(|_| Column::default()).collect(),
             labels,
             errors,
@@ -532,12 +617,93 @@ impl TableBuilder {
                             "bytes inválidos para la codificación".into(),
                         );
                     }
-                    if is_missing(cell) {
+                    let null = is_null(&self.missing, cell);
+                    if null {
                         self.columns[index].nulls += 1;
                     } else {
                         self.columns[index].add(row_number, cell);
                     }
+                    let in_key = self.key_columns.contains(&index);
+                    let Some(field) = &self.given[index] else {
+                        if null && in_key {
+                            errors.add(
+                                "constraint-error",
+                                Some(row_number),
+                                Some((label, index + 1)),
+                                None,
+                                "a primary key field needs a value".into(),
+                                "una columna de la llave primaria necesita un valor".into(),
+                            );
+                        }
+                        continue;
+                    };
+                    if null {
+                        if field.constraints.required || in_key {
+                            errors.add(
+                                "constraint-error",
+                                Some(row_number),
+                                Some((label, index + 1)),
+                                None,
+                                "a value is required".into(),
+                                "se requiere un valor".into(),
+                            );
+                        }
+                        continue;
+                    }
+                    let value = cell.trim();
+                    let typed = match field.field_type {
+                        Some(FieldType::Date) if field.format.is_none() => {
+                            DateFormat::ALL.iter().any(|format| parse_date(value, *format).is_some())
+                        }
+                        Some(kind) => fits(value, kind, field.format),
+                        None => true,
+                    };
+                    if !typed {
+                        continue;
+                    }
+                    if let Some(broken) = field.check(value) {
+                        errors.add(
+                            "constraint-error",
+                            Some(row_number),
+                            Some((label, index + 1)),
+                            Some(cell),
+                            format!("\"{}\" {}", shorten(value), broken.en),
+                            format!("«{}» {}", shorten(value), broken.es),
+                        );
+                    }
+                    if let Some(seen) = &mut self.unique_seen[index]
+                        && !seen.insert(hash_text(value))
+                    {
+                        errors.add(
+                            "unique-error",
+                            Some(row_number),
+                            Some((label, index + 1)),
+                            Some(cell),
+                            format!("\"{}\" appears in an earlier row", shorten(value)),
+                            format!("«{}» aparece en una fila anterior", shorten(value)),
+                        );
+                    }
                 }
+            }
+        }
+        if !self.key_columns.is_empty() {
+            let mut hasher = rustc_hash::FxHasher::default();
+            for column in &self.key_columns {
+                record.get(*column).unwrap_or_default().trim().hash(&mut hasher);
+                0xffu8.hash(&mut hasher);
+            }
+            if !self.keys_seen.insert(hasher.finish()) {
+                let key: Vec<&str> =
+                    self.key_columns.iter().map(|column| record.get(*column).unwrap_or_default().trim()).collect();
+                let key = shorten(&key.join(", "));
+                errors.add(
+                    "primary-key",
+                    Some(row_number),
+                    None,
+                    None,
+                    format!("the key ({key}) is used by an earlier row"),
+                    format!("la llave ({key}) ya la usa una fila anterior"),
+                );
             }
         }
         for (index, cell) in record.iter().enumerate().skip(self.labels.len()) {
@@ -563,10 +729,19 @@ impl TableBuilder {
         let mut typed_fields = Vec::new();
         let mut profile = Vec::new();
         for (number, (label, column)) in labels.iter().zip(&columns).enumerate() {
+            let publisher = self.given[number].as_ref();
             let given = self.given_types.get(&number).copied();
-            let (field_type, format) = match given {
-                Some(_) => (FieldType::String, None),
-                None => column.votes.decide(),
+            let (field_type, format) = match (given, publisher) {
+                (Some(_), _) => (FieldType::String, None),
+                (None, Some(field)) if field.schema_type.is_some() => match field.field_type {
+                    Some(FieldType::Date) => {
+                        (FieldType::Date, Some(field.format.unwrap_or_else(|| best_date_format(&column.votes))))
+                    }
+                    Some(kind) => (kind, None),
+                    // Kept as text (geojson, object, year...).
+                    None => (FieldType::String, None),
+                },
+                _ => column.votes.decide(),
             };
             let failure_index = match (field_type, format) {
                 (FieldType::Integer, _) => Some(0),
@@ -612,6 +787,14 @@ impl TableBuilder {
             if let Some(format) = format {
                 field["format"] = json!(format.pattern());
             }
+            // The publisher's title, description, constraints and own type name.
+            if let Some(publisher) = publisher {
+                for (key, value) in &publisher.raw {
+                    if key != "name" && !(key == "format" && format.is_some()) {
+                        field[key] = value.clone();
+                    }
+                }
+            }
             fields.push(field);
             let iso =
                 |date: Option<(i32, u32, u32)>| date.map(|(year, month, day)| format!("{year:04}-{month:02}-{day:02}"));
@@ -649,7 +832,13 @@ impl TableBuilder {
                 histogram: None,
             });
         }
-        let schema = json!({"fields": fields, "missingValues": MISSING_MARKERS});
+        let mut schema = match &self.missing {
+            Some(missing) => json!({"fields": fields, "missingValues": missing}),
+            None => json!({"fields": fields, "missingValues": MISSING_MARKERS}),
+        };
+        if !self.primary_key.is_empty() {
+            schema["primaryKey"] = json!(self.primary_key);
+        }
         let mut warnings = Vec::new();
         if !self.duplicates_checked {
             warnings.push(format!("duplicate rows were checked in the first {DUPLICATE_CAP} rows only"));
@@ -769,7 +958,13 @@ pub(crate) fn analyze_delimited(
     };
     // Row numbers count physical rows as frictionless does: the header is row 1.
     let header_row = dialect.preamble_lines as u64 + if dialect.header { 1 } else { 0 };
-    let mut table = TableBuilder::new(labels, header_row, options.parquet.clone(), options.max_listed_errors)?;
+    let mut table = TableBuilder::new(
+        labels,
+        header_row,
+        options.parquet.clone(),
+        options.max_listed_errors,
+        options.given_schema(0)?,
+    )?;
     table.check_decoding(
         encoding == encoding_rs::UTF_8 || encoding == encoding_rs::UTF_16LE || encoding == encoding_rs::UTF_16BE,
     );
@@ -790,6 +985,12 @@ pub(crate) fn analyze_delimited(
         dialect: Some(dialect),
         bytes: byte_count.get(),
     })
+}
+
+/// The date format most values of a column fit.
+fn best_date_format(votes: &TypeVotes) -> DateFormat {
+    let index = (0..3).max_by_key(|index| (votes.dates[*index], 3 - index)).unwrap_or(1);
+    DateFormat::ALL[index]
 }
 
 fn voted(votes: &TypeVotes, index: usize) -> u64 {

@@ -91,6 +91,7 @@ fn catalog() -> Fixture {
         sha256: String::new(),
         created: datetime!(2024-01-01 0:00 UTC),
         last_modified: datetime!(2024-01-01 0:00 UTC),
+        schema: None,
     });
     let mut accidents = dataset("accidentes", "Accidente vial registrado", &economy, 3);
     accidents.notes = "Registro de cada accidente de tránsito".into();

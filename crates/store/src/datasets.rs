@@ -54,6 +54,7 @@ fn resource_from_row(row: &SqliteRow) -> StoreResult<Resource> {
         sha256: row.try_get("sha256")?,
         created: parse_time(row.try_get("created")?)?,
         last_modified: parse_time(row.try_get("last_modified")?)?,
+        schema: row.try_get::<Option<String>, _>("schema")?.and_then(|text| serde_json::from_str(&text).ok()),
     })
 }
 
@@ -373,12 +374,13 @@ impl Store {
             };
             sqlx::query(
                 "INSERT INTO resources (id, dataset_id, position, name, description, format, url, storage_key, filename, size, \
-                 mimetype, sha256, created, last_modified) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
+                 mimetype, sha256, created, last_modified, schema) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) \
                  ON CONFLICT (id) DO UPDATE SET dataset_id = excluded.dataset_id, position = excluded.position, \
                  name = excluded.name, description = excluded.description, format = excluded.format, url = excluded.url, \
                  storage_key = excluded.storage_key, filename = excluded.filename, size = excluded.size, \
                  mimetype = excluded.mimetype, sha256 = excluded.sha256, created = excluded.created, \
-                 last_modified = excluded.last_modified",
+                 last_modified = excluded.last_modified, schema = excluded.schema",
             )
             .bind(resource.id.to_string())
             .bind(&id)
@@ -394,6 +396,7 @@ impl Store {
             .bind(&resource.sha256)
             .bind(format_time(resource.created))
             .bind(format_time(resource.last_modified))
+            .bind(resource.schema.as_ref().map(|schema| schema.to_string()))
             .execute(&mut *transaction)
             .await?;
         }

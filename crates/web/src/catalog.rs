@@ -56,6 +56,7 @@ pub fn new_resource(dataset_id: Uuid, location: ResourceLocation) -> Resource {
         sha256: String::new(),
         created: now,
         last_modified: now,
+        schema: None,
     }
 }
 
@@ -78,6 +79,7 @@ pub async fn create_dataset(
     mut dataset: Dataset,
 ) -> Result<Dataset, AppError> {
     actor.authorize(Action::CreateDataset { organization: dataset.owner_org })?;
+    check_schemas(&dataset)?;
     let now = datalab_store::now();
     dataset.metadata_created = now;
     dataset.metadata_modified = now;
@@ -87,6 +89,17 @@ pub async fn create_dataset(
     reindex_dataset(state, &saved).await?;
     schedule_analyses(state, None, &saved);
     Ok(saved)
+}
+
+/// Refuses a resource schema ingestion could not apply, saying why.
+fn check_schemas(dataset: &Dataset) -> Result<(), AppError> {
+    for resource in &dataset.resources {
+        if let Some(schema) = &resource.schema {
+            datalab_ingest::constraints::GivenSchema::parse(schema)
+                .map_err(|message| AppError::Invalid { field: "schema".into(), message })?;
+        }
+    }
+    Ok(())
 }
 
 /// Saves a new version of a dataset. Moving it to another organization
@@ -105,6 +118,19 @@ pub async fn update_dataset(
     if after.state == State::Deleted && before.state != State::Deleted {
         actor.authorize(Action::DeleteDataset { organization: before.owner_org })?;
     }
+    // A client that sends back the `schema` resource_show gave (the analysed
+    // one) does not mean to fix every inferred type: that is no change.
+    for resource in &mut after.resources {
+        let Some(old) = before.resources.iter().find(|old| old.id == resource.id) else { continue };
+        if resource.schema != old.schema
+            && resource.schema.is_some()
+            && let Some(analysis) = state.store.analysis(old.id, &old.sha256).await?
+            && analysis.table(None).map(|table| &table["schema"]) == resource.schema.as_ref()
+        {
+            resource.schema = old.schema.clone();
+        }
+    }
+    check_schemas(&after)?;
     after.id = before.id;
     after.metadata_created = before.metadata_created;
     after.creator_user_id = before.creator_user_id;
@@ -359,7 +385,7 @@ pub fn schedule_analyses(state: &AppState, before: Option<&Dataset>, after: &Dat
         let ResourceLocation::Upload { storage_key, filename } = &resource.location else { continue };
         let unchanged = before
             .and_then(|before| before.resources.iter().find(|old| old.id == resource.id))
-            .is_some_and(|old| old.sha256 == resource.sha256 && is_tabular(old));
+            .is_some_and(|old| old.sha256 == resource.sha256 && old.schema == resource.schema && is_tabular(old));
         if unchanged {
             continue;
         }
@@ -367,8 +393,22 @@ pub fn schedule_analyses(state: &AppState, before: Option<&Dataset>, after: &Dat
     }
 }
 
+/// Analyses a resource's file again, now (after a schema change the
+/// analysis reruns by itself; this is for anything else).
+pub fn reingest(state: &AppState, resource: &Resource) -> Result<(), AppError> {
+    let ResourceLocation::Upload { storage_key, filename } = &resource.location else {
+        return Err(AppError::Invalid { field: "resource".into(), message: "only uploaded files are analysed".into() });
+    };
+    if !is_tabular(resource) {
+        return Err(AppError::Invalid { field: "format".into(), message: "this format is not read as a table".into() });
+    }
+    spawn_analysis(state.clone(), resource, storage_key.clone(), filename.clone());
+    Ok(())
+}
+
 fn spawn_analysis(state: AppState, resource: &Resource, storage_key: String, filename: String) {
     let (resource_id, sha256, format) = (resource.id, resource.sha256.clone(), resource.format.clone());
+    let schema = resource.schema.clone();
     tokio::spawn(async move {
         let input = match state.files.open(&storage_key, None).await {
             Ok(reader) => {
@@ -384,7 +424,8 @@ fn spawn_analysis(state: AppState, resource: &Resource, storage_key: String, fil
                 return;
             }
         };
-        let options = datalab_ingest::AnalyzeOptions { name: filename, format: Some(format), ..Default::default() };
+        let options =
+            datalab_ingest::AnalyzeOptions { name: filename, format: Some(format), schema, ..Default::default() };
         if let Err(error) = analyse(&state, resource_id, &sha256, input, options).await {
             tracing::warn!(%error, %resource_id, "analysis failed");
         }

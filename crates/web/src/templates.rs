@@ -28,6 +28,7 @@ templates!(
     "dataset_form.html",
     "resource.html",
     "resource_form.html",
+    "resource_schema.html",
     "organizations.html",
     "organization.html",
     "organization_form.html",

@@ -157,3 +157,127 @@ async fn every_sheet_of_an_uploaded_workbook_is_a_queryable_table() {
     let missing = client.get(app.url(&format!("/dataset/libro/resource/{id}?_table=Hoja9"))).send().await.unwrap();
     assert_eq!(missing.status(), 404);
 }
+
+/// Polls `resource_show` until `done` holds for it.
+async fn until(app: &TestApp, id: &str, done: impl Fn(&serde_json::Value) -> bool) -> serde_json::Value {
+    for _ in 0..400 {
+        let (_, body) = app.ckan_get("resource_show", None, &[("id", id)]).await;
+        if done(&body["result"]) {
+            return body["result"].clone();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("the resource never reached the expected state");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_publisher_schema_is_applied_and_its_constraints_checked() {
+    let app = TestApp::start().await;
+    let (_, token) = app.user("root", true).await;
+    app.organization("org-a").await;
+    let dataset = app.dataset(&token, "escuelas", "org-a", false).await;
+    let csv = "clave,nombre,alumnos\n001,Benito Juárez,320\n002,Niños Héroes,-4\n002,Hidalgo,N/D\n";
+    let created = app.upload(&token, dataset["id"].as_str().unwrap(), csv.as_bytes().to_vec(), "escuelas.csv").await;
+    let id = created["id"].as_str().unwrap().to_string();
+    let shown = app.analysed(&id, None).await;
+    assert_eq!(shown["schema"]["fields"][0]["type"], "integer", "inferred");
+
+    // Sending back what resource_show gave fixes nothing and analyses nothing again.
+    let (status, body) = app.ckan("resource_update", Some(&token), shown.clone()).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body["result"]["schema"]["fields"][0].get("title").is_none());
+
+    // A schema that cannot apply is refused, saying why.
+    let bad = json!({"fields": [{"name": "alumnos", "type": "entero"}]});
+    let (status, body) = app.ckan("resource_patch", Some(&token), json!({"id": id, "schema": bad})).await;
+    assert_eq!(status, 409, "{body}");
+    assert!(body["error"]["schema"].to_string().contains("entero"), "{body}");
+
+    // A good one (as JSON text, as form posts send it): the file is analysed again with it.
+    let schema = json!({
+        "fields": [
+            {"name": "clave", "type": "string", "title": "Clave de la escuela", "constraints": {"unique": true}},
+            {"name": "alumnos", "type": "integer", "constraints": {"minimum": 0, "required": true}}
+        ],
+        "missingValues": ["", "N/D"]
+    });
+    let (status, body) =
+        app.ckan("resource_patch", Some(&token), json!({"id": id, "schema": schema.to_string()})).await;
+    assert_eq!(status, 200, "{body}");
+    let shown = until(&app, &id, |resource| {
+        resource["datalab_analysis"]["status"] == "done"
+            && resource["schema"]["fields"][0]["title"] == "Clave de la escuela"
+    })
+    .await;
+    assert_eq!(shown["schema"]["fields"][0]["type"], "string");
+    assert_eq!(shown["datalab_analysis"]["valid"], false);
+    // The zeros of "001" are kept.
+    let (_, found) = app.ckan("datastore_search", None, json!({"resource_id": id, "sort": "clave"})).await;
+    assert_eq!(found["result"]["records"][0]["clave"], "001", "{found}");
+    let page = app.page(&format!("/dataset/escuelas/resource/{id}")).await;
+    for expected in ["unique-error", "constraint-error", "«-4» es menor que 0", "se requiere un valor"] {
+        assert!(page.contains(expected), "{expected}");
+    }
+
+    // The form: it shows what was given, and saving it replaces the schema.
+    let (client, csrf) = app.signed_in_client("root").await;
+    let form = client.get(app.url(&format!("/dataset/escuelas/resource/{id}/schema"))).send().await.unwrap();
+    let status = form.status();
+    let form = form.text().await.unwrap();
+    assert_eq!(status, 200, "{form}");
+    assert!(form.contains("value=\"Clave de la escuela\""), "the form is filled in");
+    assert!(form.contains(">N&#x2f;D</textarea>"), "the missing values are filled in");
+    let response = client
+        .post(app.url(&format!("/dataset/escuelas/resource/{id}/schema")))
+        .form(&[
+            ("csrf_token", csrf.as_str()),
+            ("f0.name", "clave"),
+            ("f0.type", "string"),
+            ("f0.pattern", "[0-9]{3}"),
+            ("f1.name", "nombre"),
+            ("f1.enum", "Benito Juárez\nHidalgo"),
+            ("f2.name", "alumnos"),
+            ("f2.type", "integer"),
+            ("missing_values", "N/D"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 303);
+    let shown = until(&app, &id, |resource| {
+        resource["datalab_analysis"]["status"] == "done"
+            && resource["schema"]["fields"][1]["constraints"]["enum"] == json!(["Benito Juárez", "Hidalgo"])
+    })
+    .await;
+    assert_eq!(shown["schema"]["fields"][0]["constraints"]["pattern"], "[0-9]{3}");
+    let page = app.page(&format!("/dataset/escuelas/resource/{id}")).await;
+    assert!(page.contains("no es uno de los valores permitidos"), "the enum is checked");
+    // A bad pattern is shown on the form, with the input kept.
+    let response = client
+        .post(app.url(&format!("/dataset/escuelas/resource/{id}/schema")))
+        .form(&[("csrf_token", csrf.as_str()), ("f0.name", "clave"), ("f0.pattern", "[0-9")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 409);
+    let page = response.text().await.unwrap();
+    assert!(page.contains("El esquema no se puede aplicar") && page.contains("value=\"[0-9\""), "{page}");
+    // Strangers cannot see the form; a forged post is refused.
+    let stranger = TestApp::new_client();
+    let response = stranger.get(app.url(&format!("/dataset/escuelas/resource/{id}/schema"))).send().await.unwrap();
+    assert_eq!(response.status().as_u16(), 403);
+    let response = client
+        .post(app.url(&format!("/dataset/escuelas/resource/{id}/reingest")))
+        .form(&[("csrf_token", "forged")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 403);
+    let response = client
+        .post(app.url(&format!("/dataset/escuelas/resource/{id}/reingest")))
+        .form(&[("csrf_token", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 303);
+}

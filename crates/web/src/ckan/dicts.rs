@@ -43,6 +43,9 @@ pub fn resource_dict(base_url: &str, resource: &Resource) -> Value {
         "metadata_modified": ckan_time(resource.last_modified),
         "state": "active",
         "datastore_active": false,
+        // The publisher's schema until the file is analysed; then the
+        // analysed schema, which includes it (see `add_analysis`).
+        "schema": resource.schema,
     })
 }
 

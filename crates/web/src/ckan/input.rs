@@ -81,6 +81,7 @@ const RESOURCE_READ_ONLY: &[&str] = &[
     "metadata_modified",
     "state",
     "datastore_active",
+    "datalab_analysis",
     "cache_url",
     "cache_last_updated",
     "mimetype_inner",
@@ -262,7 +263,7 @@ pub fn apply_package(dataset: &mut Dataset, input: &Params, mode: Mode) -> Field
 pub fn apply_resource(resource: &mut Resource, input: &Params, mode: Mode) -> FieldErrors {
     let mut errors = FieldErrors::new();
     for key in input.keys() {
-        if !matches!(key.as_str(), "name" | "description" | "format" | "url")
+        if !matches!(key.as_str(), "name" | "description" | "format" | "url" | "schema")
             && !RESOURCE_READ_ONLY.contains(&key.as_str())
         {
             errors.add(key, FieldError::UnknownField);
@@ -284,6 +285,22 @@ pub fn apply_resource(resource: &mut Resource, input: &Params, mode: Mode) -> Fi
             }
             None => errors.add(field, FieldError::UnknownValue),
         }
+    }
+    // A Table Schema, as an object or as JSON text (as form posts send it);
+    // empty clears it. Whether it can be applied is checked on saving.
+    if input.contains_key("schema") {
+        match input.get("schema") {
+            None | Some(Value::Null) => resource.schema = None,
+            Some(Value::String(text)) if text.trim().is_empty() => resource.schema = None,
+            Some(Value::String(text)) => match serde_json::from_str::<Value>(text) {
+                Ok(schema @ Value::Object(_)) => resource.schema = Some(schema),
+                _ => errors.add("schema", FieldError::UnknownValue),
+            },
+            Some(schema @ Value::Object(_)) => resource.schema = Some(schema.clone()),
+            Some(_) => errors.add("schema", FieldError::UnknownValue),
+        }
+    } else if mode == Mode::Replace {
+        resource.schema = None;
     }
     if let Some(url) = input.get("url").and_then(|value| value.as_str()).map(str::trim).filter(|url| !url.is_empty()) {
         // CKAN echoes an upload's own download URL back in updates: keep the upload then.

@@ -4,7 +4,7 @@ use axum::body::Bytes;
 use axum::extract::{FromRequest, Multipart, Path, RawQuery, Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use datalab_core::{Action, Dataset, FieldError, FieldErrors, ResourceLocation, municipalities};
+use datalab_core::{Action, Dataset, FieldError, FieldErrors, Resource, ResourceLocation, municipalities};
 use datalab_search::{SearchRequest, Sort};
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -911,4 +911,239 @@ async fn quality_view(state: &AppState, context: &RequestContext, dataset: &Data
             "findings": criterion.findings.iter().map(|finding| lang.t(&format!("finding-{finding}"))).collect::<Vec<_>>(),
         })).collect::<Vec<_>>(),
     }))
+}
+
+/// The field types an editor may give a column ("" keeps inference).
+const SCHEMA_TYPES: [&str; 7] = ["integer", "number", "boolean", "date", "datetime", "time", "string"];
+
+/// The schema form's view of each field: the analysed schema, with what the
+/// publisher gave before filled in.
+fn schema_form_fields(analysed: &Value, given: Option<&Value>) -> Vec<Value> {
+    let given_field = |name: &str| -> Value {
+        given
+            .and_then(|schema| schema["fields"].as_array())
+            .and_then(|fields| fields.iter().find(|field| field["name"] == name))
+            .cloned()
+            .unwrap_or(Value::Null)
+    };
+    let key: Vec<String> = match given.map(|schema| &schema["primaryKey"]) {
+        Some(Value::String(name)) => vec![name.clone()],
+        Some(Value::Array(names)) => names.iter().filter_map(Value::as_str).map(str::to_string).collect(),
+        _ => Vec::new(),
+    };
+    let bound = |value: &Value| match value {
+        Value::Null => String::new(),
+        Value::String(text) => text.clone(),
+        other => other.to_string(),
+    };
+    analysed["fields"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|field| {
+            let name = field["name"].as_str().unwrap_or_default();
+            let mine = given_field(name);
+            let constraints = &mine["constraints"];
+            json!({
+                "name": name,
+                "inferred": field["type"],
+                "type": mine["type"].as_str().unwrap_or_default(),
+                "format": mine["format"].as_str().unwrap_or_default(),
+                "title": mine["title"].as_str().unwrap_or_default(),
+                "description": mine["description"].as_str().unwrap_or_default(),
+                "required": constraints["required"].as_bool().unwrap_or(false),
+                "unique": constraints["unique"].as_bool().unwrap_or(false),
+                "minimum": bound(&constraints["minimum"]),
+                "maximum": bound(&constraints["maximum"]),
+                "pattern": constraints["pattern"].as_str().unwrap_or_default(),
+                "enum": constraints["enum"].as_array().map(|values| values.iter().map(bound).collect::<Vec<_>>().join("\n")).unwrap_or_default(),
+                "key": key.iter().any(|part| part == name),
+            })
+        })
+        .collect()
+}
+
+/// A Table Schema from the schema form; `None` when it gives nothing.
+fn schema_from_form(pairs: &[(String, String)]) -> Option<Value> {
+    let value = |key: String| form_value(pairs, &key).trim().to_string();
+    let mut fields = Vec::new();
+    let mut key = Vec::new();
+    for index in 0.. {
+        let name = value(format!("f{index}.name"));
+        if name.is_empty() {
+            break;
+        }
+        let mut field = serde_json::Map::new();
+        let mut constraints = serde_json::Map::new();
+        let kind = value(format!("f{index}.type"));
+        if SCHEMA_TYPES.contains(&kind.as_str()) {
+            field.insert("type".into(), json!(kind));
+            let format = value(format!("f{index}.format"));
+            if kind == "date" && !format.is_empty() {
+                field.insert("format".into(), json!(format));
+            }
+        }
+        for (form_key, schema_key) in [("title", "title"), ("description", "description")] {
+            let text = value(format!("f{index}.{form_key}"));
+            if !text.is_empty() {
+                field.insert(schema_key.into(), json!(text));
+            }
+        }
+        for flag in ["required", "unique"] {
+            if !value(format!("f{index}.{flag}")).is_empty() {
+                constraints.insert(flag.into(), json!(true));
+            }
+        }
+        for bound in ["minimum", "maximum"] {
+            let text = value(format!("f{index}.{bound}"));
+            if !text.is_empty() {
+                // Numbers as numbers, dates as text.
+                let written = text.parse::<f64>().ok().and_then(serde_json::Number::from_f64);
+                constraints.insert(bound.into(), written.map(Value::Number).unwrap_or(json!(text)));
+            }
+        }
+        let pattern = value(format!("f{index}.pattern"));
+        if !pattern.is_empty() {
+            constraints.insert("pattern".into(), json!(pattern));
+        }
+        let allowed: Vec<String> = form_value(pairs, &format!("f{index}.enum"))
+            .lines()
+            .map(str::trim)
+            .filter(|line| !line.is_empty())
+            .map(str::to_string)
+            .collect();
+        if !allowed.is_empty() {
+            constraints.insert("enum".into(), json!(allowed));
+        }
+        if !constraints.is_empty() {
+            field.insert("constraints".into(), Value::Object(constraints));
+        }
+        if !value(format!("f{index}.key")).is_empty() {
+            key.push(name.clone());
+        }
+        if !field.is_empty() {
+            field.insert("name".into(), json!(name));
+            fields.push(Value::Object(field));
+        }
+    }
+    let missing: Vec<String> = form_value(pairs, "missing_values")
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty())
+        .map(str::to_string)
+        .collect();
+    if fields.is_empty() && missing.is_empty() && key.is_empty() {
+        return None;
+    }
+    let mut schema = json!({"fields": fields});
+    if !missing.is_empty() {
+        // An empty cell is always missing.
+        let mut values = vec![String::new()];
+        values.extend(missing);
+        schema["missingValues"] = json!(values);
+    }
+    if !key.is_empty() {
+        schema["primaryKey"] = json!(key);
+    }
+    Some(schema)
+}
+
+async fn editable_resource(
+    state: &AppState,
+    context: &RequestContext,
+    name: &str,
+    resource_id: Uuid,
+) -> Result<(Dataset, Resource), AppError> {
+    let dataset = visible_dataset(state, context, name).await?;
+    context.actor.authorize(Action::UpdateDataset { organization: dataset.owner_org })?;
+    let resource =
+        dataset.resources.iter().find(|resource| resource.id == resource_id).ok_or(AppError::NotFound)?.clone();
+    Ok((dataset, resource))
+}
+
+async fn render_schema_form(
+    state: &AppState,
+    context: &RequestContext,
+    dataset: &Dataset,
+    resource: &Resource,
+    given: Option<&Value>,
+    missing_values: &str,
+    error: Option<String>,
+) -> Result<Response, AppError> {
+    let status = if error.is_some() { StatusCode::CONFLICT } else { StatusCode::OK };
+    let analysis = state.store.analysis(resource.id, &resource.sha256).await?;
+    let analysed = analysis.as_ref().and_then(|analysis| analysis.table(None)).map(|table| table["schema"].clone());
+    let fields = analysed.as_ref().map(|schema| schema_form_fields(schema, given)).unwrap_or_default();
+    let page = render(
+        state,
+        context,
+        "resource_schema.html",
+        json!({
+            "dataset": {"name": dataset.name, "title": dataset.title},
+            "resource": {"id": resource.id, "name": if resource.name.is_empty() { resource.id.to_string() } else { resource.name.clone() }},
+            "fields": fields,
+            "types": SCHEMA_TYPES,
+            "date_formats": ["%d/%m/%Y", "%Y-%m-%d", "%m/%d/%Y"],
+            "missing_values": missing_values,
+            "analysed": analysed.is_some(),
+            "error": error,
+        }),
+    )?;
+    Ok((status, page).into_response())
+}
+
+pub async fn resource_schema_form(
+    State(state): State<AppState>,
+    context: RequestContext,
+    Path((name, resource_id)): Path<(String, Uuid)>,
+) -> Result<Response, AppError> {
+    let (dataset, resource) = editable_resource(&state, &context, &name, resource_id).await?;
+    let missing = resource
+        .schema
+        .as_ref()
+        .and_then(|schema| schema["missingValues"].as_array())
+        .map(|values| {
+            values.iter().filter_map(Value::as_str).filter(|value| !value.is_empty()).collect::<Vec<_>>().join("\n")
+        })
+        .unwrap_or_default();
+    render_schema_form(&state, &context, &dataset, &resource, resource.schema.as_ref(), &missing, None).await
+}
+
+/// Saves the publisher's schema; the file is analysed again with it.
+pub async fn resource_schema_save(
+    State(state): State<AppState>,
+    context: RequestContext,
+    Path((name, resource_id)): Path<(String, Uuid)>,
+    body: Bytes,
+) -> Result<Response, AppError> {
+    let pairs = checked_form(&context, &body)?;
+    let (before, resource) = editable_resource(&state, &context, &name, resource_id).await?;
+    let schema = schema_from_form(&pairs);
+    let mut after = before.clone();
+    for candidate in &mut after.resources {
+        if candidate.id == resource_id {
+            candidate.schema = schema.clone();
+        }
+    }
+    match catalog::update_dataset(&state, &context.actor, context.user.as_ref(), &before, after).await {
+        Ok(saved) => Ok(redirect_local(&format!("/dataset/{}/resource/{resource_id}#analysis-heading", saved.name))),
+        Err(AppError::Invalid { message, .. }) => {
+            let missing = form_value(&pairs, "missing_values");
+            render_schema_form(&state, &context, &before, &resource, schema.as_ref(), &missing, Some(message)).await
+        }
+        Err(other) => Err(other),
+    }
+}
+
+/// Analyses the resource's file again, now.
+pub async fn resource_reingest(
+    State(state): State<AppState>,
+    context: RequestContext,
+    Path((name, resource_id)): Path<(String, Uuid)>,
+    body: Bytes,
+) -> Result<Response, AppError> {
+    checked_form(&context, &body)?;
+    let (dataset, resource) = editable_resource(&state, &context, &name, resource_id).await?;
+    catalog::reingest(&state, &resource)?;
+    Ok(redirect_local(&format!("/dataset/{}/resource/{resource_id}#analysis-heading", dataset.name)))
 }

@@ -40,6 +40,11 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/dataset/{name}/resource/{resource}", get(datasets::resource_page))
         .route("/dataset/{name}/resource/{resource}/delete", post(datasets::resource_delete))
+        .route(
+            "/dataset/{name}/resource/{resource}/schema",
+            get(datasets::resource_schema_form).post(datasets::resource_schema_save),
+        )
+        .route("/dataset/{name}/resource/{resource}/reingest", post(datasets::resource_reingest))
         .route("/organization", get(organizations::list))
         .route("/organization/new", get(organizations::new_form).post(organizations::create))
         .route("/organization/{name}", get(organizations::show))
