@@ -24,7 +24,7 @@ pub mod spreadsheet;
 pub mod table;
 
 pub use reader::{FileAnalysis, Reader, analyze_file, is_readable};
-pub use table::{Analysis, AnalyzeOptions, GeoSummary, ParquetSummary, analyze};
+pub use table::{Analysis, AnalyzeOptions, GeoSummary, ParquetSummary, Progress, analyze};
 
 #[derive(Debug, thiserror::Error)]
 pub enum IngestError {

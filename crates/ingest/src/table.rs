@@ -34,6 +34,8 @@ pub struct AnalyzeOptions {
     /// The most a compressed container (a workbook, a zipped Shapefile) may
     /// expand to, summed over its entries.
     pub max_uncompressed_bytes: u64,
+    /// Counters another thread may read while the analysis runs.
+    pub progress: Option<std::sync::Arc<Progress>>,
     /// The publisher's Table Schema for the file's first table: its types,
     /// formats, missing values and constraints replace inference's.
     pub schema: Option<Value>,
@@ -54,6 +56,7 @@ impl Default for AnalyzeOptions {
             max_uncompressed_bytes: 2 << 30,
             spool_dir: None,
             schema: None,
+            progress: None,
         }
     }
 }
@@ -399,6 +402,14 @@ pub struct TableBuilder {
     keys_seen: HashSet<u64>,
     missing: Option<Vec<String>>,
     primary_key: Vec<String>,
+    progress: Option<std::sync::Arc<Progress>>,
+}
+
+/// How far an analysis got, read by another thread while it runs.
+#[derive(Debug, Default)]
+pub struct Progress {
+    /// Rows read, over every table of the file.
+    pub rows: std::sync::atomic::AtomicU64,
 }
 
 /// Whether a cell is a missing value: the publisher's list (exact, after
@@ -444,13 +455,17 @@ impl TableBuilder {
     /// Starts a table with the header row's `labels`, read at physical row
     /// `header_row` (0 when the table has no header row). Blank and repeated
     /// labels are reported and renamed so every field has a unique name.
+    /// `index` is the table's number in the file (a workbook's sheet), for
+    /// its Parquet path and whether the publisher's schema applies.
     pub fn new(
         mut labels: Vec<String>,
         header_row: u64,
-        parquet: Option<std::path::PathBuf>,
-        max_listed_errors: usize,
-        schema: Option<GivenSchema>,
+        options: &AnalyzeOptions,
+        index: usize,
     ) -> Result<TableBuilder, IngestError> {
+        let parquet = options.parquet_path(index);
+        let max_listed_errors = options.max_listed_errors;
+        let schema = options.given_schema(index)?;
         let mut errors = ErrorLog { listed: Vec::new(), count: 0, by_type: HashMap::new(), cap: max_listed_errors };
         let mut seen_labels = HashSet::new();
         for (index, label) in labels.iter_mut().enumerate() {
@@ -507,6 +522,7 @@ impl TableBuilder {
             }
         }
         Ok(TableBuilder {
+            progress: options.progress.clone(),
             given,
             unique_seen,
             key_columns,
@@ -579,6 +595,9 @@ impl TableBuilder {
             return Ok(());
         }
         self.rows += 1;
+        if let Some(progress) = &self.progress {
+            progress.rows.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
         if let Some(staging) = &mut self.staging {
             staging.push(record)?;
         }
@@ -958,13 +977,7 @@ pub(crate) fn analyze_delimited(
     };
     // Row numbers count physical rows as frictionless does: the header is row 1.
     let header_row = dialect.preamble_lines as u64 + if dialect.header { 1 } else { 0 };
-    let mut table = TableBuilder::new(
-        labels,
-        header_row,
-        options.parquet.clone(),
-        options.max_listed_errors,
-        options.given_schema(0)?,
-    )?;
+    let mut table = TableBuilder::new(labels, header_row, options, 0)?;
     table.check_decoding(
         encoding == encoding_rs::UTF_8 || encoding == encoding_rs::UTF_16LE || encoding == encoding_rs::UTF_16BE,
     );

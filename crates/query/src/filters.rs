@@ -233,13 +233,10 @@ impl QueryEngine {
     /// One page of rows, with its `next` token, total and facets.
     pub async fn rows(&self, table: Table, request: RowsRequest) -> QueryResult<RowsPage> {
         let key = format!("{}|{request:?}", table.path.display());
-        if let Some(kept) = self.pages.get(&key) {
-            return Ok((*kept).clone());
-        }
         let info = self.info(&table)?;
-        let context = self.context();
-        let page = self
-            .run(async move {
+        let compute = move || async move {
+            let context = self.context();
+            self.run(async move {
                 let (frame, order) = Self::rows_frame(&context, &table, &request).await?;
                 let schema = frame.schema().as_arrow().clone();
                 let total = if request.is_filtered() { frame.clone().count().await? as u64 } else { info.rows };
@@ -308,9 +305,10 @@ impl QueryEngine {
                 let rows = rows.into_iter().map(|row| keep.iter().map(|index| row[*index].clone()).collect()).collect();
                 Ok(RowsPage { columns, rows, next, total, facets })
             })
-            .await?;
-        self.pages.put(key, std::sync::Arc::new(page.clone()));
-        Ok(page)
+            .await
+        };
+        let page = self.pages.get_or_compute(key, |_| true, compute).await?;
+        Ok((*page).clone())
     }
 }
 

@@ -144,14 +144,53 @@ pub struct QueryEngine {
 }
 
 /// Answers by table file and request. Small answers only; emptied when full.
+/// Identical requests that arrive while the first is computed wait for its
+/// answer instead of computing it again (a burst of the same page costs one
+/// query).
 pub(crate) struct ResultCache<T> {
     entries: Mutex<HashMap<String, Arc<T>>>,
+    inflight: Mutex<HashMap<String, Arc<tokio::sync::OnceCell<Arc<T>>>>>,
     capacity: usize,
 }
 
 impl<T> ResultCache<T> {
     fn new(capacity: usize) -> Self {
-        ResultCache { entries: Mutex::new(HashMap::new()), capacity }
+        ResultCache { entries: Mutex::new(HashMap::new()), inflight: Mutex::new(HashMap::new()), capacity }
+    }
+
+    /// The kept answer to `key`, or the one `compute` gives, computed once
+    /// for all the callers asking at the same time, and kept when `keep`
+    /// says so. Errors are not kept: a caller that waited computes again.
+    pub(crate) async fn get_or_compute<F, Fut>(
+        &self,
+        key: String,
+        keep: impl Fn(&T) -> bool,
+        compute: F,
+    ) -> QueryResult<Arc<T>>
+    where
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = QueryResult<T>>,
+    {
+        if self.capacity == 0 {
+            return compute().await.map(Arc::new);
+        }
+        if let Some(kept) = self.get(&key) {
+            return Ok(kept);
+        }
+        let cell = self.inflight.lock().expect("not poisoned").entry(key.clone()).or_default().clone();
+        let result = cell.get_or_try_init(|| async { compute().await.map(Arc::new) }).await.cloned();
+        {
+            let mut inflight = self.inflight.lock().expect("not poisoned");
+            if inflight.get(&key).is_some_and(|current| Arc::ptr_eq(current, &cell)) {
+                inflight.remove(&key);
+            }
+        }
+        if let Ok(answer) = &result
+            && keep(answer)
+        {
+            self.put(key, answer.clone());
+        }
+        result
     }
 
     pub(crate) fn get(&self, key: &str) -> Option<Arc<T>> {

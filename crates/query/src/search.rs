@@ -8,7 +8,6 @@ use datafusion::logical_expr::Expr;
 use datafusion::prelude::{ident, lit};
 use futures_util::StreamExt;
 use serde_json::{Map, Value};
-use std::sync::Arc;
 
 use crate::filters::{batch_rows, field};
 use crate::values::{is_text, json_text, literal};
@@ -165,13 +164,10 @@ impl QueryEngine {
             return Err(QueryError::invalid("limit", format!("must be at most {MAX_LIMIT}")));
         }
         let key = format!("{}|{request:?}", table.path.display());
-        if let Some(kept) = self.searches.get(&key) {
-            return Ok((*kept).clone());
-        }
         let info = self.info(&table)?;
-        let context = self.context();
-        let result = self
-            .run(async move {
+        let compute = move || async move {
+            let context = self.context();
+            self.run(async move {
                 let mut frame = Self::frame(&context, &table).await?;
                 let schema = frame.schema().as_arrow().clone();
                 let mut filtered = false;
@@ -255,10 +251,9 @@ impl QueryEngine {
                 let (fields, records) = collect_rows(frame.execute_stream().await?, request.limit).await?;
                 Ok(SearchResult { fields, records, total, total_was_estimated: false })
             })
-            .await?;
-        if result.records.len() <= 1_000 {
-            self.searches.put(key, Arc::new(result.clone()));
-        }
-        Ok(result)
+            .await
+        };
+        let result = self.searches.get_or_compute(key, |result| result.records.len() <= 1_000, compute).await?;
+        Ok((*result).clone())
     }
 }

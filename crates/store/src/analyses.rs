@@ -57,10 +57,13 @@ impl AnalysisState {
 }
 
 impl Store {
-    /// Records the state of the analysis of `resource_id`'s file `sha256`.
+    /// Records a finished analysis of `resource_id`'s file `sha256`. A
+    /// failure never replaces a finished analysis (of an earlier file, or of
+    /// the same file before a schema change): that one stays served, and the
+    /// job says what failed.
     pub async fn set_analysis(&self, resource_id: Uuid, sha256: &str, state: &AnalysisState) -> StoreResult<()> {
         let (status, analysis, error) = match state {
-            AnalysisState::Running => ("running", None, String::new()),
+            AnalysisState::Running => return Ok(()),
             AnalysisState::Done(value) => ("done", Some(value.to_string()), String::new()),
             AnalysisState::Failed(error) => ("failed", None, error.clone()),
         };
@@ -71,7 +74,8 @@ impl Store {
              SELECT $1, $2, $3, $4, $5, $6, $7 WHERE EXISTS (SELECT 1 FROM resources WHERE id = $1) \
              ON CONFLICT (resource_id) DO UPDATE SET sha256 = excluded.sha256, status = excluded.status, \
              analysis = excluded.analysis, error = excluded.error, updated = excluded.updated, \
-             table_key = excluded.table_key",
+             table_key = excluded.table_key \
+             WHERE resource_analyses.status <> 'done' OR excluded.status = 'done'",
         )
         .bind(resource_id.to_string())
         .bind(sha256)
@@ -107,84 +111,81 @@ impl Store {
         Ok(keys)
     }
 
-    /// The state of the analysis of the resource's current file and the key of
-    /// its table, without reading the analysis itself (what the data API needs
-    /// on every request).
-    /// `table` names one of a workbook's tables; `None` is the default table.
-    pub async fn table_state(
-        &self,
-        resource_id: Uuid,
-        sha256: &str,
-        table: Option<&str>,
-    ) -> StoreResult<Option<TableState>> {
-        if let Some(name) = table {
-            let row = sqlx::query(
-                "SELECT a.status, a.error, (SELECT json_extract(t.value, '$.parquet.key') \
-                 FROM json_each(a.analysis, '$.tables') t WHERE json_extract(t.value, '$.name') = $3) AS table_key \
-                 FROM resource_analyses a WHERE a.resource_id = $1 AND a.sha256 = $2",
-            )
-            .bind(resource_id.to_string())
-            .bind(sha256)
-            .bind(name)
-            .fetch_optional(&self.reader)
-            .await?;
-            let Some(row) = row else { return Ok(None) };
-            let status: String = row.try_get("status")?;
-            return Ok(Some(match status.as_str() {
-                "done" => match row.try_get::<Option<String>, _>("table_key")? {
-                    Some(key) => TableState::Ready(key),
-                    None => TableState::NoSuchTable,
-                },
-                "failed" => TableState::Failed(row.try_get("error")?),
-                _ => TableState::Running,
-            }));
-        }
+    /// Whether the resource has a table to query, and its key, without
+    /// reading the analysis itself (what the data API needs on every
+    /// request). The last finished analysis is served even while a newer
+    /// file is analysed, or after its analysis failed. `table` names one of
+    /// a workbook's tables; `None` is the default table.
+    pub async fn table_state(&self, resource_id: Uuid, table: Option<&str>) -> StoreResult<Option<TableState>> {
         let row = sqlx::query(
-            "SELECT status, error, table_key FROM resource_analyses WHERE resource_id = $1 AND sha256 = $2",
+            "SELECT a.status, a.error, a.table_key, \
+             (SELECT json_extract(t.value, '$.parquet.key') FROM json_each(a.analysis, '$.tables') t \
+              WHERE json_extract(t.value, '$.name') = $2) AS named_key, \
+             CASE WHEN a.table_key IS NULL THEN json_extract(a.analysis, '$.parquet.key') END AS old_key \
+             FROM resource_analyses a WHERE a.resource_id = $1",
         )
         .bind(resource_id.to_string())
-        .bind(sha256)
+        .bind(table)
         .fetch_optional(&self.reader)
         .await?;
-        let Some(row) = row else { return Ok(None) };
-        let status: String = row.try_get("status")?;
-        Ok(Some(match status.as_str() {
-            "done" => {
-                let key: Option<String> = row.try_get("table_key")?;
-                match key {
-                    Some(key) => TableState::Ready(key),
-                    // Analysed before the column existed: the key is in the analysis.
-                    None => match self.analysis(resource_id, sha256).await? {
-                        Some(analysis) => match analysis.table_key() {
-                            Some(key) => TableState::Ready(key.to_string()),
-                            None => TableState::NoTable,
-                        },
-                        None => TableState::NoTable,
-                    },
-                }
+        if let Some(row) = &row {
+            let status: String = row.try_get("status")?;
+            if status == "done" {
+                let key: Option<String> = match table {
+                    Some(_) => row.try_get("named_key")?,
+                    None => row.try_get::<Option<String>, _>("table_key")?.or(row.try_get("old_key")?),
+                };
+                return Ok(Some(match (key, table) {
+                    (Some(key), _) => TableState::Ready(key),
+                    (None, Some(_)) => TableState::NoSuchTable,
+                    // Analysed before tables were stored.
+                    (None, None) => TableState::NoTable,
+                }));
             }
-            "failed" => TableState::Failed(row.try_get("error")?),
-            _ => TableState::Running,
-        }))
+        }
+        Ok(match self.latest_job(resource_id).await? {
+            Some(job) if !job.status.is_finished() => Some(TableState::Running),
+            Some(job) if job.status == crate::JobStatus::Failed => Some(TableState::Failed(job.error)),
+            _ => match row {
+                Some(row) if row.try_get::<String, _>("status")? == "failed" => {
+                    Some(TableState::Failed(row.try_get("error")?))
+                }
+                _ => None,
+            },
+        })
     }
 
-    /// The analysis of the resource's current file, if any.
-    pub async fn analysis(&self, resource_id: Uuid, sha256: &str) -> StoreResult<Option<AnalysisState>> {
-        let row =
-            sqlx::query("SELECT status, analysis, error FROM resource_analyses WHERE resource_id = $1 AND sha256 = $2")
-                .bind(resource_id.to_string())
-                .bind(sha256)
-                .fetch_optional(&self.reader)
-                .await?;
+    /// The last finished analysis of the resource's file, and the hash of
+    /// the file it describes (an earlier file's while a new one is analysed).
+    pub async fn analysis_of(&self, resource_id: Uuid) -> StoreResult<Option<(String, AnalysisState)>> {
+        let row = sqlx::query("SELECT sha256, status, analysis, error FROM resource_analyses WHERE resource_id = $1")
+            .bind(resource_id.to_string())
+            .fetch_optional(&self.reader)
+            .await?;
         let Some(row) = row else { return Ok(None) };
         let status: String = row.try_get("status")?;
-        Ok(Some(match status.as_str() {
+        let state = match status.as_str() {
             "done" => {
                 let text: Option<String> = row.try_get("analysis")?;
                 AnalysisState::Done(text.and_then(|text| serde_json::from_str(&text).ok()).unwrap_or_default())
             }
             "failed" => AnalysisState::Failed(row.try_get("error")?),
-            _ => AnalysisState::Running,
-        }))
+            // Written by versions before jobs: the job queue has it now.
+            _ => return Ok(None),
+        };
+        Ok(Some((row.try_get("sha256")?, state)))
+    }
+
+    /// The analysis to show for a resource: the last finished one, or the
+    /// running state while its first analysis is under way.
+    pub async fn analysis(&self, resource_id: Uuid) -> StoreResult<Option<AnalysisState>> {
+        if let Some((_, state)) = self.analysis_of(resource_id).await? {
+            return Ok(Some(state));
+        }
+        Ok(match self.latest_job(resource_id).await? {
+            Some(job) if !job.status.is_finished() => Some(AnalysisState::Running),
+            Some(job) if job.status == crate::JobStatus::Failed => Some(AnalysisState::Failed(job.error)),
+            _ => None,
+        })
     }
 }

@@ -35,7 +35,7 @@ pub struct TagCount {
     pub count: i64,
 }
 
-fn resource_from_row(row: &SqliteRow) -> StoreResult<Resource> {
+pub(crate) fn resource_from_row(row: &SqliteRow) -> StoreResult<Resource> {
     let storage_key: Option<String> = row.try_get("storage_key")?;
     let location = match storage_key {
         Some(storage_key) => ResourceLocation::Upload { storage_key, filename: row.try_get("filename")? },

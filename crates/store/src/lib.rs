@@ -14,6 +14,7 @@ mod activity;
 mod analyses;
 mod datasets;
 mod inventory;
+mod jobs;
 mod organizations;
 mod users;
 
@@ -31,6 +32,7 @@ pub use accountability::EvidenceFlag;
 pub use activity::ActivityScope;
 pub use analyses::{AnalysisState, TableState};
 pub use datasets::{DatasetSummary, TagCount};
+pub use jobs::{Job, JobStatus};
 pub use organizations::Member;
 pub use users::{NewUser, TokenSecret};
 

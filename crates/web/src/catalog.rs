@@ -2,6 +2,8 @@
 //! to the store, keep the search index in step. Both the APIs and the pages
 //! call these, so a rule is enforced the same way whichever door is used.
 
+use std::sync::Arc;
+
 use bytes::Bytes;
 use datalab_core::{Action, Actor, Dataset, DcatFields, Organization, Resource, ResourceLocation, State, User};
 use datalab_files::StoredBlob;
@@ -124,7 +126,7 @@ pub async fn update_dataset(
         let Some(old) = before.resources.iter().find(|old| old.id == resource.id) else { continue };
         if resource.schema != old.schema
             && resource.schema.is_some()
-            && let Some(analysis) = state.store.analysis(old.id, &old.sha256).await?
+            && let Some(analysis) = state.store.analysis(old.id).await?
             && analysis.table(None).map(|table| &table["schema"]) == resource.schema.as_ref()
         {
             resource.schema = old.schema.clone();
@@ -372,64 +374,123 @@ pub fn is_tabular(resource: &Resource) -> bool {
             if std::path::Path::new(filename).extension().is_some_and(|extension| datalab_ingest::is_readable(&extension.to_string_lossy())))
 }
 
-/// Starts the analysis (encoding, dialect, types, profile, validation) of
-/// every tabular upload of `after` whose file is new or changed since
-/// `before`. It runs in the background: the page shows it as running until
-/// it is done, and a restart re-runs what was not finished
-/// ([`resume_analyses`]). The file streams from storage; memory stays bounded.
+/// Queues the analysis (encoding, dialect, types, profile, validation) of
+/// every tabular upload of `after` whose file or schema is new or changed
+/// since `before`. It runs in the background as a job with progress; the
+/// last finished analysis stays served until the new one is complete, and a
+/// restart resumes what was not finished ([`resume_analyses`]). The file
+/// streams from storage; memory stays bounded.
 pub fn schedule_analyses(state: &AppState, before: Option<&Dataset>, after: &Dataset) {
     if !state.settings.background_analysis {
         return;
     }
     for resource in after.resources.iter().filter(|resource| is_tabular(resource)) {
-        let ResourceLocation::Upload { storage_key, filename } = &resource.location else { continue };
+        if !resource.is_upload() {
+            continue;
+        }
         let unchanged = before
             .and_then(|before| before.resources.iter().find(|old| old.id == resource.id))
             .is_some_and(|old| old.sha256 == resource.sha256 && old.schema == resource.schema && is_tabular(old));
         if unchanged {
             continue;
         }
-        spawn_analysis(state.clone(), resource, storage_key.clone(), filename.clone());
+        enqueue(state.clone(), resource.clone());
     }
 }
 
-/// Analyses a resource's file again, now (after a schema change the
-/// analysis reruns by itself; this is for anything else).
+/// Analyses a resource's file again (after a schema change the analysis
+/// reruns by itself; this is for anything else).
 pub fn reingest(state: &AppState, resource: &Resource) -> Result<(), AppError> {
-    let ResourceLocation::Upload { storage_key, filename } = &resource.location else {
+    if !resource.is_upload() {
         return Err(AppError::Invalid { field: "resource".into(), message: "only uploaded files are analysed".into() });
-    };
+    }
     if !is_tabular(resource) {
         return Err(AppError::Invalid { field: "format".into(), message: "this format is not read as a table".into() });
     }
-    spawn_analysis(state.clone(), resource, storage_key.clone(), filename.clone());
+    enqueue(state.clone(), resource.clone());
     Ok(())
 }
 
-fn spawn_analysis(state: AppState, resource: &Resource, storage_key: String, filename: String) {
-    let (resource_id, sha256, format) = (resource.id, resource.sha256.clone(), resource.format.clone());
-    let schema = resource.schema.clone();
+/// Times a job that keeps being interrupted (the server stops or crashes
+/// while it runs) is tried before it is stopped with its error shown.
+pub const MAX_JOB_ATTEMPTS: i64 = 3;
+
+fn enqueue(state: AppState, resource: Resource) {
     tokio::spawn(async move {
-        let input = match state.files.open(&storage_key, None).await {
-            Ok(reader) => {
-                use futures_util::TryStreamExt;
-                let stream = reader.stream.map_err(std::io::Error::other);
-                tokio_util::io::SyncIoBridge::new(tokio_util::io::StreamReader::new(stream))
-            }
-            Err(error) => {
-                let failed = datalab_store::AnalysisState::Failed(error.to_string());
-                if let Err(error) = state.store.set_analysis(resource_id, &sha256, &failed).await {
-                    tracing::error!(%error, %resource_id, "cannot record an analysis");
-                }
-                return;
-            }
-        };
-        let options =
-            datalab_ingest::AnalyzeOptions { name: filename, format: Some(format), schema, ..Default::default() };
-        if let Err(error) = analyse(&state, resource_id, &sha256, input, options).await {
-            tracing::warn!(%error, %resource_id, "analysis failed");
+        match state.store.queue_job(resource.id, &resource.sha256, resource.size).await {
+            Ok(Some(job)) => run_job(state, job).await,
+            // The resource was deleted meanwhile.
+            Ok(None) => {}
+            Err(error) => tracing::error!(%error, resource_id = %resource.id, "cannot queue an analysis"),
         }
     });
+}
+
+/// Runs a queued job: one at a time per server (bounded memory), with its
+/// progress (bytes read, rows) written every half second.
+async fn run_job(state: AppState, job: datalab_store::Job) {
+    let _slot = state.ingest_slots.clone().acquire_owned().await.expect("the semaphore is never closed");
+    let resource_id = job.resource_id;
+    let outcome = run_job_inner(&state, &job).await;
+    if let Err(error) = &outcome {
+        tracing::warn!(%error, %resource_id, "analysis failed");
+    }
+    if let Err(error) = state.store.finish_job(job.id, outcome.as_ref().map(|_| ()).map_err(String::as_str)).await {
+        tracing::error!(%error, %resource_id, "cannot record the end of an analysis");
+    }
+}
+
+async fn run_job_inner(state: &AppState, job: &datalab_store::Job) -> Result<(), String> {
+    let resource = match state.store.resource(job.resource_id).await {
+        Ok(resource) => resource,
+        Err(datalab_store::StoreError::NotFound) => return Err("the resource was deleted".into()),
+        Err(error) => return Err(error.to_string()),
+    };
+    if resource.sha256 != job.sha256 {
+        return Err("a newer file replaced this one before it was analysed".into());
+    }
+    let ResourceLocation::Upload { storage_key, filename } = &resource.location else {
+        return Err("the resource is no longer an uploaded file".into());
+    };
+    state.store.start_job(job.id).await.map_err(|error| error.to_string())?;
+    let reader = state.files.open(storage_key, None).await.map_err(|error| error.to_string())?;
+    let bytes = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let counted = {
+        use futures_util::TryStreamExt;
+        let bytes = bytes.clone();
+        reader.stream.map_err(std::io::Error::other).inspect_ok(move |chunk| {
+            bytes.fetch_add(chunk.len() as u64, std::sync::atomic::Ordering::Relaxed);
+        })
+    };
+    let input = tokio_util::io::SyncIoBridge::new(tokio_util::io::StreamReader::new(counted));
+    let progress = Arc::new(datalab_ingest::Progress::default());
+    let options = datalab_ingest::AnalyzeOptions {
+        name: filename.clone(),
+        format: Some(resource.format.clone()),
+        schema: resource.schema.clone(),
+        progress: Some(progress.clone()),
+        ..Default::default()
+    };
+    let report = |state: AppState,
+                  id: Uuid,
+                  bytes: Arc<std::sync::atomic::AtomicU64>,
+                  progress: Arc<datalab_ingest::Progress>| async move {
+        let read = |counter: &std::sync::atomic::AtomicU64| counter.load(std::sync::atomic::Ordering::Relaxed) as i64;
+        let _ = state.store.job_progress(id, read(&bytes), read(&progress.rows)).await;
+    };
+    let ticker = {
+        let (state, id, bytes, progress) = (state.clone(), job.id, bytes.clone(), progress.clone());
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+                report(state.clone(), id, bytes.clone(), progress.clone()).await;
+            }
+        })
+    };
+    let outcome = analyse(state, resource.id, &resource.sha256, input, options).await;
+    ticker.abort();
+    report(state.clone(), job.id, bytes, progress).await;
+    outcome.map(|_| ())
 }
 
 /// Analyses a resource's file read from `input`, whatever its format:
@@ -437,9 +498,9 @@ fn spawn_analysis(state: AppState, resource: &Resource, storage_key: String, fil
 /// and write a Parquet table for each. The analysis and the tables become
 /// visible together, in one write, only once every table file is complete
 /// and in its place; then older table versions are removed. A failure is
-/// recorded with its error; a crash leaves a `running` record that
-/// [`resume_analyses`] restarts, and table files nothing refers to, which
-/// the start-up sweep removes.
+/// recorded with its error (a finished analysis of the resource stays
+/// served); a crash leaves a `running` job that [`resume_analyses`] retries,
+/// and table files nothing refers to, which the start-up sweep removes.
 pub async fn analyse<R: std::io::Read + Send + 'static>(
     state: &AppState,
     resource_id: Uuid,
@@ -447,11 +508,6 @@ pub async fn analyse<R: std::io::Read + Send + 'static>(
     input: R,
     mut options: datalab_ingest::AnalyzeOptions,
 ) -> Result<datalab_ingest::FileAnalysis, String> {
-    state
-        .store
-        .set_analysis(resource_id, sha256, &datalab_store::AnalysisState::Running)
-        .await
-        .map_err(|error| error.to_string())?;
     let written = state.query.new_table_path();
     options.parquet = Some(written.clone());
     let outcome = tokio::task::spawn_blocking(move || datalab_ingest::analyze_file(input, &options))
@@ -506,20 +562,26 @@ pub fn table_of(
     state.query.table(&query_name, key)
 }
 
-/// Re-runs the analyses a restart interrupted or never started.
+/// Resumes what a stop interrupted: queued jobs run, running ones are
+/// retried up to [`MAX_JOB_ATTEMPTS`] and then stopped with their error, and
+/// uploads with neither an analysis nor a job (a stop between saving and
+/// queueing) are queued. One query finds those, not a walk over every dataset.
 pub async fn resume_analyses(state: &AppState) -> Result<usize, AppError> {
     let mut started = 0;
-    for summary in state.store.dataset_summaries().await? {
-        let dataset = state.store.dataset(&summary.id.to_string()).await?;
-        for resource in dataset.resources.iter().filter(|resource| is_tabular(resource)) {
-            let ResourceLocation::Upload { storage_key, filename } = &resource.location else { continue };
-            match state.store.analysis(resource.id, &resource.sha256).await? {
-                Some(datalab_store::AnalysisState::Done(_)) | Some(datalab_store::AnalysisState::Failed(_)) => {}
-                Some(datalab_store::AnalysisState::Running) | None => {
-                    spawn_analysis(state.clone(), resource, storage_key.clone(), filename.clone());
-                    started += 1;
-                }
-            }
+    for job in state.store.unfinished_jobs().await? {
+        if job.status == datalab_store::JobStatus::Running && job.attempts >= MAX_JOB_ATTEMPTS {
+            let error = format!("stopped after {} attempts: the analysis was interrupted each time", job.attempts);
+            state.store.finish_job(job.id, Err(&error)).await?;
+            continue;
+        }
+        state.store.requeue_job(job.id).await?;
+        tokio::spawn(run_job(state.clone(), job));
+        started += 1;
+    }
+    for resource in state.store.resources_without_analysis().await? {
+        if is_tabular(&resource) {
+            enqueue(state.clone(), resource);
+            started += 1;
         }
     }
     Ok(started)

@@ -59,7 +59,7 @@ pub async fn queryable(
         None => resource.id.to_string(),
     };
     // Only the table's key is read, not the whole analysis: this runs on every data request.
-    match state.store.table_state(resource.id, &resource.sha256, table).await? {
+    match state.store.table_state(resource.id, table).await? {
         Some(datalab_store::TableState::Ready(key)) => match state.query.table(&name, &key) {
             Some(table) => Ok((dataset, resource, table)),
             None => Err(AppError::internal(format!("resource {} has a malformed table key", resource.id))),

@@ -69,6 +69,9 @@ pub struct AppState {
     pub templates: Arc<templates::Templates>,
     pub settings: Arc<WebSettings>,
     pub login_limiter: Arc<context::LoginLimiter>,
+    /// Ingestion jobs run one at a time: each is bounded in memory, and
+    /// they would only share the same cores.
+    pub ingest_slots: Arc<tokio::sync::Semaphore>,
 }
 
 impl AppState {
@@ -87,6 +90,7 @@ impl AppState {
             templates: Arc::new(templates::Templates::new()),
             login_limiter: Arc::new(context::LoginLimiter::new(settings.login_attempts_per_window)),
             settings: Arc::new(settings),
+            ingest_slots: Arc::new(tokio::sync::Semaphore::new(1)),
         }
     }
 }

@@ -193,7 +193,7 @@ pub(super) async fn info(call: &mut Call<'_>) -> Result<Value, AppError> {
     let id = resource_id(&call.params)?;
     let (_, resource, table) = data::queryable(call.state, &call.actor, id, None).await?;
     let info = call.state.query.info(&table)?;
-    let schema = match call.state.store.analysis(resource.id, &resource.sha256).await? {
+    let schema = match call.state.store.analysis(resource.id).await? {
         Some(analysis) => analysis.table(None).map(|table| table["schema"]["fields"].clone()).unwrap_or(Value::Null),
         None => Value::Null,
     };

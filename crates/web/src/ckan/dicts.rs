@@ -198,6 +198,24 @@ pub fn license_dict(license: &licenses::License) -> Value {
     })
 }
 
+/// An ingestion job as the API shows it. `current` says whether it is about
+/// the resource's current file (a failed job of the current file means the
+/// analysis shown, if any, is an earlier file's).
+pub fn job_dict(job: &datalab_store::Job, resource: &Resource) -> Value {
+    json!({
+        "id": job.id,
+        "status": job.status,
+        "attempts": job.attempts,
+        "bytes_total": job.bytes_total,
+        "bytes_read": job.bytes_read,
+        "rows_read": job.rows_read,
+        "error": if job.error.is_empty() { Value::Null } else { Value::from(job.error.clone()) },
+        "current_file": job.sha256 == resource.sha256,
+        "created": ckan_time(job.created),
+        "updated": ckan_time(job.updated),
+    })
+}
+
 /// Adds what ingestion learned to a resource dict: the Frictionless Table
 /// Schema as `schema` (as CKAN's DataStore-aware extensions publish it) and a
 /// summary of the analysis.

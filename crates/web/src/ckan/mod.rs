@@ -329,9 +329,16 @@ async fn dispatch(call: &mut Call<'_>, name: &str) -> Result<Value, AppError> {
             let (dataset, index) = resource_in_dataset(call).await?;
             let resource = &dataset.resources[index];
             let mut dict = dicts::resource_dict(&call.base_url, resource);
-            let analysis = call.state.store.analysis(resource.id, &resource.sha256).await?;
+            let analysis = call.state.store.analysis(resource.id).await?;
             if let Some(analysis) = &analysis {
                 dicts::add_analysis(&mut dict, analysis);
+            }
+            // The latest ingestion job: its progress while it runs, its error if it failed.
+            if let Some(job) = call.state.store.latest_job(resource.id).await? {
+                if !dict["datalab_analysis"].is_object() {
+                    dict["datalab_analysis"] = json!({});
+                }
+                dict["datalab_analysis"]["job"] = dicts::job_dict(&job, resource);
             }
             dict["datastore_active"] = json!(
                 analysis
@@ -451,7 +458,7 @@ async fn package_value(call: &Call<'_>, dataset: &Dataset) -> Result<Value, AppE
     // Which resources the DataStore actions can query (only the table key is read, not each analysis).
     for (index, resource) in dataset.resources.iter().enumerate() {
         if catalog::is_tabular(resource) {
-            let table = call.state.store.table_state(resource.id, &resource.sha256, None).await?;
+            let table = call.state.store.table_state(resource.id, None).await?;
             value["resources"][index]["datastore_active"] =
                 json!(matches!(table, Some(datalab_store::TableState::Ready(_))));
         }

@@ -500,7 +500,7 @@ pub async fn resource_page(
     let dataset = visible_dataset(&state, &context, &name).await?;
     let resource = dataset.resources.iter().find(|resource| resource.id == resource_id).ok_or(AppError::NotFound)?;
     let base = crate::ckan::base_url(&state, request.headers());
-    let analysis_state = state.store.analysis(resource.id, &resource.sha256).await?;
+    let analysis_state = state.store.analysis(resource.id).await?;
     // `_table` picks one of a workbook's sheets; the first is the default.
     let pairs: Vec<(String, String)> =
         serde_urlencoded::from_str(request.uri().query().unwrap_or_default()).unwrap_or_default();
@@ -572,11 +572,30 @@ pub async fn resource_page(
         Some((datalab_store::AnalysisState::Failed(error), _)) => json!({"status": "failed", "error": error}),
         Some((datalab_store::AnalysisState::Done(_), None)) | None => Value::Null,
     };
+    let job = state.store.latest_job(resource.id).await?.map(|job| {
+        let percent = job
+            .bytes_total
+            .filter(|total| *total > 0)
+            .map(|total| (job.bytes_read.saturating_mul(100) / total).clamp(0, 100));
+        json!({
+            "status": job.status,
+            "running": !job.status.is_finished(),
+            "failed": job.status == datalab_store::JobStatus::Failed,
+            "bytes_read": job.bytes_read,
+            "bytes_total": job.bytes_total,
+            "rows_read": job.rows_read,
+            "percent": percent,
+            "attempts": job.attempts,
+            "error": job.error,
+            "current_file": job.sha256 == resource.sha256,
+        })
+    });
     render(
         &state,
         &context,
         "resource.html",
         json!({
+            "job": job,
             "dataset": {"name": dataset.name, "title": dataset.title, "id": dataset.id},
             "resource": {
                 "id": resource.id,
@@ -893,7 +912,7 @@ pub(crate) async fn quality_report(
 ) -> Result<datalab_core::quality::QualityReport, AppError> {
     let mut facts = Vec::new();
     for resource in &dataset.resources {
-        if let Some(analysis) = state.store.analysis(resource.id, &resource.sha256).await? {
+        if let Some(analysis) = state.store.analysis(resource.id).await? {
             facts.extend(analysis.tables().into_iter().map(table_facts));
         }
     }
@@ -1071,7 +1090,7 @@ async fn render_schema_form(
     error: Option<String>,
 ) -> Result<Response, AppError> {
     let status = if error.is_some() { StatusCode::CONFLICT } else { StatusCode::OK };
-    let analysis = state.store.analysis(resource.id, &resource.sha256).await?;
+    let analysis = state.store.analysis(resource.id).await?;
     let analysed = analysis.as_ref().and_then(|analysis| analysis.table(None)).map(|table| table["schema"].clone());
     let fields = analysed.as_ref().map(|schema| schema_form_fields(schema, given)).unwrap_or_default();
     let page = render(

@@ -1,0 +1,93 @@
+//! Ingestion runs as jobs: progress is recorded, a failure leaves the last
+//! finished analysis served, and a restart resumes or stops what a stop
+//! interrupted.
+
+mod common;
+
+use common::TestApp;
+use serde_json::json;
+use uuid::Uuid;
+
+async fn until(app: &TestApp, id: &str, done: impl Fn(&serde_json::Value) -> bool) -> serde_json::Value {
+    for _ in 0..400 {
+        let (_, body) = app.ckan_get("resource_show", None, &[("id", id)]).await;
+        if done(&body["result"]) {
+            return body["result"].clone();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("the resource never reached the expected state");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_records_its_progress_and_a_failure_keeps_the_last_analysis_served() {
+    let app = TestApp::start().await;
+    let (_, token) = app.user("root", true).await;
+    app.organization("org-a").await;
+    let dataset = app.dataset(&token, "incidentes", "org-a", false).await;
+    let bytes = include_bytes!("../../datalab/demo/incidentes_viales_ejemplo.csv").to_vec();
+    let size = bytes.len();
+    let created = app.upload(&token, dataset["id"].as_str().unwrap(), bytes, "incidentes.csv").await;
+    let id = created["id"].as_str().unwrap().to_string();
+    let shown = until(&app, &id, |resource| resource["datalab_analysis"]["job"]["status"] == "done").await;
+    let job = &shown["datalab_analysis"]["job"];
+    assert_eq!(job["rows_read"], 300);
+    assert_eq!(job["bytes_read"], size);
+    assert_eq!(job["bytes_total"], size);
+    assert_eq!(job["attempts"], 1);
+    assert_eq!(job["current_file"], true);
+
+    // The stored file disappears: the next analysis fails, the last one stays served.
+    for blob in app.stored_blobs() {
+        std::fs::remove_file(blob).unwrap();
+    }
+    let resource = app.state.store.resource(Uuid::parse_str(&id).unwrap()).await.unwrap();
+    datalab_web::catalog::reingest(&app.state, &resource).unwrap();
+    let shown = until(&app, &id, |resource| resource["datalab_analysis"]["job"]["status"] == "failed").await;
+    assert_eq!(shown["datalab_analysis"]["status"], "done", "{shown}");
+    assert_eq!(shown["datastore_active"], true);
+    assert!(shown["datalab_analysis"]["job"]["error"].as_str().unwrap().len() > 3);
+    let (status, found) = app.ckan("datastore_search", None, json!({"resource_id": id, "limit": 1})).await;
+    assert_eq!(status, 200, "{found}");
+    assert_eq!(found["result"]["total"], 300);
+    let page = app.page(&format!("/dataset/incidentes/resource/{id}")).await;
+    assert!(page.contains("El último análisis de este archivo falló"), "the failure is explained");
+    assert!(page.contains("300 filas"), "the previous analysis is shown");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_retries_interrupted_jobs_and_stops_those_that_keep_failing() {
+    let app = TestApp::start().await;
+    let (_, token) = app.user("root", true).await;
+    app.organization("org-a").await;
+    let dataset = app.dataset(&token, "datos", "org-a", false).await;
+    let created = app.upload(&token, dataset["id"].as_str().unwrap(), b"a,b\n1,2\n3,4\n".to_vec(), "datos.csv").await;
+    let id = Uuid::parse_str(created["id"].as_str().unwrap()).unwrap();
+    until(&app, &id.to_string(), |resource| resource["datalab_analysis"]["job"]["status"] == "done").await;
+    let sha = created["hash"].as_str().unwrap().trim_start_matches("sha256:").to_string();
+    let store = &app.state.store;
+
+    // A job left running by a crash, on its first attempt: retried.
+    let job = store.queue_job(id, &sha, None).await.unwrap().unwrap();
+    store.start_job(job.id).await.unwrap();
+    // One left running after its last allowed attempt: stopped, with its error shown.
+    let stuck = store.queue_job(id, &sha, None).await.unwrap().unwrap();
+    for _ in 0..datalab_web::catalog::MAX_JOB_ATTEMPTS {
+        store.start_job(stuck.id).await.unwrap();
+    }
+    let started = datalab_web::catalog::resume_analyses(&app.state).await.unwrap();
+    assert_eq!(started, 1);
+    let stopped = store.job(stuck.id).await.unwrap().unwrap();
+    assert_eq!(stopped.status, datalab_store::JobStatus::Failed);
+    assert!(stopped.error.contains("stopped after 3 attempts"), "{}", stopped.error);
+    for _ in 0..400 {
+        if store.job(job.id).await.unwrap().unwrap().status == datalab_store::JobStatus::Done {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let retried = store.job(job.id).await.unwrap().unwrap();
+    assert_eq!(retried.status, datalab_store::JobStatus::Done);
+    assert_eq!(retried.attempts, 2);
+    assert_eq!(retried.rows_read, 2);
+}
