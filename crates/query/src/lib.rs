@@ -33,7 +33,7 @@ use std::time::Duration;
 
 use arrow::datatypes::SchemaRef;
 use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
-use datafusion::prelude::{DataFrame, ParquetReadOptions, SessionConfig, SessionContext};
+use datafusion::prelude::{DataFrame, SessionConfig, SessionContext};
 use tokio::sync::Semaphore;
 
 pub use export::ExportFormat;
@@ -112,6 +112,10 @@ impl Default for QuerySettings {
     }
 }
 
+/// The table providers made so far, by file (see [`QueryEngine::provider`]).
+#[derive(Default)]
+pub(crate) struct Providers(Mutex<HashMap<PathBuf, Arc<dyn datafusion::catalog::TableProvider>>>);
+
 /// A queryable table: the Parquet file of one resource version.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Table {
@@ -139,6 +143,7 @@ pub struct QueryEngine {
     light: Arc<Semaphore>,
     settings: QuerySettings,
     infos: Mutex<HashMap<PathBuf, TableInfo>>,
+    providers: Arc<Providers>,
     searches: ResultCache<SearchResult>,
     pages: ResultCache<RowsPage>,
 }
@@ -255,6 +260,7 @@ impl QueryEngine {
             pages: ResultCache::new(settings.result_cache_entries),
             settings,
             infos: Mutex::new(HashMap::new()),
+            providers: Arc::new(Providers::default()),
         })
     }
 
@@ -330,11 +336,50 @@ impl QueryEngine {
         options.execution.enable_recursive_ctes = false;
         options.execution.parquet.pushdown_filters = true;
         options.execution.parquet.reorder_filters = true;
+        let config = config.with_extension(self.providers.clone());
         SessionContext::new_with_config_rt(config, self.datafusion.clone())
     }
 
     async fn frame(context: &SessionContext, table: &Table) -> QueryResult<DataFrame> {
-        Ok(context.read_parquet(path_text(&table.path)?, ParquetReadOptions::default()).await?)
+        Ok(context.read_table(Self::provider(context, table).await?)?)
+    }
+
+    /// The table as DataFusion reads it, made once per file and kept (a
+    /// table file never changes): its schema is not inferred again on every
+    /// query, and its rows are declared sorted by `_id`, as ingestion writes
+    /// them, so a page in file order needs no sort.
+    pub(crate) async fn provider(
+        context: &SessionContext,
+        table: &Table,
+    ) -> QueryResult<Arc<dyn datafusion::catalog::TableProvider>> {
+        use datafusion::datasource::file_format::parquet::ParquetFormat;
+        use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl};
+        let state = context.state();
+        let cache = state.config().get_extension::<Providers>();
+        if let Some(cache) = &cache
+            && let Some(found) = cache.0.lock().expect("not poisoned").get(&table.path)
+        {
+            return Ok(found.clone());
+        }
+        let url = ListingTableUrl::parse(path_text(&table.path)?)?;
+        let format = ParquetFormat::default().with_options(state.default_table_options().parquet.clone());
+        let options = ListingOptions::new(Arc::new(format)).with_file_extension(".parquet");
+        let schema = options.infer_schema(&state, &url).await?;
+        let options = if schema.field_with_name(ROW_ID).is_ok() {
+            options.with_file_sort_order(vec![vec![datafusion::prelude::ident(ROW_ID).sort(true, false)]])
+        } else {
+            options
+        };
+        let config = ListingTableConfig::new(url).with_listing_options(options).with_schema(schema);
+        let provider: Arc<dyn datafusion::catalog::TableProvider> = Arc::new(ListingTable::try_new(config)?);
+        if let Some(cache) = cache {
+            let mut providers = cache.0.lock().expect("not poisoned");
+            if providers.len() > 10_000 {
+                providers.clear();
+            }
+            providers.insert(table.path.clone(), provider.clone());
+        }
+        Ok(provider)
     }
 
     /// Schema and row count from the Parquet footer (cached: a table's file never changes).

@@ -13,14 +13,13 @@ use std::sync::Arc;
 use arrow::datatypes::DataType;
 use datafusion::execution::context::SQLOptions;
 use datafusion::physical_plan::{ExecutionPlan, StatisticsArgs, StatisticsContext};
-use datafusion::prelude::ParquetReadOptions;
 use datafusion::sql::parser::{DFParser, Statement as DfStatement};
 use datafusion::sql::sqlparser::ast::Statement;
 use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
 use serde_json::Value;
 
 use crate::search::collect_rows;
-use crate::{QueryEngine, QueryError, QueryResult, Table, path_text};
+use crate::{QueryEngine, QueryError, QueryResult, Table};
 
 /// Longest SQL text accepted.
 pub const MAX_SQL_BYTES: usize = 64 * 1024;
@@ -119,7 +118,7 @@ impl QueryEngine {
         let cap = self.settings.sql_row_cap;
         self.run(async move {
             for table in &tables {
-                context.register_parquet(&table.name, path_text(&table.path)?, ParquetReadOptions::default()).await?;
+                context.register_table(&table.name, QueryEngine::provider(&context, table).await?)?;
             }
             let options = SQLOptions::new().with_allow_ddl(false).with_allow_dml(false).with_allow_statements(false);
             let frame = context.sql_with_options(&sql, options).await?;
