@@ -257,6 +257,143 @@ impl QueryEngine {
     }
 }
 
+/// A row's geometry and a label for it (its first text column).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Feature {
+    pub label: String,
+    pub geometry: Value,
+}
+
+/// What the map of a geographic table draws: the shapes themselves when
+/// there are few, else the rows counted per grid cell of their centres.
+#[derive(Debug, Clone, PartialEq)]
+pub enum GeometryMap {
+    Shapes(Vec<Feature>),
+    Cells { cells: Vec<MapCell>, rows: u64, truncated: bool },
+}
+
+/// Rows whose geometries are read to aggregate a map.
+pub const MAX_GEOMETRY_ROWS: u64 = 500_000;
+
+/// [min x, min y, max x, max y] of a GeoJSON geometry's positions.
+pub fn extent(geometry: &Value) -> Option<[f64; 4]> {
+    fn walk(value: &Value, out: &mut Option<[f64; 4]>) {
+        if let Value::Array(items) = value {
+            if let (Some(x), Some(y)) = (items.first().and_then(Value::as_f64), items.get(1).and_then(Value::as_f64)) {
+                let extent = out.get_or_insert([x, y, x, y]);
+                extent[0] = extent[0].min(x);
+                extent[1] = extent[1].min(y);
+                extent[2] = extent[2].max(x);
+                extent[3] = extent[3].max(y);
+            } else {
+                items.iter().for_each(|item| walk(item, out));
+            }
+        }
+    }
+    let mut out = None;
+    walk(&geometry["coordinates"], &mut out);
+    for member in geometry["geometries"].as_array().into_iter().flatten() {
+        walk(&member["coordinates"], &mut out);
+    }
+    out
+}
+
+impl QueryEngine {
+    /// The map of the geometries (GeoJSON text in `column`) of the rows
+    /// `rows` selects: up to `max_shapes` shapes, or, past that, their
+    /// centres counted per cell of a grid of `precision` decimal degrees.
+    pub async fn geometry_map(
+        &self,
+        table: Table,
+        rows: RowsRequest,
+        column: String,
+        max_shapes: usize,
+        precision: i32,
+    ) -> QueryResult<Option<GeometryMap>> {
+        let context = self.context();
+        self.run(async move {
+            let frame = Self::filtered_frame(&context, &table, rows).await?;
+            let schema = frame.schema().as_arrow().clone();
+            if schema.field_with_name(&column).is_err() {
+                return Ok(None);
+            }
+            let label = schema
+                .fields()
+                .iter()
+                .find(|field| {
+                    field.name() != &column
+                        && field.name() != crate::ROW_ID
+                        && matches!(field.data_type(), DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8)
+                })
+                .map(|field| field.name().clone());
+            let mut selection = vec![ident(&column)];
+            selection.extend(label.iter().map(ident));
+            let frame = frame.filter(ident(&column).is_not_null())?.select(selection)?;
+            let mut stream = frame.execute_stream().await?;
+            let mut features = Vec::new();
+            let mut cells: std::collections::HashMap<(i64, i64), u64> = std::collections::HashMap::new();
+            let mut total: u64 = 0;
+            let mut too_many = false;
+            let factor = 10f64.powi(precision);
+            let text = |array: &arrow::array::ArrayRef| -> QueryResult<arrow::array::StringArray> {
+                let cast = arrow::compute::cast(array, &DataType::Utf8)
+                    .map_err(|error| QueryError::Failed(error.to_string()))?;
+                Ok(cast
+                    .as_any()
+                    .downcast_ref::<arrow::array::StringArray>()
+                    .cloned()
+                    .unwrap_or_else(|| arrow::array::StringArray::from(Vec::<Option<&str>>::new())))
+            };
+            'rows: while let Some(batch) = futures_util::StreamExt::next(&mut stream).await {
+                let batch = batch?;
+                let geometries = text(batch.column(0))?;
+                let labels = if batch.num_columns() > 1 { Some(text(batch.column(1))?) } else { None };
+                for row in 0..batch.num_rows() {
+                    if total >= MAX_GEOMETRY_ROWS {
+                        break 'rows;
+                    }
+                    let Ok(geometry) = serde_json::from_str::<Value>(geometries.value(row)) else { continue };
+                    let Some([west, south, east, north]) = extent(&geometry) else { continue };
+                    total += 1;
+                    let key = (
+                        ((south + north) / 2.0 * factor).round() as i64,
+                        ((west + east) / 2.0 * factor).round() as i64,
+                    );
+                    *cells.entry(key).or_insert(0) += 1;
+                    if !too_many {
+                        if features.len() < max_shapes {
+                            let label = labels.as_ref().map(|labels| labels.value(row).to_string()).unwrap_or_default();
+                            features.push(Feature { label, geometry });
+                        } else {
+                            // Past the cap only the grid is kept.
+                            too_many = true;
+                            features = Vec::new();
+                        }
+                    }
+                }
+            }
+            if total == 0 {
+                return Ok(None);
+            }
+            if !too_many {
+                return Ok(Some(GeometryMap::Shapes(features)));
+            }
+            let mut cells: Vec<MapCell> = cells
+                .into_iter()
+                .map(|((latitude, longitude), count)| MapCell {
+                    latitude: latitude as f64 / factor,
+                    longitude: longitude as f64 / factor,
+                    count,
+                })
+                .collect();
+            cells.sort_by_key(|cell| std::cmp::Reverse(cell.count));
+            cells.truncate(MAX_MAP_CELLS);
+            Ok(Some(GeometryMap::Cells { cells, rows: total, truncated: total >= MAX_GEOMETRY_ROWS }))
+        })
+        .await
+    }
+}
+
 /// A bin edge, short: 1234.5678 → "1,234.57"-like plain text without grouping.
 fn short(value: f64) -> String {
     if value.abs() >= 100.0 || value.fract() == 0.0 { format!("{value:.0}") } else { format!("{value:.2}") }

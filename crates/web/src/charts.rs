@@ -5,7 +5,7 @@
 
 use std::fmt::Write as _;
 
-use datalab_query::chart::{ChartKind, ChartPoint, MapCell};
+use datalab_query::chart::{ChartKind, ChartPoint, Feature, MapCell, extent};
 
 /// Marks in the state's blue, dark enough against white (WCAG 1.4.11).
 const INK: &str = "#1d5b8c";
@@ -317,6 +317,123 @@ pub fn map_svg(cells: &[MapCell], title: &str, description: &str) -> String {
     out
 }
 
+/// Geometries drawn as they are: polygons filled, lines stroked, points as
+/// dots, each with its label as a tooltip. Positions closer than half a
+/// pixel to the previous one are dropped, so a detailed border does not
+/// weigh more than the picture can show.
+pub fn shapes_svg(features: &[Feature], title: &str, description: &str) -> String {
+    let (width, height, margin) = (640.0, 480.0, 20.0);
+    let mut out = String::new();
+    open_svg(&mut out, "map", width, height, title, description);
+    let mut bounds: Option<[f64; 4]> = None;
+    for feature in features {
+        if let Some([west, south, east, north]) = extent(&feature.geometry) {
+            let total = bounds.get_or_insert([west, south, east, north]);
+            total[0] = total[0].min(west);
+            total[1] = total[1].min(south);
+            total[2] = total[2].max(east);
+            total[3] = total[3].max(north);
+        }
+    }
+    let Some([west, south, east, north]) = bounds else {
+        out.push_str("</svg>");
+        return out;
+    };
+    let squeeze = ((south + north) / 2.0).to_radians().cos().clamp(0.1, 1.0);
+    let lon_span = ((east - west) * squeeze).max(1e-6);
+    let lat_span = (north - south).max(1e-6);
+    let scale = ((width - 2.0 * margin) / lon_span).min((height - 2.0 * margin) / lat_span);
+    let project = |x: f64, y: f64| (margin + (x - west) * squeeze * scale, height - margin - (y - south) * scale);
+    let _ = write!(
+        out,
+        r##"<rect x="0" y="0" width="{width}" height="{height}" fill="#f4f7fa"/><text x="6" y="{hb}" font-size="11">{south:.3}°, {west:.3}°</text><text x="{r}" y="14" font-size="11" text-anchor="end">{north:.3}°, {east:.3}°</text>"##,
+        hb = height - 6.0,
+        r = width - 6.0,
+    );
+    fn ring(points: &serde_json::Value, project: &dyn Fn(f64, f64) -> (f64, f64), closed: bool, d: &mut String) {
+        let mut last: Option<(f64, f64)> = None;
+        for position in points.as_array().into_iter().flatten() {
+            let (Some(x), Some(y)) = (position[0].as_f64(), position[1].as_f64()) else { continue };
+            let (px, py) = project(x, y);
+            if let Some((lx, ly)) = last
+                && (px - lx).abs() < 0.5
+                && (py - ly).abs() < 0.5
+            {
+                continue;
+            }
+            let _ = write!(d, "{}{px:.1} {py:.1}", if last.is_none() { "M" } else { "L" });
+            last = Some((px, py));
+        }
+        if closed && last.is_some() {
+            d.push('Z');
+        }
+    }
+    for feature in features {
+        let geometry = &feature.geometry;
+        let parts: Vec<&serde_json::Value> = match geometry["type"].as_str() {
+            Some("GeometryCollection") => {
+                geometry["geometries"].as_array().map(|all| all.iter().collect()).unwrap_or_default()
+            }
+            _ => vec![geometry],
+        };
+        let _ = write!(out, "<g><title>{}</title>", escape(&feature.label));
+        for part in parts {
+            let coordinates = &part["coordinates"];
+            let mut d = String::new();
+            let (fill, dots): (bool, Vec<&serde_json::Value>) = match part["type"].as_str() {
+                Some("Point") => (false, vec![coordinates]),
+                Some("MultiPoint") => {
+                    (false, coordinates.as_array().map(|all| all.iter().collect()).unwrap_or_default())
+                }
+                Some("LineString") => {
+                    ring(coordinates, &project, false, &mut d);
+                    (false, Vec::new())
+                }
+                Some("MultiLineString") => {
+                    for line in coordinates.as_array().into_iter().flatten() {
+                        ring(line, &project, false, &mut d);
+                    }
+                    (false, Vec::new())
+                }
+                Some("Polygon") => {
+                    for line in coordinates.as_array().into_iter().flatten() {
+                        ring(line, &project, true, &mut d);
+                    }
+                    (true, Vec::new())
+                }
+                Some("MultiPolygon") => {
+                    for polygon in coordinates.as_array().into_iter().flatten() {
+                        for line in polygon.as_array().into_iter().flatten() {
+                            ring(line, &project, true, &mut d);
+                        }
+                    }
+                    (true, Vec::new())
+                }
+                _ => (false, Vec::new()),
+            };
+            for dot in dots {
+                if let (Some(x), Some(y)) = (dot[0].as_f64(), dot[1].as_f64()) {
+                    let (px, py) = project(x, y);
+                    let _ = write!(out, r#"<circle cx="{px:.1}" cy="{py:.1}" r="3" fill="{INK}" fill-opacity="0.7"/>"#);
+                }
+            }
+            if !d.is_empty() {
+                if fill {
+                    let _ = write!(
+                        out,
+                        r#"<path d="{d}" fill="{INK}" fill-opacity="0.25" fill-rule="evenodd" stroke="{INK}" stroke-width="1"/>"#
+                    );
+                } else {
+                    let _ = write!(out, r#"<path d="{d}" fill="none" stroke="{INK}" stroke-width="1.5"/>"#);
+                }
+            }
+        }
+        out.push_str("</g>");
+    }
+    out.push_str("</svg>");
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -326,6 +443,29 @@ mod tests {
         assert_eq!(number(1234567.891), "1,234,567.89");
         assert_eq!(number(-1000.0), "-1,000");
         assert_eq!(number(12.0), "12");
+    }
+
+    #[test]
+    fn shapes_are_drawn_with_escaped_labels() {
+        let features = vec![
+            Feature {
+                label: "<script>x</script>".into(),
+                geometry: serde_json::json!({"type": "Polygon", "coordinates": [[[-100.3, 25.6], [-100.2, 25.6], [-100.2, 25.7], [-100.3, 25.6]]]}),
+            },
+            Feature {
+                label: "punto".into(),
+                geometry: serde_json::json!({"type": "Point", "coordinates": [-100.25, 25.65]}),
+            },
+            Feature {
+                label: "línea".into(),
+                geometry: serde_json::json!({"type": "LineString", "coordinates": [[-100.3, 25.7], [-100.2, 25.6]]}),
+            },
+        ];
+        let svg = shapes_svg(&features, "Mapa", "tres formas");
+        assert!(!svg.contains("<script>"), "{svg}");
+        assert_eq!(svg.matches("<path").count(), 2);
+        assert_eq!(svg.matches("<circle").count(), 1);
+        assert!(svg.contains("Z\"") && svg.contains("fill=\"none\""));
     }
 
     #[test]

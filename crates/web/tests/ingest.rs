@@ -281,3 +281,32 @@ async fn a_publisher_schema_is_applied_and_its_constraints_checked() {
         .unwrap();
     assert_eq!(response.status().as_u16(), 303);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_geojson_upload_is_a_table_with_its_shapes_on_a_map() {
+    let app = TestApp::start().await;
+    let (_, token) = app.user("root", true).await;
+    app.organization("org-a").await;
+    let dataset = app.dataset(&token, "parques", "org-a", false).await;
+    let geojson = r#"{"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"nombre": "Parque Fundidora", "area_ha": 142}, "geometry": {"type": "Polygon", "coordinates": [[[-100.29, 25.67], [-100.28, 25.67], [-100.28, 25.68], [-100.29, 25.67]]]}},
+        {"type": "Feature", "properties": {"nombre": "<b>Macroplaza</b>", "area_ha": 40}, "geometry": {"type": "Point", "coordinates": [-100.309, 25.669]}},
+        {"type": "Feature", "properties": {"nombre": "Río Santa Catarina", "area_ha": null}, "geometry": {"type": "LineString", "coordinates": [[-100.35, 25.66], [-100.25, 25.67]]}}
+    ]}"#;
+    let created =
+        app.upload(&token, dataset["id"].as_str().unwrap(), geojson.as_bytes().to_vec(), "parques.geojson").await;
+    let id = created["id"].as_str().unwrap().to_string();
+    let resource = app.analysed(&id, None).await;
+    assert_eq!(resource["datalab_analysis"]["format"], "geojson", "{resource}");
+    assert_eq!(resource["schema"]["fields"][2], json!({"name": "geometry", "type": "geojson"}));
+    let (status, found) =
+        app.ckan("datastore_search", None, json!({"resource_id": id, "filters": {"nombre": "Parque Fundidora"}})).await;
+    assert_eq!(status, 200, "{found}");
+    assert_eq!(found["result"]["records"][0]["area_ha"], 142);
+    let page = app.page(&format!("/dataset/parques/resource/{id}")).await;
+    assert!(page.contains("Mapa de 3 geometrías"), "the shapes are drawn");
+    assert!(page.contains("fill-rule=\"evenodd\"") && page.contains("<circle"), "polygon and point");
+    assert!(!page.contains("<b>Macroplaza"), "labels are escaped");
+    assert!(page.contains("Cada fila tiene una geometría, en la columna «geometry»"));
+    assert!(page.contains("Abarcan longitudes de -100.35 a -100.25"), "{}", page);
+}

@@ -537,7 +537,14 @@ pub async fn resource_page(
         .and_then(|analysis| catalog::table_of(&state, resource, analysis, selected.as_deref()))
     {
         Some(table) => {
-            Some(data_preview(&state, table, resource.id, &page_path, request.uri().query(), context.lang).await)
+            // A geographic table's geometry column, as its analysis found it.
+            let geometry = analysis_state
+                .as_ref()
+                .and_then(|analysis| analysis.table(selected.as_deref()))
+                .and_then(|table| table["geo"]["geometry_field"].as_str())
+                .map(str::to_string);
+            let query = request.uri().query();
+            Some(data_preview(&state, table, resource.id, &page_path, query, geometry, context.lang).await)
         }
         None => None,
     };
@@ -652,6 +659,7 @@ async fn data_preview(
     resource_id: Uuid,
     page_path: &str,
     raw_query: Option<&str>,
+    geometry: Option<String>,
     lang: crate::i18n::Lang,
 ) -> Value {
     let mut pairs: Vec<(String, String)> =
@@ -744,34 +752,86 @@ async fn data_preview(
         url(&next_pairs)
     });
     let chart = chart_view(state, &table, &pairs, &request, info.as_ref()).await;
-    let map = match state.query.map(table.clone(), request.clone(), 2).await {
-        Ok(Some(cells)) if !cells.is_empty() => {
-            let mapped: u64 = cells.iter().map(|cell| cell.count).sum();
-            let spanish = lang == crate::i18n::Lang::Es;
-            let rows = crate::charts::number(mapped as f64);
-            let title = if spanish {
-                format!("Mapa de {rows} filas con coordenadas")
+    let shapes = match geometry {
+        Some(column) => state.query.geometry_map(table.clone(), request.clone(), column, 2_000, 2).await.ok().flatten(),
+        None => None,
+    };
+    let spanish = lang == crate::i18n::Lang::Es;
+    let map = match shapes {
+        Some(datalab_query::chart::GeometryMap::Shapes(features)) => {
+            let count = crate::charts::number(features.len() as f64);
+            let (title, description) = if spanish {
+                (
+                    format!("Mapa de {count} geometrías"),
+                    "Cada fila se dibuja con su forma; su etiqueta aparece al pasar sobre ella.".to_string(),
+                )
             } else {
-                format!("Map of {rows} rows with coordinates")
+                (
+                    format!("Map of {count} geometries"),
+                    "Each row is drawn with its shape; its label shows on hover.".to_string(),
+                )
             };
-            let busiest: Vec<String> = cells
-                .iter()
-                .take(3)
-                .map(|cell| format!("{:.2}, {:.2} ({})", cell.latitude, cell.longitude, cell.count))
-                .collect();
-            let description = if spanish {
-                format!("Celdas con más filas: {}", busiest.join("; "))
+            Some(json!({
+                "svg": crate::charts::shapes_svg(&features, &title, &description),
+                "shapes": features.len(),
+                "top": features.iter().take(20).filter_map(|feature| {
+                    let [west, south, east, north] = datalab_query::chart::extent(&feature.geometry)?;
+                    Some(json!({"label": feature.label, "latitude": format!("{:.4}", (south + north) / 2.0), "longitude": format!("{:.4}", (west + east) / 2.0), "kind": feature.geometry["type"]}))
+                }).collect::<Vec<_>>(),
+            }))
+        }
+        Some(datalab_query::chart::GeometryMap::Cells { cells, rows, .. }) if !cells.is_empty() => {
+            let count = crate::charts::number(rows as f64);
+            let (title, description) = if spanish {
+                (
+                    format!("Mapa de {count} geometrías, contadas por celda"),
+                    "Los centros de las geometrías, contados en celdas de unos 1 km".to_string(),
+                )
             } else {
-                format!("Cells with the most rows: {}", busiest.join("; "))
+                (
+                    format!("Map of {count} geometries, counted per cell"),
+                    "The geometries' centres, counted in cells of about 1 km".to_string(),
+                )
             };
-            json!({
+            Some(json!({
                 "svg": crate::charts::map_svg(&cells, &title, &description),
                 "cells": cells.len(),
-                "rows": mapped,
+                "rows": rows,
                 "top": cells.iter().take(20).map(|cell| json!({"latitude": cell.latitude, "longitude": cell.longitude, "count": cell.count})).collect::<Vec<_>>(),
-            })
+            }))
         }
-        _ => Value::Null,
+        _ => None,
+    };
+    let map = match map {
+        Some(map) => map,
+        None => match state.query.map(table.clone(), request.clone(), 2).await {
+            Ok(Some(cells)) if !cells.is_empty() => {
+                let mapped: u64 = cells.iter().map(|cell| cell.count).sum();
+                let rows = crate::charts::number(mapped as f64);
+                let title = if spanish {
+                    format!("Mapa de {rows} filas con coordenadas")
+                } else {
+                    format!("Map of {rows} rows with coordinates")
+                };
+                let busiest: Vec<String> = cells
+                    .iter()
+                    .take(3)
+                    .map(|cell| format!("{:.2}, {:.2} ({})", cell.latitude, cell.longitude, cell.count))
+                    .collect();
+                let description = if spanish {
+                    format!("Celdas con más filas: {}", busiest.join("; "))
+                } else {
+                    format!("Cells with the most rows: {}", busiest.join("; "))
+                };
+                json!({
+                    "svg": crate::charts::map_svg(&cells, &title, &description),
+                    "cells": cells.len(),
+                    "rows": mapped,
+                    "top": cells.iter().take(20).map(|cell| json!({"latitude": cell.latitude, "longitude": cell.longitude, "count": cell.count})).collect::<Vec<_>>(),
+                })
+            }
+            _ => Value::Null,
+        },
     };
     let export_query = serde_urlencoded::to_string(without(&["_next", "_size"])).unwrap_or_default();
     let exports: Vec<Value> = ["csv", "xlsx", "ndjson", "parquet"]
