@@ -493,6 +493,23 @@ fn text(value: &Json) -> String {
 }
 
 /// Adds a geometry's type and positions to the summary.
+pub(crate) fn summarize_value(geometry: &Value, summary: &mut GeoSummary) {
+    if let Some(kind) = geometry["type"].as_str() {
+        *summary.geometry_types.entry(kind.to_string()).or_insert(0) += 1;
+    }
+    fn positions(value: &Value, summary: &mut GeoSummary) {
+        if let Value::Array(items) = value {
+            if let (Some(x), Some(y)) = (items.first().and_then(Value::as_f64), items.get(1).and_then(Value::as_f64)) {
+                summary.extend(x, y);
+            } else {
+                items.iter().for_each(|item| positions(item, summary));
+            }
+        }
+    }
+    positions(&geometry["coordinates"], summary);
+}
+
+/// Adds a geometry's type and positions to the summary.
 fn summarize(geometry: &Json, summary: &mut GeoSummary) {
     if let Json::String(kind) = geometry.get("type") {
         *summary.geometry_types.entry(kind.clone()).or_insert(0) += 1;

@@ -19,6 +19,7 @@ pub mod encoding;
 pub mod infer;
 pub mod json;
 pub mod reader;
+pub mod shapefile_zip;
 pub mod sniff;
 pub mod spreadsheet;
 pub mod table;

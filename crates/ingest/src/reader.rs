@@ -67,6 +67,7 @@ pub trait Reader: Sync {
 
 /// Every reader, in the order their signatures are tried.
 pub static READERS: &[&dyn Reader] = &[
+    &crate::shapefile_zip::ZippedShapefile,
     &crate::spreadsheet::Workbook::ODS,
     &crate::spreadsheet::Workbook::XLSX,
     &crate::spreadsheet::Workbook::XLS,

@@ -439,6 +439,10 @@ pub struct GeoSummary {
     pub bbox: Option<[f64; 4]>,
     /// How many rows have each geometry type (Point, Polygon, ...).
     pub geometry_types: std::collections::BTreeMap<String, u64>,
+    /// The coordinate reference system a Shapefile's `.prj` names
+    /// (coordinates are kept in it, not reprojected).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub crs: Option<String>,
 }
 
 impl GeoSummary {

@@ -338,3 +338,78 @@ fn long_values_do_not_fill_the_profile() {
     assert!(column.distinct_is_lower_bound);
     assert!(column.top.is_empty());
 }
+
+/// A zipped Shapefile of two polygons, its .dbf in Windows-1252 as its .cpg says.
+fn zipped_shapefile(with_cpg: bool) -> Vec<u8> {
+    use shapefile::dbase::{self, FieldValue, TableWriterBuilder};
+    use shapefile::{Point, Polygon, PolygonRing};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("colonias.shp");
+    let table = TableWriterBuilder::with_encoding(dbase::encoding::EncodingRs::from(encoding_rs::WINDOWS_1252))
+        .add_character_field("nombre".try_into().unwrap(), 40)
+        .add_numeric_field("poblacion".try_into().unwrap(), 10, 0);
+    {
+        let mut writer = shapefile::Writer::from_path(&path, table).unwrap();
+        for (index, (name, people)) in [("Niños Héroes", 1200.0), ("Obispado", 800.0)].iter().enumerate() {
+            let x = -100.3 + index as f64 * 0.1;
+            let ring = vec![
+                Point::new(x, 25.6),
+                Point::new(x, 25.7),
+                Point::new(x + 0.05, 25.7),
+                Point::new(x + 0.05, 25.6),
+                Point::new(x, 25.6),
+            ];
+            let polygon = Polygon::with_rings(vec![PolygonRing::Outer(ring)]);
+            let mut record = dbase::Record::default();
+            record.insert("nombre".into(), FieldValue::Character(Some(name.to_string())));
+            record.insert("poblacion".into(), FieldValue::Numeric(Some(*people)));
+            writer.write_shape_and_record(&polygon, &record).unwrap();
+        }
+    }
+    let read = |extension: &str| std::fs::read(path.with_extension(extension)).unwrap();
+    let (shp, shx, dbf) = (read("shp"), read("shx"), read("dbf"));
+    let mut entries: Vec<(&str, &[u8], bool)> = vec![
+        ("colonias/colonias.shp", &shp, true),
+        ("colonias/colonias.shx", &shx, true),
+        ("colonias/colonias.dbf", &dbf, true),
+    ];
+    let prj = br#"GEOGCS["GCS_WGS_1984",DATUM["D_WGS_1984"]]"#;
+    entries.push(("colonias/colonias.prj", prj, true));
+    if with_cpg {
+        entries.push(("colonias/colonias.cpg", b"1252", true));
+    }
+    zip_file(&entries)
+}
+
+#[test]
+fn a_zipped_shapefile_is_a_table_with_its_geometry() {
+    for with_cpg in [true, false] {
+        let (_dir, result) = run(&zipped_shapefile(with_cpg), "colonias.zip");
+        let file = result.unwrap();
+        assert_eq!(file.format, "shapefile");
+        let table = &file.tables[0];
+        assert_eq!(table.rows, 2);
+        assert_eq!(table.encoding, "windows-1252", "from the .cpg, or detected without it");
+        assert_eq!(
+            field_types(table),
+            [
+                ("nombre".to_string(), "string".to_string()),
+                ("poblacion".into(), "integer".into()),
+                ("geometry".into(), "geojson".into())
+            ]
+        );
+        let batch = parquet_rows(table);
+        assert_eq!(text(&batch, "nombre", 0).as_deref(), Some("Niños Héroes"));
+        let polygon: Value = serde_json::from_str(&text(&batch, "geometry", 1).unwrap()).unwrap();
+        assert_eq!(polygon["type"], "Polygon");
+        let geo = table.geo.as_ref().unwrap();
+        assert_eq!(geo.geometry_types.get("Polygon"), Some(&2));
+        assert_eq!(geo.crs.as_deref(), Some("GCS_WGS_1984"));
+        let [west, south, east, north] = geo.bbox.unwrap();
+        assert!((west + 100.3).abs() < 1e-9 && (south - 25.6).abs() < 1e-9);
+        assert!((east + 100.15).abs() < 1e-9 && (north - 25.7).abs() < 1e-9);
+    }
+    // A zip without a .shp is not a Shapefile; one with a .shp but no .dbf says so.
+    let (_dir, result) = run(&zip_file(&[("capa.shp", b"not really", true)]), "capa.zip");
+    assert!(matches!(&result, Err(IngestError::Container(message)) if message.contains(".dbf")), "{result:?}");
+}

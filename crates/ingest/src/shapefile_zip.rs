@@ -1,0 +1,235 @@
+//! Zipped Shapefiles: the `.shp` geometries and `.dbf` attributes of one
+//! layer (the first `.shp` in the archive) as a table, geometry kept as
+//! GeoJSON text like a GeoJSON upload. The `.dbf` text is decoded with the
+//! encoding its `.cpg` names; without one, it is detected from the bytes
+//! (UTF-8 when valid, else chardetng, which finds Windows-1252 in Mexican
+//! files). Coordinates are kept in the file's reference system, named from
+//! its `.prj`; they are not reprojected. Multipatch (3D surface) shapes have
+//! no GeoJSON form and are read as rows without geometry.
+
+use std::io::{BufReader, Read};
+use std::path::Path;
+
+use serde_json::{Value, json};
+use shapefile::dbase::{self, FieldValue};
+use shapefile::record::traits::HasXY;
+use shapefile::{PolygonRing, Shape};
+
+use crate::IngestError;
+use crate::reader::{Input, Reader, check_zip};
+use crate::table::{Analysis, AnalyzeOptions, GeoSummary, Source, TableBuilder};
+
+pub struct ZippedShapefile;
+
+fn failed(error: impl std::fmt::Display) -> IngestError {
+    IngestError::Container(format!("cannot read the Shapefile: {error}"))
+}
+
+fn position(point: &impl HasXY) -> Value {
+    json!([point.x(), point.y()])
+}
+
+fn line(points: &[impl HasXY]) -> Value {
+    Value::Array(points.iter().map(position).collect())
+}
+
+fn polygons<P: HasXY>(rings: &[PolygonRing<P>]) -> Value {
+    // Each outer ring starts a polygon; the holes after it belong to it.
+    let mut polygons: Vec<Vec<Value>> = Vec::new();
+    for ring in rings {
+        match ring {
+            PolygonRing::Outer(points) => polygons.push(vec![line(points)]),
+            PolygonRing::Inner(points) => match polygons.last_mut() {
+                Some(polygon) => polygon.push(line(points)),
+                None => polygons.push(vec![line(points)]),
+            },
+        }
+    }
+    if polygons.len() == 1 {
+        json!({"type": "Polygon", "coordinates": polygons.remove(0)})
+    } else {
+        json!({"type": "MultiPolygon", "coordinates": polygons})
+    }
+}
+
+fn lines(parts: &[Vec<impl HasXY>]) -> Value {
+    if parts.len() == 1 {
+        json!({"type": "LineString", "coordinates": line(&parts[0])})
+    } else {
+        json!({"type": "MultiLineString", "coordinates": parts.iter().map(|part| line(part)).collect::<Vec<_>>()})
+    }
+}
+
+/// A shape as GeoJSON (x and y; Z and M are dropped), or `None` for a null shape.
+fn geometry(shape: &Shape) -> Option<Value> {
+    Some(match shape {
+        Shape::NullShape => return None,
+        Shape::Point(point) => json!({"type": "Point", "coordinates": position(point)}),
+        Shape::PointM(point) => json!({"type": "Point", "coordinates": position(point)}),
+        Shape::PointZ(point) => json!({"type": "Point", "coordinates": position(point)}),
+        Shape::Polyline(shape) => lines(shape.parts()),
+        Shape::PolylineM(shape) => lines(shape.parts()),
+        Shape::PolylineZ(shape) => lines(shape.parts()),
+        Shape::Polygon(shape) => polygons(shape.rings()),
+        Shape::PolygonM(shape) => polygons(shape.rings()),
+        Shape::PolygonZ(shape) => polygons(shape.rings()),
+        Shape::Multipoint(shape) => json!({"type": "MultiPoint", "coordinates": line(shape.points())}),
+        Shape::MultipointM(shape) => json!({"type": "MultiPoint", "coordinates": line(shape.points())}),
+        Shape::MultipointZ(shape) => json!({"type": "MultiPoint", "coordinates": line(shape.points())}),
+        // 3D surfaces have no GeoJSON form.
+        Shape::Multipatch(_) => return None,
+    })
+}
+
+fn cell(value: Option<&FieldValue>) -> String {
+    match value {
+        None => String::new(),
+        Some(FieldValue::Character(text)) => text.clone().unwrap_or_default().trim().to_string(),
+        Some(FieldValue::Memo(text)) => text.trim().to_string(),
+        Some(FieldValue::Numeric(number)) => number.map(|n| n.to_string()).unwrap_or_default(),
+        Some(FieldValue::Float(number)) => number.map(|n| n.to_string()).unwrap_or_default(),
+        Some(FieldValue::Logical(flag)) => flag.map(|b| b.to_string()).unwrap_or_default(),
+        Some(FieldValue::Date(date)) => {
+            date.map(|d| format!("{:04}-{:02}-{:02}", d.year(), d.month(), d.day())).unwrap_or_default()
+        }
+        Some(FieldValue::Integer(number)) => number.to_string(),
+        Some(FieldValue::Currency(number)) | Some(FieldValue::Double(number)) => number.to_string(),
+        Some(other) => format!("{other:?}"),
+    }
+}
+
+/// Copies the archive entry ending in `suffix` (any case) of the layer `stem` to `folder`.
+fn extract(
+    archive: &mut zip::ZipArchive<BufReader<std::fs::File>>,
+    stem: &str,
+    suffix: &str,
+    folder: &Path,
+) -> Result<Option<std::path::PathBuf>, IngestError> {
+    let wanted = format!("{stem}.{suffix}").to_lowercase();
+    let Some(index) = (0..archive.len()).find(|index| {
+        archive.name_for_index(*index).and_then(Result::ok).is_some_and(|name| name.to_lowercase() == wanted)
+    }) else {
+        return Ok(None);
+    };
+    let mut entry = archive.by_index(index).map_err(failed)?;
+    let path = folder.join(format!("layer.{suffix}"));
+    let mut file = std::fs::File::create(&path)?;
+    std::io::copy(&mut entry, &mut file)?;
+    Ok(Some(path))
+}
+
+impl Reader for ZippedShapefile {
+    fn format(&self) -> &'static str {
+        "shapefile"
+    }
+
+    fn extensions(&self) -> &'static [&'static str] {
+        &["zip", "shp", "shapefile", "shz"]
+    }
+
+    /// A zip whose entries include a `.shp` (its name is in the local headers).
+    fn sniff(&self, head: &[u8]) -> bool {
+        head.starts_with(b"PK\x03\x04") && head.windows(4).any(|window| window.eq_ignore_ascii_case(b".shp"))
+    }
+
+    fn binary_signature(&self) -> bool {
+        true
+    }
+
+    fn read(&self, input: Input<'_>, options: &AnalyzeOptions) -> Result<Vec<Analysis>, IngestError> {
+        let path = input.path()?;
+        check_zip(path, options.max_uncompressed_bytes)?;
+        let mut archive = zip::ZipArchive::new(BufReader::new(std::fs::File::open(path)?)).map_err(failed)?;
+        let shp = (0..archive.len())
+            .filter_map(|index| archive.name_for_index(index).and_then(Result::ok).map(|name| name.to_string()))
+            .find(|name| name.to_lowercase().ends_with(".shp") && !name.starts_with("__MACOSX"))
+            .ok_or_else(|| IngestError::Container("the zip holds no .shp file".into()))?;
+        let stem = &shp[..shp.len() - 4];
+        let folder = tempfile::tempdir_in(path.parent().unwrap_or(Path::new(".")))?;
+        let shp_path = extract(&mut archive, stem, "shp", folder.path())?.expect("found above");
+        let dbf_path = extract(&mut archive, stem, "dbf", folder.path())?
+            .ok_or_else(|| IngestError::Container(format!("the layer {stem} has no .dbf file")))?;
+        let cpg = match extract(&mut archive, stem, "cpg", folder.path())? {
+            Some(path) => Some(std::fs::read_to_string(path)?.trim().to_string()),
+            None => None,
+        };
+        let prj = match extract(&mut archive, stem, "prj", folder.path())? {
+            Some(path) => std::fs::read_to_string(path).ok(),
+            None => None,
+        };
+        let encoding = match cpg.as_deref().and_then(cpg_encoding) {
+            Some(encoding) => encoding,
+            None => {
+                let mut sample = Vec::new();
+                std::fs::File::open(&dbf_path)?.take(256 * 1024).read_to_end(&mut sample)?;
+                crate::encoding::detect(&sample).0
+            }
+        };
+        let dbf = dbase::Reader::new_with_encoding(
+            BufReader::new(std::fs::File::open(&dbf_path)?),
+            dbase::encoding::EncodingRs::from(encoding),
+        )
+        .map_err(failed)?;
+        let names: Vec<String> = dbf.fields().iter().map(|field| field.name().to_string()).collect();
+        let shapes = shapefile::ShapeReader::new(BufReader::new(std::fs::File::open(&shp_path)?)).map_err(failed)?;
+        let mut reader = shapefile::Reader::new(shapes, dbf);
+        let mut labels = names.clone();
+        let mut geometry_name = "geometry".to_string();
+        while labels.contains(&geometry_name) {
+            geometry_name.push('_');
+        }
+        labels.push(geometry_name.clone());
+        let geometry_column = labels.len() - 1;
+        let mut table = TableBuilder::new(labels, 0, options, 0)?;
+        table.give_type(geometry_column, "geojson");
+        let mut summary =
+            GeoSummary { geometry_field: geometry_name, crs: prj.as_deref().map(crs_name), ..Default::default() };
+        let mut record = csv::StringRecord::new();
+        for item in reader.iter_shapes_and_records() {
+            let (shape, attributes) = item.map_err(failed)?;
+            record.clear();
+            for name in &names {
+                record.push_field(&cell(attributes.get(name)));
+            }
+            match geometry(&shape) {
+                Some(geometry) => {
+                    crate::json::summarize_value(&geometry, &mut summary);
+                    record.push_field(&geometry.to_string());
+                }
+                None => record.push_field(""),
+            }
+            table.push(&record)?;
+        }
+        table.geo = Some(summary);
+        let bytes = std::fs::metadata(path)?.len();
+        let analysis = table.finish(Source {
+            format: self.format().into(),
+            name: options.name.clone(),
+            encoding: Some(encoding.name().to_string()),
+            bytes,
+            ..Default::default()
+        })?;
+        Ok(vec![analysis])
+    }
+}
+
+/// The encoding a `.cpg` names ("UTF-8", "1252", "ANSI 1252", "ISO-8859-1"...).
+fn cpg_encoding(text: &str) -> Option<&'static encoding_rs::Encoding> {
+    let label = text.trim().to_lowercase();
+    let label = label.trim_start_matches("ansi").trim();
+    let label = if label.chars().all(|c| c.is_ascii_digit()) && !label.is_empty() {
+        match label {
+            "65001" => "utf-8".to_string(),
+            "28591" => "iso-8859-1".to_string(),
+            digits => format!("windows-{digits}"),
+        }
+    } else {
+        label.to_string()
+    };
+    encoding_rs::Encoding::for_label(label.as_bytes())
+}
+
+/// A short name for a `.prj` reference system: its first quoted name.
+fn crs_name(wkt: &str) -> String {
+    wkt.split('"').nth(1).unwrap_or(wkt).chars().take(120).collect()
+}
