@@ -139,6 +139,19 @@ const DATASETS: &[DemoDataset] = &[
         resource_name: "Unidades económicas 2023 (CSV, ejemplo)",
         filename: "unidades_economicas_ejemplo.csv",
     },
+    DemoDataset {
+        name: "espacios-publicos-ejemplo",
+        title: "Parques y espacios públicos (ejemplo)",
+        notes: "Parques, plazas y un tramo de río del área metropolitana de Monterrey como GeoJSON: nombre, tipo, superficie y la geometría de cada espacio, que la página del recurso dibuja en un mapa.",
+        organization: "secretaria-de-participacion-ciudadana",
+        groups: &["territorio", "participacion-ciudadana"],
+        tags: &["espacio público", "parques", "mapa"],
+        frequency: "annual",
+        temporal: ("2024", "2024"),
+        spatial: &["19039", "19046"],
+        resource_name: "Espacios públicos (GeoJSON, ejemplo)",
+        filename: "espacios_publicos_ejemplo.geojson",
+    },
 ];
 
 fn file_contents(filename: &str) -> Vec<u8> {
@@ -180,6 +193,16 @@ fn file_contents(filename: &str) -> Vec<u8> {
             San Nicolás de los Garza,Servicios,14420,90100\n"
             .as_bytes()
             .to_vec(),
+        "espacios_publicos_ejemplo.geojson" => r#"{"type": "FeatureCollection", "features": [
+{"type": "Feature", "properties": {"nombre": "Parque Fundidora", "tipo": "Parque", "municipio": "Monterrey", "superficie_ha": 142}, "geometry": {"type": "Polygon", "coordinates": [[[-100.2905, 25.6745], [-100.2790, 25.6760], [-100.2770, 25.6815], [-100.2850, 25.6840], [-100.2920, 25.6800], [-100.2905, 25.6745]]]}},
+{"type": "Feature", "properties": {"nombre": "Macroplaza", "tipo": "Plaza", "municipio": "Monterrey", "superficie_ha": 40}, "geometry": {"type": "Polygon", "coordinates": [[[-100.3110, 25.6640], [-100.3085, 25.6640], [-100.3080, 25.6720], [-100.3105, 25.6722], [-100.3110, 25.6640]]]}},
+{"type": "Feature", "properties": {"nombre": "Parque Niños Héroes", "tipo": "Parque", "municipio": "Monterrey", "superficie_ha": 23}, "geometry": {"type": "Polygon", "coordinates": [[[-100.3010, 25.7165], [-100.2960, 25.7170], [-100.2958, 25.7215], [-100.3008, 25.7212], [-100.3010, 25.7165]]]}},
+{"type": "Feature", "properties": {"nombre": "Río Santa Catarina (tramo)", "tipo": "Río", "municipio": "Monterrey", "superficie_ha": null}, "geometry": {"type": "LineString", "coordinates": [[-100.3650, 25.6690], [-100.3400, 25.6670], [-100.3150, 25.6640], [-100.2900, 25.6650], [-100.2650, 25.6700]]}},
+{"type": "Feature", "properties": {"nombre": "Plaza de San Pedro", "tipo": "Plaza", "municipio": "San Pedro Garza García", "superficie_ha": 1}, "geometry": {"type": "Point", "coordinates": [-100.4020, 25.6575]}},
+{"type": "Feature", "properties": {"nombre": "Parque Rufino Tamayo", "tipo": "Parque", "municipio": "San Pedro Garza García", "superficie_ha": 6}, "geometry": {"type": "Polygon", "coordinates": [[[-100.3650, 25.6560], [-100.3610, 25.6562], [-100.3608, 25.6590], [-100.3648, 25.6588], [-100.3650, 25.6560]]]}}
+]}"#
+        .as_bytes()
+        .to_vec(),
         other => unreachable!("no demo file {other}"),
     }
 }

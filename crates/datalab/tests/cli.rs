@@ -72,14 +72,14 @@ async fn admin_commands_demo_and_serving() {
         assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     }
     let reindex = datalab(&data).args(["admin", "reindex"]).output().unwrap();
-    assert_eq!(String::from_utf8_lossy(&reindex.stdout).trim(), "search index rebuilt: 6 datasets");
+    assert_eq!(String::from_utf8_lossy(&reindex.stdout).trim(), "search index rebuilt: 7 datasets");
 
     let (mut child, base) = serve(&data, &["--demo"]);
     let client = reqwest::Client::new();
     let list: serde_json::Value =
         client.get(format!("{base}/api/3/action/package_list")).send().await.unwrap().json().await.unwrap();
     let names = list["result"].as_array().unwrap();
-    assert_eq!(names.len(), 6, "five demo datasets and the commitment tracker's copy: {list}");
+    assert_eq!(names.len(), 7, "six demo datasets and the commitment tracker's copy: {list}");
     assert!(names.contains(&serde_json::json!("seguimiento-mxnle0001")));
     assert!(names.contains(&serde_json::json!("municipios-de-nuevo-leon")));
     let organizations: serde_json::Value =
