@@ -35,6 +35,16 @@ pub struct TagCount {
     pub count: i64,
 }
 
+/// A resource and its dataset's name, owner, privacy and state.
+#[derive(Debug, Clone)]
+pub struct ResourceAccess {
+    pub resource: Resource,
+    pub dataset_name: String,
+    pub owner_org: Uuid,
+    pub private: bool,
+    pub state: State,
+}
+
 pub(crate) fn resource_from_row(row: &SqliteRow) -> StoreResult<Resource> {
     let storage_key: Option<String> = row.try_get("storage_key")?;
     let location = match storage_key {
@@ -249,6 +259,27 @@ impl Store {
         .fetch_all(&self.reader)
         .await?;
         rows.iter().map(|row| Ok(TagCount { tag: row.try_get("tag")?, count: row.try_get("count")? })).collect()
+    }
+
+    /// A resource with what deciding who may read it needs of its dataset,
+    /// in one query (the data API asks on every request).
+    pub async fn resource_access(&self, id: Uuid) -> StoreResult<ResourceAccess> {
+        let row = sqlx::query(
+            "SELECT r.*, d.name AS dataset_name, d.owner_org AS dataset_owner, d.private AS dataset_private, \
+             d.state AS dataset_state FROM resources r JOIN datasets d ON d.id = r.dataset_id WHERE r.id = $1",
+        )
+        .bind(id.to_string())
+        .fetch_optional(&self.reader)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+        let state: String = row.try_get("dataset_state")?;
+        Ok(ResourceAccess {
+            resource: resource_from_row(&row)?,
+            dataset_name: row.try_get("dataset_name")?,
+            owner_org: parse_uuid(row.try_get("dataset_owner")?)?,
+            private: row.try_get("dataset_private")?,
+            state: State::parse(&state).ok_or_else(|| StoreError::Corrupt(format!("dataset state {state:?}")))?,
+        })
     }
 
     pub async fn resource(&self, id: Uuid) -> StoreResult<Resource> {

@@ -31,7 +31,7 @@ use uuid::Uuid;
 pub use accountability::EvidenceFlag;
 pub use activity::ActivityScope;
 pub use analyses::{AnalysisState, TableState};
-pub use datasets::{DatasetSummary, TagCount};
+pub use datasets::{DatasetSummary, ResourceAccess, TagCount};
 pub use jobs::{Job, JobStatus};
 pub use organizations::Member;
 pub use users::{NewUser, TokenSecret};

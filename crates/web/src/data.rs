@@ -11,7 +11,7 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use datalab_core::{Actor, Dataset, Resource};
+use datalab_core::{Action, Actor, Resource};
 use datalab_query::{ExportFormat, RowsRequest, Table};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
@@ -45,13 +45,19 @@ pub async fn queryable(
     actor: &Actor,
     id: Uuid,
     table: Option<&str>,
-) -> Result<(Dataset, Resource, Table), AppError> {
-    let resource = state.store.resource(id).await?;
-    let dataset = catalog::readable_dataset(state, actor, &resource.dataset_id.to_string()).await?;
-    let resource = dataset.resources.iter().find(|candidate| candidate.id == id).ok_or(AppError::NotFound)?.clone();
+) -> Result<(String, Resource, Table), AppError> {
+    // One query for the resource and its dataset's access facts: this runs on every data request.
+    let access = state.store.resource_access(id).await?;
+    actor.authorize(Action::ReadDataset {
+        organization: access.owner_org,
+        private: access.private,
+        state: access.state,
+    })?;
+    let resource = access.resource;
+    let dataset = access.dataset_name;
     if !catalog::is_tabular(&resource) || !resource.is_upload() {
         return Err(not_queryable(
-            "this resource is not a table: only uploaded files in a tabular format (CSV, TSV, XLSX, XLS, ODS, JSON, NDJSON, GeoJSON) are queryable",
+            "this resource is not a table: only uploaded files in a tabular format (CSV, TSV, XLSX, XLS, ODS, JSON, NDJSON, GeoJSON, zipped Shapefile) are queryable",
         ));
     }
     let name = match table {
@@ -261,7 +267,7 @@ pub(crate) async fn rows_file(
 /// A streamed download of the rows `request` selects.
 pub async fn export_response(
     state: &AppState,
-    dataset: &Dataset,
+    dataset_name: &str,
     resource: &Resource,
     table: Table,
     request: RowsRequest,
@@ -279,7 +285,7 @@ pub async fn export_response(
         .chars()
         .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
         .collect();
-    let stem = if stem.is_empty() { dataset.name.clone() } else { stem };
+    let stem = if stem.is_empty() { dataset_name.to_string() } else { stem };
     let mut response = Body::from_stream(stream).into_response();
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(format.content_type()));
