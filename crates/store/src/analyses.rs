@@ -117,17 +117,33 @@ impl Store {
     /// file is analysed, or after its analysis failed. `table` names one of
     /// a workbook's tables; `None` is the default table.
     pub async fn table_state(&self, resource_id: Uuid, table: Option<&str>) -> StoreResult<Option<TableState>> {
-        let row = sqlx::query(
-            "SELECT a.status, a.error, a.table_key, \
-             (SELECT json_extract(t.value, '$.parquet.key') FROM json_each(a.analysis, '$.tables') t \
-              WHERE json_extract(t.value, '$.name') = $2) AS named_key, \
-             CASE WHEN a.table_key IS NULL THEN json_extract(a.analysis, '$.parquet.key') END AS old_key \
-             FROM resource_analyses a WHERE a.resource_id = $1",
-        )
-        .bind(resource_id.to_string())
-        .bind(table)
-        .fetch_optional(&self.reader)
-        .await?;
+        // The analysis JSON is large (profiles, histograms): it is read only
+        // for a workbook's other tables, never for the default one.
+        let row = match table {
+            None => {
+                sqlx::query(
+                    "SELECT a.status, a.error, a.table_key, NULL AS named_key, \
+                     CASE WHEN a.table_key IS NULL AND a.status = 'done' \
+                     THEN json_extract(a.analysis, '$.parquet.key') END AS old_key \
+                     FROM resource_analyses a WHERE a.resource_id = $1",
+                )
+                .bind(resource_id.to_string())
+                .fetch_optional(&self.reader)
+                .await?
+            }
+            Some(name) => {
+                sqlx::query(
+                    "SELECT a.status, a.error, a.table_key, \
+                     (SELECT json_extract(t.value, '$.parquet.key') FROM json_each(a.analysis, '$.tables') t \
+                      WHERE json_extract(t.value, '$.name') = $2) AS named_key, NULL AS old_key \
+                     FROM resource_analyses a WHERE a.resource_id = $1",
+                )
+                .bind(resource_id.to_string())
+                .bind(name)
+                .fetch_optional(&self.reader)
+                .await?
+            }
+        };
         if let Some(row) = &row {
             let status: String = row.try_get("status")?;
             if status == "done" {
