@@ -139,10 +139,11 @@ impl Reader for JsonReader {
                     if let Some(column) = geometry_index {
                         let geometry = value.get("geometry");
                         if !matches!(geometry, Json::Null) {
-                            cells[column] = geometry.to_value().to_string();
+                            let geometry = geometry.to_value();
                             if let Some(summary) = &mut table.geo {
-                                summarize(geometry, summary);
+                                summarize(&geometry, summary);
                             }
+                            cells[column] = geometry.to_string();
                         }
                     }
                     record.clear();
@@ -385,13 +386,6 @@ impl Json {
         }
     }
 
-    fn as_f64(&self) -> Option<f64> {
-        match self {
-            Json::Number(number) => number.as_f64(),
-            _ => None,
-        }
-    }
-
     fn to_value(&self) -> Value {
         match self {
             Json::Null => Value::Null,
@@ -492,8 +486,9 @@ fn text(value: &Json) -> String {
     }
 }
 
-/// Adds a geometry's type and positions to the summary.
-pub(crate) fn summarize_value(geometry: &Value, summary: &mut GeoSummary) {
+/// Adds a geometry's type and positions (those of a collection's members
+/// too) to the summary.
+pub(crate) fn summarize(geometry: &Value, summary: &mut GeoSummary) {
     if let Some(kind) = geometry["type"].as_str() {
         *summary.geometry_types.entry(kind.to_string()).or_insert(0) += 1;
     }
@@ -507,28 +502,7 @@ pub(crate) fn summarize_value(geometry: &Value, summary: &mut GeoSummary) {
         }
     }
     positions(&geometry["coordinates"], summary);
-}
-
-/// Adds a geometry's type and positions to the summary.
-fn summarize(geometry: &Json, summary: &mut GeoSummary) {
-    if let Json::String(kind) = geometry.get("type") {
-        *summary.geometry_types.entry(kind.clone()).or_insert(0) += 1;
-    }
-    fn positions(value: &Json, summary: &mut GeoSummary) {
-        if let Json::Array(items) = value {
-            if let (Some(x), Some(y)) = (items.first().and_then(Json::as_f64), items.get(1).and_then(Json::as_f64)) {
-                summary.extend(x, y);
-            } else {
-                for item in items {
-                    positions(item, summary);
-                }
-            }
-        }
-    }
-    positions(geometry.get("coordinates"), summary);
-    if let Json::Array(members) = geometry.get("geometries") {
-        for member in members {
-            positions(member.get("coordinates"), summary);
-        }
+    for member in geometry["geometries"].as_array().into_iter().flatten() {
+        positions(&member["coordinates"], summary);
     }
 }

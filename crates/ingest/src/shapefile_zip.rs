@@ -193,7 +193,7 @@ impl Reader for ZippedShapefile {
             }
             match geometry(&shape) {
                 Some(geometry) => {
-                    crate::json::summarize_value(&geometry, &mut summary);
+                    crate::json::summarize(&geometry, &mut summary);
                     record.push_field(&geometry.to_string());
                 }
                 None => record.push_field(""),
