@@ -269,6 +269,49 @@ pub fn sparkline(counts: &[u64], label: &str) -> String {
     out
 }
 
+/// An equirectangular plot framed on `[west, south, east, north]`, with the
+/// aspect ratio kept at its middle latitude so shapes are not stretched.
+struct MapFrame {
+    west: f64,
+    south: f64,
+    squeeze: f64,
+    scale: f64,
+    margin: f64,
+    height: f64,
+}
+
+impl MapFrame {
+    /// Draws the background and the corner coordinates (to `decimals`
+    /// places); spans below `min_span` degrees count as `min_span`.
+    fn draw(
+        out: &mut String,
+        (width, height, margin): (f64, f64, f64),
+        [west, south, east, north]: [f64; 4],
+        min_span: f64,
+        decimals: usize,
+    ) -> MapFrame {
+        let squeeze = ((south + north) / 2.0).to_radians().cos().max(0.1);
+        let lon_span = (east - west).max(min_span);
+        let lat_span = (north - south).max(min_span);
+        let scale = ((width - 2.0 * margin) / (lon_span * squeeze)).min((height - 2.0 * margin) / lat_span);
+        let _ = write!(
+            out,
+            r##"<rect x="0" y="0" width="{width}" height="{height}" fill="#f4f7fa"/><text x="6" y="{hb}" font-size="11">{south:.decimals$}°, {west:.decimals$}°</text><text x="{r}" y="14" font-size="11" text-anchor="end">{north:.decimals$}°, {east:.decimals$}°</text>"##,
+            hb = height - 6.0,
+            r = width - 6.0,
+        );
+        MapFrame { west, south, squeeze, scale, margin, height }
+    }
+
+    /// Where a longitude and latitude fall on the plot.
+    fn project(&self, x: f64, y: f64) -> (f64, f64) {
+        (
+            self.margin + (x - self.west) * self.squeeze * self.scale,
+            self.height - self.margin - (y - self.south) * self.scale,
+        )
+    }
+}
+
 /// Rows per grid cell on an equirectangular plot framed on the data.
 pub fn map_svg(cells: &[MapCell], title: &str, description: &str) -> String {
     let (width, height, margin) = (640.0, 480.0, 30.0);
@@ -278,32 +321,19 @@ pub fn map_svg(cells: &[MapCell], title: &str, description: &str) -> String {
         out.push_str("</svg>");
         return out;
     }
-    let (mut south, mut north, mut west, mut east) = (f64::MAX, f64::MIN, f64::MAX, f64::MIN);
+    let mut bounds = [f64::MAX, f64::MAX, f64::MIN, f64::MIN];
     for cell in cells {
-        south = south.min(cell.latitude);
-        north = north.max(cell.latitude);
-        west = west.min(cell.longitude);
-        east = east.max(cell.longitude);
+        bounds = [
+            bounds[0].min(cell.longitude),
+            bounds[1].min(cell.latitude),
+            bounds[2].max(cell.longitude),
+            bounds[3].max(cell.latitude),
+        ];
     }
-    let lat_span = (north - south).max(0.01);
-    let lon_span = (east - west).max(0.01);
-    // Keep the aspect ratio at this latitude, so shapes are not stretched.
-    let squeeze = ((south + north) / 2.0).to_radians().cos().max(0.1);
-    let scale = ((width - 2.0 * margin) / (lon_span * squeeze)).min((height - 2.0 * margin) / lat_span);
+    let frame = MapFrame::draw(&mut out, (width, height, margin), bounds, 0.01, 2);
     let most = cells.iter().map(|cell| cell.count).max().unwrap_or(1).max(1) as f64;
-    let _ = write!(
-        out,
-        r##"<rect x="0" y="0" width="{width}" height="{height}" fill="#f4f7fa"/><text x="6" y="{hb}" font-size="11">{s:.2}°, {w:.2}°</text><text x="{r}" y="14" font-size="11" text-anchor="end">{n:.2}°, {e:.2}°</text>"##,
-        hb = height - 6.0,
-        r = width - 6.0,
-        s = south,
-        w = west,
-        n = north,
-        e = east,
-    );
     for cell in cells {
-        let x = margin + (cell.longitude - west) * squeeze * scale;
-        let y = height - margin - (cell.latitude - south) * scale;
+        let (x, y) = frame.project(cell.longitude, cell.latitude);
         let radius = 1.5 + 7.0 * (cell.count as f64 / most).sqrt();
         let _ = write!(
             out,
@@ -335,21 +365,12 @@ pub fn shapes_svg(features: &[Feature], title: &str, description: &str) -> Strin
             total[3] = total[3].max(north);
         }
     }
-    let Some([west, south, east, north]) = bounds else {
+    let Some(bounds) = bounds else {
         out.push_str("</svg>");
         return out;
     };
-    let squeeze = ((south + north) / 2.0).to_radians().cos().clamp(0.1, 1.0);
-    let lon_span = ((east - west) * squeeze).max(1e-6);
-    let lat_span = (north - south).max(1e-6);
-    let scale = ((width - 2.0 * margin) / lon_span).min((height - 2.0 * margin) / lat_span);
-    let project = |x: f64, y: f64| (margin + (x - west) * squeeze * scale, height - margin - (y - south) * scale);
-    let _ = write!(
-        out,
-        r##"<rect x="0" y="0" width="{width}" height="{height}" fill="#f4f7fa"/><text x="6" y="{hb}" font-size="11">{south:.3}°, {west:.3}°</text><text x="{r}" y="14" font-size="11" text-anchor="end">{north:.3}°, {east:.3}°</text>"##,
-        hb = height - 6.0,
-        r = width - 6.0,
-    );
+    let frame = MapFrame::draw(&mut out, (width, height, margin), bounds, 1e-6, 3);
+    let project = |x: f64, y: f64| frame.project(x, y);
     fn ring(points: &serde_json::Value, project: &dyn Fn(f64, f64) -> (f64, f64), closed: bool, d: &mut String) {
         let mut last: Option<(f64, f64)> = None;
         for position in points.as_array().into_iter().flatten() {

@@ -653,6 +653,16 @@ fn profile_with_histograms(profile: &Value, lang: crate::i18n::Lang) -> Value {
 /// The rows table of the resource page: filtered, sorted and paged by the
 /// page's own query string, so it works without JavaScript and every view
 /// has a URL to share.
+/// A map of rows counted per grid cell, with its busiest cells as a table.
+fn cells_view(cells: &[datalab_query::chart::MapCell], rows: u64, title: &str, description: &str) -> Value {
+    json!({
+        "svg": crate::charts::map_svg(cells, title, description),
+        "cells": cells.len(),
+        "rows": rows,
+        "top": cells.iter().take(20).map(|cell| json!({"latitude": cell.latitude, "longitude": cell.longitude, "count": cell.count})).collect::<Vec<_>>(),
+    })
+}
+
 async fn data_preview(
     state: &AppState,
     table: datalab_query::Table,
@@ -793,12 +803,7 @@ async fn data_preview(
                     "The geometries' centres, counted in cells of about 1 km".to_string(),
                 )
             };
-            Some(json!({
-                "svg": crate::charts::map_svg(&cells, &title, &description),
-                "cells": cells.len(),
-                "rows": rows,
-                "top": cells.iter().take(20).map(|cell| json!({"latitude": cell.latitude, "longitude": cell.longitude, "count": cell.count})).collect::<Vec<_>>(),
-            }))
+            Some(cells_view(&cells, rows, &title, &description))
         }
         _ => None,
     };
@@ -823,12 +828,7 @@ async fn data_preview(
                 } else {
                     format!("Cells with the most rows: {}", busiest.join("; "))
                 };
-                json!({
-                    "svg": crate::charts::map_svg(&cells, &title, &description),
-                    "cells": cells.len(),
-                    "rows": mapped,
-                    "top": cells.iter().take(20).map(|cell| json!({"latitude": cell.latitude, "longitude": cell.longitude, "count": cell.count})).collect::<Vec<_>>(),
-                })
+                cells_view(&cells, mapped, &title, &description)
             }
             _ => Value::Null,
         },
