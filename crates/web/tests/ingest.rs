@@ -158,18 +158,6 @@ async fn every_sheet_of_an_uploaded_workbook_is_a_queryable_table() {
     assert_eq!(missing.status(), 404);
 }
 
-/// Polls `resource_show` until `done` holds for it.
-async fn until(app: &TestApp, id: &str, done: impl Fn(&serde_json::Value) -> bool) -> serde_json::Value {
-    for _ in 0..400 {
-        let (_, body) = app.ckan_get("resource_show", None, &[("id", id)]).await;
-        if done(&body["result"]) {
-            return body["result"].clone();
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    panic!("the resource never reached the expected state");
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_publisher_schema_is_applied_and_its_constraints_checked() {
     let app = TestApp::start().await;
@@ -204,11 +192,12 @@ async fn a_publisher_schema_is_applied_and_its_constraints_checked() {
     let (status, body) =
         app.ckan("resource_patch", Some(&token), json!({"id": id, "schema": schema.to_string()})).await;
     assert_eq!(status, 200, "{body}");
-    let shown = until(&app, &id, |resource| {
-        resource["datalab_analysis"]["status"] == "done"
-            && resource["schema"]["fields"][0]["title"] == "Clave de la escuela"
-    })
-    .await;
+    let shown = app
+        .until(&id, |resource| {
+            resource["datalab_analysis"]["status"] == "done"
+                && resource["schema"]["fields"][0]["title"] == "Clave de la escuela"
+        })
+        .await;
     assert_eq!(shown["schema"]["fields"][0]["type"], "string");
     assert_eq!(shown["datalab_analysis"]["valid"], false);
     // The zeros of "001" are kept.
@@ -244,11 +233,12 @@ async fn a_publisher_schema_is_applied_and_its_constraints_checked() {
         .await
         .unwrap();
     assert_eq!(response.status().as_u16(), 303);
-    let shown = until(&app, &id, |resource| {
-        resource["datalab_analysis"]["status"] == "done"
-            && resource["schema"]["fields"][1]["constraints"]["enum"] == json!(["Benito Juárez", "Hidalgo"])
-    })
-    .await;
+    let shown = app
+        .until(&id, |resource| {
+            resource["datalab_analysis"]["status"] == "done"
+                && resource["schema"]["fields"][1]["constraints"]["enum"] == json!(["Benito Juárez", "Hidalgo"])
+        })
+        .await;
     assert_eq!(shown["schema"]["fields"][0]["constraints"]["pattern"], "[0-9]{3}");
     let page = app.page(&format!("/dataset/escuelas/resource/{id}")).await;
     assert!(page.contains("no es uno de los valores permitidos"), "the enum is checked");

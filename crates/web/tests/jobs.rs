@@ -8,17 +8,6 @@ use common::TestApp;
 use serde_json::json;
 use uuid::Uuid;
 
-async fn until(app: &TestApp, id: &str, done: impl Fn(&serde_json::Value) -> bool) -> serde_json::Value {
-    for _ in 0..400 {
-        let (_, body) = app.ckan_get("resource_show", None, &[("id", id)]).await;
-        if done(&body["result"]) {
-            return body["result"].clone();
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    panic!("the resource never reached the expected state");
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_job_records_its_progress_and_a_failure_keeps_the_last_analysis_served() {
     let app = TestApp::start().await;
@@ -29,7 +18,7 @@ async fn a_job_records_its_progress_and_a_failure_keeps_the_last_analysis_served
     let size = bytes.len();
     let created = app.upload(&token, dataset["id"].as_str().unwrap(), bytes, "incidentes.csv").await;
     let id = created["id"].as_str().unwrap().to_string();
-    let shown = until(&app, &id, |resource| resource["datalab_analysis"]["job"]["status"] == "done").await;
+    let shown = app.until(&id, |resource| resource["datalab_analysis"]["job"]["status"] == "done").await;
     let job = &shown["datalab_analysis"]["job"];
     assert_eq!(job["rows_read"], 300);
     assert_eq!(job["bytes_read"], size);
@@ -43,7 +32,7 @@ async fn a_job_records_its_progress_and_a_failure_keeps_the_last_analysis_served
     }
     let resource = app.state.store.resource(Uuid::parse_str(&id).unwrap()).await.unwrap();
     datalab_web::catalog::reingest(&app.state, &resource).unwrap();
-    let shown = until(&app, &id, |resource| resource["datalab_analysis"]["job"]["status"] == "failed").await;
+    let shown = app.until(&id, |resource| resource["datalab_analysis"]["job"]["status"] == "failed").await;
     assert_eq!(shown["datalab_analysis"]["status"], "done", "{shown}");
     assert_eq!(shown["datastore_active"], true);
     assert!(shown["datalab_analysis"]["job"]["error"].as_str().unwrap().len() > 3);
@@ -63,7 +52,7 @@ async fn a_restart_retries_interrupted_jobs_and_stops_those_that_keep_failing() 
     let dataset = app.dataset(&token, "datos", "org-a", false).await;
     let created = app.upload(&token, dataset["id"].as_str().unwrap(), b"a,b\n1,2\n3,4\n".to_vec(), "datos.csv").await;
     let id = Uuid::parse_str(created["id"].as_str().unwrap()).unwrap();
-    until(&app, &id.to_string(), |resource| resource["datalab_analysis"]["job"]["status"] == "done").await;
+    app.until(&id.to_string(), |resource| resource["datalab_analysis"]["job"]["status"] == "done").await;
     let sha = created["hash"].as_str().unwrap().trim_start_matches("sha256:").to_string();
     let store = &app.state.store;
 

@@ -184,15 +184,27 @@ impl TestApp {
     /// Waits for the background analysis of a resource's file to end and
     /// returns the `resource_show` dict.
     pub async fn analysed(&self, resource_id: &str, token: Option<&str>) -> Value {
+        self.poll(resource_id, token, |resource| {
+            let status = &resource["datalab_analysis"]["status"];
+            status == "done" || status == "failed"
+        })
+        .await
+    }
+
+    /// Polls `resource_show` until `done` holds for the resource dict, and returns it.
+    pub async fn until(&self, resource_id: &str, done: impl Fn(&Value) -> bool) -> Value {
+        self.poll(resource_id, None, done).await
+    }
+
+    async fn poll(&self, resource_id: &str, token: Option<&str>, done: impl Fn(&Value) -> bool) -> Value {
         for _ in 0..400 {
             let (_, body) = self.ckan_get("resource_show", token, &[("id", resource_id)]).await;
-            let status = &body["result"]["datalab_analysis"]["status"];
-            if status == "done" || status == "failed" {
+            if done(&body["result"]) {
                 return body["result"].clone();
             }
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }
-        panic!("the analysis did not finish");
+        panic!("the resource never reached the expected state");
     }
 
     /// Signs a fresh browser-like client in through the login form.
