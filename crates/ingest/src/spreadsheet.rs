@@ -10,7 +10,7 @@
 
 use std::io::BufReader;
 
-use calamine::{Data, DataRef, Reader as _, Sheets};
+use calamine::{Data, Reader as _, Sheets};
 
 use crate::IngestError;
 use crate::reader::{Input, Reader, check_zip};
@@ -105,7 +105,7 @@ impl Reader for Workbook {
                             }
                             current = Some(row_index);
                         }
-                        let (text, is_text) = ref_text(cell.get_value());
+                        let (text, is_text) = cell_text(Data::from(cell.get_value().clone()));
                         if !text.is_empty() {
                             row.push((column, text, is_text));
                         }
@@ -122,7 +122,7 @@ impl Reader for Workbook {
                             .iter()
                             .enumerate()
                             .filter_map(|(column, value)| {
-                                let (text, is_text) = data_text(value);
+                                let (text, is_text) = cell_text(value.clone());
                                 (!text.is_empty()).then(|| (first_column + column as u32, text, is_text))
                             })
                             .collect();
@@ -163,28 +163,15 @@ fn datetime_text(value: &calamine::ExcelDateTime) -> String {
 }
 
 /// A cell as the text the rest of ingestion reads, and whether it was text in the workbook.
-fn ref_text(value: &DataRef<'_>) -> (String, bool) {
-    match value {
-        DataRef::Int(value) => (value.to_string(), false),
-        DataRef::Float(value) => (number_text(*value), false),
-        DataRef::String(value) => (value.clone(), true),
-        DataRef::SharedString(value) => (value.to_string(), true),
-        DataRef::Bool(value) => (value.to_string(), false),
-        DataRef::DateTime(value) => (datetime_text(value), false),
-        DataRef::DateTimeIso(value) | DataRef::DurationIso(value) => (value.clone(), false),
-        // "#DIV/0!" and the like: the saved result of a failed formula, no value.
-        DataRef::Error(_) | DataRef::Empty => (String::new(), false),
-    }
-}
-
-fn data_text(value: &Data) -> (String, bool) {
+fn cell_text(value: Data) -> (String, bool) {
     match value {
         Data::Int(value) => (value.to_string(), false),
-        Data::Float(value) => (number_text(*value), false),
-        Data::String(value) => (value.clone(), true),
+        Data::Float(value) => (number_text(value), false),
+        Data::String(value) => (value, true),
         Data::Bool(value) => (value.to_string(), false),
-        Data::DateTime(value) => (datetime_text(value), false),
-        Data::DateTimeIso(value) | Data::DurationIso(value) => (value.clone(), false),
+        Data::DateTime(value) => (datetime_text(&value), false),
+        Data::DateTimeIso(value) | Data::DurationIso(value) => (value, false),
+        // "#DIV/0!" and the like: the saved result of a failed formula, no value.
         Data::Error(_) | Data::Empty => (String::new(), false),
     }
 }
