@@ -175,6 +175,7 @@ async fn main() -> anyhow::Result<()> {
             if resumed > 0 {
                 tracing::info!(resumed, "file analyses started or resumed");
             }
+            datalab_web::catalog::spawn_daily_reindex(state.clone());
             let listener = tokio::net::TcpListener::bind(config.bind)
                 .await
                 .with_context(|| format!("cannot listen on {}", config.bind))?;

@@ -41,11 +41,19 @@ pub enum FacetName {
     Tags,
     ResFormat,
     LicenseId,
+    /// The quality band of the dataset's score: "high", "medium" or "low".
+    Quality,
 }
 
 impl FacetName {
-    pub const ALL: [FacetName; 5] =
-        [FacetName::Organization, FacetName::Groups, FacetName::Tags, FacetName::ResFormat, FacetName::LicenseId];
+    pub const ALL: [FacetName; 6] = [
+        FacetName::Organization,
+        FacetName::Groups,
+        FacetName::Tags,
+        FacetName::ResFormat,
+        FacetName::LicenseId,
+        FacetName::Quality,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -54,6 +62,7 @@ impl FacetName {
             FacetName::Tags => "tags",
             FacetName::ResFormat => "res_format",
             FacetName::LicenseId => "license_id",
+            FacetName::Quality => "quality",
         }
     }
 
@@ -68,7 +77,18 @@ impl FacetName {
             FacetName::Tags => "facet_tags",
             FacetName::ResFormat => "facet_res_format",
             FacetName::LicenseId => "facet_license_id",
+            FacetName::Quality => "facet_quality",
         }
+    }
+}
+
+/// The band a quality score (0 to 100) falls in, as the `quality` facet
+/// counts and filters it: "high" from 80, "medium" from 50, else "low".
+pub fn quality_band(score: u32) -> &'static str {
+    match score {
+        80.. => "high",
+        50..80 => "medium",
+        _ => "low",
     }
 }
 
@@ -92,6 +112,9 @@ pub enum Sort {
     ModifiedDescending,
     ModifiedAscending,
     CreatedDescending,
+    /// Best quality score first.
+    QualityDescending,
+    QualityAscending,
 }
 
 impl Sort {
@@ -102,7 +125,7 @@ impl Sort {
         let mut words = first.split_whitespace();
         let field = words.next().unwrap_or("score");
         let descending = match words.next() {
-            None => matches!(field, "score" | "metadata_modified" | "metadata_created"),
+            None => matches!(field, "score" | "metadata_modified" | "metadata_created" | "quality"),
             Some(order) if order.eq_ignore_ascii_case("desc") => true,
             Some(order) if order.eq_ignore_ascii_case("asc") => false,
             Some(_) => return None,
@@ -117,6 +140,8 @@ impl Sort {
             ("metadata_modified", true) => Sort::ModifiedDescending,
             ("metadata_modified", false) => Sort::ModifiedAscending,
             ("metadata_created", _) => Sort::CreatedDescending,
+            ("quality", true) => Sort::QualityDescending,
+            ("quality", false) => Sort::QualityAscending,
             _ => return None,
         })
     }
@@ -140,6 +165,8 @@ pub struct SearchRequest {
 pub struct SearchResults {
     pub count: usize,
     pub ids: Vec<Uuid>,
+    /// The quality score (0 to 100) of each dataset in `ids`, as indexed.
+    pub quality: Vec<u32>,
     /// Per requested facet: (value, count), most frequent first, then by value.
     pub facets: Vec<(FacetName, Vec<(String, u64)>)>,
 }
@@ -148,6 +175,8 @@ pub struct SearchResults {
 pub struct IndexedDataset<'a> {
     pub dataset: &'a Dataset,
     pub organization: &'a Organization,
+    /// The dataset's quality score, 0 to 100 (`datalab_core::quality::score`).
+    pub quality: u32,
 }
 
 struct Fields {
@@ -165,6 +194,7 @@ struct Fields {
     sort_title: Field,
     created: Field,
     modified: Field,
+    quality: Field,
 }
 
 pub struct SearchIndex {
@@ -232,7 +262,7 @@ pub const DEFAULT_CACHE_ENTRIES: usize = 1024;
 
 /// Bumped whenever the schema or the analysis changes: a new version starts
 /// from an empty directory and the caller rebuilds it from the database.
-pub const INDEX_VERSION: &str = "v2";
+pub const INDEX_VERSION: &str = "v3";
 
 fn schema() -> (Schema, Fields) {
     let mut builder = Schema::builder();
@@ -255,6 +285,7 @@ fn schema() -> (Schema, Fields) {
         sort_title: builder.add_text_field("sort_title", STRING | FAST),
         created: builder.add_i64_field("metadata_created", INDEXED | FAST),
         modified: builder.add_i64_field("metadata_modified", INDEXED | FAST),
+        quality: builder.add_u64_field("quality", FAST | STORED),
     };
     // Facets are exact strings: fast fields for counting, indexed for filtering.
     for facet in FacetName::ALL {
@@ -352,6 +383,8 @@ impl SearchIndex {
             document.add_text(facet(FacetName::ResFormat), format);
         }
         document.add_text(facet(FacetName::LicenseId), &dataset.license_id);
+        document.add_u64(fields.quality, u64::from(item.quality.min(100)));
+        document.add_text(facet(FacetName::Quality), quality_band(item.quality));
         document
     }
 
@@ -493,6 +526,12 @@ impl SearchIndex {
                 let mut fruits = searcher.search(&query, &collectors)?;
                 (handle.extract(&mut fruits).into_iter().map(|(_, address)| address).collect(), fruits)
             }
+            Sort::QualityDescending | Sort::QualityAscending => {
+                let order = if sort == Sort::QualityDescending { Order::Desc } else { Order::Asc };
+                let handle = collectors.add_collector(top.order_by_fast_field::<u64>("quality", order));
+                let mut fruits = searcher.search(&query, &collectors)?;
+                (handle.extract(&mut fruits).into_iter().map(|(_, address)| address).collect(), fruits)
+            }
             Sort::NameAscending | Sort::NameDescending => {
                 let handle = collectors.add_collector(collectors::OrderByText {
                     field: "sort_title",
@@ -515,14 +554,16 @@ impl SearchIndex {
             }
         }
         let mut ids = Vec::with_capacity(addresses.len());
+        let mut quality = Vec::with_capacity(addresses.len());
         for address in addresses {
             let document: TantivyDocument = searcher.doc(address)?;
             if let Some(id) = document.get_first(fields.id).and_then(|value| value.as_str())
                 && let Ok(id) = Uuid::parse_str(id)
             {
                 ids.push(id);
+                quality.push(document.get_first(fields.quality).and_then(|value| value.as_u64()).unwrap_or(0) as u32);
             }
         }
-        Ok(SearchResults { count, ids, facets })
+        Ok(SearchResults { count, ids, quality, facets })
     }
 }

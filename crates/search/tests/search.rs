@@ -46,6 +46,16 @@ fn dataset(name: &str, title: &str, organization: &Organization, day: u8) -> Dat
     }
 }
 
+/// The quality scores the fixture's datasets are indexed with.
+fn quality_of(name: &str) -> u32 {
+    match name {
+        "poblacion" => 85,
+        "accidentes" => 62,
+        "anio" => 30,
+        _ => 50,
+    }
+}
+
 struct Fixture {
     index: SearchIndex,
     culture: Organization,
@@ -56,8 +66,10 @@ struct Fixture {
 impl Fixture {
     fn new(datasets: Vec<(Dataset, &Organization)>) -> Fixture {
         let index = SearchIndex::in_memory().unwrap();
-        let items: Vec<IndexedDataset<'_>> =
-            datasets.iter().map(|(dataset, organization)| IndexedDataset { dataset, organization }).collect();
+        let items: Vec<IndexedDataset<'_>> = datasets
+            .iter()
+            .map(|(dataset, organization)| IndexedDataset { dataset, organization, quality: quality_of(&dataset.name) })
+            .collect();
         index.rebuild(&items).unwrap();
         let names = datasets.iter().map(|(dataset, _)| (dataset.id, dataset.name.clone())).collect();
         Fixture { index, culture: organization("cultura"), economy: organization("economia"), names }
@@ -196,6 +208,46 @@ fn facets_filters_sorting_and_paging() {
 }
 
 #[test]
+fn quality_is_a_facet_a_filter_and_a_sort() {
+    let fixture = catalog();
+    let request = SearchRequest { rows: 10, facets: vec![FacetName::Quality], facet_limit: 10, ..Default::default() };
+    let results = fixture.index.search(&request, &Visibility::Public).unwrap();
+    assert_eq!(
+        results.facets[0].1,
+        vec![("high".to_string(), 1), ("low".to_string(), 1), ("medium".to_string(), 1)],
+        "one public dataset in each band"
+    );
+    let scores: std::collections::HashMap<String, u32> =
+        results.ids.iter().zip(&results.quality).map(|(id, score)| (fixture.names[id].clone(), *score)).collect();
+    assert_eq!(scores["poblacion"], 85);
+    assert_eq!(scores["anio"], 30);
+
+    let only = |band: &str| SearchRequest {
+        filters: vec![(FacetName::Quality, band.into())],
+        rows: 10,
+        ..SearchRequest::default()
+    };
+    assert_eq!(fixture.names(&only("medium"), &Visibility::Public), vec!["accidentes"]);
+    assert_eq!(fixture.names(&only("high"), &Visibility::Public), vec!["poblacion"]);
+
+    let sorted = |sort| SearchRequest { rows: 10, sort, ..SearchRequest::default() };
+    assert_eq!(
+        fixture.names(&sorted(Sort::QualityDescending), &Visibility::Public),
+        vec!["poblacion", "accidentes", "anio"]
+    );
+    assert_eq!(
+        fixture.names(&sorted(Sort::QualityAscending), &Visibility::Public),
+        vec!["anio", "accidentes", "poblacion"]
+    );
+    assert_eq!(Sort::parse_ckan("quality desc"), Some(Sort::QualityDescending));
+    assert_eq!(Sort::parse_ckan("quality"), Some(Sort::QualityDescending));
+    assert_eq!(Sort::parse_ckan("quality asc"), Some(Sort::QualityAscending));
+    assert_eq!(datalab_search::quality_band(80), "high");
+    assert_eq!(datalab_search::quality_band(79), "medium");
+    assert_eq!(datalab_search::quality_band(49), "low");
+}
+
+#[test]
 fn bad_query_syntax_is_a_query_error() {
     let fixture = catalog();
     let request = SearchRequest { query: "title:(".into(), rows: 10, ..SearchRequest::default() };
@@ -210,9 +262,9 @@ fn reindexing_replaces_and_remove_deletes() {
     let culture = organization("cultura");
     let mut first = dataset("uno", "Presupuesto estatal", &culture, 1);
     let index = SearchIndex::in_memory().unwrap();
-    index.index(&[IndexedDataset { dataset: &first, organization: &culture }]).unwrap();
+    index.index(&[IndexedDataset { dataset: &first, organization: &culture, quality: 0 }]).unwrap();
     first.title = "Inversión estatal".into();
-    index.index(&[IndexedDataset { dataset: &first, organization: &culture }]).unwrap();
+    index.index(&[IndexedDataset { dataset: &first, organization: &culture, quality: 0 }]).unwrap();
     let find = |query: &str| {
         index
             .search(&SearchRequest { query: query.into(), rows: 5, ..Default::default() }, &Visibility::Public)
@@ -236,7 +288,7 @@ fn name_order_spans_segments_and_pages() {
     for (position, title) in titles.iter().enumerate() {
         let dataset = dataset(&format!("d{position}"), title, &culture, position as u8);
         title_of.insert(dataset.id, *title);
-        index.index(&[IndexedDataset { dataset: &dataset, organization: &culture }]).unwrap();
+        index.index(&[IndexedDataset { dataset: &dataset, organization: &culture, quality: 0 }]).unwrap();
     }
     let page = |start: usize, sort: Sort| -> Vec<&str> {
         let request = SearchRequest { rows: 3, start, sort, ..SearchRequest::default() };
@@ -256,12 +308,12 @@ fn cached_results_never_outlive_a_commit() {
     let culture = organization("cultura");
     let index = SearchIndex::in_memory().unwrap();
     let mut first = dataset("uno", "Presupuesto estatal", &culture, 1);
-    index.index(&[IndexedDataset { dataset: &first, organization: &culture }]).unwrap();
+    index.index(&[IndexedDataset { dataset: &first, organization: &culture, quality: 0 }]).unwrap();
     let request = SearchRequest { query: "presupuesto".into(), rows: 5, ..Default::default() };
     assert_eq!(index.search(&request, &Visibility::Public).unwrap().count, 1);
     assert_eq!(index.search(&request, &Visibility::Public).unwrap().count, 1, "served from the cache");
     first.private = true;
-    index.index(&[IndexedDataset { dataset: &first, organization: &culture }]).unwrap();
+    index.index(&[IndexedDataset { dataset: &first, organization: &culture, quality: 0 }]).unwrap();
     assert_eq!(index.search(&request, &Visibility::Public).unwrap().count, 0, "a commit empties the cache");
     let uncached = SearchIndex::in_memory().unwrap().with_cache_entries(0);
     assert_eq!(uncached.search(&request, &Visibility::Public).unwrap().count, 0);
@@ -275,8 +327,8 @@ fn facet_counts_follow_updates_across_segments() {
     first.tags = vec!["agua".into(), "aire".into()];
     let mut second = dataset("dos", "Dos", &culture, 2);
     second.tags = vec!["agua".into()];
-    index.index(&[IndexedDataset { dataset: &first, organization: &culture }]).unwrap();
-    index.index(&[IndexedDataset { dataset: &second, organization: &culture }]).unwrap();
+    index.index(&[IndexedDataset { dataset: &first, organization: &culture, quality: 0 }]).unwrap();
+    index.index(&[IndexedDataset { dataset: &second, organization: &culture, quality: 0 }]).unwrap();
     let tags = |index: &SearchIndex| {
         let request =
             SearchRequest { rows: 1, facets: vec![FacetName::Tags], facet_limit: 10, ..SearchRequest::default() };
@@ -284,7 +336,7 @@ fn facet_counts_follow_updates_across_segments() {
     };
     assert_eq!(tags(&index), vec![("agua".to_string(), 2), ("aire".to_string(), 1)]);
     first.tags = vec!["suelo".into()];
-    index.index(&[IndexedDataset { dataset: &first, organization: &culture }]).unwrap();
+    index.index(&[IndexedDataset { dataset: &first, organization: &culture, quality: 0 }]).unwrap();
     assert_eq!(tags(&index), vec![("agua".to_string(), 1), ("suelo".to_string(), 1)]);
     index.remove(second.id).unwrap();
     assert_eq!(tags(&index), vec![("suelo".to_string(), 1)]);

@@ -26,6 +26,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/datasets", get(list_datasets).post(create_dataset))
         .route("/api/v1/datasets/{id}", get(show_dataset).patch(patch_dataset).delete(delete_dataset))
         .route("/api/v1/datasets/{id}/activity", get(dataset_activity))
+        .route("/api/v1/datasets/{id}/quality", get(dataset_quality))
         .route(
             "/api/v1/datasets/{id}/resources",
             axum::routing::post(create_resource).layer(axum::extract::DefaultBodyLimit::disable()),
@@ -45,8 +46,8 @@ pub fn routes() -> Router<AppState> {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "datalab API", description = "Native API of datalab: datasets, organizations, groups, licences, commitments, and the rows of every tabular resource. The CKAN-compatible API lives at /api/3/action."),
-    paths(list_datasets, create_dataset, show_dataset, patch_dataset, delete_dataset, dataset_activity, create_resource, show_resource, delete_resource, show_user, list_commitments, create_commitment, show_commitment, milestone_history, import_milestones, list_organizations, show_organization, list_groups, list_licenses, crate::data::rows_json, crate::data::rows_file, crate::data::sql_get, crate::data::sql_post),
-    components(schemas(DatasetOut, ResourceOut, ResourceIn, DatasetIn, DatasetPage, FacetValue, OrganizationOut, GroupOut, LicenseOut, ActivityOut, ChangeOut, UserOut, CommitmentOut, crate::accountability::CommitmentDocument, crate::accountability::CommitmentEntry, crate::accountability::InstitutionEntry, crate::accountability::MilestoneEntry, crate::accountability::Text, MilestoneOut, MilestoneEventOut, ImportOut, ImportChange, ImportProblem, ErrorBody, ErrorDetail, crate::data::RowsOut, crate::data::ColumnOut, crate::data::FacetValueOut, crate::data::SqlOut, crate::data::SqlParams)),
+    paths(list_datasets, create_dataset, show_dataset, dataset_quality, patch_dataset, delete_dataset, dataset_activity, create_resource, show_resource, delete_resource, show_user, list_commitments, create_commitment, show_commitment, milestone_history, import_milestones, list_organizations, show_organization, list_groups, list_licenses, crate::data::rows_json, crate::data::rows_file, crate::data::sql_get, crate::data::sql_post),
+    components(schemas(DatasetOut, QualityOut, CriterionOut, ResourceOut, ResourceIn, DatasetIn, DatasetPage, FacetValue, OrganizationOut, GroupOut, LicenseOut, ActivityOut, ChangeOut, UserOut, CommitmentOut, crate::accountability::CommitmentDocument, crate::accountability::CommitmentEntry, crate::accountability::InstitutionEntry, crate::accountability::MilestoneEntry, crate::accountability::Text, MilestoneOut, MilestoneEventOut, ImportOut, ImportChange, ImportProblem, ErrorBody, ErrorDetail, crate::data::RowsOut, crate::data::ColumnOut, crate::data::FacetValueOut, crate::data::SqlOut, crate::data::SqlParams)),
     modifiers(&TokenSecurity),
     tags((name = "catalog", description = "Datasets and what they belong to"), (name = "accountability", description = "Commitments, milestones and their history"), (name = "data", description = "Rows of every tabular resource: filters, sort, paging, facets, exports and read-only SQL"))
 )]
@@ -196,6 +197,32 @@ pub struct DatasetOut {
     pub metadata_created: String,
     pub metadata_modified: String,
     pub resources: Vec<ResourceOut>,
+    /// Search results only: the dataset's quality score (0 to 100) when it
+    /// was last indexed. The full report is at `/api/v1/datasets/{id}/quality`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub quality_score: Option<u32>,
+}
+
+/// A dataset's quality score, explained criterion by criterion.
+#[derive(Serialize, ToSchema)]
+pub struct QualityOut {
+    /// 0 to 100: the weighted mean of the criteria.
+    pub score: u32,
+    /// high (80 and up), medium (50 to 79) or low; the `quality` search filter.
+    pub band: String,
+    pub criteria: Vec<CriterionOut>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct CriterionOut {
+    /// metadata, freshness, openness, validity, completeness or duplicates.
+    pub code: String,
+    /// 0 to 1.
+    pub score: f64,
+    /// The criterion's weight in the total.
+    pub weight: f64,
+    /// What is missing or wrong (e.g. no-open-license, outdated, validation-errors).
+    pub findings: Vec<String>,
 }
 
 /// Fields of a dataset to create or change. On PATCH only the given fields change.
@@ -241,7 +268,7 @@ pub struct DatasetPage {
     pub page: usize,
     pub page_size: usize,
     pub results: Vec<DatasetOut>,
-    /// Facet name (organization, groups, tags, res_format, license_id) → most frequent values.
+    /// Facet name (organization, groups, tags, res_format, license_id, quality) → most frequent values.
     pub facets: std::collections::BTreeMap<String, Vec<FacetValue>>,
 }
 
@@ -343,6 +370,7 @@ fn dataset_out(base_url: &str, dataset: &Dataset, organization_name: &str) -> Da
                 last_modified: rfc3339(resource.last_modified),
             })
             .collect(),
+        quality_score: None,
     }
 }
 
@@ -380,7 +408,9 @@ pub struct DatasetQuery {
     pub tag: Option<String>,
     pub res_format: Option<String>,
     pub license_id: Option<String>,
-    /// relevance (default), name, -name, modified, -modified (newest first).
+    /// Quality band: high (score 80 and up), medium (50 to 79) or low.
+    pub quality: Option<String>,
+    /// relevance (default), name, -name, modified, -modified (newest first), quality, -quality (best first).
     pub sort: Option<String>,
     /// From 1.
     pub page: Option<usize>,
@@ -407,6 +437,8 @@ async fn list_datasets(
         "-name" => Sort::NameDescending,
         "modified" => Sort::ModifiedAscending,
         "-modified" => Sort::ModifiedDescending,
+        "quality" => Sort::QualityAscending,
+        "-quality" => Sort::QualityDescending,
         other => return Err(AppError::SearchQuery(format!("cannot sort by {other:?}")).into()),
     };
     let mut filters = Vec::new();
@@ -416,6 +448,7 @@ async fn list_datasets(
         (FacetName::Tags, &query.tag),
         (FacetName::ResFormat, &query.res_format),
         (FacetName::LicenseId, &query.license_id),
+        (FacetName::Quality, &query.quality),
     ] {
         if let Some(value) = value.as_ref().filter(|value| !value.is_empty()) {
             filters.push((facet, value.clone()));
@@ -438,7 +471,12 @@ async fn list_datasets(
     };
     let out = datasets
         .iter()
-        .map(|dataset| dataset_out(&base, dataset, name_of(dataset.owner_org).unwrap_or_default()))
+        .map(|dataset| {
+            let mut out = dataset_out(&base, dataset, name_of(dataset.owner_org).unwrap_or_default());
+            out.quality_score =
+                results.ids.iter().position(|id| *id == dataset.id).map(|position| results.quality[position]);
+            out
+        })
         .collect();
     Ok(Json(DatasetPage {
         count: results.count,
@@ -470,6 +508,33 @@ async fn show_dataset(
     let dataset = catalog::readable_dataset(&state, &actor, &id).await?;
     let base = crate::ckan::base_url(&state, &headers);
     Ok(Json(dataset_out(&base, &dataset, &organization_name(&state, dataset.owner_org).await?)))
+}
+
+/// A dataset's quality score as of today, criterion by criterion.
+#[utoipa::path(get, path = "/api/v1/datasets/{id}/quality", tag = "catalog", params(("id" = String, Path, description = "id or name")),
+    responses((status = 200, body = QualityOut), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn dataset_quality(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> ApiResult<Json<QualityOut>> {
+    let (actor, _) = api_caller(&state, &headers).await?;
+    let dataset = catalog::readable_dataset(&state, &actor, &id).await?;
+    let report = catalog::quality_report(&state.store, &dataset).await.map_err(AppError::from)?;
+    Ok(Json(QualityOut {
+        score: report.score,
+        band: datalab_search::quality_band(report.score).to_string(),
+        criteria: report
+            .criteria
+            .into_iter()
+            .map(|criterion| CriterionOut {
+                code: criterion.code.to_string(),
+                score: criterion.score,
+                weight: criterion.weight,
+                findings: criterion.findings.into_iter().map(String::from).collect(),
+            })
+            .collect(),
+    }))
 }
 
 fn apply_input(dataset: &mut Dataset, input: DatasetIn) {

@@ -206,12 +206,42 @@ pub async fn discard_upload(state: &AppState, blob: &StoredBlob) {
     }
 }
 
+/// What the analysis of one table says, for its dataset's quality score.
+fn table_facts(analysis: &serde_json::Value) -> datalab_core::quality::TableFacts {
+    let profile = analysis["profile"].as_array().map(Vec::as_slice).unwrap_or_default();
+    let number = |value: &serde_json::Value| value.as_u64().unwrap_or(0);
+    datalab_core::quality::TableFacts {
+        rows: number(&analysis["rows"]),
+        cells: profile.iter().map(|column| number(&column["count"]) + number(&column["nulls"])).sum(),
+        missing_cells: profile.iter().map(|column| number(&column["nulls"])).sum(),
+        errors: number(&analysis["report"]["stats"]["errors"]),
+        duplicate_rows: number(&analysis["report"]["tasks"][0]["errorCounts"]["duplicate-row"]),
+    }
+}
+
+/// The quality report of a dataset as of today, from its metadata and the
+/// analyses of its tables.
+pub async fn quality_report(
+    store: &datalab_store::Store,
+    dataset: &Dataset,
+) -> Result<datalab_core::quality::QualityReport, datalab_store::StoreError> {
+    let mut facts = Vec::new();
+    for resource in &dataset.resources {
+        if let Some(analysis) = store.analysis(resource.id).await? {
+            facts.extend(analysis.tables().into_iter().map(table_facts));
+        }
+    }
+    Ok(datalab_core::quality::score(dataset, &facts, time::OffsetDateTime::now_utc().date()))
+}
+
+/// Indexes a dataset again, with its quality score as of now.
 pub async fn reindex_dataset(state: &AppState, dataset: &Dataset) -> Result<(), AppError> {
     let organization = state.store.organization(&dataset.owner_org.to_string()).await?;
+    let quality = quality_report(&state.store, dataset).await?.score;
     let search = state.search.clone();
     let dataset = dataset.clone();
     tokio::task::spawn_blocking(move || {
-        search.index(&[IndexedDataset { dataset: &dataset, organization: &organization }])
+        search.index(&[IndexedDataset { dataset: &dataset, organization: &organization, quality }])
     })
     .await
     .map_err(AppError::internal)??;
@@ -236,16 +266,21 @@ pub async fn rebuild_index(
         }
         all
     };
+    let mut quality = Vec::with_capacity(datasets.len());
+    for dataset in &datasets {
+        quality.push(quality_report(store, dataset).await?.score);
+    }
     let search = search.clone();
     let count = datasets.len();
     tokio::task::spawn_blocking(move || {
         let items: Vec<IndexedDataset<'_>> = datasets
             .iter()
-            .filter_map(|dataset| {
+            .zip(quality)
+            .filter_map(|(dataset, quality)| {
                 organizations
                     .iter()
                     .find(|organization| organization.id == dataset.owner_org)
-                    .map(|organization| IndexedDataset { dataset, organization })
+                    .map(|organization| IndexedDataset { dataset, organization, quality })
             })
             .collect();
         search.rebuild(&items)
@@ -543,7 +578,32 @@ pub async fn analyse<R: std::io::Read + Send + 'static>(
     let (analysis, keys) = result?;
     let current: Vec<&str> = keys.iter().flatten().map(String::as_str).collect();
     state.query.remove_other_versions(resource_id, &current);
+    // The analysis changes the dataset's quality score, which search sorts and filters by.
+    if let Err(error) = reindex_resource_dataset(state, resource_id).await {
+        tracing::warn!(%error, %resource_id, "cannot index the dataset's new quality score");
+    }
     Ok(analysis)
+}
+
+async fn reindex_resource_dataset(state: &AppState, resource_id: Uuid) -> Result<(), AppError> {
+    let resource = state.store.resource(resource_id).await?;
+    let dataset = state.store.dataset(&resource.dataset_id.to_string()).await?;
+    reindex_dataset(state, &dataset).await
+}
+
+/// Indexes every dataset again once a day, so the quality scores in search
+/// follow freshness (a dataset becomes outdated without anyone touching it).
+pub fn spawn_daily_reindex(state: AppState) {
+    tokio::spawn(async move {
+        let day = std::time::Duration::from_secs(24 * 60 * 60);
+        loop {
+            tokio::time::sleep(day).await;
+            match reindex_all(&state).await {
+                Ok(count) => tracing::info!(count, "search index refreshed"),
+                Err(error) => tracing::warn!(%error, "cannot refresh the search index"),
+            }
+        }
+    });
 }
 
 /// The queryable table of a resource's current file, if its analysis is

@@ -99,3 +99,77 @@ async fn the_quality_dashboard_ranks_datasets_and_shows_inventory_coverage() {
     );
     assert!(only_culture.contains("<strong>100</strong> calidad promedio"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn search_filters_and_sorts_by_quality_and_analyses_update_it() {
+    let app = TestApp::start().await;
+    app.organization("cultura").await;
+    let (_, root) = app.user("root", true).await;
+    let (status, created) = app
+        .ckan(
+            "package_create",
+            Some(&root),
+            serde_json::json!({
+                "name": "completo", "title": "Completo", "owner_org": "cultura", "tags": ["museos"],
+                "notes": "Museos del estado con su municipio, horarios y costo de entrada, actualizados cada mes.",
+                "temporal_start": "2024", "spatial": ["19"], "update_frequency": "monthly", "contact_email": "datos@example.org",
+                "resources": [{"name": "museos", "url": "https://example.org/museos.csv"}]
+            }),
+        )
+        .await;
+    assert_eq!(status, 200);
+    app.dataset(&root, "pobre", "cultura", false).await;
+
+    // CKAN: sort and filter query.
+    let (_, best_first) =
+        app.ckan("package_search", None, serde_json::json!({"sort": "quality desc", "facet.field": ["quality"]})).await;
+    let names: Vec<&str> =
+        best_first["result"]["results"].as_array().unwrap().iter().map(|d| d["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["completo", "pobre"]);
+    assert_eq!(best_first["result"]["search_facets"]["quality"]["items"].as_array().unwrap().len(), 2);
+    let (_, worst_first) = app.ckan("package_search", None, serde_json::json!({"sort": "quality asc"})).await;
+    assert_eq!(worst_first["result"]["results"][0]["name"], "pobre");
+    let (_, high) = app.ckan("package_search", None, serde_json::json!({"fq": "quality:high"})).await;
+    assert_eq!(high["result"]["count"], 1);
+    assert_eq!(high["result"]["results"][0]["name"], "completo");
+
+    // The native API: the score in results, the band as a filter, the report.
+    let client = TestApp::new_client();
+    let get = |path: String| {
+        let client = client.clone();
+        let url = app.url(&path);
+        async move { client.get(url).send().await.unwrap().json::<serde_json::Value>().await.unwrap() }
+    };
+    let listed = get("/api/v1/datasets?sort=-quality".into()).await;
+    assert_eq!(listed["results"][0]["name"], "completo");
+    assert_eq!(listed["results"][0]["quality_score"], 100);
+    assert!(listed["results"][1]["quality_score"].as_u64().unwrap() < 50);
+    assert_eq!(get("/api/v1/datasets?quality=low".into()).await["count"], 1);
+    let report = get("/api/v1/datasets/pobre/quality".into()).await;
+    assert_eq!(report["band"], "low");
+    let metadata = report["criteria"].as_array().unwrap().iter().find(|c| c["code"] == "metadata").unwrap();
+    assert!(metadata["findings"].as_array().unwrap().iter().any(|finding| finding == "no-update-frequency"));
+
+    // The search page: a sort option, a facet with readable bands, a badge per result.
+    let page = app.page("/dataset?sort=quality").await;
+    assert!(page.contains(r#"<option value="quality" selected>Mejor calidad</option>"#));
+    assert!(page.contains("Alta (80 o más) (1)") && page.contains("Baja (menos de 50) (1)"), "{page}");
+    assert!(page.find("Calidad: 100").unwrap() < page.find("Conjunto pobre").unwrap());
+    assert!(page.contains("badge-quality-high"));
+
+    // An analysis that finds repeated rows and missing values lowers the indexed score.
+    let id = created["result"]["id"].as_str().unwrap();
+    let upload = app.upload(&root, id, b"a,b\n1,\n1,\n2,x\n".to_vec(), "museos.csv").await;
+    app.analysed(upload["id"].as_str().unwrap(), None).await;
+    let mut score = 100;
+    for _ in 0..100 {
+        score = get("/api/v1/datasets?q=Completo".into()).await["results"][0]["quality_score"].as_u64().unwrap();
+        if score < 100 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let report = get("/api/v1/datasets/completo/quality".into()).await;
+    assert_eq!(score, report["score"].as_u64().unwrap(), "the index has the report's score");
+    assert!(score < 100);
+}

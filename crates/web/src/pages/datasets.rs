@@ -951,36 +951,8 @@ pub async fn resource_delete(
     Ok(redirect_local(&format!("/dataset/{}", before.name)))
 }
 
-/// What the analyses of a dataset's tables say, for its quality score.
-fn table_facts(analysis: &Value) -> datalab_core::quality::TableFacts {
-    let profile = analysis["profile"].as_array().cloned().unwrap_or_default();
-    let number = |value: &Value| value.as_u64().unwrap_or(0);
-    datalab_core::quality::TableFacts {
-        rows: number(&analysis["rows"]),
-        cells: profile.iter().map(|column| number(&column["count"]) + number(&column["nulls"])).sum(),
-        missing_cells: profile.iter().map(|column| number(&column["nulls"])).sum(),
-        errors: number(&analysis["report"]["stats"]["errors"]),
-        duplicate_rows: number(&analysis["report"]["tasks"][0]["errorCounts"]["duplicate-row"]),
-    }
-}
-
-/// The dataset's quality score with each criterion explained in the reader's language.
-/// The quality report of a dataset from its analysed tables.
-pub(crate) async fn quality_report(
-    state: &AppState,
-    dataset: &Dataset,
-) -> Result<datalab_core::quality::QualityReport, AppError> {
-    let mut facts = Vec::new();
-    for resource in &dataset.resources {
-        if let Some(analysis) = state.store.analysis(resource.id).await? {
-            facts.extend(analysis.tables().into_iter().map(table_facts));
-        }
-    }
-    Ok(datalab_core::quality::score(dataset, &facts, time::OffsetDateTime::now_utc().date()))
-}
-
 async fn quality_view(state: &AppState, context: &RequestContext, dataset: &Dataset) -> Result<Value, AppError> {
-    let report = quality_report(state, dataset).await?;
+    let report = crate::catalog::quality_report(&state.store, dataset).await?;
     let lang = context.lang;
     Ok(json!({
         "score": report.score,

@@ -270,6 +270,7 @@ impl SearchParams {
         let sort = match self.sort.as_str() {
             "name" => Sort::NameAscending,
             "modified" => Sort::ModifiedDescending,
+            "quality" => Sort::QualityDescending,
             _ if self.query.trim().is_empty() => Sort::ModifiedDescending,
             _ => Sort::Relevance,
         };
@@ -319,6 +320,7 @@ pub(crate) async fn search_view(
                     FacetName::Organization => organizations.iter().find(|organization| organization.name == value).map(|organization| organization.title.clone()),
                     FacetName::Groups => groups.iter().find(|group| group.name == value).map(|group| group.title.clone()),
                     FacetName::LicenseId => datalab_core::licenses::find(value).map(|license| license.title.to_string()),
+                    FacetName::Quality => Some(lang.t(&format!("quality-band-{value}"))),
                     _ => None,
                 }
                 .unwrap_or_else(|| value.to_string())
@@ -340,7 +342,14 @@ pub(crate) async fn search_view(
         "q": params.query,
         "sort": params.sort,
         "count": results.count,
-        "datasets": datasets.iter().map(|dataset| dataset_summary(dataset, &organizations)).collect::<Vec<_>>(),
+        "datasets": datasets.iter().map(|dataset| {
+            let mut summary = dataset_summary(dataset, &organizations);
+            if let Some(position) = results.ids.iter().position(|id| *id == dataset.id) {
+                summary["quality"] = json!(results.quality[position]);
+                summary["quality_band"] = json!(datalab_search::quality_band(results.quality[position]));
+            }
+            summary
+        }).collect::<Vec<_>>(),
         "facets": facets,
         "active_filters": params.filters.iter().map(|(facet, value)| json!({"name": facet.as_str(), "value": value})).collect::<Vec<_>>(),
         "query_pairs": params.pairs,

@@ -39,7 +39,7 @@ pub async fn dashboard(
     let lang = context.lang;
     let mut rows = Vec::new();
     for dataset in &datasets {
-        let report = super::datasets::quality_report(&state, dataset).await?;
+        let report = crate::catalog::quality_report(&state.store, dataset).await?;
         let first_finding = report
             .criteria
             .iter()
