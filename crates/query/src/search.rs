@@ -1,5 +1,7 @@
 //! CKAN DataStore's `datastore_search` over a resource's table.
 
+use std::sync::Arc;
+
 use arrow::datatypes::{DataType, Schema};
 use datafusion::execution::SendableRecordBatchStream;
 use datafusion::functions::string::expr_fn::lower;
@@ -46,13 +48,42 @@ impl Default for SearchRequest {
     }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct SearchResult {
     pub fields: Vec<(String, DataType)>,
     pub records: Vec<Vec<Value>>,
     pub total: Option<u64>,
     /// Counts are exact: from the Parquet footer or a count over the filtered rows.
     pub total_was_estimated: bool,
+    /// `records` as the answer's JSON, by format, made once per result: a
+    /// result served from the cache is not serialized again.
+    rendered: std::sync::Mutex<Vec<(&'static str, Arc<str>)>>,
+}
+
+impl SearchResult {
+    pub fn new(
+        fields: Vec<(String, DataType)>,
+        records: Vec<Vec<Value>>,
+        total: Option<u64>,
+        total_was_estimated: bool,
+    ) -> SearchResult {
+        SearchResult { fields, records, total, total_was_estimated, rendered: Default::default() }
+    }
+
+    /// The records rendered in `format` by `render`, rendered on first use
+    /// and kept with the result.
+    pub fn rendered<E>(
+        &self,
+        format: &'static str,
+        render: impl FnOnce(&SearchResult) -> Result<String, E>,
+    ) -> Result<Arc<str>, E> {
+        if let Some((_, kept)) = self.rendered.lock().expect("not poisoned").iter().find(|(kind, _)| *kind == format) {
+            return Ok(kept.clone());
+        }
+        let made: Arc<str> = Arc::from(render(self)?);
+        self.rendered.lock().expect("not poisoned").push((format, made.clone()));
+        Ok(made)
+    }
 }
 
 /// Lower case without accents (ñ kept), as the search box folds text.
@@ -159,7 +190,7 @@ pub fn parse_sort(schema: &Schema, sort: &str) -> QueryResult<Vec<datafusion::lo
 
 impl QueryEngine {
     /// `datastore_search`.
-    pub async fn search(&self, table: Table, request: SearchRequest) -> QueryResult<SearchResult> {
+    pub async fn search(&self, table: Table, request: SearchRequest) -> QueryResult<Arc<SearchResult>> {
         if request.limit > MAX_LIMIT {
             return Err(QueryError::invalid("limit", format!("must be at most {MAX_LIMIT}")));
         }
@@ -249,11 +280,10 @@ impl QueryEngine {
                 };
                 frame = frame.limit(request.offset, Some(request.limit))?;
                 let (fields, records) = collect_rows(frame.execute_stream().await?, request.limit).await?;
-                Ok(SearchResult { fields, records, total, total_was_estimated: false })
+                Ok(SearchResult::new(fields, records, total, false))
             })
             .await
         };
-        let result = self.searches.get_or_compute(key, |result| result.records.len() <= 1_000, compute).await?;
-        Ok((*result).clone())
+        self.searches.get_or_compute(key, |result| result.records.len() <= 1_000, compute).await
     }
 }

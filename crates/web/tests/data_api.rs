@@ -40,6 +40,13 @@ async fn ckan_datastore_actions_answer_as_ckan_does() {
     assert!(result["fields"].as_array().unwrap().contains(&json!({"id": "fecha", "type": "date"})));
     assert_eq!(result["records"][0]["_id"], 1);
     assert!(result["_links"]["next"].as_str().unwrap().contains("offset=2"), "{}", result["_links"]);
+    // The same search again is answered from the cache, identically; in another format too.
+    let (_, again) = app.ckan("datastore_search", None, json!({"resource_id": id, "limit": 2})).await;
+    assert_eq!(again, body);
+    let (_, lists) =
+        app.ckan("datastore_search", None, json!({"resource_id": id, "limit": 2, "records_format": "lists"})).await;
+    assert_eq!(lists["result"]["records"][0][0], 1);
+    assert_eq!(lists["result"]["records_format"], "lists");
 
     // Filters (JSON in a GET, as ckanapi sends them), sort, fields, lists.
     let filters = json!({"municipio": ["Monterrey", "Apodaca"]}).to_string();

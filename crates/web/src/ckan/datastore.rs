@@ -59,7 +59,72 @@ fn delimited(records: &[Vec<Value>], delimiter: u8) -> Result<String, AppError> 
     String::from_utf8(writer.into_inner().map_err(AppError::internal)?).map_err(AppError::internal)
 }
 
-pub(super) async fn search(call: &mut Call<'_>) -> Result<Value, AppError> {
+/// Rows as JSON objects keyed by field, written straight from the rows
+/// (no map is built per row).
+struct RowObjects<'a> {
+    fields: &'a [(String, arrow::datatypes::DataType)],
+    records: &'a [Vec<Value>],
+}
+
+impl serde::Serialize for RowObjects<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{SerializeMap, SerializeSeq};
+        struct Row<'a>(&'a [(String, arrow::datatypes::DataType)], &'a [Value]);
+        impl serde::Serialize for Row<'_> {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                let mut map = serializer.serialize_map(Some(self.1.len()))?;
+                for ((name, _), value) in self.0.iter().zip(self.1) {
+                    map.serialize_entry(name, value)?;
+                }
+                map.end()
+            }
+        }
+        let mut seq = serializer.serialize_seq(Some(self.records.len()))?;
+        for record in self.records {
+            seq.serialize_element(&Row(self.fields, record))?;
+        }
+        seq.end()
+    }
+}
+
+/// The records of a result in a `records_format`, as JSON text.
+fn render_records(result: &datalab_query::search::SearchResult, format: &str) -> Result<String, AppError> {
+    match format {
+        "objects" => serde_json::to_string(&RowObjects { fields: &result.fields, records: &result.records }),
+        "lists" => serde_json::to_string(&result.records),
+        "csv" => serde_json::to_string(&delimited(&result.records, b',')?),
+        _ => serde_json::to_string(&delimited(&result.records, b'\t')?),
+    }
+    .map_err(AppError::internal)
+}
+
+/// A `datastore_search` answer: its small parts as a JSON object, and the
+/// records already serialized (shared with the cached result).
+pub(super) struct SearchAnswer {
+    pub answer: Map<String, Value>,
+    pub records: std::sync::Arc<str>,
+}
+
+impl SearchAnswer {
+    /// CKAN's envelope around the answer, as JSON: the records text is
+    /// copied in, not serialized again.
+    pub(super) fn envelope(&self, help: &str) -> String {
+        let head = serde_json::to_string(&json!({"help": help, "success": true})).expect("JSON values serialize");
+        let answer = serde_json::to_string(&self.answer).expect("JSON values serialize");
+        let mut body = String::with_capacity(head.len() + answer.len() + self.records.len() + 32);
+        // `{"help":…,"success":true` + `,"result":` + `{…` + `,"records":` + records + `}}`;
+        // the answer object is never empty.
+        body.push_str(&head[..head.len() - 1]);
+        body.push_str(",\"result\":");
+        body.push_str(&answer[..answer.len() - 1]);
+        body.push_str(",\"records\":");
+        body.push_str(&self.records);
+        body.push_str("}}");
+        body
+    }
+}
+
+pub(super) async fn search(call: &mut Call<'_>) -> Result<SearchAnswer, AppError> {
     let id = resource_id(&call.params)?;
     let (_, _, table) = data::queryable(call.state, &call.actor, id, None).await?;
     let filters = match json_param(&call.params, "filters")? {
@@ -114,14 +179,13 @@ pub(super) async fn search(call: &mut Call<'_>) -> Result<Value, AppError> {
         include_total,
     };
     let result = call.state.query.search(table, request).await?;
-    let records = match records_format.as_str() {
-        "objects" => {
-            Value::Array(data::row_objects(&result.fields, result.records).into_iter().map(Value::Object).collect())
-        }
-        "lists" => json!(result.records),
-        "csv" => Value::String(delimited(&result.records, b',')?),
-        _ => Value::String(delimited(&result.records, b'\t')?),
+    let format = match records_format.as_str() {
+        "objects" => "objects",
+        "lists" => "lists",
+        "csv" => "csv",
+        _ => "tsv",
     };
+    let records = result.rendered(format, |result| render_records(result, format))?;
     let start = action_link(call, limit, None);
     let next = action_link(call, limit, Some(offset + limit));
     let mut answer = json!({
@@ -129,7 +193,6 @@ pub(super) async fn search(call: &mut Call<'_>) -> Result<Value, AppError> {
         "resource_id": id,
         "fields": fields_out(&result.fields),
         "records_format": records_format,
-        "records": records,
         "limit": limit,
         "_links": {"start": start, "next": next},
     });
@@ -148,7 +211,8 @@ pub(super) async fn search(call: &mut Call<'_>) -> Result<Value, AppError> {
             answer[key] = value.clone();
         }
     }
-    Ok(answer)
+    let Value::Object(answer) = answer else { unreachable!("built as an object") };
+    Ok(SearchAnswer { answer, records })
 }
 
 /// `/api/3/action/datastore_search?…` with the call's own parameters and `offset` changed.
