@@ -51,6 +51,10 @@ pub fn parse_number(cell: &str) -> Option<f64> {
     if whole.is_empty() && fraction.is_none() {
         return None;
     }
+    // Most text is not a number: say so before allocating anything.
+    if !whole.bytes().all(|byte| byte.is_ascii_digit() || byte == b',') {
+        return None;
+    }
     if whole.contains(',') {
         let groups: Vec<&str> = whole.split(',').collect();
         let first_ok = !groups[0].is_empty() && groups[0].len() <= 3;
@@ -240,25 +244,53 @@ pub struct TypeVotes {
 /// date formats, datetime, time. Cheap tests first: most values are ruled
 /// out of most types by a glance at their characters.
 pub fn candidates(cell: &str) -> [bool; 8] {
-    let text = cell.trim();
-    let number = parse_number(text).is_some();
-    let integer = number && parse_integer(text).is_some();
+    examine(cell.trim()).fits
+}
+
+/// What one value could be, with the number and dates it parsed as (so
+/// nothing is parsed twice).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Examined {
+    /// Fits integer, number, boolean, the three date orders, datetime, time.
+    pub fits: [bool; 8],
+    pub number: Option<f64>,
+    /// The date in each order of [`DateFormat::ALL`].
+    pub dates: [Option<(i32, u32, u32)>; 3],
+}
+
+/// Examines a trimmed value against every candidate type (see [`candidates`]).
+pub fn examine(text: &str) -> Examined {
+    let number = parse_number(text);
+    let integer = number.is_some() && parse_integer(text).is_some();
     let boolean = text.len() <= 9 && parse_boolean(text).is_some();
     let has_digit = text.bytes().any(|byte| byte.is_ascii_digit());
     let date_like = has_digit && text.len() <= 10 && text.contains(['/', '-']);
     let dates = if date_like {
         [
-            parse_date(text, DateFormat::YearMonthDay).is_some(),
-            parse_date(text, DateFormat::DayMonthYear).is_some(),
-            parse_date(text, DateFormat::MonthDayYear).is_some(),
+            parse_date(text, DateFormat::YearMonthDay),
+            parse_date(text, DateFormat::DayMonthYear),
+            parse_date(text, DateFormat::MonthDayYear),
         ]
     } else {
-        [false; 3]
+        [None; 3]
     };
     let time_like = has_digit && text.contains(':');
     let datetime = time_like && text.len() > 10 && parse_datetime(text).is_some();
     let time = time_like && text.len() <= 8 && parse_time(text).is_some();
-    [integer, number, boolean, dates[0], dates[1], dates[2], datetime, time]
+    Examined {
+        fits: [
+            integer,
+            number.is_some(),
+            boolean,
+            dates[0].is_some(),
+            dates[1].is_some(),
+            dates[2].is_some(),
+            datetime,
+            time,
+        ],
+        number,
+        dates,
+    }
 }
 
 impl TypeVotes {

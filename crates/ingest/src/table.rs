@@ -12,7 +12,7 @@ use crate::IngestError;
 use crate::columnar::{Staging, TypedField, write_typed};
 use crate::constraints::{GivenField, GivenSchema};
 use crate::encoding::{EncodingSource, detect, looks_binary};
-use crate::infer::{DateFormat, FieldType, MISSING_MARKERS, TypeVotes, fits, is_missing, parse_date, parse_number};
+use crate::infer::{DateFormat, FieldType, MISSING_MARKERS, TypeVotes, fits, is_missing, parse_date};
 use crate::sniff::{Dialect, sniff};
 
 #[derive(Debug, Clone)]
@@ -189,14 +189,15 @@ struct Column {
 impl Column {
     fn add(&mut self, row: u64, cell: &str) {
         let trimmed = cell.trim();
-        let checks = crate::infer::candidates(trimmed);
+        let examined = crate::infer::examine(trimmed);
+        let checks = examined.fits;
         self.votes.add_checked(&checks);
         for (index, ok) in checks.iter().enumerate() {
             if !ok && self.failures[index].len() < SAMPLE_CAP {
                 self.failures[index].push((row, shorten(cell)));
             }
         }
-        if let Some(value) = if checks[1] { parse_number(trimmed) } else { None } {
+        if let Some(value) = examined.number {
             let (count, mean, m2) = &mut self.numeric;
             *count += 1;
             let delta = value - *mean;
@@ -205,26 +206,18 @@ impl Column {
             self.numeric_min = Some(self.numeric_min.map_or(value, |min| min.min(value)));
             self.numeric_max = Some(self.numeric_max.map_or(value, |max| max.max(value)));
         }
-        for (index, format) in DateFormat::ALL.iter().enumerate() {
-            if !checks[3 + index] {
-                continue;
-            }
-            if let Some(date) = parse_date(trimmed, *format) {
+        for (index, date) in examined.dates.into_iter().enumerate() {
+            if let Some(date) = date {
                 self.date_min[index] = Some(self.date_min[index].map_or(date, |min| min.min(date)));
                 self.date_max[index] = Some(self.date_max[index].map_or(date, |max| max.max(date)));
             }
-        }
-        if self.text_min.as_deref().is_none_or(|min| trimmed < min) {
-            self.text_min = Some(trimmed.to_string());
-        }
-        if self.text_max.as_deref().is_none_or(|max| trimmed > max) {
-            self.text_max = Some(trimmed.to_string());
         }
         let tracked = self.distinct.len();
         if trimmed.len() > DISTINCT_VALUE_MAX {
             // Long texts (geometries, free text) are not counted one by one:
             // 10,000 of them could take gigabytes.
             self.distinct_overflow = true;
+            self.text_bounds(trimmed);
             return;
         }
         match self.distinct.get_mut(trimmed) {
@@ -232,8 +225,38 @@ impl Column {
             None if tracked < DISTINCT_CAP => {
                 self.distinct.insert(trimmed.to_string(), 1);
             }
-            None => self.distinct_overflow = true,
+            None => {
+                self.distinct_overflow = true;
+                self.text_bounds(trimmed);
+            }
         }
+    }
+
+    /// Keeps the text bounds of a value the distinct counts do not hold
+    /// (those of the counted values are found at the end, in
+    /// [`Column::text_range`]), so most values cost no comparison here.
+    fn text_bounds(&mut self, trimmed: &str) {
+        if self.text_min.as_deref().is_none_or(|min| trimmed < min) {
+            self.text_min = Some(trimmed.to_string());
+        }
+        if self.text_max.as_deref().is_none_or(|max| trimmed > max) {
+            self.text_max = Some(trimmed.to_string());
+        }
+    }
+
+    /// The smallest and largest value as text.
+    fn text_range(&self) -> (Option<String>, Option<String>) {
+        let counted_min = self.distinct.keys().min();
+        let counted_max = self.distinct.keys().max();
+        let min = match (counted_min, self.text_min.as_ref()) {
+            (Some(a), Some(b)) => Some(a.min(b).clone()),
+            (a, b) => a.or(b).cloned(),
+        };
+        let max = match (counted_max, self.text_max.as_ref()) {
+            (Some(a), Some(b)) => Some(a.max(b).clone()),
+            (a, b) => a.or(b).cloned(),
+        };
+        (min, max)
     }
 }
 
@@ -403,7 +426,20 @@ pub struct TableBuilder {
     missing: Option<Vec<String>>,
     primary_key: Vec<String>,
     progress: Option<std::sync::Arc<Progress>>,
+    /// Rows waiting for the column pass (profile and type votes), which
+    /// runs a batch at a time on two threads, and their row numbers.
+    batch: Vec<csv::StringRecord>,
+    batch_rows: Vec<u64>,
+    batch_len: usize,
+    batch_bytes: usize,
 }
+
+/// Rows per batch of the column pass.
+const BATCH_ROWS: usize = 4096;
+/// A batch is analysed early when its text passes this size (huge cells).
+const BATCH_BYTES: usize = 8 * 1024 * 1024;
+/// Smaller batches are analysed on one thread: a thread costs more than they do.
+const PARALLEL_MIN_ROWS: usize = 256;
 
 /// How far an analysis got, read by another thread while it runs.
 #[derive(Debug, Default)]
@@ -549,7 +585,60 @@ impl TableBuilder {
             check_decoding: false,
             given_types: HashMap::new(),
             geo: None,
+            batch: Vec::new(),
+            batch_rows: Vec::new(),
+            batch_len: 0,
+            batch_bytes: 0,
         })
+    }
+
+    /// Keeps a row for the column pass, which runs when the batch is full.
+    fn stash(&mut self, record: &csv::StringRecord, row_number: u64) {
+        if self.batch_len == self.batch.len() {
+            self.batch.push(csv::StringRecord::new());
+            self.batch_rows.push(0);
+        }
+        self.batch[self.batch_len].clone_from(record);
+        self.batch_rows[self.batch_len] = row_number;
+        self.batch_len += 1;
+        self.batch_bytes += record.as_slice().len();
+        if self.batch_len >= BATCH_ROWS || self.batch_bytes >= BATCH_BYTES {
+            self.analyse_batch();
+        }
+    }
+
+    /// The column pass over the kept rows: nulls, type votes and profile,
+    /// column by column, half of the columns on a second thread. Each
+    /// column still sees its values in file order.
+    fn analyse_batch(&mut self) {
+        let rows = &self.batch[..self.batch_len];
+        let numbers = &self.batch_rows[..self.batch_len];
+        let missing = &self.missing;
+        let run = |columns: Vec<(usize, &mut Column)>| {
+            for (index, column) in columns {
+                for (record, row) in rows.iter().zip(numbers) {
+                    if let Some(cell) = record.get(index) {
+                        if is_null(missing, cell) {
+                            column.nulls += 1;
+                        } else {
+                            column.add(*row, cell);
+                        }
+                    }
+                }
+            }
+        };
+        let (even, odd): (Vec<_>, Vec<_>) = self.columns.iter_mut().enumerate().partition(|(index, _)| index % 2 == 0);
+        if odd.is_empty() || rows.len() < PARALLEL_MIN_ROWS {
+            run(even);
+            run(odd);
+        } else {
+            std::thread::scope(|scope| {
+                scope.spawn(|| run(odd));
+                run(even);
+            });
+        }
+        self.batch_len = 0;
+        self.batch_bytes = 0;
     }
 
     /// The field names, unique.
@@ -640,13 +729,12 @@ impl TableBuilder {
                             "bytes inválidos para la codificación".into(),
                         );
                     }
-                    let null = is_null(&self.missing, cell);
-                    if null {
-                        self.columns[index].nulls += 1;
-                    } else {
-                        self.columns[index].add(row_number, cell);
-                    }
+                    // Nulls and the profile are counted in the column pass (`stash`).
                     let in_key = self.key_columns.contains(&index);
+                    if !in_key && self.given[index].is_none() {
+                        continue;
+                    }
+                    let null = is_null(&self.missing, cell);
                     let Some(field) = &self.given[index] else {
                         if null && in_key {
                             errors.add(
@@ -739,12 +827,14 @@ impl TableBuilder {
                 format!("valor en la columna {} sin encabezado", index + 1),
             );
         }
+        self.stash(record, row_number);
         Ok(())
     }
 
     /// Decides the types, completes the profile and the report, and writes
     /// the typed Parquet table.
     pub fn finish(mut self, source: Source) -> Result<Analysis, IngestError> {
+        self.analyse_batch();
         let labels = std::mem::take(&mut self.labels);
         let columns = std::mem::take(&mut self.columns);
         let errors = &mut self.errors;
@@ -834,7 +924,10 @@ impl TableBuilder {
                 }
                 FieldType::Date => (iso(column.date_min[date_index]), iso(column.date_max[date_index]), None, None),
                 _ if given.is_some() => (None, None, None, None),
-                _ => (column.text_min.clone(), column.text_max.clone(), None, None),
+                _ => {
+                    let (min, max) = column.text_range();
+                    (min, max, None, None)
+                }
             };
             let mut top: Vec<TopValue> =
                 column.distinct.iter().map(|(value, count)| TopValue { value: value.clone(), count: *count }).collect();

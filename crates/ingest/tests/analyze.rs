@@ -183,3 +183,50 @@ fn rows_are_written_to_typed_parquet() {
     assert!(notes.is_null(0) && notes.value(1) == "hola" && notes.is_null(2), "missing markers are null");
     assert_eq!(batch.column(6).as_string::<i32>().value(2), "Ñoño");
 }
+
+/// Files longer than a batch of the column pass (analysed on two threads)
+/// give the profile and the report a single pass in file order would.
+#[test]
+fn large_files_are_profiled_exactly_across_batches() {
+    let mut text = String::from("id,nombre,monto,fecha,ciudad\n");
+    let rows = 10_000;
+    for row in 1..=rows {
+        let monto = match row {
+            7_000 => "mucho".to_string(),
+            _ if row % 100 == 0 => "N/D".to_string(),
+            _ => format!("{}.5", row),
+        };
+        let ciudad = if row == 9_999 {
+            "Álamo"
+        } else if row % 2 == 0 {
+            "Monterrey"
+        } else {
+            "Apodaca"
+        };
+        text.push_str(&format!("{row},persona {row:05},{monto},{:02}/03/2024,{ciudad}\n", row % 28 + 1));
+    }
+    let analysis = run(text.as_bytes());
+    assert_eq!(analysis.rows, rows);
+    assert_eq!(field(&analysis, "id").0, "integer");
+    assert_eq!(field(&analysis, "monto").0, "number");
+    assert_eq!(field(&analysis, "fecha"), ("date".into(), Some("%d/%m/%Y".into())));
+    let profile = |name: &str| analysis.profile.iter().find(|column| column.name == name).unwrap().clone();
+    let id = profile("id");
+    assert_eq!((id.count, id.nulls, id.min.as_deref(), id.max.as_deref()), (rows, 0, Some("1"), Some("10000")));
+    assert_eq!(id.distinct, rows);
+    let monto = profile("monto");
+    assert_eq!((monto.count, monto.nulls), (rows - 99, 99), "row 7000 holds a word, not N/D");
+    assert_eq!(monto.max.as_deref(), Some("9999.5"));
+    let nombre = profile("nombre");
+    assert_eq!((nombre.min.as_deref(), nombre.max.as_deref()), (Some("persona 00001"), Some("persona 10000")));
+    let ciudad = profile("ciudad");
+    assert_eq!(ciudad.distinct, 3);
+    assert_eq!((ciudad.min.as_deref(), ciudad.max.as_deref()), (Some("Apodaca"), Some("Álamo")));
+    assert_eq!(ciudad.top[0].value, "Monterrey");
+    assert_eq!(ciudad.top[0].count, 5_000);
+    let errors = analysis.report["tasks"][0]["errors"].as_array().unwrap();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!(errors[0]["type"], "type-error");
+    assert_eq!(errors[0]["rowNumber"], 7_001, "the header is row 1");
+    assert_eq!(errors[0]["fieldName"], "monto");
+}
