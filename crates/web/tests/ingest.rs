@@ -123,6 +123,30 @@ async fn every_sheet_of_an_uploaded_workbook_is_a_queryable_table() {
         app.ckan("datastore_search", None, json!({"resource_id": id, "filters": {"municipio": "Monterrey"}})).await;
     assert_eq!(status, 200, "{found}");
     assert_eq!(found["result"]["total"], 2);
+    // The other sheets are `<id>/<sheet>`, as in SQL, for datastore_search and datastore_info.
+    let sheet = format!("{id}/Municipios");
+    let (status, found) = app
+        .ckan(
+            "datastore_search",
+            None,
+            json!({"resource_id": sheet, "sort": "clave", "total_estimation_threshold": 1000}),
+        )
+        .await;
+    assert_eq!(status, 200, "{found}");
+    assert_eq!(found["result"]["resource_id"], sheet);
+    assert_eq!(found["result"]["records"][0]["municipio"], "Apodaca");
+    assert_eq!(
+        (found["result"]["total"].clone(), found["result"]["total_was_estimated"].clone()),
+        (json!(2), json!(false))
+    );
+    let (_, info) = app.ckan("datastore_info", None, json!({"id": sheet})).await;
+    assert_eq!(info["result"]["meta"]["count"], 2, "{info}");
+    assert!(info["result"]["fields"].as_array().unwrap().iter().any(|field| field["id"] == "clave"));
+    let (status, _) = app.ckan("datastore_search", None, json!({"resource_id": format!("{id}/Hoja9")})).await;
+    assert_eq!(status, 409, "an unknown sheet is named in a validation error");
+    let (status, body) =
+        app.ckan("datastore_search", None, json!({"resource_id": id, "total_estimation_threshold": -1})).await;
+    assert_eq!(status, 409, "{body}");
 
     // The native API picks a sheet with `_table`; an unknown one is a 409 naming it.
     let client = TestApp::new_client();

@@ -28,15 +28,31 @@ fn json_param(params: &Params, key: &str) -> Result<Option<Value>, AppError> {
     }
 }
 
-fn resource_id(params: &Params) -> Result<Uuid, AppError> {
+/// The resource a call names, and the table: `<resource id>` is its first
+/// table (a workbook's first sheet), `<resource id>/<sheet>` another one,
+/// as in `datastore_search_sql`.
+fn resource_id(params: &Params) -> Result<(Uuid, Option<String>), AppError> {
     let id = match params.get("resource_id").or_else(|| params.get("id")) {
         Some(value) => text(value).unwrap_or_default(),
         None => String::new(),
     };
-    if id.is_empty() {
+    if id.trim().is_empty() {
         return Err(AppError::Validation(FieldErrors::single("resource_id", datalab_core::FieldError::Missing)));
     }
-    Uuid::parse_str(id.trim()).map_err(|_| AppError::NotFound)
+    let (id, table) = match id.trim().split_once('/') {
+        Some((id, table)) => (id, Some(table.to_string())),
+        None => (id.trim(), None),
+    };
+    Ok((Uuid::parse_str(id).map_err(|_| AppError::NotFound)?, table))
+}
+
+/// How a table is named in answers: the resource id, and the sheet after a
+/// slash when it is not the first.
+fn table_id(id: Uuid, table: Option<&str>) -> String {
+    match table {
+        Some(table) => format!("{id}/{table}"),
+        None => id.to_string(),
+    }
 }
 
 fn fields_out(fields: &[(String, arrow::datatypes::DataType)]) -> Vec<Value> {
@@ -125,8 +141,8 @@ impl SearchAnswer {
 }
 
 pub(super) async fn search(call: &mut Call<'_>) -> Result<SearchAnswer, AppError> {
-    let id = resource_id(&call.params)?;
-    let (_, _, table) = data::queryable(call.state, &call.actor, id, None).await?;
+    let (id, table_name) = resource_id(&call.params)?;
+    let (_, _, table) = data::queryable(call.state, &call.actor, id, table_name.as_deref()).await?;
     let filters = match json_param(&call.params, "filters")? {
         None => Map::new(),
         Some(Value::Object(filters)) => filters,
@@ -165,6 +181,12 @@ pub(super) async fn search(call: &mut Call<'_>) -> Result<SearchAnswer, AppError
         return Err(invalid("records_format", "must be objects, lists, csv or tsv"));
     }
     let include_total = optional_bool(&call.params, "include_total", true)?;
+    // CKAN estimates totals above this threshold from table statistics; here
+    // unfiltered totals come exact from the Parquet footer, and filtered ones
+    // are counted, so every total is exact (`total_was_estimated: false`).
+    if optional_integer(&call.params, "total_estimation_threshold", 0)? < 0 {
+        return Err(invalid("total_estimation_threshold", "must be 0 or more"));
+    }
     let distinct = optional_bool(&call.params, "distinct", false)?;
     // `plain` and `language` pick PostgreSQL full-text modes; the search here is always plain words.
     optional_bool(&call.params, "plain", true)?;
@@ -190,7 +212,7 @@ pub(super) async fn search(call: &mut Call<'_>) -> Result<SearchAnswer, AppError
     let next = action_link(call, limit, Some(offset + limit));
     let mut answer = json!({
         "include_total": include_total,
-        "resource_id": id,
+        "resource_id": table_id(id, table_name.as_deref()),
         "fields": fields_out(&result.fields),
         "records_format": records_format,
         "limit": limit,
@@ -254,11 +276,13 @@ pub(super) async fn search_sql(call: &mut Call<'_>) -> Result<Value, AppError> {
 }
 
 pub(super) async fn info(call: &mut Call<'_>) -> Result<Value, AppError> {
-    let id = resource_id(&call.params)?;
-    let (_, resource, table) = data::queryable(call.state, &call.actor, id, None).await?;
+    let (id, table_name) = resource_id(&call.params)?;
+    let (_, resource, table) = data::queryable(call.state, &call.actor, id, table_name.as_deref()).await?;
     let info = call.state.query.info(&table)?;
     let schema = match call.state.store.analysis(resource.id).await? {
-        Some(analysis) => analysis.table(None).map(|table| table["schema"]["fields"].clone()).unwrap_or(Value::Null),
+        Some(analysis) => {
+            analysis.table(table_name.as_deref()).map(|table| table["schema"]["fields"].clone()).unwrap_or(Value::Null)
+        }
         None => Value::Null,
     };
     let described =
@@ -283,7 +307,7 @@ pub(super) async fn info(call: &mut Call<'_>) -> Result<Value, AppError> {
         })
         .collect();
     Ok(json!({
-        "meta": {"id": id, "count": info.rows, "table_type": "BASE TABLE", "aliases": [], "size": std::fs::metadata(&table.path).map(|meta| meta.len()).unwrap_or(0)},
+        "meta": {"id": table_id(id, table_name.as_deref()), "count": info.rows, "table_type": "BASE TABLE", "aliases": [], "size": std::fs::metadata(&table.path).map(|meta| meta.len()).unwrap_or(0)},
         "fields": fields,
         // CKAN before 2.10 answered with a `schema` object; some clients still read it.
         "schema": info.schema.fields().iter().filter(|field| field.name() != datalab_query::ROW_ID)
