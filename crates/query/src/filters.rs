@@ -231,7 +231,7 @@ impl QueryEngine {
     }
 
     /// One page of rows, with its `next` token, total and facets.
-    pub async fn rows(&self, table: Table, request: RowsRequest) -> QueryResult<RowsPage> {
+    pub async fn rows(&self, table: Table, request: RowsRequest) -> QueryResult<std::sync::Arc<RowsPage>> {
         let key = format!("{}|{request:?}", table.path.display());
         let info = self.info(&table)?;
         let compute = move || async move {
@@ -307,8 +307,7 @@ impl QueryEngine {
             })
             .await
         };
-        let page = self.pages.get_or_compute(key, |_| true, compute).await?;
-        Ok((*page).clone())
+        self.pages.get_or_compute(key, |_| true, compute).await
     }
 }
 

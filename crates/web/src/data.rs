@@ -4,6 +4,8 @@
 //! a resource is queried only if its dataset is readable by the caller and
 //! its analysis finished with a table.
 
+use std::sync::Arc;
+
 use axum::Json;
 use axum::Router;
 use axum::body::Body;
@@ -142,7 +144,7 @@ pub struct RowsOut {
     pub columns: Vec<ColumnOut>,
     /// One object per row, keyed by column name; `_id` is the row's number in the file.
     #[schema(value_type = Vec<Object>)]
-    pub rows: Vec<Map<String, Value>>,
+    pub rows: RowObjects,
     /// Rows matching the filters (all rows when unfiltered: read from the file's metadata).
     pub total: u64,
     /// Token for the next page (`_next=`), absent on the last page.
@@ -182,6 +184,57 @@ pub fn columns_out(columns: &[(String, arrow::datatypes::DataType)]) -> Vec<Colu
         .iter()
         .map(|(name, kind)| ColumnOut { name: name.clone(), kind: datalab_query::values::schema_type(kind).into() })
         .collect()
+}
+
+/// Rows written as JSON objects keyed by column, straight from the shared
+/// (possibly cached) rows: no map is built per row.
+pub struct RowObjects {
+    columns: Arc<[(String, arrow::datatypes::DataType)]>,
+    rows: RowsSource,
+}
+
+enum RowsSource {
+    Page(Arc<datalab_query::filters::RowsPage>),
+    Owned(Vec<Vec<Value>>),
+}
+
+impl RowObjects {
+    pub fn of_page(page: &Arc<datalab_query::filters::RowsPage>) -> RowObjects {
+        RowObjects { columns: page.columns.clone().into(), rows: RowsSource::Page(page.clone()) }
+    }
+
+    pub fn owned(columns: &[(String, arrow::datatypes::DataType)], rows: Vec<Vec<Value>>) -> RowObjects {
+        RowObjects { columns: columns.to_vec().into(), rows: RowsSource::Owned(rows) }
+    }
+
+    fn rows(&self) -> &[Vec<Value>] {
+        match &self.rows {
+            RowsSource::Page(page) => &page.rows,
+            RowsSource::Owned(rows) => rows,
+        }
+    }
+}
+
+impl Serialize for RowObjects {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{SerializeMap, SerializeSeq};
+        struct Row<'a>(&'a [(String, arrow::datatypes::DataType)], &'a [Value]);
+        impl Serialize for Row<'_> {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                let mut map = serializer.serialize_map(Some(self.1.len()))?;
+                for ((name, _), value) in self.0.iter().zip(self.1) {
+                    map.serialize_entry(name, value)?;
+                }
+                map.end()
+            }
+        }
+        let rows = self.rows();
+        let mut seq = serializer.serialize_seq(Some(rows.len()))?;
+        for row in rows {
+            seq.serialize_element(&Row(&self.columns, row))?;
+        }
+        seq.end()
+    }
 }
 
 pub fn row_objects(columns: &[(String, arrow::datatypes::DataType)], rows: Vec<Vec<Value>>) -> Vec<Map<String, Value>> {
@@ -224,17 +277,24 @@ async fn rows_page(
     });
     let facets = page
         .facets
-        .into_iter()
+        .iter()
         .map(|facet| {
-            (facet.column, facet.values.into_iter().map(|(value, count)| FacetValueOut { value, count }).collect())
+            (
+                facet.column.clone(),
+                facet
+                    .values
+                    .iter()
+                    .map(|(value, count)| FacetValueOut { value: value.clone(), count: *count })
+                    .collect(),
+            )
         })
         .collect();
     Ok(Json(RowsOut {
         resource_id: id,
         columns: columns_out(&page.columns),
-        rows: row_objects(&page.columns, page.rows),
+        rows: RowObjects::of_page(&page),
         total: page.total,
-        next: page.next,
+        next: page.next.clone(),
         next_url,
         facets,
     }))
