@@ -186,36 +186,14 @@ pub fn columns_out(columns: &[(String, arrow::datatypes::DataType)]) -> Vec<Colu
         .collect()
 }
 
-/// Rows written as JSON objects keyed by column, straight from the shared
-/// (possibly cached) rows: no map is built per row.
-pub struct RowObjects {
-    columns: Arc<[(String, arrow::datatypes::DataType)]>,
-    rows: RowsSource,
+/// Rows written as JSON objects keyed by column, straight from the row
+/// vectors: no map is built per row.
+pub(crate) struct ObjectRows<'a> {
+    pub columns: &'a [(String, arrow::datatypes::DataType)],
+    pub rows: &'a [Vec<Value>],
 }
 
-enum RowsSource {
-    Page(Arc<datalab_query::filters::RowsPage>),
-    Owned(Vec<Vec<Value>>),
-}
-
-impl RowObjects {
-    pub fn of_page(page: &Arc<datalab_query::filters::RowsPage>) -> RowObjects {
-        RowObjects { columns: page.columns.clone().into(), rows: RowsSource::Page(page.clone()) }
-    }
-
-    pub fn owned(columns: &[(String, arrow::datatypes::DataType)], rows: Vec<Vec<Value>>) -> RowObjects {
-        RowObjects { columns: columns.to_vec().into(), rows: RowsSource::Owned(rows) }
-    }
-
-    fn rows(&self) -> &[Vec<Value>] {
-        match &self.rows {
-            RowsSource::Page(page) => &page.rows,
-            RowsSource::Owned(rows) => rows,
-        }
-    }
-}
-
-impl Serialize for RowObjects {
+impl Serialize for ObjectRows<'_> {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         use serde::ser::{SerializeMap, SerializeSeq};
         struct Row<'a>(&'a [(String, arrow::datatypes::DataType)], &'a [Value]);
@@ -228,12 +206,20 @@ impl Serialize for RowObjects {
                 map.end()
             }
         }
-        let rows = self.rows();
-        let mut seq = serializer.serialize_seq(Some(rows.len()))?;
-        for row in rows {
-            seq.serialize_element(&Row(&self.columns, row))?;
+        let mut seq = serializer.serialize_seq(Some(self.rows.len()))?;
+        for row in self.rows {
+            seq.serialize_element(&Row(self.columns, row))?;
         }
         seq.end()
+    }
+}
+
+/// The rows of a (possibly cached, shared) page, written as objects.
+pub struct RowObjects(Arc<datalab_query::filters::RowsPage>);
+
+impl Serialize for RowObjects {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        ObjectRows { columns: &self.0.columns, rows: &self.0.rows }.serialize(serializer)
     }
 }
 
@@ -292,7 +278,7 @@ async fn rows_page(
     Ok(Json(RowsOut {
         resource_id: id,
         columns: columns_out(&page.columns),
-        rows: RowObjects::of_page(&page),
+        rows: RowObjects(page.clone()),
         total: page.total,
         next: page.next.clone(),
         next_url,

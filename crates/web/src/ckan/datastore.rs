@@ -75,38 +75,10 @@ fn delimited(records: &[Vec<Value>], delimiter: u8) -> Result<String, AppError> 
     String::from_utf8(writer.into_inner().map_err(AppError::internal)?).map_err(AppError::internal)
 }
 
-/// Rows as JSON objects keyed by field, written straight from the rows
-/// (no map is built per row).
-struct RowObjects<'a> {
-    fields: &'a [(String, arrow::datatypes::DataType)],
-    records: &'a [Vec<Value>],
-}
-
-impl serde::Serialize for RowObjects<'_> {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::{SerializeMap, SerializeSeq};
-        struct Row<'a>(&'a [(String, arrow::datatypes::DataType)], &'a [Value]);
-        impl serde::Serialize for Row<'_> {
-            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-                let mut map = serializer.serialize_map(Some(self.1.len()))?;
-                for ((name, _), value) in self.0.iter().zip(self.1) {
-                    map.serialize_entry(name, value)?;
-                }
-                map.end()
-            }
-        }
-        let mut seq = serializer.serialize_seq(Some(self.records.len()))?;
-        for record in self.records {
-            seq.serialize_element(&Row(self.fields, record))?;
-        }
-        seq.end()
-    }
-}
-
 /// The records of a result in a `records_format`, as JSON text.
 fn render_records(result: &datalab_query::search::SearchResult, format: &str) -> Result<String, AppError> {
     match format {
-        "objects" => serde_json::to_string(&RowObjects { fields: &result.fields, records: &result.records }),
+        "objects" => serde_json::to_string(&data::ObjectRows { columns: &result.fields, rows: &result.records }),
         "lists" => serde_json::to_string(&result.records),
         "csv" => serde_json::to_string(&delimited(&result.records, b',')?),
         _ => serde_json::to_string(&delimited(&result.records, b'\t')?),
