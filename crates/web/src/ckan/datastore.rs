@@ -149,9 +149,10 @@ pub(super) async fn search(call: &mut Call<'_>) -> Result<SearchAnswer, AppError
         return Err(invalid("offset", "must be 0 or more"));
     }
     let records_format = call.params.get("records_format").and_then(text).unwrap_or_else(|| "objects".into());
-    if !["objects", "lists", "csv", "tsv"].contains(&records_format.as_str()) {
-        return Err(invalid("records_format", "must be objects, lists, csv or tsv"));
-    }
+    let format = ["objects", "lists", "csv", "tsv"]
+        .into_iter()
+        .find(|format| *format == records_format)
+        .ok_or_else(|| invalid("records_format", "must be objects, lists, csv or tsv"))?;
     let include_total = optional_bool(&call.params, "include_total", true)?;
     // CKAN estimates totals above this threshold from table statistics; here
     // unfiltered totals come exact from the Parquet footer, and filtered ones
@@ -173,12 +174,6 @@ pub(super) async fn search(call: &mut Call<'_>) -> Result<SearchAnswer, AppError
         include_total,
     };
     let result = call.state.query.search(table, request).await?;
-    let format = match records_format.as_str() {
-        "objects" => "objects",
-        "lists" => "lists",
-        "csv" => "csv",
-        _ => "tsv",
-    };
     let records = result.rendered(format, |result| render_records(result, format))?;
     let start = action_link(call, limit, None);
     let next = action_link(call, limit, Some(offset + limit));
@@ -186,7 +181,7 @@ pub(super) async fn search(call: &mut Call<'_>) -> Result<SearchAnswer, AppError
         "include_total": include_total,
         "resource_id": table_id(id, table_name.as_deref()),
         "fields": fields_out(&result.fields),
-        "records_format": records_format,
+        "records_format": format,
         "limit": limit,
         "_links": {"start": start, "next": next},
     });

@@ -87,9 +87,21 @@ struct Call<'a> {
     base_url: String,
 }
 
-fn envelope(help: &str, outcome: Result<Value, AppError>) -> Response {
+/// What an action answers: a JSON value, or a `datastore_search` answer
+/// whose records are already serialized.
+enum Answer {
+    Json(Value),
+    Search(datastore::SearchAnswer),
+}
+
+fn envelope(help: &str, outcome: Result<Answer, AppError>) -> Response {
     match outcome {
-        Ok(result) => axum::Json(json!({"help": help, "success": true, "result": result})).into_response(),
+        Ok(Answer::Json(result)) => {
+            axum::Json(json!({"help": help, "success": true, "result": result})).into_response()
+        }
+        Ok(Answer::Search(answer)) => {
+            ([(header::CONTENT_TYPE, "application/json")], answer.envelope(help)).into_response()
+        }
         Err(error) => {
             error.log();
             let status = error.status();
@@ -161,14 +173,10 @@ async fn action(State(state): State<AppState>, Path(name): Path<String>, request
         Err(error) => return envelope(&help, Err(error)),
     };
     let mut call = Call { state: &state, actor, user, params, upload, base_url: base };
-    if name == "datastore_search" {
-        // Its records come already serialized: the answer is written around them.
-        return match datastore::search(&mut call).await {
-            Ok(answer) => ([(header::CONTENT_TYPE, "application/json")], answer.envelope(&help)).into_response(),
-            Err(error) => envelope(&help, Err(error)),
-        };
-    }
-    let outcome = dispatch(&mut call, &name).await;
+    let outcome = match name.as_str() {
+        "datastore_search" => datastore::search(&mut call).await.map(Answer::Search),
+        _ => dispatch(&mut call, &name).await.map(Answer::Json),
+    };
     if let Some((blob, _)) = &call.upload
         && outcome.is_err()
     {
