@@ -171,6 +171,13 @@ pub struct SearchResults {
     pub facets: Vec<(FacetName, Vec<(String, u64)>)>,
 }
 
+impl SearchResults {
+    /// The indexed quality score of a dataset among the results.
+    pub fn quality_of(&self, id: Uuid) -> Option<u32> {
+        self.ids.iter().position(|found| *found == id).map(|position| self.quality[position])
+    }
+}
+
 /// What gets indexed of a dataset: the dataset plus the names of what it refers to.
 pub struct IndexedDataset<'a> {
     pub dataset: &'a Dataset,

@@ -473,8 +473,7 @@ async fn list_datasets(
         .iter()
         .map(|dataset| {
             let mut out = dataset_out(&base, dataset, name_of(dataset.owner_org).unwrap_or_default());
-            out.quality_score =
-                results.ids.iter().position(|id| *id == dataset.id).map(|position| results.quality[position]);
+            out.quality_score = results.quality_of(dataset.id);
             out
         })
         .collect();

@@ -69,16 +69,13 @@ async fn editors_keep_the_inventory_and_everyone_sees_the_gaps() {
     assert!(organization_page.contains("agregó al inventario"), "inventory changes are in the organization's activity");
 }
 
-#[tokio::test]
-async fn the_quality_dashboard_ranks_datasets_and_shows_inventory_coverage() {
-    let app = TestApp::start().await;
-    app.organization("cultura").await;
-    app.organization("economia").await;
-    let (_, root) = app.user("root", true).await;
-    let (status, _) = app
+/// A dataset of "cultura" with every metadata field the quality score asks
+/// for (score 100 before any analysis); returns its dict.
+async fn complete_dataset(app: &TestApp, token: &str) -> serde_json::Value {
+    let (status, body) = app
         .ckan(
             "package_create",
-            Some(&root),
+            Some(token),
             serde_json::json!({
                 "name": "completo", "title": "Completo", "owner_org": "cultura", "tags": ["museos"],
                 "notes": "Museos del estado con su municipio, horarios y costo de entrada, actualizados cada mes.",
@@ -87,7 +84,17 @@ async fn the_quality_dashboard_ranks_datasets_and_shows_inventory_coverage() {
             }),
         )
         .await;
-    assert_eq!(status, 200);
+    assert_eq!(status, 200, "{body}");
+    body["result"].clone()
+}
+
+#[tokio::test]
+async fn the_quality_dashboard_ranks_datasets_and_shows_inventory_coverage() {
+    let app = TestApp::start().await;
+    app.organization("cultura").await;
+    app.organization("economia").await;
+    let (_, root) = app.user("root", true).await;
+    complete_dataset(&app, &root).await;
     app.dataset(&root, "pobre", "economia", false).await;
     let page = app.page("/quality").await;
     let weakest = &page[page.find("Conjuntos de datos con menor calidad").unwrap()..];
@@ -105,19 +112,7 @@ async fn search_filters_and_sorts_by_quality_and_analyses_update_it() {
     let app = TestApp::start().await;
     app.organization("cultura").await;
     let (_, root) = app.user("root", true).await;
-    let (status, created) = app
-        .ckan(
-            "package_create",
-            Some(&root),
-            serde_json::json!({
-                "name": "completo", "title": "Completo", "owner_org": "cultura", "tags": ["museos"],
-                "notes": "Museos del estado con su municipio, horarios y costo de entrada, actualizados cada mes.",
-                "temporal_start": "2024", "spatial": ["19"], "update_frequency": "monthly", "contact_email": "datos@example.org",
-                "resources": [{"name": "museos", "url": "https://example.org/museos.csv"}]
-            }),
-        )
-        .await;
-    assert_eq!(status, 200);
+    let created = complete_dataset(&app, &root).await;
     app.dataset(&root, "pobre", "cultura", false).await;
 
     // CKAN: sort and filter query.
@@ -158,7 +153,7 @@ async fn search_filters_and_sorts_by_quality_and_analyses_update_it() {
     assert!(page.contains("badge-quality-high"));
 
     // An analysis that finds repeated rows and missing values lowers the indexed score.
-    let id = created["result"]["id"].as_str().unwrap();
+    let id = created["id"].as_str().unwrap();
     let upload = app.upload(&root, id, b"a,b\n1,\n1,\n2,x\n".to_vec(), "museos.csv").await;
     app.analysed(upload["id"].as_str().unwrap(), None).await;
     let mut score = 100;

@@ -344,9 +344,9 @@ pub(crate) async fn search_view(
         "count": results.count,
         "datasets": datasets.iter().map(|dataset| {
             let mut summary = dataset_summary(dataset, &organizations);
-            if let Some(position) = results.ids.iter().position(|id| *id == dataset.id) {
-                summary["quality"] = json!(results.quality[position]);
-                summary["quality_band"] = json!(datalab_search::quality_band(results.quality[position]));
+            if let Some(quality) = results.quality_of(dataset.id) {
+                summary["quality"] = json!(quality);
+                summary["quality_band"] = json!(datalab_search::quality_band(quality));
             }
             summary
         }).collect::<Vec<_>>(),
