@@ -1,14 +1,13 @@
 //! Parquet output, written while the file streams in.
 //!
 //! A column's type is only known once every value has been seen, so the
-//! pass over the source writes each cell as text (missing markers already
-//! turned into nulls) to an uncompressed *staging* Parquet file, in batches,
-//! on a second thread. Once the types are decided, [`write_typed`] reads the
-//! staging file back batch by batch, converts each column to its Arrow type
-//! (a value that does not fit becomes null: the report already lists it) and
-//! writes the final, compressed Parquet with statistics. Memory is bounded by
-//! one batch (at most [`BATCH_ROWS`] rows or [`BATCH_BYTES`] of text) in each
-//! of the two threads, whatever the file's size.
+//! column pass ([`crate::pass`]) sends each column's text (missing markers
+//! already turned into nulls) to an uncompressed *staging* Parquet file,
+//! written on its own thread. Once the types are decided, [`write_typed`]
+//! reads the staging file back batch by batch, converts each column to its
+//! Arrow type (a value that does not fit becomes null: the report already
+//! lists it) and writes the final, compressed Parquet with statistics.
+//! Memory is bounded by a few batches in flight, whatever the file's size.
 
 use std::fs::File;
 use std::io::BufWriter;
@@ -18,7 +17,7 @@ use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::thread::JoinHandle;
 
 use arrow::array::{
-    Array, ArrayRef, BooleanBuilder, Date32Builder, Float64Builder, Int64Builder, StringArray, StringBuilder,
+    Array, ArrayRef, BooleanBuilder, Date32Builder, Float64Builder, Int64Builder, StringArray,
     Time64MicrosecondBuilder, TimestampMicrosecondBuilder,
 };
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
@@ -34,11 +33,9 @@ use crate::infer::{
     parse_time,
 };
 
-/// Rows per batch and per Parquet row group page: large enough for fast
+/// Rows per batch read back from the staging file: large enough for fast
 /// columnar work, small enough to keep memory low.
 pub const BATCH_ROWS: usize = 64 * 1024;
-/// A batch is flushed early when its text passes this size (files with huge cells).
-pub const BATCH_BYTES: usize = 32 * 1024 * 1024;
 /// Rows per row group of the final file: several per file let queries use both cores.
 const ROW_GROUP_ROWS: usize = 128 * 1024;
 
@@ -59,22 +56,27 @@ pub fn arrow_type(field_type: FieldType) -> DataType {
     }
 }
 
-/// The text of every row, written to a staging Parquet file on a second thread.
+/// The text of some columns of one batch, as (column index, text array):
+/// what each worker of the column pass sends the staging writer.
+pub(crate) type StagingPart = Vec<(usize, ArrayRef)>;
+
+/// The text of every row (missing markers already turned into nulls),
+/// written to a staging Parquet file on its own thread. The column pass's
+/// workers each send their columns of every batch through one part; the
+/// writer puts a batch's parts together in column order.
 pub(crate) struct Staging {
-    schema: SchemaRef,
-    builders: Vec<StringBuilder>,
-    /// The publisher's missing values, replacing the default markers.
-    missing: Option<Vec<String>>,
-    rows: usize,
-    bytes: usize,
-    sender: Option<SyncSender<RecordBatch>>,
     writer: Option<JoinHandle<Result<(), IngestError>>>,
     path: PathBuf,
 }
 
 impl Staging {
-    pub(crate) fn create(path: &Path, labels: &[String], missing: Option<Vec<String>>) -> Result<Staging, IngestError> {
-        let schema = Arc::new(Schema::new(
+    /// Starts the writer of `path`, fed by `parts` senders (one per worker).
+    pub(crate) fn create(
+        path: &Path,
+        labels: &[String],
+        parts: usize,
+    ) -> Result<(Staging, Vec<SyncSender<StagingPart>>), IngestError> {
+        let schema: SchemaRef = Arc::new(Schema::new(
             labels.iter().map(|label| Field::new(label, DataType::Utf8, true)).collect::<Vec<_>>(),
         ));
         let file = File::create(path)?;
@@ -85,73 +87,47 @@ impl Staging {
             .build();
         let mut writer =
             ArrowWriter::try_new(BufWriter::new(file), schema.clone(), Some(properties)).map_err(parquet_error)?;
-        let (sender, receiver): (SyncSender<RecordBatch>, Receiver<RecordBatch>) = sync_channel(1);
+        let (senders, receivers): (Vec<_>, Vec<Receiver<StagingPart>>) =
+            (0..parts).map(|_| sync_channel::<StagingPart>(2)).unzip();
+        let columns = labels.len();
         let handle = std::thread::Builder::new().name("ingest-staging".into()).spawn(move || {
-            for batch in receiver {
+            if receivers.is_empty() {
+                writer.close().map_err(parquet_error)?;
+                return Ok(());
+            }
+            'batches: loop {
+                let mut arrays: Vec<Option<ArrayRef>> = vec![None; columns];
+                for receiver in &receivers {
+                    // Every worker sends every batch, in order: a closed
+                    // part means the pass is over.
+                    let Ok(part) = receiver.recv() else { break 'batches };
+                    for (index, array) in part {
+                        arrays[index] = Some(array);
+                    }
+                }
+                let arrays: Vec<ArrayRef> = arrays
+                    .into_iter()
+                    .map(|array| array.ok_or_else(|| parquet_error("a staging part is missing a column")))
+                    .collect::<Result<_, _>>()?;
+                let batch = RecordBatch::try_new(schema.clone(), arrays).map_err(parquet_error)?;
                 writer.write(&batch).map_err(parquet_error)?;
             }
             writer.close().map_err(parquet_error)?;
             Ok(())
         })?;
-        Ok(Staging {
-            builders: labels.iter().map(|_| StringBuilder::new()).collect(),
-            missing,
-            schema,
-            rows: 0,
-            bytes: 0,
-            sender: Some(sender),
-            writer: Some(handle),
-            path: path.to_path_buf(),
-        })
-    }
-
-    /// Adds a row; cells past the header are dropped, absent cells are null.
-    pub(crate) fn push(&mut self, record: &csv::StringRecord) -> Result<(), IngestError> {
-        for (index, builder) in self.builders.iter_mut().enumerate() {
-            match record.get(index) {
-                Some(cell) if !crate::table::is_null(&self.missing, cell) => {
-                    let value = cell.trim();
-                    self.bytes += value.len();
-                    builder.append_value(value);
-                }
-                _ => builder.append_null(),
-            }
-        }
-        self.rows += 1;
-        if self.rows >= BATCH_ROWS || self.bytes >= BATCH_BYTES {
-            self.flush()?;
-        }
-        Ok(())
-    }
-
-    fn flush(&mut self) -> Result<(), IngestError> {
-        if self.rows == 0 {
-            return Ok(());
-        }
-        let columns: Vec<ArrayRef> =
-            self.builders.iter_mut().map(|builder| Arc::new(builder.finish()) as ArrayRef).collect();
-        let batch = RecordBatch::try_new(self.schema.clone(), columns).map_err(parquet_error)?;
-        self.rows = 0;
-        self.bytes = 0;
-        let sent = self.sender.as_ref().map(|sender| sender.send(batch).is_ok()).unwrap_or(false);
-        if !sent {
-            // The writer thread stopped: its error says why.
-            return Err(self.join().err().unwrap_or_else(|| parquet_error("the staging writer stopped")));
-        }
-        Ok(())
+        Ok((Staging { writer: Some(handle), path: path.to_path_buf() }, senders))
     }
 
     fn join(&mut self) -> Result<(), IngestError> {
-        self.sender = None;
         match self.writer.take() {
             Some(handle) => handle.join().map_err(|_| parquet_error("the staging writer panicked"))?,
             None => Ok(()),
         }
     }
 
-    /// Writes what is left and closes the file.
+    /// Waits for the writer (every part must be closed first) and gives the
+    /// file's path.
     pub(crate) fn finish(mut self) -> Result<PathBuf, IngestError> {
-        self.flush()?;
         self.join()?;
         Ok(self.path.clone())
     }

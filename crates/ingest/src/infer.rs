@@ -9,24 +9,51 @@ use serde::Serialize;
 pub const MISSING_MARKERS: &[&str] =
     &["", "n/d", "nd", "na", "n/a", "-", "--", "s/d", "sd", "null", "nulo", "sin dato", "sin datos"];
 
+/// `str::trim`, answered at once for the common value that starts and ends
+/// with a visible ASCII character (every whitespace character is either
+/// ASCII at or below the space, or starts and ends with bytes above 0x7F).
+#[inline]
+pub fn trim(cell: &str) -> &str {
+    match (cell.as_bytes().first(), cell.as_bytes().last()) {
+        (Some(first), Some(last)) if (b'!'..0x80).contains(first) && (b'!'..0x80).contains(last) => cell,
+        _ => cell.trim(),
+    }
+}
+
 pub fn is_missing(cell: &str) -> bool {
-    let trimmed = cell.trim();
-    // Every marker is ASCII: compare without allocating.
-    trimmed.len() <= 9 && MISSING_MARKERS.iter().any(|marker| trimmed.eq_ignore_ascii_case(marker))
+    let trimmed = trim(cell);
+    // Every marker is ASCII and starts with "n", "s" or "-" (or is empty):
+    // most values are ruled out by their first byte, and none allocates.
+    match trimmed.as_bytes().first() {
+        None => true,
+        Some(b'n' | b'N' | b's' | b'S' | b'-') if trimmed.len() <= 9 => {
+            MISSING_MARKERS.iter().any(|marker| trimmed.eq_ignore_ascii_case(marker))
+        }
+        Some(_) => false,
+    }
 }
 
 /// "$1,234.50" → 1234.5; "12%" → 12; "-3" → -3. Thousands separators must
 /// group by three.
 pub fn parse_number(cell: &str) -> Option<f64> {
-    let mut text = cell.trim();
+    let mut text = trim(cell);
     // The common case, plain digits with an optional sign and point, parses without allocating.
-    if !text.is_empty()
-        && text.bytes().all(|byte| byte.is_ascii_digit() || byte == b'.' || byte == b'-' || byte == b'+')
-        && text.bytes().any(|byte| byte.is_ascii_digit())
-    {
+    let (mut digits, mut dots, mut signs, mut plain) = (0usize, 0usize, 0usize, true);
+    for byte in text.bytes() {
+        match byte {
+            b'0'..=b'9' => digits += 1,
+            b'.' => dots += 1,
+            b'-' | b'+' => signs += 1,
+            _ => {
+                plain = false;
+                break;
+            }
+        }
+    }
+    if plain && digits > 0 {
         let body = text.strip_prefix(['-', '+']).unwrap_or(text);
-        if !body.contains(['-', '+'])
-            && body.matches('.').count() <= 1
+        if signs == usize::from(body.len() != text.len())
+            && dots <= 1
             && !body.starts_with('.')
             && !body.ends_with('.')
             && let Ok(value) = body.parse::<f64>()
@@ -83,7 +110,7 @@ pub fn parse_number(cell: &str) -> Option<f64> {
 }
 
 pub fn parse_integer(cell: &str) -> Option<i64> {
-    let text = cell.trim();
+    let text = trim(cell);
     if text.contains('.') || text.ends_with('%') {
         return None;
     }
@@ -92,10 +119,19 @@ pub fn parse_integer(cell: &str) -> Option<i64> {
 }
 
 pub fn parse_boolean(cell: &str) -> Option<bool> {
-    match cell.trim().to_lowercase().as_str() {
-        "sí" | "si" | "true" | "verdadero" | "yes" => Some(true),
-        "no" | "false" | "falso" => Some(false),
-        _ => None,
+    const TRUE: [&str; 4] = ["si", "true", "verdadero", "yes"];
+    const FALSE: [&str; 3] = ["no", "false", "falso"];
+    let text = trim(cell);
+    if text.len() > 9 {
+        return None;
+    }
+    // Compared without allocating; only "sí" is not ASCII.
+    if TRUE.iter().any(|word| text.eq_ignore_ascii_case(word)) || matches!(text, "sí" | "Sí" | "SÍ" | "sÍ") {
+        Some(true)
+    } else if FALSE.iter().any(|word| text.eq_ignore_ascii_case(word)) {
+        Some(false)
+    } else {
+        None
     }
 }
 
@@ -135,7 +171,7 @@ fn days_in_month(year: i32, month: u32) -> u32 {
 
 /// A date in `format` as (year, month, day), or `None`.
 pub fn parse_date(cell: &str, format: DateFormat) -> Option<(i32, u32, u32)> {
-    let text = cell.trim();
+    let text = trim(cell);
     let mut pieces = text.split(['/', '-']);
     let parts = [pieces.next()?, pieces.next()?, pieces.next()?];
     if pieces.next().is_some()
@@ -160,22 +196,28 @@ pub fn parse_date(cell: &str, format: DateFormat) -> Option<(i32, u32, u32)> {
 
 /// "13:45" or "13:45:10".
 pub fn parse_time(cell: &str) -> Option<(u32, u32, u32)> {
-    let parts: Vec<&str> = cell.trim().split(':').collect();
-    if !(2..=3).contains(&parts.len())
-        || parts.iter().any(|part| part.len() != 2 || !part.chars().all(|c| c.is_ascii_digit()))
-    {
+    let text = trim(cell).as_bytes();
+    if !(text.len() == 5 || text.len() == 8) {
         return None;
     }
-    let hour: u32 = parts[0].parse().ok()?;
-    let minute: u32 = parts[1].parse().ok()?;
-    let second: u32 = parts.get(2).map(|part| part.parse().ok()).unwrap_or(Some(0))?;
+    // Two digits, then ":" and two digits once or twice.
+    let pair = |at: usize| -> Option<u32> {
+        let (tens, units) = (text[at], text[at + 1]);
+        (tens.is_ascii_digit() && units.is_ascii_digit()).then(|| u32::from(tens - b'0') * 10 + u32::from(units - b'0'))
+    };
+    if text[2] != b':' || (text.len() == 8 && text[5] != b':') {
+        return None;
+    }
+    let hour = pair(0)?;
+    let minute = pair(3)?;
+    let second = if text.len() == 8 { pair(6)? } else { 0 };
     (hour < 24 && minute < 60 && second < 60).then_some((hour, minute, second))
 }
 
 /// "2024-03-31 13:45", "2024-03-31T13:45:00Z", "31/03/2024 13:45", as
 /// microseconds since 1970-01-01 00:00 (the time zone, if any, is not applied).
 pub fn parse_datetime(cell: &str) -> Option<i64> {
-    let text = cell.trim().trim_end_matches('Z');
+    let text = trim(cell).trim_end_matches('Z');
     let (date, time) = text.split_once(['T', ' '])?;
     let (hour, minute, second) = parse_time(time)?;
     let (year, month, day) = DateFormat::ALL.iter().find_map(|format| parse_date(date, *format))?;
@@ -244,7 +286,7 @@ pub struct TypeVotes {
 /// date formats, datetime, time. Cheap tests first: most values are ruled
 /// out of most types by a glance at their characters.
 pub fn candidates(cell: &str) -> [bool; 8] {
-    examine(cell.trim()).fits
+    examine(trim(cell)).fits
 }
 
 /// What one value could be, with the number and dates it parsed as (so
@@ -261,10 +303,19 @@ pub struct Examined {
 /// Examines a trimmed value against every candidate type (see [`candidates`]).
 pub fn examine(text: &str) -> Examined {
     let number = parse_number(text);
-    let integer = number.is_some() && parse_integer(text).is_some();
+    // What `parse_integer` decides, from the number already parsed.
+    let integer = number.is_some_and(|value| value.fract() == 0.0 && value.abs() < 9.0e15)
+        && !text.contains('.')
+        && !text.ends_with('%');
     let boolean = text.len() <= 9 && parse_boolean(text).is_some();
-    let has_digit = text.bytes().any(|byte| byte.is_ascii_digit());
-    let date_like = has_digit && text.len() <= 10 && text.contains(['/', '-']);
+    // One look at the bytes rules most values out of dates and times.
+    let (mut has_digit, mut has_separator, mut has_colon) = (false, false, false);
+    for byte in text.bytes() {
+        has_digit |= byte.is_ascii_digit();
+        has_separator |= byte == b'/' || byte == b'-';
+        has_colon |= byte == b':';
+    }
+    let date_like = has_digit && text.len() <= 10 && has_separator;
     let dates = if date_like {
         [
             parse_date(text, DateFormat::YearMonthDay),
@@ -274,7 +325,7 @@ pub fn examine(text: &str) -> Examined {
     } else {
         [None; 3]
     };
-    let time_like = has_digit && text.contains(':');
+    let time_like = has_digit && has_colon;
     let datetime = time_like && text.len() > 10 && parse_datetime(text).is_some();
     let time = time_like && text.len() <= 8 && parse_time(text).is_some();
     Examined {
@@ -400,6 +451,48 @@ mod tests {
         assert_eq!(parse_number("-"), None);
         assert_eq!(parse_integer("1,200"), Some(1200));
         assert_eq!(parse_integer("1.5"), None);
+    }
+
+    #[test]
+    fn booleans_in_spanish_and_english_any_case() {
+        for yes in ["sí", "Sí", "SÍ", "si", "SI", "true", "TRUE", "Verdadero", "yes"] {
+            assert_eq!(parse_boolean(yes), Some(true), "{yes}");
+        }
+        for no in ["no", "NO", "false", "Falso", " falso "] {
+            assert_eq!(parse_boolean(no), Some(false), "{no}");
+        }
+        for neither in ["", "s", "maybe", "verdaderos", "1"] {
+            assert_eq!(parse_boolean(neither), None, "{neither}");
+        }
+    }
+
+    #[test]
+    fn times_and_trimming() {
+        assert_eq!(parse_time("13:45"), Some((13, 45, 0)));
+        assert_eq!(parse_time(" 06:09:30 "), Some((6, 9, 30)));
+        for wrong in ["24:00", "12:60", "1:30", "12:30:", "12-30", "12:3a", "12:30:61", "123:45"] {
+            assert_eq!(parse_time(wrong), None, "{wrong}");
+        }
+        assert_eq!(trim("\u{a0}N/D\t"), "N/D", "non-ASCII spaces are trimmed too");
+        assert_eq!(trim("x"), "x");
+        assert!(is_missing(" n/d\u{3000}"));
+        assert!(
+            MISSING_MARKERS
+                .iter()
+                .all(|marker| marker.is_empty() || matches!(marker.as_bytes()[0], b'n' | b's' | b'-')),
+            "is_missing rules values out by their first byte"
+        );
+        assert!(is_missing("N/D") && is_missing("Sin Datos") && is_missing("--") && !is_missing("nada"));
+    }
+
+    #[test]
+    fn examine_agrees_with_the_parsers() {
+        for value in ["12", "-3", "1,200", "1.5", "12%", "$1,234.50", "9000000000000000", "abc", "15/07/2020", "sí"] {
+            let examined = examine(value);
+            assert_eq!(examined.fits[0], parse_integer(value).is_some(), "integer {value}");
+            assert_eq!(examined.fits[1], parse_number(value).is_some(), "number {value}");
+            assert_eq!(examined.fits[2], parse_boolean(value).is_some(), "boolean {value}");
+        }
     }
 
     #[test]

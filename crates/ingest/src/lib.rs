@@ -18,6 +18,7 @@ pub mod constraints;
 pub mod encoding;
 pub mod infer;
 pub mod json;
+pub(crate) mod pass;
 pub mod reader;
 pub mod shapefile_zip;
 pub mod sniff;

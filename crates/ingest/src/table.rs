@@ -13,6 +13,7 @@ use crate::columnar::{Staging, TypedField, write_typed};
 use crate::constraints::{GivenField, GivenSchema};
 use crate::encoding::{EncodingSource, detect, looks_binary};
 use crate::infer::{DateFormat, FieldType, MISSING_MARKERS, TypeVotes, fits, is_missing, parse_date};
+use crate::pass::{ColumnPass, shorten};
 use crate::sniff::{Dialect, sniff};
 
 #[derive(Debug, Clone)]
@@ -145,124 +146,12 @@ pub struct ColumnProfile {
     pub histogram: Option<crate::columnar::Histogram>,
 }
 
-/// Distinct values tracked per column before counting stops at a lower bound.
-const DISTINCT_CAP: usize = 10_000;
 /// Rows remembered for duplicate detection. Each costs 8 bytes and a
 /// control byte in a table sized in powers of two: 3.5 million fill a table
 /// of 4,194,304 slots (38 MB, 57 MB while it grows), which keeps the peak
 /// memory of a file of any size under 500 MB. Past it the report warns that
 /// duplicates were checked in the first rows only.
 const DUPLICATE_CAP: usize = 3_500_000;
-/// Failing values remembered per column and candidate type.
-const SAMPLE_CAP: usize = 1_000;
-/// Longest value counted among a column's distinct values, in bytes.
-const DISTINCT_VALUE_MAX: usize = 200;
-
-/// A value as quoted in the report: long ones are cut, at a character boundary.
-fn shorten(cell: &str) -> String {
-    if cell.len() <= DISTINCT_VALUE_MAX {
-        return cell.to_string();
-    }
-    let mut end = DISTINCT_VALUE_MAX;
-    while !cell.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}…", &cell[..end])
-}
-
-#[derive(Default)]
-struct Column {
-    votes: TypeVotes,
-    nulls: u64,
-    // Keyed by values from an uploaded file: the standard, randomly seeded
-    // hasher keeps crafted collisions from making inserts quadratic.
-    distinct: HashMap<String, u64>,
-    distinct_overflow: bool,
-    /// Welford's running mean and variance of the numeric values.
-    numeric: (u64, f64, f64),
-    numeric_min: Option<f64>,
-    numeric_max: Option<f64>,
-    text_min: Option<String>,
-    text_max: Option<String>,
-    date_min: [Option<(i32, u32, u32)>; 3],
-    date_max: [Option<(i32, u32, u32)>; 3],
-    /// (row, value) of values failing each candidate: integer, number, boolean, dates ×3, datetime, time.
-    failures: [Vec<(u64, String)>; 8],
-}
-
-impl Column {
-    fn add(&mut self, row: u64, cell: &str) {
-        let trimmed = cell.trim();
-        let examined = crate::infer::examine(trimmed);
-        let checks = examined.fits;
-        self.votes.add_checked(&checks);
-        for (index, ok) in checks.iter().enumerate() {
-            if !ok && self.failures[index].len() < SAMPLE_CAP {
-                self.failures[index].push((row, shorten(cell)));
-            }
-        }
-        if let Some(value) = examined.number {
-            let (count, mean, m2) = &mut self.numeric;
-            *count += 1;
-            let delta = value - *mean;
-            *mean += delta / *count as f64;
-            *m2 += delta * (value - *mean);
-            self.numeric_min = Some(self.numeric_min.map_or(value, |min| min.min(value)));
-            self.numeric_max = Some(self.numeric_max.map_or(value, |max| max.max(value)));
-        }
-        for (index, date) in examined.dates.into_iter().enumerate() {
-            if let Some(date) = date {
-                self.date_min[index] = Some(self.date_min[index].map_or(date, |min| min.min(date)));
-                self.date_max[index] = Some(self.date_max[index].map_or(date, |max| max.max(date)));
-            }
-        }
-        let tracked = self.distinct.len();
-        if trimmed.len() > DISTINCT_VALUE_MAX {
-            // Long texts (geometries, free text) are not counted one by one:
-            // 10,000 of them could take gigabytes.
-            self.distinct_overflow = true;
-            self.text_bounds(trimmed);
-            return;
-        }
-        match self.distinct.get_mut(trimmed) {
-            Some(count) => *count += 1,
-            None if tracked < DISTINCT_CAP => {
-                self.distinct.insert(trimmed.to_string(), 1);
-            }
-            None => {
-                self.distinct_overflow = true;
-                self.text_bounds(trimmed);
-            }
-        }
-    }
-
-    /// Keeps the text bounds of a value the distinct counts do not hold
-    /// (those of the counted values are found at the end, in
-    /// [`Column::text_range`]), so most values cost no comparison here.
-    fn text_bounds(&mut self, trimmed: &str) {
-        if self.text_min.as_deref().is_none_or(|min| trimmed < min) {
-            self.text_min = Some(trimmed.to_string());
-        }
-        if self.text_max.as_deref().is_none_or(|max| trimmed > max) {
-            self.text_max = Some(trimmed.to_string());
-        }
-    }
-
-    /// The smallest and largest value as text.
-    fn text_range(&self) -> (Option<String>, Option<String>) {
-        let counted_min = self.distinct.keys().min();
-        let counted_max = self.distinct.keys().max();
-        let min = match (counted_min, self.text_min.as_ref()) {
-            (Some(a), Some(b)) => Some(a.min(b).clone()),
-            (a, b) => a.or(b).cloned(),
-        };
-        let max = match (counted_max, self.text_max.as_ref()) {
-            (Some(a), Some(b)) => Some(a.max(b).clone()),
-            (a, b) => a.or(b).cloned(),
-        };
-        (min, max)
-    }
-}
 
 struct ErrorLog {
     listed: Vec<Value>,
@@ -406,12 +295,14 @@ pub struct Source {
 /// and the staging file of the Parquet output. Every reader feeds one.
 pub struct TableBuilder {
     labels: Vec<String>,
-    columns: Vec<Column>,
+    /// The column pass (nulls, type votes, profile, staging text), on
+    /// worker threads.
+    pass: Option<ColumnPass>,
     errors: ErrorLog,
     staging: Option<Staging>,
     staging_path: Option<std::path::PathBuf>,
     parquet: Option<std::path::PathBuf>,
-    seen_rows: HashSet<u64>,
+    seen_rows: HashSet<u64, foldhash::fast::RandomState>,
     duplicates_checked: bool,
     rows: u64,
     row_number: u64,
@@ -430,20 +321,7 @@ pub struct TableBuilder {
     missing: Option<Vec<String>>,
     primary_key: Vec<String>,
     progress: Option<std::sync::Arc<Progress>>,
-    /// Rows waiting for the column pass (profile and type votes), which
-    /// runs a batch at a time on two threads, and their row numbers.
-    batch: Vec<csv::StringRecord>,
-    batch_rows: Vec<u64>,
-    batch_len: usize,
-    batch_bytes: usize,
 }
-
-/// Rows per batch of the column pass.
-const BATCH_ROWS: usize = 4096;
-/// A batch is analysed early when its text passes this size (huge cells).
-const BATCH_BYTES: usize = 8 * 1024 * 1024;
-/// Smaller batches are analysed on one thread: a thread costs more than they do.
-const PARALLEL_MIN_ROWS: usize = 256;
 
 /// How far an analysis got, read by another thread while it runs.
 #[derive(Debug, Default)]
@@ -458,7 +336,7 @@ pub(crate) fn is_null(missing: &Option<Vec<String>>, cell: &str) -> bool {
     match missing {
         None => is_missing(cell),
         Some(values) => {
-            let trimmed = cell.trim();
+            let trimmed = crate::infer::trim(cell);
             values.iter().any(|value| value == trimmed)
         }
     }
@@ -545,10 +423,15 @@ impl TableBuilder {
         }
         let staging_path = parquet.as_ref().map(|path| path.with_extension("staging.parquet"));
         let missing = schema.as_ref().and_then(|schema| schema.missing_values.clone());
-        let staging = match &staging_path {
-            Some(path) => Some(Staging::create(path, &labels, missing.clone())?),
-            None => None,
+        let parts = super::pass::worker_count(labels.len());
+        let (staging, parts) = match &staging_path {
+            Some(path) => {
+                let (staging, parts) = Staging::create(path, &labels, parts)?;
+                (Some(staging), Some(parts))
+            }
+            None => (None, None),
         };
+        let pass = ColumnPass::start(labels.len(), missing.clone(), parts)?;
         let given: Vec<Option<GivenField>> =
             labels.iter().map(|label| schema.as_ref().and_then(|schema| schema.fields.get(label).cloned())).collect();
         let unique_seen = given
@@ -573,7 +456,7 @@ impl TableBuilder {
             keys_seen: HashSet::new(),
             missing,
             primary_key,
-            columns: labels.iter().map(|_| Column::default()).collect(),
+            pass: Some(pass),
             labels,
             errors,
             staging,
@@ -582,67 +465,14 @@ impl TableBuilder {
             // Randomly seeded for the same reason as the distinct values; the
             // row hashes it holds are cheap FxHash values (a crafted equal hash
             // can only mislabel a row of the uploader's own file as a duplicate).
-            seen_rows: HashSet::new(),
+            seen_rows: HashSet::default(),
             duplicates_checked: true,
             rows: 0,
             row_number: header_row,
             check_decoding: false,
             given_types: HashMap::new(),
             geo: None,
-            batch: Vec::new(),
-            batch_rows: Vec::new(),
-            batch_len: 0,
-            batch_bytes: 0,
         })
-    }
-
-    /// Keeps a row for the column pass, which runs when the batch is full.
-    fn stash(&mut self, record: &csv::StringRecord, row_number: u64) {
-        if self.batch_len == self.batch.len() {
-            self.batch.push(csv::StringRecord::new());
-            self.batch_rows.push(0);
-        }
-        self.batch[self.batch_len].clone_from(record);
-        self.batch_rows[self.batch_len] = row_number;
-        self.batch_len += 1;
-        self.batch_bytes += record.as_slice().len();
-        if self.batch_len >= BATCH_ROWS || self.batch_bytes >= BATCH_BYTES {
-            self.analyse_batch();
-        }
-    }
-
-    /// The column pass over the kept rows: nulls, type votes and profile,
-    /// column by column, half of the columns on a second thread. Each
-    /// column still sees its values in file order.
-    fn analyse_batch(&mut self) {
-        let rows = &self.batch[..self.batch_len];
-        let numbers = &self.batch_rows[..self.batch_len];
-        let missing = &self.missing;
-        let run = |columns: Vec<(usize, &mut Column)>| {
-            for (index, column) in columns {
-                for (record, row) in rows.iter().zip(numbers) {
-                    if let Some(cell) = record.get(index) {
-                        if is_null(missing, cell) {
-                            column.nulls += 1;
-                        } else {
-                            column.add(*row, cell);
-                        }
-                    }
-                }
-            }
-        };
-        let (even, odd): (Vec<_>, Vec<_>) = self.columns.iter_mut().enumerate().partition(|(index, _)| index % 2 == 0);
-        if odd.is_empty() || rows.len() < PARALLEL_MIN_ROWS {
-            run(even);
-            run(odd);
-        } else {
-            std::thread::scope(|scope| {
-                scope.spawn(|| run(odd));
-                run(even);
-            });
-        }
-        self.batch_len = 0;
-        self.batch_bytes = 0;
     }
 
     /// The field names, unique.
@@ -680,7 +510,7 @@ impl TableBuilder {
         self.row_number += 1;
         let row_number = self.row_number;
         let errors = &mut self.errors;
-        if record.iter().all(|cell| cell.trim().is_empty()) {
+        if record.iter().all(|cell| crate::infer::trim(cell).is_empty()) {
             errors.add(
                 "blank-row",
                 Some(row_number),
@@ -694,9 +524,6 @@ impl TableBuilder {
         self.rows += 1;
         if let Some(progress) = &self.progress {
             progress.rows.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        }
-        if let Some(staging) = &mut self.staging {
-            staging.push(record)?;
         }
         if self.duplicates_checked {
             if self.seen_rows.len() >= DUPLICATE_CAP {
@@ -765,7 +592,7 @@ impl TableBuilder {
                         }
                         continue;
                     }
-                    let value = cell.trim();
+                    let value = crate::infer::trim(cell);
                     let typed = match field.field_type {
                         Some(FieldType::Date) if field.format.is_none() => {
                             DateFormat::ALL.iter().any(|format| parse_date(value, *format).is_some())
@@ -831,16 +658,20 @@ impl TableBuilder {
                 format!("valor en la columna {} sin encabezado", index + 1),
             );
         }
-        self.stash(record, row_number);
-        Ok(())
+        match &mut self.pass {
+            Some(pass) => pass.push(record, row_number),
+            None => Ok(()),
+        }
     }
 
     /// Decides the types, completes the profile and the report, and writes
     /// the typed Parquet table.
     pub fn finish(mut self, source: Source) -> Result<Analysis, IngestError> {
-        self.analyse_batch();
+        let columns = match self.pass.take() {
+            Some(pass) => pass.finish()?,
+            None => Vec::new(),
+        };
         let labels = std::mem::take(&mut self.labels);
-        let columns = std::mem::take(&mut self.columns);
         let errors = &mut self.errors;
         let mut fields = Vec::new();
         let mut typed_fields = Vec::new();
@@ -1017,7 +848,8 @@ impl TableBuilder {
 
 impl Drop for TableBuilder {
     fn drop(&mut self) {
-        // An abandoned table leaves no staging file behind.
+        // An abandoned table stops its workers and leaves no staging file behind.
+        drop(self.pass.take());
         if let Some(staging) = self.staging.take() {
             drop(staging);
         }

@@ -1,0 +1,348 @@
+//! The column pass: nulls, type votes, profile and the staging text of
+//! every column, run by persistent worker threads while the reading thread
+//! goes on splitting the next rows.
+//!
+//! The reading thread fills a [`Batch`] of rows and hands it, shared, to
+//! every worker; each worker owns a fixed share of the columns, so a column
+//! still sees its values in file order. Workers send their columns' text to
+//! the staging writer ([`crate::columnar::Staging`]) batch by batch, and
+//! hand the batch back for reuse once the last of them is done. At most two
+//! batches wait for a worker, so memory stays bounded by a few batches
+//! whatever the file's size.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::thread::JoinHandle;
+
+use arrow::array::{ArrayRef, StringBuilder};
+
+use crate::IngestError;
+use crate::columnar::StagingPart;
+use crate::infer::TypeVotes;
+use crate::table::is_null;
+
+/// Rows per batch of the column pass.
+pub(crate) const BATCH_ROWS: usize = 16 * 1024;
+/// A batch is handed over early when its text passes this size (huge cells).
+pub(crate) const BATCH_BYTES: usize = 8 * 1024 * 1024;
+/// Distinct values tracked per column before counting stops at a lower bound.
+pub(crate) const DISTINCT_CAP: usize = 10_000;
+/// Failing values remembered per column and candidate type.
+const SAMPLE_CAP: usize = 1_000;
+/// Longest value counted among a column's distinct values, in bytes.
+pub(crate) const DISTINCT_VALUE_MAX: usize = 200;
+
+/// A value as quoted in the report: long ones are cut, at a character boundary.
+pub(crate) fn shorten(cell: &str) -> String {
+    if cell.len() <= DISTINCT_VALUE_MAX {
+        return cell.to_string();
+    }
+    let mut end = DISTINCT_VALUE_MAX;
+    while !cell.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &cell[..end])
+}
+
+/// What the column pass learns about one column.
+#[derive(Default)]
+pub(crate) struct Column {
+    pub(crate) votes: TypeVotes,
+    pub(crate) nulls: u64,
+    // Keyed by values from an uploaded file: a randomly seeded hasher keeps
+    // crafted collisions from making inserts slow, and the cap bounds the
+    // damage if one got through.
+    pub(crate) distinct: HashMap<String, u64, foldhash::fast::RandomState>,
+    pub(crate) distinct_overflow: bool,
+    /// Welford's running mean and variance of the numeric values.
+    pub(crate) numeric: (u64, f64, f64),
+    pub(crate) numeric_min: Option<f64>,
+    pub(crate) numeric_max: Option<f64>,
+    text_min: Option<String>,
+    text_max: Option<String>,
+    pub(crate) date_min: [Option<(i32, u32, u32)>; 3],
+    pub(crate) date_max: [Option<(i32, u32, u32)>; 3],
+    /// (row, value) of values failing each candidate: integer, number, boolean, dates ×3, datetime, time.
+    pub(crate) failures: [Vec<(u64, String)>; 8],
+}
+
+impl Column {
+    /// Counts a value present in row `row`: `trimmed` is `cell` without
+    /// surrounding spaces.
+    fn add(&mut self, row: u64, cell: &str, trimmed: &str) {
+        let examined = crate::infer::examine(trimmed);
+        let checks = examined.fits;
+        self.votes.add_checked(&checks);
+        for (index, ok) in checks.iter().enumerate() {
+            if !ok && self.failures[index].len() < SAMPLE_CAP {
+                self.failures[index].push((row, shorten(cell)));
+            }
+        }
+        if let Some(value) = examined.number {
+            let (count, mean, m2) = &mut self.numeric;
+            *count += 1;
+            let delta = value - *mean;
+            *mean += delta / *count as f64;
+            *m2 += delta * (value - *mean);
+            self.numeric_min = Some(self.numeric_min.map_or(value, |min| min.min(value)));
+            self.numeric_max = Some(self.numeric_max.map_or(value, |max| max.max(value)));
+        }
+        for (index, date) in examined.dates.into_iter().enumerate() {
+            if let Some(date) = date {
+                self.date_min[index] = Some(self.date_min[index].map_or(date, |min| min.min(date)));
+                self.date_max[index] = Some(self.date_max[index].map_or(date, |max| max.max(date)));
+            }
+        }
+        let tracked = self.distinct.len();
+        if trimmed.len() > DISTINCT_VALUE_MAX {
+            // Long texts (geometries, free text) are not counted one by one:
+            // 10,000 of them could take gigabytes.
+            self.distinct_overflow = true;
+            self.text_bounds(trimmed);
+            return;
+        }
+        match self.distinct.get_mut(trimmed) {
+            Some(count) => *count += 1,
+            None if tracked < DISTINCT_CAP => {
+                self.distinct.insert(trimmed.to_string(), 1);
+            }
+            None => {
+                self.distinct_overflow = true;
+                self.text_bounds(trimmed);
+            }
+        }
+    }
+
+    /// Keeps the text bounds of a value the distinct counts do not hold
+    /// (those of the counted values are found at the end, in
+    /// [`Column::text_range`]), so most values cost no comparison here.
+    fn text_bounds(&mut self, trimmed: &str) {
+        if self.text_min.as_deref().is_none_or(|min| trimmed < min) {
+            self.text_min = Some(trimmed.to_string());
+        }
+        if self.text_max.as_deref().is_none_or(|max| trimmed > max) {
+            self.text_max = Some(trimmed.to_string());
+        }
+    }
+
+    /// The smallest and largest value as text.
+    pub(crate) fn text_range(&self) -> (Option<String>, Option<String>) {
+        let counted_min = self.distinct.keys().min();
+        let counted_max = self.distinct.keys().max();
+        let min = match (counted_min, self.text_min.as_ref()) {
+            (Some(a), Some(b)) => Some(a.min(b).clone()),
+            (a, b) => a.or(b).cloned(),
+        };
+        let max = match (counted_max, self.text_max.as_ref()) {
+            (Some(a), Some(b)) => Some(a.max(b).clone()),
+            (a, b) => a.or(b).cloned(),
+        };
+        (min, max)
+    }
+}
+
+/// Rows waiting for the column pass, and their physical row numbers. The
+/// records are reused from batch to batch: no allocation per row.
+#[derive(Default)]
+pub(crate) struct Batch {
+    records: Vec<csv::StringRecord>,
+    rows: Vec<u64>,
+    len: usize,
+    bytes: usize,
+}
+
+impl Batch {
+    /// Keeps a row; says whether the batch is full.
+    pub(crate) fn push(&mut self, record: &csv::StringRecord, row_number: u64) -> bool {
+        if self.len == self.records.len() {
+            self.records.push(csv::StringRecord::new());
+            self.rows.push(0);
+        }
+        self.records[self.len].clone_from(record);
+        self.rows[self.len] = row_number;
+        self.len += 1;
+        self.bytes += record.as_slice().len();
+        self.len >= BATCH_ROWS || self.bytes >= BATCH_BYTES
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    fn clear(&mut self) {
+        self.len = 0;
+        self.bytes = 0;
+    }
+}
+
+/// One column in a worker: what is learned, and the text for the staging file.
+struct Share {
+    index: usize,
+    column: Column,
+    staging: Option<StringBuilder>,
+}
+
+/// Runs a worker's columns over a batch, row by row: each row's text is
+/// brought into the cache once (a column at a time would fetch the whole
+/// batch again for every column).
+fn run_share(shares: &mut [Share], batch: &Batch, missing: &Option<Vec<String>>) {
+    let records = &batch.records[..batch.len];
+    let rows = &batch.rows[..batch.len];
+    for (record, row) in records.iter().zip(rows) {
+        for share in shares.iter_mut() {
+            let Share { index, column, staging } = share;
+            match record.get(*index) {
+                Some(cell) if !is_null(missing, cell) => {
+                    let trimmed = crate::infer::trim(cell);
+                    column.add(*row, cell, trimmed);
+                    if let Some(staging) = staging {
+                        staging.append_value(trimmed);
+                    }
+                }
+                present => {
+                    if present.is_some() {
+                        column.nulls += 1;
+                    }
+                    if let Some(staging) = staging {
+                        staging.append_null();
+                    }
+                }
+            }
+        }
+    }
+}
+
+struct Worker {
+    sender: Option<SyncSender<Arc<Batch>>>,
+    handle: Option<JoinHandle<Vec<(usize, Column)>>>,
+}
+
+/// The workers of one table's column pass.
+pub(crate) struct ColumnPass {
+    workers: Vec<Worker>,
+    /// Batches the workers are done with, for the reading thread to refill.
+    recycled: Receiver<Batch>,
+    /// The batch being filled.
+    pub(crate) batch: Batch,
+}
+
+impl ColumnPass {
+    /// Starts the workers for `columns` columns, sharing them out evenly.
+    /// When `staging` is given (one part per worker, see
+    /// [`crate::columnar::Staging::create`]), each worker sends its
+    /// columns' text to it after every batch.
+    pub(crate) fn start(
+        columns: usize,
+        missing: Option<Vec<String>>,
+        staging: Option<Vec<SyncSender<StagingPart>>>,
+    ) -> Result<ColumnPass, IngestError> {
+        let count = worker_count(columns);
+        let (recycle, recycled) = sync_channel::<Batch>(4);
+        let mut parts = staging.map(|parts| parts.into_iter().map(Some).collect::<Vec<_>>());
+        let mut workers = Vec::with_capacity(count);
+        for number in 0..count {
+            let mut shares: Vec<Share> = (number..columns)
+                .step_by(count)
+                .map(|index| Share {
+                    index,
+                    column: Column::default(),
+                    staging: parts.as_ref().map(|_| StringBuilder::new()),
+                })
+                .collect();
+            let part = parts.as_mut().and_then(|parts| parts.get_mut(number).and_then(Option::take));
+            let missing = missing.clone();
+            let recycle = recycle.clone();
+            let (sender, receiver) = sync_channel::<Arc<Batch>>(1);
+            let handle = std::thread::Builder::new().name("ingest-columns".into()).spawn(move || {
+                for batch in receiver {
+                    run_share(&mut shares, &batch, &missing);
+                    if let Some(part) = &part {
+                        let arrays: StagingPart = shares
+                            .iter_mut()
+                            .filter_map(|share| {
+                                let builder = share.staging.as_mut()?;
+                                Some((share.index, Arc::new(builder.finish()) as ArrayRef))
+                            })
+                            .collect();
+                        if part.send(arrays).is_err() {
+                            // The staging writer stopped: the reading thread
+                            // learns it when its next batch is refused.
+                            break;
+                        }
+                    }
+                    if let Ok(mut batch) = Arc::try_unwrap(batch) {
+                        batch.clear();
+                        let _ = recycle.try_send(batch);
+                    }
+                }
+                shares.into_iter().map(|share| (share.index, share.column)).collect()
+            })?;
+            workers.push(Worker { sender: Some(sender), handle: Some(handle) });
+        }
+        Ok(ColumnPass { workers, recycled, batch: Batch::default() })
+    }
+
+    /// Keeps a row, and hands the batch to the workers when it is full.
+    pub(crate) fn push(&mut self, record: &csv::StringRecord, row_number: u64) -> Result<(), IngestError> {
+        if self.batch.push(record, row_number) {
+            self.dispatch()?;
+        }
+        Ok(())
+    }
+
+    /// Hands the batch being filled to every worker.
+    fn dispatch(&mut self) -> Result<(), IngestError> {
+        if self.batch.is_empty() {
+            return Ok(());
+        }
+        // A batch the workers are done with, or a new one while they are busy.
+        let next = self.recycled.try_recv().unwrap_or_default();
+        let full = Arc::new(std::mem::replace(&mut self.batch, next));
+        for worker in &self.workers {
+            let sent = worker.sender.as_ref().is_some_and(|sender| sender.send(full.clone()).is_ok());
+            if !sent {
+                return Err(IngestError::Parquet("the column pass stopped".into()));
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs the last rows, stops the workers and gives back every column, in order.
+    pub(crate) fn finish(mut self) -> Result<Vec<Column>, IngestError> {
+        let dispatched = self.dispatch();
+        let mut columns: Vec<(usize, Column)> = Vec::new();
+        for worker in &mut self.workers {
+            worker.sender = None;
+        }
+        for worker in &mut self.workers {
+            if let Some(handle) = worker.handle.take() {
+                columns.extend(handle.join().map_err(|_| IngestError::Parquet("the column pass panicked".into()))?);
+            }
+        }
+        dispatched?;
+        columns.sort_by_key(|(index, _)| *index);
+        Ok(columns.into_iter().map(|(_, column)| column).collect())
+    }
+}
+
+impl Drop for ColumnPass {
+    fn drop(&mut self) {
+        // An abandoned pass stops its workers.
+        for worker in &mut self.workers {
+            worker.sender = None;
+        }
+        for worker in &mut self.workers {
+            if let Some(handle) = worker.handle.take() {
+                let _ = handle.join();
+            }
+        }
+    }
+}
+
+/// One worker per core, but never more than there are columns (and at
+/// least one, so an empty table still finishes).
+pub(crate) fn worker_count(columns: usize) -> usize {
+    let cores = std::thread::available_parallelism().map(|count| count.get()).unwrap_or(2);
+    cores.clamp(1, 4).min(columns).max(1)
+}
