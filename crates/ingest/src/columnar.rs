@@ -23,7 +23,6 @@ use arrow::array::{
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use arrow::record_batch::RecordBatch;
 use parquet::arrow::ArrowWriter;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::basic::Compression;
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 
@@ -33,9 +32,6 @@ use crate::infer::{
     parse_time,
 };
 
-/// Rows per batch read back from the staging file: large enough for fast
-/// columnar work, small enough to keep memory low.
-pub const BATCH_ROWS: usize = 64 * 1024;
 /// Rows per row group of the final file: several per file let queries use both cores.
 const ROW_GROUP_ROWS: usize = 128 * 1024;
 
@@ -61,7 +57,7 @@ pub fn arrow_type(field_type: FieldType) -> DataType {
 pub(crate) type StagingPart = Vec<(usize, ArrayRef)>;
 
 /// The text of every row (missing markers already turned into nulls),
-/// written to a staging Parquet file on its own thread. The column pass's
+/// written to a staging file (Arrow IPC) on its own thread. The column pass's
 /// workers each send their columns of every batch through one part; the
 /// writer puts a batch's parts together in column order.
 pub(crate) struct Staging {
@@ -80,19 +76,16 @@ impl Staging {
             labels.iter().map(|label| Field::new(label, DataType::Utf8, true)).collect::<Vec<_>>(),
         ));
         let file = File::create(path)?;
-        let properties = WriterProperties::builder()
-            .set_compression(Compression::UNCOMPRESSED)
-            .set_dictionary_enabled(false)
-            .set_statistics_enabled(EnabledStatistics::None)
-            .build();
-        let mut writer =
-            ArrowWriter::try_new(BufWriter::new(file), schema.clone(), Some(properties)).map_err(parquet_error)?;
+        // Arrow's IPC format: the text is written as it sits in memory and
+        // read back the same way, with no encoding either way.
+        let mut writer = arrow::ipc::writer::FileWriter::try_new(BufWriter::with_capacity(1 << 20, file), &schema)
+            .map_err(parquet_error)?;
         let (senders, receivers): (Vec<_>, Vec<Receiver<StagingPart>>) =
             (0..parts).map(|_| sync_channel::<StagingPart>(2)).unzip();
         let columns = labels.len();
         let handle = std::thread::Builder::new().name("ingest-staging".into()).spawn(move || {
             if receivers.is_empty() {
-                writer.close().map_err(parquet_error)?;
+                writer.finish().map_err(parquet_error)?;
                 return Ok(());
             }
             'batches: loop {
@@ -112,7 +105,7 @@ impl Staging {
                 let batch = RecordBatch::try_new(schema.clone(), arrays).map_err(parquet_error)?;
                 writer.write(&batch).map_err(parquet_error)?;
             }
-            writer.close().map_err(parquet_error)?;
+            writer.finish().map_err(parquet_error)?;
             Ok(())
         })?;
         Ok((Staging { writer: Some(handle), path: path.to_path_buf() }, senders))
@@ -216,11 +209,9 @@ pub fn write_typed(
             .chain(fields.iter().map(|field| Field::new(&field.name, arrow_type(field.field_type), true)))
             .collect::<Vec<_>>(),
     ));
-    let reader = ParquetRecordBatchReaderBuilder::try_new(File::open(staging)?)
-        .map_err(parquet_error)?
-        .with_batch_size(BATCH_ROWS)
-        .build()
-        .map_err(parquet_error)?;
+    let reader =
+        arrow::ipc::reader::FileReader::try_new(std::io::BufReader::with_capacity(1 << 20, File::open(staging)?), None)
+            .map_err(parquet_error)?;
     let properties = WriterProperties::builder()
         .set_compression(Compression::SNAPPY)
         .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))

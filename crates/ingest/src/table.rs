@@ -421,7 +421,7 @@ impl TableBuilder {
                 seen_labels.insert(label.clone());
             }
         }
-        let staging_path = parquet.as_ref().map(|path| path.with_extension("staging.parquet"));
+        let staging_path = parquet.as_ref().map(|path| path.with_extension("staging.arrow"));
         let missing = schema.as_ref().and_then(|schema| schema.missing_values.clone());
         let parts = super::pass::worker_count(labels.len());
         let (staging, parts) = match &staging_path {
