@@ -25,6 +25,7 @@ use arrow::record_batch::RecordBatch;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::Compression;
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
+use parquet::schema::types::ColumnPath;
 
 use crate::IngestError;
 use crate::infer::{
@@ -141,6 +142,9 @@ pub struct TypedField {
     /// The smallest and largest value (numbers, or days for dates), known
     /// from the first pass: the histogram's bins are drawn between them.
     pub range: Option<(f64, f64)>,
+    /// The column has more distinct values than the profile counts one by
+    /// one: a dictionary would overflow and be thrown away, so none is built.
+    pub many_values: bool,
 }
 
 /// Bins of every histogram.
@@ -212,7 +216,11 @@ pub fn write_typed(
     let reader =
         arrow::ipc::reader::FileReader::try_new(std::io::BufReader::with_capacity(1 << 20, File::open(staging)?), None)
             .map_err(parquet_error)?;
-    let properties = WriterProperties::builder()
+    let mut properties = WriterProperties::builder();
+    for field in fields.iter().filter(|field| field.many_values) {
+        properties = properties.set_column_dictionary_enabled(ColumnPath::from(field.name.as_str()), false);
+    }
+    let properties = properties
         .set_compression(Compression::SNAPPY)
         .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
         .set_statistics_enabled(EnabledStatistics::Page)
@@ -328,7 +336,13 @@ mod tests {
     #[test]
     fn values_that_do_not_fit_become_null() {
         let column: ArrayRef = Arc::new(StringArray::from(vec![Some("$1,234"), Some("x"), None, Some("7")]));
-        let field = TypedField { name: "monto".into(), field_type: FieldType::Integer, date_format: None, range: None };
+        let field = TypedField {
+            name: "monto".into(),
+            field_type: FieldType::Integer,
+            date_format: None,
+            range: None,
+            many_values: false,
+        };
         let typed = convert(&column, &field);
         let typed = typed.as_any().downcast_ref::<arrow::array::Int64Array>().unwrap();
         assert_eq!(typed.iter().collect::<Vec<_>>(), vec![Some(1234), None, None, Some(7)]);

@@ -730,7 +730,13 @@ impl TableBuilder {
                 FieldType::Date => days(column.date_min[date_index]).zip(days(column.date_max[date_index])),
                 _ => None,
             };
-            typed_fields.push(TypedField { name: label.clone(), field_type, date_format: format, range });
+            typed_fields.push(TypedField {
+                name: label.clone(),
+                field_type,
+                date_format: format,
+                range,
+                many_values: column.distinct_overflow,
+            });
             let mut field = json!({"name": label, "type": given.unwrap_or(field_type.as_str())});
             if let Some(format) = format {
                 field["format"] = json!(format.pattern());
