@@ -230,3 +230,43 @@ fn large_files_are_profiled_exactly_across_batches() {
     assert_eq!(errors[0]["rowNumber"], 7_001, "the header is row 1");
     assert_eq!(errors[0]["fieldName"], "monto");
 }
+
+/// Files of several row groups (encoded column by column on several
+/// threads) keep every row, in file order, with row numbers that run on
+/// from group to group.
+#[test]
+fn parquet_row_groups_keep_every_row_in_order() {
+    use arrow::array::AsArray;
+    use arrow::datatypes::{Float64Type, Int64Type};
+
+    let directory = tempfile::tempdir().unwrap();
+    let output = directory.path().join("table.parquet");
+    let rows: i64 = 300_000;
+    let mut csv = String::from("n,mitad,texto\n");
+    for row in 1..=rows {
+        csv.push_str(&format!("{row},{}.5,t{}\n", row / 2, row % 7));
+    }
+    let options = AnalyzeOptions { parquet: Some(output.clone()), ..Default::default() };
+    let analysis = analyze(csv.as_bytes(), &options).unwrap();
+    assert_eq!(analysis.parquet.as_ref().unwrap().rows, rows as u64);
+    let n = analysis.profile.iter().find(|column| column.name == "n").unwrap();
+    assert_eq!(n.histogram.as_ref().unwrap().counts.iter().sum::<u64>(), rows as u64, "every row counted once");
+
+    let builder =
+        parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&output).unwrap())
+            .unwrap();
+    assert!(builder.metadata().num_row_groups() >= 2, "a file this long gets several row groups");
+    let (mut ids, mut values, mut halves) = (Vec::new(), Vec::new(), Vec::new());
+    for batch in builder.build().unwrap() {
+        let batch = batch.unwrap();
+        ids.extend_from_slice(batch.column(0).as_primitive::<Int64Type>().values());
+        values.extend_from_slice(batch.column(1).as_primitive::<Int64Type>().values());
+        halves.extend_from_slice(batch.column(2).as_primitive::<Float64Type>().values());
+        let texts = batch.column(3).as_string::<i32>();
+        let first = batch.column(1).as_primitive::<Int64Type>().value(0);
+        assert_eq!(texts.value(0), format!("t{}", first % 7));
+    }
+    assert_eq!(ids, (1..=rows).collect::<Vec<_>>(), "row numbers run on across groups");
+    assert_eq!(values, (1..=rows).collect::<Vec<_>>(), "rows stay in file order");
+    assert_eq!(halves[299_998], 149_999.5);
+}
