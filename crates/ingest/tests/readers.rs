@@ -128,6 +128,40 @@ fn every_sheet_of_a_workbook_is_a_table() {
     assert_eq!(text(&parquet_rows(municipalities), "nombre", 1).as_deref(), Some("Apodaca"));
 }
 
+/// A legacy Excel workbook (BIFF8, the OLE container), written by xlwt
+/// with `fixtures/make_xls.py`.
+#[test]
+fn a_legacy_xls_workbook_gives_a_table_per_sheet() {
+    let bytes = include_bytes!("fixtures/incidentes.xls");
+    let (_dir, result) = run(bytes, "incidentes.xls");
+    let file = result.unwrap();
+    assert_eq!(file.format, "xls");
+    let names: Vec<&str> = file.tables.iter().map(|table| table.name.as_str()).collect();
+    assert_eq!(names, ["Incidentes", "Municipios"]);
+    let incidents = &file.tables[0];
+    assert_eq!(incidents.rows, 3, "the title row above the header is skipped");
+    assert_eq!(
+        field_types(incidents),
+        [
+            ("folio".to_string(), "integer".to_string()),
+            ("fecha".into(), "date".into()),
+            ("municipio".into(), "string".into()),
+            ("monto".into(), "number".into()),
+            ("atendido".into(), "boolean".into()),
+        ]
+    );
+    assert!(incidents.report["valid"].as_bool().unwrap(), "{}", incidents.report);
+    let batch = parquet_rows(incidents);
+    assert_eq!(text(&batch, "fecha", 0).as_deref(), Some("2024-03-31"));
+    assert_eq!(text(&batch, "municipio", 2).as_deref(), Some("García"), "text decoded from the workbook's UTF-16");
+    assert_eq!(text(&batch, "monto", 2).as_deref(), Some("10.25"));
+    assert_eq!(text(&batch, "atendido", 1).as_deref(), Some("false"));
+    assert_eq!(text(&parquet_rows(&file.tables[1]), "nombre", 2).as_deref(), Some("García"));
+    // Named as something else, the container's signature still decides.
+    let (_dir, renamed) = run(bytes, "incidentes.csv");
+    assert_eq!(renamed.unwrap().format, "xls");
+}
+
 #[test]
 fn a_workbook_with_the_wrong_name_is_still_read_as_one() {
     let (_dir, result) = run(&workbook(), "incidentes.csv");
