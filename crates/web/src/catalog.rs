@@ -447,8 +447,31 @@ pub fn reingest(state: &AppState, resource: &Resource) -> Result<(), AppError> {
 }
 
 /// Times a job that keeps being interrupted (the server stops or crashes
-/// while it runs) is tried before it is stopped with its error shown.
+/// while it runs), or that keeps failing to read or store its files, is
+/// tried before it is stopped with its error shown.
 pub const MAX_JOB_ATTEMPTS: i64 = 3;
+
+/// The wait before the second attempt of a job whose storage failed; it
+/// doubles before each next one.
+pub const JOB_RETRY_DELAY: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Why an attempt at a job failed, and whether trying again may help: a
+/// file that could not be read or written (storage, disk, database) may be
+/// there next time; a file that is not a table will not change.
+struct JobFailure {
+    message: String,
+    transient: bool,
+}
+
+impl JobFailure {
+    fn lasting(message: impl Into<String>) -> JobFailure {
+        JobFailure { message: message.into(), transient: false }
+    }
+
+    fn transient(message: impl std::fmt::Display) -> JobFailure {
+        JobFailure { message: message.to_string(), transient: true }
+    }
+}
 
 fn enqueue(state: AppState, resource: Resource) {
     tokio::spawn(async move {
@@ -463,10 +486,34 @@ fn enqueue(state: AppState, resource: Resource) {
 
 /// Runs a queued job: one at a time per server (bounded memory), with its
 /// progress (bytes read, rows) written every half second.
+/// A failure to read or store a file is tried again, after
+/// [`JOB_RETRY_DELAY`] and then twice as long each time, up to
+/// [`MAX_JOB_ATTEMPTS`] attempts in all (a restart's count too); meanwhile
+/// the job is queued again with the failure as its note.
 async fn run_job(state: AppState, job: datalab_store::Job) {
     let _slot = state.ingest_slots.clone().acquire_owned().await.expect("the semaphore is never closed");
     let resource_id = job.resource_id;
-    let outcome = run_job_inner(&state, &job).await;
+    let mut attempts = job.attempts;
+    let mut delay = JOB_RETRY_DELAY;
+    let outcome = loop {
+        attempts += 1;
+        match run_job_inner(&state, &job, attempts).await {
+            Ok(()) => break Ok(()),
+            Err(failure) if failure.transient && attempts < MAX_JOB_ATTEMPTS => {
+                tracing::warn!(error = %failure.message, %resource_id, attempts, "analysis failed; trying again");
+                let note = format!("attempt {attempts} failed, trying again: {}", failure.message);
+                if let Err(error) = state.store.retry_job(job.id, &note).await {
+                    tracing::error!(%error, %resource_id, "cannot record a failed attempt");
+                }
+                tokio::time::sleep(delay).await;
+                delay *= 2;
+            }
+            Err(failure) if failure.transient => {
+                break Err(format!("stopped after {attempts} attempts: {}", failure.message));
+            }
+            Err(failure) => break Err(failure.message),
+        }
+    };
     if let Err(error) = &outcome {
         tracing::warn!(%error, %resource_id, "analysis failed");
     }
@@ -475,20 +522,21 @@ async fn run_job(state: AppState, job: datalab_store::Job) {
     }
 }
 
-async fn run_job_inner(state: &AppState, job: &datalab_store::Job) -> Result<(), String> {
+/// Attempt number `attempt` (from 1) at a job.
+async fn run_job_inner(state: &AppState, job: &datalab_store::Job, attempt: i64) -> Result<(), JobFailure> {
     let resource = match state.store.resource(job.resource_id).await {
         Ok(resource) => resource,
-        Err(datalab_store::StoreError::NotFound) => return Err("the resource was deleted".into()),
-        Err(error) => return Err(error.to_string()),
+        Err(datalab_store::StoreError::NotFound) => return Err(JobFailure::lasting("the resource was deleted")),
+        Err(error) => return Err(JobFailure::transient(error)),
     };
     if resource.sha256 != job.sha256 {
-        return Err("a newer file replaced this one before it was analysed".into());
+        return Err(JobFailure::lasting("a newer file replaced this one before it was analysed"));
     }
     let ResourceLocation::Upload { storage_key, filename } = &resource.location else {
-        return Err("the resource is no longer an uploaded file".into());
+        return Err(JobFailure::lasting("the resource is no longer an uploaded file"));
     };
-    state.store.start_job(job.id).await.map_err(|error| error.to_string())?;
-    let reader = state.files.open(storage_key, None).await.map_err(|error| error.to_string())?;
+    state.store.start_job(job.id).await.map_err(JobFailure::transient)?;
+    let reader = state.files.open(storage_key, None).await.map_err(JobFailure::transient)?;
     let bytes = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let counted = {
         use futures_util::TryStreamExt;
@@ -522,7 +570,8 @@ async fn run_job_inner(state: &AppState, job: &datalab_store::Job) -> Result<(),
             }
         })
     };
-    let outcome = analyse(state, resource.id, &resource.sha256, input, options).await;
+    let last_attempt = attempt >= MAX_JOB_ATTEMPTS;
+    let outcome = analyse_attempt(state, resource.id, &resource.sha256, input, options, last_attempt).await;
     ticker.abort();
     report(state.clone(), job.id, bytes, progress).await;
     outcome.map(|_| ())
@@ -541,20 +590,42 @@ pub async fn analyse<R: std::io::Read + Send + 'static>(
     resource_id: Uuid,
     sha256: &str,
     input: R,
-    mut options: datalab_ingest::AnalyzeOptions,
+    options: datalab_ingest::AnalyzeOptions,
 ) -> Result<datalab_ingest::FileAnalysis, String> {
+    analyse_attempt(state, resource_id, sha256, input, options, true).await.map_err(|failure| failure.message)
+}
+
+/// [`analyse`], saying whether a failure may pass; a failure that may is
+/// recorded as the resource's analysis only when `record_any_failure`
+/// (the last attempt), so a passing storage error does not replace a
+/// good analysis's place on the page while the job tries again.
+async fn analyse_attempt<R: std::io::Read + Send + 'static>(
+    state: &AppState,
+    resource_id: Uuid,
+    sha256: &str,
+    input: R,
+    mut options: datalab_ingest::AnalyzeOptions,
+    record_any_failure: bool,
+) -> Result<datalab_ingest::FileAnalysis, JobFailure> {
     let written = state.query.new_table_path();
     options.parquet = Some(written.clone());
     let outcome = tokio::task::spawn_blocking(move || datalab_ingest::analyze_file(input, &options))
         .await
-        .map_err(|error| error.to_string())
-        .and_then(|result| result.map_err(|error| error.to_string()));
+        .map_err(|error| JobFailure::lasting(error.to_string()))
+        .and_then(|result| {
+            result.map_err(|error| match error {
+                // Reading the stored file or writing the tables failed: the
+                // file itself may be fine.
+                datalab_ingest::IngestError::Io(_) => JobFailure::transient(error),
+                error => JobFailure::lasting(error.to_string()),
+            })
+        });
     let published = outcome.and_then(|analysis| {
         let mut keys = Vec::new();
         for table in &analysis.tables {
             match &table.parquet {
                 Some(parquet) => {
-                    keys.push(Some(state.query.publish(&parquet.path, resource_id).map_err(|error| error.to_string())?))
+                    keys.push(Some(state.query.publish(&parquet.path, resource_id).map_err(JobFailure::transient)?))
                 }
                 None => keys.push(None),
             }
@@ -572,9 +643,10 @@ pub async fn analyse<R: std::io::Read + Send + 'static>(
             }
             (datalab_store::AnalysisState::Done(value), Ok((analysis, keys)))
         }
-        Err(error) => (datalab_store::AnalysisState::Failed(error.clone()), Err(error)),
+        Err(failure) if failure.transient && !record_any_failure => return Err(failure),
+        Err(failure) => (datalab_store::AnalysisState::Failed(failure.message.clone()), Err(failure)),
     };
-    state.store.set_analysis(resource_id, sha256, &record).await.map_err(|error| error.to_string())?;
+    state.store.set_analysis(resource_id, sha256, &record).await.map_err(JobFailure::transient)?;
     let (analysis, keys) = result?;
     let current: Vec<&str> = keys.iter().flatten().map(String::as_str).collect();
     state.query.remove_other_versions(resource_id, &current);

@@ -80,3 +80,60 @@ async fn a_restart_retries_interrupted_jobs_and_stops_those_that_keep_failing() 
     assert_eq!(retried.attempts, 2);
     assert_eq!(retried.rows_read, 2);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_storage_failure_is_tried_again_and_a_lasting_one_stops_with_its_error() {
+    let app = TestApp::start().await;
+    let (_, token) = app.user("root", true).await;
+    app.organization("org-a").await;
+    let dataset = app.dataset(&token, "datos", "org-a", false).await;
+    let created = app.upload(&token, dataset["id"].as_str().unwrap(), b"a,b\n1,2\n3,4\n".to_vec(), "datos.csv").await;
+    let id = created["id"].as_str().unwrap().to_string();
+    app.until(&id, |resource| resource["datalab_analysis"]["job"]["status"] == "done").await;
+    let resource = app.state.store.resource(Uuid::parse_str(&id).unwrap()).await.unwrap();
+
+    // The stored file is out of reach for a moment (a storage hiccup): the
+    // job notes the failure, waits, and the next attempt succeeds.
+    let blobs = app.stored_blobs();
+    for blob in &blobs {
+        std::fs::rename(blob, blob.with_extension("away")).unwrap();
+    }
+    datalab_web::catalog::reingest(&app.state, &resource).unwrap();
+    let waiting = app
+        .until(&id, |resource| {
+            resource["datalab_analysis"]["job"]["error"].as_str().is_some_and(|error| error.contains("trying again"))
+        })
+        .await;
+    let job = &waiting["datalab_analysis"]["job"];
+    assert_eq!(job["status"], "queued", "{job}");
+    assert!(job["error"].as_str().unwrap().starts_with("attempt 1 failed"), "{job}");
+    assert_eq!(waiting["datalab_analysis"]["status"], "done", "the last analysis stays in place meanwhile");
+    let page = app.page(&format!("/dataset/datos/resource/{id}")).await;
+    assert!(page.contains("se intentará de nuevo"), "the page says the job will try again");
+    for blob in &blobs {
+        std::fs::rename(blob.with_extension("away"), blob).unwrap();
+    }
+    let shown = app.until(&id, |resource| resource["datalab_analysis"]["job"]["status"] == "done").await;
+    let job = &shown["datalab_analysis"]["job"];
+    assert_eq!(job["attempts"], 2, "{job}");
+    assert!(job["error"].is_null(), "the note of the failed attempt is gone: {job}");
+    assert_eq!(job["rows_read"], 2);
+
+    // A file that stays unreadable: every attempt fails, then the job stops
+    // with the number of attempts and the reason.
+    for blob in &blobs {
+        std::fs::remove_file(blob).unwrap();
+    }
+    datalab_web::catalog::reingest(&app.state, &resource).unwrap();
+    let shown = app.until(&id, |resource| resource["datalab_analysis"]["job"]["status"] == "failed").await;
+    let job = &shown["datalab_analysis"]["job"];
+    assert_eq!(job["attempts"], datalab_web::catalog::MAX_JOB_ATTEMPTS, "{job}");
+    assert!(job["error"].as_str().unwrap().starts_with("stopped after 3 attempts: "), "{job}");
+    assert_eq!(shown["datastore_active"], true, "the last good analysis is still served");
+
+    // A file that is not a table fails at once: trying again would not help.
+    let bad = app.upload(&token, dataset["id"].as_str().unwrap(), Vec::new(), "vacio.csv").await;
+    let bad_id = bad["id"].as_str().unwrap().to_string();
+    let shown = app.until(&bad_id, |resource| resource["datalab_analysis"]["job"]["status"] == "failed").await;
+    assert_eq!(shown["datalab_analysis"]["job"]["attempts"], 1, "{shown}");
+}

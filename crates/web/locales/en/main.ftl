@@ -380,6 +380,7 @@ analysis-running = Analysing the file: reload the page in a moment.
 job-running = Analysing the file: { $rows } rows and { $read } read so far
 job-of-total = of { $total }.
 job-queued = It is waiting for another analysis to end.
+job-retrying = An earlier attempt could not read or store the file; it will be tried again in a few seconds ({ $error }).
 job-progress = Analysis progress
 job-previous-shown = Until it ends, the previous analysis is shown and its data stays published.
 job-failed-previous-shown = The latest analysis of this file failed: { $error }. The previous analysis is shown and its data stays published.

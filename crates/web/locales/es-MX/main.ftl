@@ -380,6 +380,7 @@ analysis-running = Analizando el archivo: vuelve a cargar la página en unos mom
 job-running = Analizando el archivo: { $rows } filas y { $read } leídos hasta ahora
 job-of-total = de { $total }.
 job-queued = Espera a que termine otro análisis.
+job-retrying = Un intento anterior no pudo leer o guardar el archivo; se intentará de nuevo en unos segundos ({ $error }).
 job-progress = Avance del análisis
 job-previous-shown = Mientras termina, se muestra el análisis anterior y sus datos siguen publicados.
 job-failed-previous-shown = El último análisis de este archivo falló: { $error }. Se muestra el análisis anterior y sus datos siguen publicados.
