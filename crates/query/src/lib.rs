@@ -129,6 +129,9 @@ pub struct Table {
 pub struct TableInfo {
     pub schema: SchemaRef,
     pub rows: u64,
+    /// The footer with its page index, for reading chosen rows without
+    /// reading the footer again.
+    pub(crate) footer: parquet::arrow::arrow_reader::ArrowReaderMetadata,
 }
 
 pub struct QueryEngine {
@@ -389,11 +392,14 @@ impl QueryEngine {
         }
         let file = std::fs::File::open(&table.path)
             .map_err(|error| QueryError::Failed(format!("cannot open the table: {error}")))?;
-        let builder = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+        let options = parquet::arrow::arrow_reader::ArrowReaderOptions::new()
+            .with_page_index_policy(parquet::file::metadata::PageIndexPolicy::Optional);
+        let footer = parquet::arrow::arrow_reader::ArrowReaderMetadata::load(&file, options)
             .map_err(|error| QueryError::Failed(format!("cannot read the table: {error}")))?;
         let info = TableInfo {
-            schema: builder.schema().clone(),
-            rows: builder.metadata().file_metadata().num_rows().max(0) as u64,
+            schema: footer.schema().clone(),
+            rows: footer.metadata().file_metadata().num_rows().max(0) as u64,
+            footer,
         };
         let mut infos = self.infos.lock().expect("not poisoned");
         if infos.len() > 10_000 {

@@ -7,7 +7,7 @@ use datafusion::execution::SendableRecordBatchStream;
 use datafusion::functions::string::expr_fn::lower;
 use datafusion::functions::unicode::expr_fn::translate;
 use datafusion::logical_expr::Expr;
-use datafusion::prelude::{ident, lit};
+use datafusion::prelude::{DataFrame, ident, lit};
 use futures_util::StreamExt;
 use serde_json::{Map, Value};
 
@@ -17,6 +17,10 @@ use crate::{QueryEngine, QueryError, QueryResult, ROW_ID, Table};
 
 /// CKAN's largest `limit`.
 pub const MAX_LIMIT: usize = 32_000;
+
+/// Sorted pages up to this many rows are read late: row numbers first,
+/// then only those rows (see [`rows_by_id`]).
+const LATE_MAX_ROWS: usize = 1_000;
 
 #[derive(Debug, Clone)]
 pub struct SearchRequest {
@@ -168,6 +172,96 @@ pub(crate) async fn collect_rows(
     Ok((columns, rows))
 }
 
+/// The row numbers (`_id`) a one-column frame gives, in its order.
+async fn collect_ids(frame: DataFrame) -> QueryResult<Vec<i64>> {
+    use arrow::array::AsArray;
+    let mut ids = Vec::new();
+    let mut stream = frame.execute_stream().await?;
+    while let Some(batch) = stream.next().await {
+        let batch = batch?;
+        let column = arrow::compute::cast(batch.column(0), &DataType::Int64)
+            .map_err(|error| QueryError::Failed(error.to_string()))?;
+        ids.extend(column.as_primitive::<arrow::datatypes::Int64Type>().iter().flatten());
+    }
+    Ok(ids)
+}
+
+/// The rows numbered `ids` (in that order), with the columns `wanted` of
+/// the types given, read straight from the table's file: row `n` of a
+/// table is its `n`th row (ingestion numbers rows in file order), and only
+/// the pages holding one of them are read, by the page index. `None` when
+/// the file does not number its rows so (then the caller reads them the
+/// usual way).
+fn rows_by_id(
+    info: &crate::TableInfo,
+    table: &Table,
+    ids: &[i64],
+    wanted: &[(String, DataType)],
+) -> QueryResult<Option<Vec<Vec<Value>>>> {
+    use arrow::array::{AsArray, UInt32Array};
+    use parquet::arrow::ProjectionMask;
+    use parquet::arrow::arrow_reader::{ParquetRecordBatchReaderBuilder, RowSelection, RowSelector};
+
+    let failed = |error: &dyn std::fmt::Display| QueryError::Failed(format!("cannot read the table: {error}"));
+    if ids.is_empty() {
+        return Ok(Some(Vec::new()));
+    }
+    let rows = info.rows as i64;
+    let mut positions: Vec<i64> = ids.to_vec();
+    positions.sort_unstable();
+    positions.dedup();
+    if positions.first().is_some_and(|first| *first < 1) || positions.last().is_some_and(|last| *last > rows) {
+        return Ok(None);
+    }
+    let mut selectors = Vec::with_capacity(positions.len() * 2);
+    let mut next = 0i64;
+    for id in &positions {
+        let row = id - 1;
+        if row > next {
+            selectors.push(RowSelector::skip((row - next) as usize));
+        }
+        selectors.push(RowSelector::select(1));
+        next = row + 1;
+    }
+    let schema = info.footer.schema();
+    let Ok(id_index) = schema.index_of(ROW_ID) else { return Ok(None) };
+    let mut indices = vec![id_index];
+    for (name, _) in wanted {
+        indices.push(schema.index_of(name).map_err(|error| failed(&error))?);
+    }
+    let file = std::fs::File::open(&table.path).map_err(|error| failed(&error))?;
+    let builder = ParquetRecordBatchReaderBuilder::new_with_metadata(file, info.footer.clone());
+    let mask = ProjectionMask::roots(builder.parquet_schema(), indices);
+    let reader = builder
+        .with_projection(mask)
+        .with_row_selection(RowSelection::from(selectors))
+        .with_batch_size(positions.len().max(1))
+        .build()
+        .map_err(|error| failed(&error))?;
+    let batches = reader.collect::<Result<Vec<_>, _>>().map_err(|error| failed(&error))?;
+    let Some(first) = batches.first() else { return Ok(Some(Vec::new())) };
+    let batch = arrow::compute::concat_batches(&first.schema(), &batches).map_err(|error| failed(&error))?;
+    let found = batch.column_by_name(ROW_ID).map(|column| column.as_primitive::<arrow::datatypes::Int64Type>());
+    if found.is_none_or(|found| found.len() != positions.len() || found.values().iter().ne(positions.iter())) {
+        return Ok(None);
+    }
+    // Back in the page's order, and in the types and order of `wanted`.
+    let order = UInt32Array::from_iter_values(
+        ids.iter().map(|id| positions.binary_search(id).expect("every id is among the positions") as u32),
+    );
+    let mut columns = Vec::with_capacity(wanted.len());
+    for (name, data_type) in wanted {
+        let column = batch.column_by_name(name).ok_or_else(|| failed(&format!("no column {name}")))?;
+        let column = arrow::compute::take(column.as_ref(), &order, None).map_err(|error| failed(&error))?;
+        columns.push(arrow::compute::cast(&column, data_type).map_err(|error| failed(&error))?);
+    }
+    let fields: Vec<arrow::datatypes::Field> =
+        wanted.iter().map(|(name, data_type)| arrow::datatypes::Field::new(name, data_type.clone(), true)).collect();
+    let page = arrow::record_batch::RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)
+        .map_err(|error| failed(&error))?;
+    Ok(Some(batch_rows(&page)))
+}
+
 /// Parses CKAN's `sort`: "col", "col desc", "\"Col name\" asc, other".
 pub fn parse_sort(schema: &Schema, sort: &str) -> QueryResult<Vec<datafusion::logical_expr::SortExpr>> {
     let mut order = Vec::new();
@@ -247,6 +341,11 @@ impl QueryEngine {
                     Some(sort) => parse_sort(&schema, sort)?,
                     None => Vec::new(),
                 };
+                // A sorted page of a table with row numbers is read late (see below).
+                let late = !request.distinct
+                    && !order.is_empty()
+                    && schema.field_with_name(ROW_ID).is_ok()
+                    && request.limit <= LATE_MAX_ROWS;
                 if !request.distinct {
                     // Sorted before the projection: the sort column need not be among `fields`.
                     order.push(ident(ROW_ID).sort(true, false));
@@ -257,6 +356,7 @@ impl QueryEngine {
                         frame = frame.sort(std::mem::take(&mut order))?;
                     }
                 }
+                let late_ids = if late { Some(frame.clone().select(vec![ident(ROW_ID)])?) } else { None };
                 if let Some(fields) = &request.fields {
                     let mut wanted = Vec::new();
                     for name in fields {
@@ -278,6 +378,21 @@ impl QueryEngine {
                     (true, false) => Some(info.rows),
                     (true, true) => Some(frame.clone().count().await? as u64),
                 };
+                if let Some(ids) = late_ids {
+                    // Late materialization: the sorted page's row numbers
+                    // first, from the filter and sort columns only; then
+                    // only those rows of every column, by their position.
+                    let wanted: Vec<(String, DataType)> = frame
+                        .schema()
+                        .fields()
+                        .iter()
+                        .map(|field| (field.name().clone(), field.data_type().clone()))
+                        .collect();
+                    let ids = collect_ids(ids.limit(request.offset, Some(request.limit))?).await?;
+                    if let Some(records) = rows_by_id(&info, &table, &ids, &wanted)? {
+                        return Ok(SearchResult::new(wanted, records, total, false));
+                    }
+                }
                 frame = frame.limit(request.offset, Some(request.limit))?;
                 let (fields, records) = collect_rows(frame.execute_stream().await?, request.limit).await?;
                 Ok(SearchResult::new(fields, records, total, false))

@@ -300,3 +300,36 @@ async fn charts_and_maps_summarise_the_filtered_rows() {
 
     assert!(engine.map(fixture.table.clone(), RowsRequest::default(), 2).await.unwrap().is_none(), "no coordinates");
 }
+
+/// A sorted page is read late (row numbers first, then only those rows):
+/// it must give exactly the rows, values, types and order the whole query
+/// gives. Pages over 1,000 rows take the whole query, so the two compare.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sorted_pages_read_late_match_the_whole_query() {
+    let fixture = fixture();
+    let engine = engine();
+    let cases = [
+        (json!({}), "monto desc", None, 0),
+        (json!({}), "municipio desc, nota", None, 37),
+        (json!({"municipio": "Apodaca"}), "nota desc", Some(vec!["nota".to_string(), "monto".to_string()]), 5),
+        (json!({"vehiculos": [1, 2]}), "fecha, monto desc", Some(vec!["fecha".to_string(), "_id".to_string()]), 0),
+        (json!({}), "folio desc", None, 990),
+    ];
+    for (filters, sort, fields, offset) in cases {
+        let request = |limit: usize| SearchRequest {
+            filters: serde_json::from_value(filters.clone()).unwrap(),
+            sort: Some(sort.into()),
+            fields: fields.clone(),
+            limit,
+            offset,
+            ..Default::default()
+        };
+        let late = engine.search(fixture.table.clone(), request(40)).await.unwrap();
+        let whole = engine.search(fixture.table.clone(), request(1_001)).await.unwrap();
+        assert_eq!(late.fields, whole.fields, "{sort}");
+        assert_eq!(late.total, whole.total, "{sort}");
+        let expected: Vec<_> = whole.records.iter().take(40).cloned().collect();
+        assert_eq!(late.records, expected, "{sort} from {offset}");
+        assert!(!late.records.is_empty(), "{sort}");
+    }
+}
