@@ -658,17 +658,29 @@ impl TableBuilder {
                 format!("valor en la columna {} sin encabezado", index + 1),
             );
         }
-        match &mut self.pass {
+        let pushed = match &mut self.pass {
             Some(pass) => pass.push(record, row_number),
             None => Ok(()),
+        };
+        pushed.map_err(|error| self.why_stopped(error))
+    }
+
+    /// The column pass stops when the staging writer does (a full disk):
+    /// its error says why, better than the pass's.
+    fn why_stopped(&mut self, error: IngestError) -> IngestError {
+        drop(self.pass.take());
+        match self.staging.take().map(Staging::finish) {
+            Some(Err(cause)) => cause,
+            _ => error,
         }
     }
 
     /// Decides the types, completes the profile and the report, and writes
     /// the typed Parquet table.
     pub fn finish(mut self, source: Source) -> Result<Analysis, IngestError> {
-        let columns = match self.pass.take() {
-            Some(pass) => pass.finish()?,
+        let columns = match self.pass.take().map(ColumnPass::finish) {
+            Some(Ok(columns)) => columns,
+            Some(Err(error)) => return Err(self.why_stopped(error)),
             None => Vec::new(),
         };
         let labels = std::mem::take(&mut self.labels);

@@ -270,3 +270,22 @@ fn parquet_row_groups_keep_every_row_in_order() {
     assert_eq!(values, (1..=rows).collect::<Vec<_>>(), "rows stay in file order");
     assert_eq!(halves[299_998], 149_999.5);
 }
+
+/// A disk that fills up while the staging file is written stops the
+/// analysis with the disk's own error, and leaves no table behind.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_full_disk_while_staging_gives_its_own_error() {
+    let directory = tempfile::tempdir().unwrap();
+    let output = directory.path().join("table.parquet");
+    // Every write to /dev/full fails as a full disk does.
+    std::os::unix::fs::symlink("/dev/full", directory.path().join("table.staging.arrow")).unwrap();
+    let mut csv = String::from("n,texto\n");
+    for row in 0..200_000 {
+        csv.push_str(&format!("{row},un texto de relleno para la fila {row}\n"));
+    }
+    let options = AnalyzeOptions { parquet: Some(output.clone()), ..Default::default() };
+    let error = analyze(csv.as_bytes(), &options).unwrap_err();
+    assert!(error.to_string().contains("No space left on device"), "{error}");
+    assert!(!output.exists(), "no table is written");
+}
