@@ -224,6 +224,14 @@ pub fn write_typed(
     for field in fields.iter().filter(|field| field.many_values) {
         properties = properties.set_column_dictionary_enabled(ColumnPath::from(field.name.as_str()), false);
     }
+    // Numbers, dates and row numbers barely compress with Snappy (a
+    // dictionary already packs the repetitive ones), and every query would
+    // pay to decompress them: they are stored as they are. Text is compressed.
+    properties = properties.set_column_compression(ColumnPath::from(ROW_ID), Compression::UNCOMPRESSED);
+    for field in fields.iter().filter(|field| field.field_type != FieldType::String) {
+        properties =
+            properties.set_column_compression(ColumnPath::from(field.name.as_str()), Compression::UNCOMPRESSED);
+    }
     let properties = properties
         .set_compression(Compression::SNAPPY)
         .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
