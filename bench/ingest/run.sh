@@ -25,13 +25,18 @@ measure() {  # label, command...
     /usr/bin/time -f "$label: %e s wall, peak RSS %M KB" "$@" > /dev/null
 }
 echo "file: $file ($(du -h "$file" | cut -f1)), $(nproc) cores, $(date -u)"
-rm -rf "$work/data"
-"$CARGO_TARGET_DIR/release/datalab" --data-dir "$work/data" demo > /dev/null 2>&1
-measure "datalab import (analysis and Parquet)" "$CARGO_TARGET_DIR/release/datalab" --data-dir "$work/data" import "$file" --dataset bench --org secretaria-de-economia --json
-rm -f "$work/duckdb.parquet"
-measure "DuckDB read_csv -> Parquet" "$work/venv/bin/python" -c "
+# The machine is noisy: datalab and DuckDB take turns, RUNS times (3 unless
+# set), each datalab run into a fresh data folder, after a sync.
+for run in $(seq "${RUNS:-3}"); do
+    rm -rf "$work/data" "$work/duckdb.parquet"
+    "$CARGO_TARGET_DIR/release/datalab" --data-dir "$work/data" demo > /dev/null 2>&1
+    sync
+    measure "run $run: datalab import (analysis and Parquet)" "$CARGO_TARGET_DIR/release/datalab" --data-dir "$work/data" import "$file" --dataset bench --org secretaria-de-economia --json
+    sync
+    measure "run $run: DuckDB read_csv -> Parquet" "$work/venv/bin/python" -c "
 import duckdb
 duckdb.sql(\"COPY (SELECT * FROM read_csv('$file', encoding='latin-1')) TO '$work/duckdb.parquet' (FORMAT PARQUET)\")"
+done
 if [ "${WITH_SQLITE_UTILS:-0}" = 1 ]; then
     rm -f "$work/sqlite.db"
     measure "sqlite-utils insert --csv --detect-types" bash -c "iconv -f cp1252 -t utf-8 '$file' | '$work/venv/bin/sqlite-utils' insert '$work/sqlite.db' incidentes - --csv --detect-types"
