@@ -124,6 +124,8 @@ pub async fn run(state: &AppState, request: ImportRequest<'_>) -> anyhow::Result
             name: filename,
             encoding: request.encoding,
             format: Some(resource.format.clone()),
+            // The publisher's Table Schema, as the server's jobs apply it.
+            schema: resource.schema.clone(),
             ..Default::default()
         };
         let file = std::fs::File::open(&path)?;

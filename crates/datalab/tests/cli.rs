@@ -198,4 +198,25 @@ fn import_publishes_a_file_and_prints_its_analysis() {
     assert!(
         String::from_utf8_lossy(&again.stdout).contains("incidentes-importados: 300 filas, codificación windows-1252")
     );
+
+    // A publisher's Table Schema on the resource applies to the next import
+    // of its file, as it does to the server's jobs.
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let store = datalab_store::Store::open(&data.join("datalab.sqlite")).await.unwrap();
+        let mut dataset = store.dataset("incidentes-importados").await.unwrap();
+        dataset.resources[0].schema = Some(serde_json::json!({"fields": [{"name": "folio", "type": "string"}]}));
+        store.update_dataset(None, &dataset).await.unwrap();
+        store.close().await;
+    });
+    let output = datalab(&data)
+        .args(["import"])
+        .arg(&file)
+        .args(["--dataset", "incidentes-importados", "--json"])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let summary: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(summary["schema"]["fields"][0]["name"], "folio");
+    assert_eq!(summary["schema"]["fields"][0]["type"], "string", "the publisher's type, not the inferred integer");
+    assert_eq!(summary["schema"]["fields"][7]["type"], "integer", "fields it does not name are still inferred");
 }
