@@ -129,10 +129,10 @@ pub struct Table {
 pub struct TableInfo {
     pub schema: SchemaRef,
     pub rows: u64,
-    /// The footer with its page index, for reading chosen rows without
-    /// reading the footer again.
-    pub(crate) footer: parquet::arrow::arrow_reader::ArrowReaderMetadata,
 }
+
+/// Footers with a page index kept in memory at most (see [`QueryEngine::footer`]).
+const FOOTERS_KEPT: usize = 64;
 
 pub struct QueryEngine {
     /// Where the tables' Parquet files live: `<resource id>/<version>.parquet`, and `tmp/` while written.
@@ -146,6 +146,8 @@ pub struct QueryEngine {
     light: Arc<Semaphore>,
     settings: QuerySettings,
     infos: Mutex<HashMap<PathBuf, TableInfo>>,
+    /// Footers with their page index (see [`QueryEngine::footer`]).
+    footers: Mutex<HashMap<PathBuf, parquet::arrow::arrow_reader::ArrowReaderMetadata>>,
     providers: Arc<Providers>,
     searches: ResultCache<SearchResult>,
     pages: ResultCache<RowsPage>,
@@ -263,6 +265,7 @@ impl QueryEngine {
             pages: ResultCache::new(settings.result_cache_entries),
             settings,
             infos: Mutex::new(HashMap::new()),
+            footers: Mutex::new(HashMap::new()),
             providers: Arc::new(Providers::default()),
         })
     }
@@ -392,14 +395,11 @@ impl QueryEngine {
         }
         let file = std::fs::File::open(&table.path)
             .map_err(|error| QueryError::Failed(format!("cannot open the table: {error}")))?;
-        let options = parquet::arrow::arrow_reader::ArrowReaderOptions::new()
-            .with_page_index_policy(parquet::file::metadata::PageIndexPolicy::Optional);
-        let footer = parquet::arrow::arrow_reader::ArrowReaderMetadata::load(&file, options)
+        let builder = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
             .map_err(|error| QueryError::Failed(format!("cannot read the table: {error}")))?;
         let info = TableInfo {
-            schema: footer.schema().clone(),
-            rows: footer.metadata().file_metadata().num_rows().max(0) as u64,
-            footer,
+            schema: builder.schema().clone(),
+            rows: builder.metadata().file_metadata().num_rows().max(0) as u64,
         };
         let mut infos = self.infos.lock().expect("not poisoned");
         if infos.len() > 10_000 {
@@ -407,6 +407,27 @@ impl QueryEngine {
         }
         infos.insert(table.path.clone(), info.clone());
         Ok(info)
+    }
+
+    /// The table's footer with its page index (which grows with the
+    /// table: a few hundred kilobytes for a million rows), for reading
+    /// chosen rows; the last [`FOOTERS_KEPT`] are kept.
+    pub(crate) fn footer(&self, table: &Table) -> QueryResult<parquet::arrow::arrow_reader::ArrowReaderMetadata> {
+        if let Some(footer) = self.footers.lock().expect("not poisoned").get(&table.path) {
+            return Ok(footer.clone());
+        }
+        let file = std::fs::File::open(&table.path)
+            .map_err(|error| QueryError::Failed(format!("cannot open the table: {error}")))?;
+        let options = parquet::arrow::arrow_reader::ArrowReaderOptions::new()
+            .with_page_index_policy(parquet::file::metadata::PageIndexPolicy::Optional);
+        let footer = parquet::arrow::arrow_reader::ArrowReaderMetadata::load(&file, options)
+            .map_err(|error| QueryError::Failed(format!("cannot read the table: {error}")))?;
+        let mut footers = self.footers.lock().expect("not poisoned");
+        if footers.len() >= FOOTERS_KEPT {
+            footers.clear();
+        }
+        footers.insert(table.path.clone(), footer.clone());
+        Ok(footer)
     }
 
     /// Runs `work` on the query runtime under the time limit.

@@ -193,7 +193,7 @@ async fn collect_ids(frame: DataFrame) -> QueryResult<Vec<i64>> {
 /// the file does not number its rows so (then the caller reads them the
 /// usual way).
 fn rows_by_id(
-    info: &crate::TableInfo,
+    footer: parquet::arrow::arrow_reader::ArrowReaderMetadata,
     table: &Table,
     ids: &[i64],
     wanted: &[(String, DataType)],
@@ -206,7 +206,7 @@ fn rows_by_id(
     if ids.is_empty() {
         return Ok(Some(Vec::new()));
     }
-    let rows = info.rows as i64;
+    let rows = footer.metadata().file_metadata().num_rows();
     let mut positions: Vec<i64> = ids.to_vec();
     positions.sort_unstable();
     positions.dedup();
@@ -223,14 +223,14 @@ fn rows_by_id(
         selectors.push(RowSelector::select(1));
         next = row + 1;
     }
-    let schema = info.footer.schema();
+    let schema = footer.schema().clone();
     let Ok(id_index) = schema.index_of(ROW_ID) else { return Ok(None) };
     let mut indices = vec![id_index];
     for (name, _) in wanted {
         indices.push(schema.index_of(name).map_err(|error| failed(&error))?);
     }
     let file = std::fs::File::open(&table.path).map_err(|error| failed(&error))?;
-    let builder = ParquetRecordBatchReaderBuilder::new_with_metadata(file, info.footer.clone());
+    let builder = ParquetRecordBatchReaderBuilder::new_with_metadata(file, footer);
     let mask = ProjectionMask::roots(builder.parquet_schema(), indices);
     let reader = builder
         .with_projection(mask)
@@ -291,6 +291,12 @@ impl QueryEngine {
         let key = format!("{}|{request:?}", table.path.display());
         let info = self.info(&table)?;
         let compute = move || async move {
+            // Read before the query runs (off this engine): a sorted page may
+            // read its rows by position.
+            let footer = match (&request.sort, request.distinct, request.limit <= LATE_MAX_ROWS) {
+                (Some(_), false, true) => Some(self.footer(&table)?),
+                _ => None,
+            };
             let context = self.context();
             self.run(async move {
                 let mut frame = Self::frame(&context, &table).await?;
@@ -342,7 +348,7 @@ impl QueryEngine {
                     None => Vec::new(),
                 };
                 // A sorted page of a table with row numbers is read late (see below).
-                let late = !request.distinct
+                let late = footer.is_some()
                     && !order.is_empty()
                     && schema.field_with_name(ROW_ID).is_ok()
                     && request.limit <= LATE_MAX_ROWS;
@@ -389,7 +395,8 @@ impl QueryEngine {
                         .map(|field| (field.name().clone(), field.data_type().clone()))
                         .collect();
                     let ids = collect_ids(ids.limit(request.offset, Some(request.limit))?).await?;
-                    if let Some(records) = rows_by_id(&info, &table, &ids, &wanted)? {
+                    let footer = footer.expect("a late page has the footer");
+                    if let Some(records) = rows_by_id(footer, &table, &ids, &wanted)? {
                         return Ok(SearchResult::new(wanted, records, total, false));
                     }
                 }
