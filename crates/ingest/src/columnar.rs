@@ -2,7 +2,7 @@
 //!
 //! A column's type is only known once every value has been seen, so the
 //! column pass ([`crate::pass`]) sends each column's text (missing markers
-//! already turned into nulls) to an uncompressed *staging* Parquet file,
+//! already turned into nulls) to a *staging* file in Arrow's IPC format,
 //! written on its own thread. Once the types are decided, [`write_typed`]
 //! reads the staging file back batch by batch, converts each column to its
 //! Arrow type (a value that does not fit becomes null: the report already

@@ -224,20 +224,20 @@ pub(crate) struct ColumnPass {
     /// Batches the workers are done with, for the reading thread to refill.
     recycled: Receiver<Batch>,
     /// The batch being filled.
-    pub(crate) batch: Batch,
+    batch: Batch,
 }
 
 impl ColumnPass {
-    /// Starts the workers for `columns` columns, sharing them out evenly.
-    /// When `staging` is given (one part per worker, see
-    /// [`crate::columnar::Staging::create`]), each worker sends its
-    /// columns' text to it after every batch.
+    /// Starts `count` workers (see [`worker_count`]) for `columns` columns,
+    /// sharing them out evenly. When `staging` is given (one part per
+    /// worker, see [`crate::columnar::Staging::create`]), each worker sends
+    /// its columns' text to it after every batch.
     pub(crate) fn start(
         columns: usize,
+        count: usize,
         missing: Option<Vec<String>>,
         staging: Option<Vec<SyncSender<StagingPart>>>,
     ) -> Result<ColumnPass, IngestError> {
-        let count = worker_count(columns);
         let (recycle, recycled) = sync_channel::<Batch>(4);
         let mut parts = staging.map(|parts| parts.into_iter().map(Some).collect::<Vec<_>>());
         let mut workers = Vec::with_capacity(count);
@@ -311,32 +311,38 @@ impl ColumnPass {
     /// Runs the last rows, stops the workers and gives back every column, in order.
     pub(crate) fn finish(mut self) -> Result<Vec<Column>, IngestError> {
         let dispatched = self.dispatch();
-        let mut columns: Vec<(usize, Column)> = Vec::new();
-        for worker in &mut self.workers {
-            worker.sender = None;
-        }
-        for worker in &mut self.workers {
-            if let Some(handle) = worker.handle.take() {
-                columns.extend(handle.join().map_err(|_| IngestError::Parquet("the column pass panicked".into()))?);
-            }
-        }
+        let mut columns = self.stop()?;
         dispatched?;
         columns.sort_by_key(|(index, _)| *index);
         Ok(columns.into_iter().map(|(_, column)| column).collect())
+    }
+
+    /// Closes every worker's queue and waits for them: each gives back its
+    /// columns once the batches already queued are done.
+    fn stop(&mut self) -> Result<Vec<(usize, Column)>, IngestError> {
+        for worker in &mut self.workers {
+            worker.sender = None;
+        }
+        let mut columns = Vec::new();
+        let mut panicked = false;
+        for worker in &mut self.workers {
+            match worker.handle.take().map(JoinHandle::join) {
+                Some(Ok(share)) => columns.extend(share),
+                Some(Err(_)) => panicked = true,
+                None => {}
+            }
+        }
+        if panicked {
+            return Err(IngestError::Parquet("the column pass panicked".into()));
+        }
+        Ok(columns)
     }
 }
 
 impl Drop for ColumnPass {
     fn drop(&mut self) {
         // An abandoned pass stops its workers.
-        for worker in &mut self.workers {
-            worker.sender = None;
-        }
-        for worker in &mut self.workers {
-            if let Some(handle) = worker.handle.take() {
-                let _ = handle.join();
-            }
-        }
+        let _ = self.stop();
     }
 }
 

@@ -423,15 +423,15 @@ impl TableBuilder {
         }
         let staging_path = parquet.as_ref().map(|path| path.with_extension("staging.arrow"));
         let missing = schema.as_ref().and_then(|schema| schema.missing_values.clone());
-        let parts = super::pass::worker_count(labels.len());
+        let workers = crate::pass::worker_count(labels.len());
         let (staging, parts) = match &staging_path {
             Some(path) => {
-                let (staging, parts) = Staging::create(path, &labels, parts)?;
+                let (staging, parts) = Staging::create(path, &labels, workers)?;
                 (Some(staging), Some(parts))
             }
             None => (None, None),
         };
-        let pass = ColumnPass::start(labels.len(), missing.clone(), parts)?;
+        let pass = ColumnPass::start(labels.len(), workers, missing.clone(), parts)?;
         let given: Vec<Option<GivenField>> =
             labels.iter().map(|label| schema.as_ref().and_then(|schema| schema.fields.get(label).cloned())).collect();
         let unique_seen = given
@@ -560,7 +560,7 @@ impl TableBuilder {
                             "bytes inválidos para la codificación".into(),
                         );
                     }
-                    // Nulls and the profile are counted in the column pass (`stash`).
+                    // Nulls and the profile are counted in the column pass (`crate::pass`).
                     let in_key = self.key_columns.contains(&index);
                     if !in_key && self.given[index].is_none() {
                         continue;
