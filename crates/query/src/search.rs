@@ -291,8 +291,8 @@ impl QueryEngine {
         let key = format!("{}|{request:?}", table.path.display());
         let info = self.info(&table)?;
         let compute = move || async move {
-            // Read before the query runs (off this engine): a sorted page may
-            // read its rows by position.
+            // Read here: the query below runs on the query runtime, where the
+            // engine cannot be borrowed. A sorted page may read its rows by position.
             let footer = match (&request.sort, request.distinct, request.limit <= LATE_MAX_ROWS) {
                 (Some(_), false, true) => Some(self.footer(&table)?),
                 _ => None,
@@ -347,22 +347,22 @@ impl QueryEngine {
                     Some(sort) => parse_sort(&schema, sort)?,
                     None => Vec::new(),
                 };
+                let numbered = schema.field_with_name(ROW_ID).is_ok();
                 // A sorted page of a table with row numbers is read late (see below).
-                let late = footer.is_some()
-                    && !order.is_empty()
-                    && schema.field_with_name(ROW_ID).is_ok()
-                    && request.limit <= LATE_MAX_ROWS;
+                let late = footer.filter(|_| numbered && !order.is_empty());
                 if !request.distinct {
                     // Sorted before the projection: the sort column need not be among `fields`.
-                    order.push(ident(ROW_ID).sort(true, false));
-                    if schema.field_with_name(ROW_ID).is_err() {
-                        order.pop();
+                    if numbered {
+                        order.push(ident(ROW_ID).sort(true, false));
                     }
                     if !order.is_empty() {
                         frame = frame.sort(std::mem::take(&mut order))?;
                     }
                 }
-                let late_ids = if late { Some(frame.clone().select(vec![ident(ROW_ID)])?) } else { None };
+                let late = match late {
+                    Some(footer) => Some((footer, frame.clone().select(vec![ident(ROW_ID)])?)),
+                    None => None,
+                };
                 if let Some(fields) = &request.fields {
                     let mut wanted = Vec::new();
                     for name in fields {
@@ -384,7 +384,7 @@ impl QueryEngine {
                     (true, false) => Some(info.rows),
                     (true, true) => Some(frame.clone().count().await? as u64),
                 };
-                if let Some(ids) = late_ids {
+                if let Some((footer, ids)) = late {
                     // Late materialization: the sorted page's row numbers
                     // first, from the filter and sort columns only; then
                     // only those rows of every column, by their position.
@@ -395,7 +395,6 @@ impl QueryEngine {
                         .map(|field| (field.name().clone(), field.data_type().clone()))
                         .collect();
                     let ids = collect_ids(ids.limit(request.offset, Some(request.limit))?).await?;
-                    let footer = footer.expect("a late page has the footer");
                     if let Some(records) = rows_by_id(footer, &table, &ids, &wanted)? {
                         return Ok(SearchResult::new(wanted, records, total, false));
                     }
