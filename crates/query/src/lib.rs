@@ -22,6 +22,7 @@
 pub mod chart;
 pub mod export;
 pub mod filters;
+mod page;
 pub mod search;
 pub mod sql;
 pub mod values;
@@ -131,8 +132,51 @@ pub struct TableInfo {
     pub rows: u64,
 }
 
-/// Footers with a page index kept in memory at most (see [`QueryEngine::footer`]).
+/// Footers with a page index kept in memory at most (see [`Footers`]).
 const FOOTERS_KEPT: usize = 64;
+
+/// A table file read for chosen pages: its footer with the page index
+/// (which grows with the table: a few hundred kilobytes for a million
+/// rows), and the file mapped into memory, so a page is read where it lies
+/// instead of copied into a fresh buffer by a system call.
+#[derive(Clone)]
+pub(crate) struct MappedTable {
+    pub footer: parquet::arrow::arrow_reader::ArrowReaderMetadata,
+    pub bytes: bytes::Bytes,
+}
+
+/// The tables read for chosen pages; the last [`FOOTERS_KEPT`] are kept.
+#[derive(Default)]
+pub(crate) struct Footers(Mutex<HashMap<PathBuf, MappedTable>>);
+
+impl Footers {
+    /// The table file at `path`, mapped and its footer read on first use.
+    /// Called on the query runtime: a burst of first requests does not
+    /// hold up the web server's threads.
+    pub(crate) fn get(&self, path: &Path) -> QueryResult<MappedTable> {
+        if let Some(mapped) = self.0.lock().expect("not poisoned").get(path) {
+            return Ok(mapped.clone());
+        }
+        let failed = |error: &dyn std::fmt::Display| QueryError::Failed(format!("cannot read the table: {error}"));
+        let file = std::fs::File::open(path).map_err(|error| failed(&error))?;
+        // SAFETY: a table file is never written once published: ingestion
+        // writes it under `tmp/` and renames it into place, and an old
+        // version is only ever unlinked, which leaves a mapping intact.
+        let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|error| failed(&error))?;
+        let bytes = bytes::Bytes::from_owner(map);
+        let options = parquet::arrow::arrow_reader::ArrowReaderOptions::new()
+            .with_page_index_policy(parquet::file::metadata::PageIndexPolicy::Optional);
+        let footer =
+            parquet::arrow::arrow_reader::ArrowReaderMetadata::load(&bytes, options).map_err(|error| failed(&error))?;
+        let mapped = MappedTable { footer, bytes };
+        let mut footers = self.0.lock().expect("not poisoned");
+        if footers.len() >= FOOTERS_KEPT {
+            footers.clear();
+        }
+        footers.insert(path.to_path_buf(), mapped.clone());
+        Ok(mapped)
+    }
+}
 
 pub struct QueryEngine {
     /// Where the tables' Parquet files live: `<resource id>/<version>.parquet`, and `tmp/` while written.
@@ -146,8 +190,7 @@ pub struct QueryEngine {
     light: Arc<Semaphore>,
     settings: QuerySettings,
     infos: Mutex<HashMap<PathBuf, TableInfo>>,
-    /// Footers with their page index (see [`QueryEngine::footer`]).
-    footers: Mutex<HashMap<PathBuf, parquet::arrow::arrow_reader::ArrowReaderMetadata>>,
+    footers: Arc<Footers>,
     providers: Arc<Providers>,
     searches: ResultCache<SearchResult>,
     pages: ResultCache<RowsPage>,
@@ -265,7 +308,7 @@ impl QueryEngine {
             pages: ResultCache::new(settings.result_cache_entries),
             settings,
             infos: Mutex::new(HashMap::new()),
-            footers: Mutex::new(HashMap::new()),
+            footers: Arc::new(Footers::default()),
             providers: Arc::new(Providers::default()),
         })
     }
@@ -407,27 +450,6 @@ impl QueryEngine {
         }
         infos.insert(table.path.clone(), info.clone());
         Ok(info)
-    }
-
-    /// The table's footer with its page index (which grows with the
-    /// table: a few hundred kilobytes for a million rows), for reading
-    /// chosen rows; the last [`FOOTERS_KEPT`] are kept.
-    pub(crate) fn footer(&self, table: &Table) -> QueryResult<parquet::arrow::arrow_reader::ArrowReaderMetadata> {
-        if let Some(footer) = self.footers.lock().expect("not poisoned").get(&table.path) {
-            return Ok(footer.clone());
-        }
-        let file = std::fs::File::open(&table.path)
-            .map_err(|error| QueryError::Failed(format!("cannot open the table: {error}")))?;
-        let options = parquet::arrow::arrow_reader::ArrowReaderOptions::new()
-            .with_page_index_policy(parquet::file::metadata::PageIndexPolicy::Optional);
-        let footer = parquet::arrow::arrow_reader::ArrowReaderMetadata::load(&file, options)
-            .map_err(|error| QueryError::Failed(format!("cannot read the table: {error}")))?;
-        let mut footers = self.footers.lock().expect("not poisoned");
-        if footers.len() >= FOOTERS_KEPT {
-            footers.clear();
-        }
-        footers.insert(table.path.clone(), footer.clone());
-        Ok(footer)
     }
 
     /// Runs `work` on the query runtime under the time limit.

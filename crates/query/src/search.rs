@@ -6,14 +6,16 @@ use arrow::datatypes::{DataType, Schema};
 use datafusion::execution::SendableRecordBatchStream;
 use datafusion::functions::string::expr_fn::lower;
 use datafusion::functions::unicode::expr_fn::translate;
-use datafusion::logical_expr::Expr;
+use datafusion::logical_expr::{Expr, SortExpr};
 use datafusion::prelude::{DataFrame, ident, lit};
+use datafusion::scalar::ScalarValue;
 use futures_util::StreamExt;
 use serde_json::{Map, Value};
 
 use crate::filters::{batch_rows, field};
+use crate::page::{self, Condition, SortKey};
 use crate::values::{is_text, json_text, literal};
-use crate::{QueryEngine, QueryError, QueryResult, ROW_ID, Table};
+use crate::{MappedTable, QueryEngine, QueryError, QueryResult, ROW_ID, Table};
 
 /// CKAN's largest `limit`.
 pub const MAX_LIMIT: usize = 32_000;
@@ -192,12 +194,7 @@ async fn collect_ids(frame: DataFrame) -> QueryResult<Vec<i64>> {
 /// the pages holding one of them are read, by the page index. `None` when
 /// the file does not number its rows so (then the caller reads them the
 /// usual way).
-fn rows_by_id(
-    footer: parquet::arrow::arrow_reader::ArrowReaderMetadata,
-    table: &Table,
-    ids: &[i64],
-    wanted: &[(String, DataType)],
-) -> QueryResult<Option<Vec<Vec<Value>>>> {
+fn rows_by_id(table: MappedTable, ids: &[i64], wanted: &[(String, DataType)]) -> QueryResult<Option<Vec<Vec<Value>>>> {
     use arrow::array::{AsArray, UInt32Array};
     use parquet::arrow::ProjectionMask;
     use parquet::arrow::arrow_reader::{ParquetRecordBatchReaderBuilder, RowSelection, RowSelector};
@@ -206,6 +203,7 @@ fn rows_by_id(
     if ids.is_empty() {
         return Ok(Some(Vec::new()));
     }
+    let MappedTable { footer, bytes } = table;
     let rows = footer.metadata().file_metadata().num_rows();
     let mut positions: Vec<i64> = ids.to_vec();
     positions.sort_unstable();
@@ -229,8 +227,7 @@ fn rows_by_id(
     for (name, _) in wanted {
         indices.push(schema.index_of(name).map_err(|error| failed(&error))?);
     }
-    let file = std::fs::File::open(&table.path).map_err(|error| failed(&error))?;
-    let builder = ParquetRecordBatchReaderBuilder::new_with_metadata(file, footer);
+    let builder = ParquetRecordBatchReaderBuilder::new_with_metadata(bytes, footer);
     let mask = ProjectionMask::roots(builder.parquet_schema(), indices);
     let reader = builder
         .with_projection(mask)
@@ -263,7 +260,12 @@ fn rows_by_id(
 }
 
 /// Parses CKAN's `sort`: "col", "col desc", "\"Col name\" asc, other".
-pub fn parse_sort(schema: &Schema, sort: &str) -> QueryResult<Vec<datafusion::logical_expr::SortExpr>> {
+pub fn parse_sort(schema: &Schema, sort: &str) -> QueryResult<Vec<SortExpr>> {
+    Ok(sort_keys(schema, sort)?.iter().map(|key| ident(&key.column).sort(!key.descending, false)).collect())
+}
+
+/// CKAN's `sort` as the columns (by their names in the table) and directions.
+pub(crate) fn sort_keys(schema: &Schema, sort: &str) -> QueryResult<Vec<SortKey>> {
     let mut order = Vec::new();
     for part in sort.split(',').map(str::trim).filter(|part| !part.is_empty()) {
         let (name, direction) = match part.rsplit_once(char::is_whitespace) {
@@ -277,7 +279,7 @@ pub fn parse_sort(schema: &Schema, sort: &str) -> QueryResult<Vec<datafusion::lo
             .map_err(|_| QueryError::invalid("sort", format!("field \"{name}\" not in table")))?
             .name()
             .clone();
-        order.push(ident(column).sort(direction == "asc", false));
+        order.push(SortKey { column, descending: direction == "desc" });
     }
     Ok(order)
 }
@@ -291,42 +293,45 @@ impl QueryEngine {
         let key = format!("{}|{request:?}", table.path.display());
         let info = self.info(&table)?;
         let compute = move || async move {
-            // Read here: the query below runs on the query runtime, where the
-            // engine cannot be borrowed. A sorted page may read its rows by position.
-            let footer = match (&request.sort, request.distinct, request.limit <= LATE_MAX_ROWS) {
-                (Some(_), false, true) => Some(self.footer(&table)?),
-                _ => None,
-            };
             let context = self.context();
+            let footers = self.footers.clone();
+            let time_limit = self.settings.time_limit;
             self.run(async move {
                 let mut frame = Self::frame(&context, &table).await?;
                 let schema = frame.schema().as_arrow().clone();
                 let mut filtered = false;
+                // The filters again, for the one-pass page (see `page`).
+                let mut conditions = Vec::new();
                 for (name, value) in &request.filters {
                     let field = field(&schema, name)
                         .map_err(|_| QueryError::invalid("filters", format!("field \"{name}\" not in table")))?;
-                    let typed = |value: &Value| -> QueryResult<Expr> {
+                    let typed = |value: &Value| -> QueryResult<ScalarValue> {
                         let text = json_text(value)
                             .ok_or_else(|| QueryError::invalid("filters", format!("invalid value for \"{name}\"")))?;
-                        literal(field, &text)
-                            .map(lit)
-                            .map_err(|error| QueryError::invalid("filters", error.to_string()))
+                        literal(field, &text).map_err(|error| QueryError::invalid("filters", error.to_string()))
                     };
-                    let predicate = match value {
+                    let (predicate, condition) = match value {
                         Value::Array(values) => {
-                            ident(field.name()).in_list(values.iter().map(typed).collect::<QueryResult<_>>()?, false)
+                            let values = values.iter().map(typed).collect::<QueryResult<Vec<_>>>()?;
+                            let listed = values.iter().cloned().map(lit).collect();
+                            (ident(field.name()).in_list(listed, false), Condition::AnyOf(values))
                         }
-                        Value::Null => ident(field.name()).is_null(),
-                        value => ident(field.name()).eq(typed(value)?),
+                        Value::Null => (ident(field.name()).is_null(), Condition::Null),
+                        value => {
+                            let value = typed(value)?;
+                            (ident(field.name()).eq(lit(value.clone())), Condition::AnyOf(vec![value]))
+                        }
                     };
+                    conditions.push((field.name().clone(), condition));
                     frame = frame.filter(predicate)?;
                     filtered = true;
                 }
+                let mut searched = false;
                 match &request.q {
                     Some(Value::String(text)) if !text.trim().is_empty() => {
                         if let Some(predicate) = full_text(&schema, text, None)? {
                             frame = frame.filter(predicate)?;
-                            filtered = true;
+                            searched = true;
                         }
                     }
                     Some(Value::Object(per_field)) => {
@@ -336,20 +341,27 @@ impl QueryEngine {
                                 .map_err(|_| QueryError::invalid("q", format!("field \"{name}\" not in table")))?;
                             if let Some(predicate) = predicate {
                                 frame = frame.filter(predicate)?;
-                                filtered = true;
+                                searched = true;
                             }
                         }
                     }
                     Some(Value::String(_)) | None | Some(Value::Null) => {}
                     Some(_) => return Err(QueryError::invalid("q", "must be text or an object of field → text")),
                 }
-                let mut order = match &request.sort {
-                    Some(sort) => parse_sort(&schema, sort)?,
+                filtered |= searched;
+                let sort = match &request.sort {
+                    Some(sort) => sort_keys(&schema, sort)?,
                     None => Vec::new(),
                 };
+                let mut order: Vec<SortExpr> =
+                    sort.iter().map(|key| ident(&key.column).sort(!key.descending, false)).collect();
                 let numbered = schema.field_with_name(ROW_ID).is_ok();
-                // A sorted page of a table with row numbers is read late (see below).
-                let late = footer.filter(|_| numbered && !order.is_empty());
+                // A sorted or filtered page of a table with row numbers is
+                // found by row number first, then read (see below).
+                let late = numbered
+                    && !request.distinct
+                    && request.limit <= LATE_MAX_ROWS
+                    && (!order.is_empty() || (filtered && !searched));
                 if !request.distinct {
                     // Sorted before the projection: the sort column need not be among `fields`.
                     if numbered {
@@ -359,10 +371,7 @@ impl QueryEngine {
                         frame = frame.sort(std::mem::take(&mut order))?;
                     }
                 }
-                let late = match late {
-                    Some(footer) => Some((footer, frame.clone().select(vec![ident(ROW_ID)])?)),
-                    None => None,
-                };
+                let ids = if late { Some(frame.clone().select(vec![ident(ROW_ID)])?) } else { None };
                 if let Some(fields) = &request.fields {
                     let mut wanted = Vec::new();
                     for name in fields {
@@ -379,26 +388,42 @@ impl QueryEngine {
                         frame = frame.sort(order)?;
                     }
                 }
-                let total = match (request.include_total, filtered) {
-                    (false, _) => None,
-                    (true, false) => Some(info.rows),
-                    (true, true) => Some(frame.clone().count().await? as u64),
+                let total = async |frame: &DataFrame, counted: Option<u64>| -> QueryResult<Option<u64>> {
+                    Ok(match (request.include_total, filtered, counted) {
+                        (false, _, _) => None,
+                        (true, false, _) => Some(info.rows),
+                        (true, true, Some(counted)) => Some(counted),
+                        (true, true, None) => Some(frame.clone().count().await? as u64),
+                    })
                 };
-                if let Some((footer, ids)) = late {
-                    // Late materialization: the sorted page's row numbers
-                    // first, from the filter and sort columns only; then
-                    // only those rows of every column, by their position.
+                if let Some(ids) = ids {
+                    // Late materialization: the page's row numbers first,
+                    // from the filter and sort columns only (in one pass
+                    // with the count, when only filters and sorts are
+                    // asked); then only those rows of every column, by
+                    // their position.
+                    let mapped = footers.get(&table.path)?;
                     let wanted: Vec<(String, DataType)> = frame
                         .schema()
                         .fields()
                         .iter()
                         .map(|field| (field.name().clone(), field.data_type().clone()))
                         .collect();
-                    let ids = collect_ids(ids.limit(request.offset, Some(request.limit))?).await?;
-                    if let Some(records) = rows_by_id(footer, &table, &ids, &wanted)? {
-                        return Ok(SearchResult::new(wanted, records, total, false));
+                    let quick = match searched {
+                        false => {
+                            page::page_ids(&mapped, &conditions, &sort, request.offset, request.limit, time_limit)?
+                        }
+                        true => None,
+                    };
+                    let (ids, counted) = match quick {
+                        Some((ids, counted)) => (ids, Some(counted)),
+                        None => (collect_ids(ids.limit(request.offset, Some(request.limit))?).await?, None),
+                    };
+                    if let Some(records) = rows_by_id(mapped, &ids, &wanted)? {
+                        return Ok(SearchResult::new(wanted, records, total(&frame, counted).await?, false));
                     }
                 }
+                let total = total(&frame, None).await?;
                 frame = frame.limit(request.offset, Some(request.limit))?;
                 let (fields, records) = collect_rows(frame.execute_stream().await?, request.limit).await?;
                 Ok(SearchResult::new(fields, records, total, false))

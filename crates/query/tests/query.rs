@@ -301,35 +301,121 @@ async fn charts_and_maps_summarise_the_filtered_rows() {
     assert!(engine.map(fixture.table.clone(), RowsRequest::default(), 2).await.unwrap().is_none(), "no coordinates");
 }
 
-/// A sorted page is read late (row numbers first, then only those rows):
-/// it must give exactly the rows, values, types and order the whole query
-/// gives. Pages over 1,000 rows take the whole query, so the two compare.
+/// A sorted or filtered page is read late (row numbers first, then only
+/// those rows; with filters and sorts only, the row numbers and the count
+/// come from one pass over the file): it must give exactly the rows,
+/// values, types, order and count the whole query gives. Pages over 1,000
+/// rows take the whole query, so the two compare.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sorted_pages_read_late_match_the_whole_query() {
     let fixture = fixture();
     let engine = engine();
+    let fields = |names: &[&str]| Some(names.iter().map(|name| name.to_string()).collect::<Vec<_>>());
     let cases = [
-        (json!({}), "monto desc", None, 0),
-        (json!({}), "municipio desc, nota", None, 37),
-        (json!({"municipio": "Apodaca"}), "nota desc", Some(vec!["nota".to_string(), "monto".to_string()]), 5),
-        (json!({"vehiculos": [1, 2]}), "fecha, monto desc", Some(vec!["fecha".to_string(), "_id".to_string()]), 0),
-        (json!({}), "folio desc", None, 990),
+        (json!({}), Some("monto desc"), None, 0, 40),
+        (json!({}), Some("municipio desc, nota"), None, 37, 40),
+        (json!({"municipio": "Apodaca"}), Some("nota desc"), fields(&["nota", "monto"]), 5, 40),
+        (json!({"vehiculos": [1, 2]}), Some("fecha, monto desc"), fields(&["fecha", "_id"]), 0, 40),
+        (json!({}), Some("folio desc"), None, 990, 10),
+        // Filters alone: the page in file order.
+        (json!({"municipio": "Apodaca"}), None, None, 0, 40),
+        (json!({"municipio": ["Guadalupe", "San Nicolás de los Garza"]}), None, fields(&["folio"]), 230, 40),
+        // No value, a date, a number, a filtered column also sorted on.
+        (json!({"nota": null}), Some("monto desc"), None, 3, 40),
+        (json!({"fecha": "2024-01-05", "municipio": "Monterrey"}), Some("vehiculos desc"), None, 0, 36),
+        (json!({"vehiculos": 3}), Some("monto"), None, 0, 40),
+        (json!({"municipio": ["Apodaca", "Monterrey"]}), Some("municipio desc, monto desc"), None, 240, 40),
+        // Nothing matches; a page past the end.
+        (json!({"municipio": "Linares"}), Some("monto"), None, 0, 0),
+        (json!({"municipio": "Apodaca"}), Some("monto"), None, 245, 5),
+        (json!({"municipio": "Apodaca"}), Some("monto"), None, 400, 0),
     ];
-    for (filters, sort, fields, offset) in cases {
+    for (filters, sort, fields, offset, length) in cases {
         let request = |limit: usize| SearchRequest {
             filters: serde_json::from_value(filters.clone()).unwrap(),
-            sort: Some(sort.into()),
+            sort: sort.map(str::to_string),
             fields: fields.clone(),
             limit,
             offset,
             ..Default::default()
         };
+        let case = format!("{filters} sorted by {sort:?} from {offset}");
         let late = engine.search(fixture.table.clone(), request(40)).await.unwrap();
         let whole = engine.search(fixture.table.clone(), request(1_001)).await.unwrap();
-        assert_eq!(late.fields, whole.fields, "{sort}");
-        assert_eq!(late.total, whole.total, "{sort}");
+        assert_eq!(late.fields, whole.fields, "{case}");
+        assert_eq!(late.total, whole.total, "{case}");
         let expected: Vec<_> = whole.records.iter().take(40).cloned().collect();
-        assert_eq!(late.records, expected, "{sort} from {offset}");
-        assert!(!late.records.is_empty(), "{sort}");
+        assert_eq!(late.records, expected, "{case}");
+        assert_eq!(late.records.len(), length, "{case}");
+    }
+}
+
+/// The one-pass page over a table of many row groups and pages, where
+/// matches run into the tens of thousands: the same rows, order and count
+/// as the whole query, with nulls, ties and a dictionary-encoded filter
+/// column.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_pass_pages_match_the_whole_query_across_row_groups() {
+    use std::sync::Arc;
+
+    use arrow::array::{Date32Array, Float64Array, Int64Array, RecordBatch, StringArray};
+    use arrow::datatypes::{DataType, Field, Schema};
+
+    let directory = tempfile::tempdir().unwrap();
+    let path = directory.path().join("grande.parquet");
+    let rows = 150_000i64;
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("_id", DataType::Int64, false),
+        Field::new("grupo", DataType::Utf8, true),
+        Field::new("valor", DataType::Float64, true),
+        Field::new("fecha", DataType::Date32, true),
+    ]));
+    let grupos = ["norte", "sur", "centro", "oriente", "poniente"];
+    let batch = RecordBatch::try_new(
+        schema.clone(),
+        vec![
+            Arc::new(Int64Array::from_iter_values(1..=rows)),
+            Arc::new(StringArray::from_iter((1..=rows).map(|id| (id % 97 != 0).then(|| grupos[(id % 5) as usize])))),
+            Arc::new(Float64Array::from_iter((1..=rows).map(|id| (id % 13 != 0).then_some((id * 7919 % 1000) as f64)))),
+            Arc::new(Date32Array::from_iter((1..=rows).map(|id| Some(19_000 + (id % 400) as i32)))),
+        ],
+    )
+    .unwrap();
+    let properties = parquet::file::properties::WriterProperties::builder()
+        .set_max_row_group_row_count(Some(16_384))
+        .set_data_page_row_count_limit(1_024)
+        .build();
+    let mut writer =
+        parquet::arrow::ArrowWriter::try_new(std::fs::File::create(&path).unwrap(), schema, Some(properties)).unwrap();
+    writer.write(&batch).unwrap();
+    writer.close().unwrap();
+    let table = Table { name: "33333333-3333-4333-8333-333333333333".into(), path };
+
+    let engine = engine();
+    let cases = [
+        (json!({"grupo": "sur"}), Some("valor desc"), 0),
+        (json!({"grupo": ["norte", "centro", "oriente", "poniente"]}), Some("valor, fecha desc"), 700),
+        (json!({"grupo": null}), Some("fecha"), 10),
+        (json!({}), Some("valor desc, grupo"), 960),
+        (json!({"grupo": ["sur", "norte"]}), None, 900),
+        (json!({"valor": 500}), Some("fecha desc, grupo"), 0),
+    ];
+    for (filters, sort, offset) in cases {
+        let request = |limit: usize| SearchRequest {
+            filters: serde_json::from_value(filters.clone()).unwrap(),
+            sort: sort.map(str::to_string),
+            limit,
+            offset,
+            ..Default::default()
+        };
+        let case = format!("{filters} sorted by {sort:?} from {offset}");
+        let page = engine.search(table.clone(), request(40)).await.unwrap();
+        let whole = engine.search(table.clone(), request(1_001)).await.unwrap();
+        assert_eq!(page.fields, whole.fields, "{case}");
+        assert_eq!(page.total, whole.total, "{case}");
+        assert!(page.total.unwrap() > 40, "{case}");
+        let expected: Vec<_> = whole.records.iter().take(40).cloned().collect();
+        assert_eq!(page.records, expected, "{case}");
+        assert_eq!(page.records.len(), 40, "{case}");
     }
 }
