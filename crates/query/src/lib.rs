@@ -22,6 +22,7 @@
 pub mod chart;
 pub mod export;
 pub mod filters;
+mod functions;
 mod page;
 pub mod search;
 pub mod sql;
@@ -386,7 +387,9 @@ impl QueryEngine {
         options.execution.parquet.pushdown_filters = true;
         options.execution.parquet.reorder_filters = true;
         let config = config.with_extension(self.providers.clone());
-        SessionContext::new_with_config_rt(config, self.datafusion.clone())
+        let context = SessionContext::new_with_config_rt(config, self.datafusion.clone());
+        context.register_udf(functions::DatePart::udf());
+        context
     }
 
     async fn frame(context: &SessionContext, table: &Table) -> QueryResult<DataFrame> {

@@ -187,6 +187,15 @@ async fn guarded_sql_joins_resources_and_refuses_the_rest() {
     assert_eq!(result.records[0][0], json!("Apodaca"));
     assert_eq!(result.records[0][1], json!(250));
 
+    // Years, months and days of a date column (a fast path of `date_part`), by every spelling.
+    let sql = format!(
+        "SELECT date_part('year', fecha) AS y, extract(month FROM fecha) AS m, datepart('day', fecha) AS d, \
+         date_part('dow', fecha) AS w, count(*) AS n FROM \"{}\" GROUP BY 1, 2, 3, 4 ORDER BY d DESC LIMIT 1",
+        fixture.table.name
+    );
+    let result = engine.sql(sql, vec![fixture.table.clone()]).await.unwrap();
+    assert_eq!(result.records, vec![vec![json!(2024), json!(1), json!(28), json!(0), json!(35)]]);
+
     let sql = format!("SELECT * FROM \"{}\"", fixture.other.name);
     let error = engine.sql(sql, vec![fixture.table.clone()]).await.unwrap_err();
     assert!(matches!(error, QueryError::Refused(_)), "an unresolved table is refused");
