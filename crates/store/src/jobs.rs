@@ -185,25 +185,18 @@ impl Store {
         rows.iter().map(crate::datasets::resource_from_row).collect()
     }
 
-    /// Queues a job again after an attempt failed in a way that may pass,
-    /// with the failure as its note until the next attempt ends.
-    pub async fn retry_job(&self, id: Uuid, note: &str) -> StoreResult<()> {
-        sqlx::query("UPDATE ingest_jobs SET status = 'queued', error = $2, updated = $3 WHERE id = $1")
-            .bind(id.to_string())
-            .bind(note)
-            .bind(format_time(now()))
-            .execute(&self.writer)
-            .await?;
-        Ok(())
-    }
-
-    /// Puts an interrupted job back in the queue.
-    pub async fn requeue_job(&self, id: Uuid) -> StoreResult<()> {
-        sqlx::query("UPDATE ingest_jobs SET status = 'queued', updated = $2 WHERE id = $1")
-            .bind(id.to_string())
-            .bind(format_time(now()))
-            .execute(&self.writer)
-            .await?;
+    /// Puts a job back in the queue: one a stop interrupted, or one whose
+    /// attempt failed and will be tried again, with `note` (the failure)
+    /// shown meanwhile.
+    pub async fn requeue_job(&self, id: Uuid, note: Option<&str>) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE ingest_jobs SET status = 'queued', error = COALESCE($2, error), updated = $3 WHERE id = $1",
+        )
+        .bind(id.to_string())
+        .bind(note)
+        .bind(format_time(now()))
+        .execute(&self.writer)
+        .await?;
         Ok(())
     }
 }

@@ -491,18 +491,22 @@ fn enqueue(state: AppState, resource: Resource) {
 /// [`MAX_JOB_ATTEMPTS`] attempts in all (a restart's count too); meanwhile
 /// the job is queued again with the failure as its note.
 async fn run_job(state: AppState, job: datalab_store::Job) {
-    let _slot = state.ingest_slots.clone().acquire_owned().await.expect("the semaphore is never closed");
     let resource_id = job.resource_id;
     let mut attempts = job.attempts;
     let mut delay = JOB_RETRY_DELAY;
     let outcome = loop {
         attempts += 1;
-        match run_job_inner(&state, &job, attempts).await {
+        // The slot is held for one attempt: while a failed job waits to try
+        // again, the next queued analysis runs.
+        let slot = state.ingest_slots.clone().acquire_owned().await.expect("the semaphore is never closed");
+        let attempt = run_job_inner(&state, &job, attempts).await;
+        drop(slot);
+        match attempt {
             Ok(()) => break Ok(()),
             Err(failure) if failure.transient && attempts < MAX_JOB_ATTEMPTS => {
                 tracing::warn!(error = %failure.message, %resource_id, attempts, "analysis failed; trying again");
                 let note = format!("attempt {attempts} failed, trying again: {}", failure.message);
-                if let Err(error) = state.store.retry_job(job.id, &note).await {
+                if let Err(error) = state.store.requeue_job(job.id, Some(&note)).await {
                     tracing::error!(%error, %resource_id, "cannot record a failed attempt");
                 }
                 tokio::time::sleep(delay).await;
@@ -524,6 +528,8 @@ async fn run_job(state: AppState, job: datalab_store::Job) {
 
 /// Attempt number `attempt` (from 1) at a job.
 async fn run_job_inner(state: &AppState, job: &datalab_store::Job, attempt: i64) -> Result<(), JobFailure> {
+    // Counted first, so the stored attempts are the ones made, whatever stops this one.
+    state.store.start_job(job.id).await.map_err(JobFailure::transient)?;
     let resource = match state.store.resource(job.resource_id).await {
         Ok(resource) => resource,
         Err(datalab_store::StoreError::NotFound) => return Err(JobFailure::lasting("the resource was deleted")),
@@ -535,7 +541,6 @@ async fn run_job_inner(state: &AppState, job: &datalab_store::Job, attempt: i64)
     let ResourceLocation::Upload { storage_key, filename } = &resource.location else {
         return Err(JobFailure::lasting("the resource is no longer an uploaded file"));
     };
-    state.store.start_job(job.id).await.map_err(JobFailure::transient)?;
     let reader = state.files.open(storage_key, None).await.map_err(JobFailure::transient)?;
     let bytes = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let counted = {
@@ -706,7 +711,7 @@ pub async fn resume_analyses(state: &AppState) -> Result<usize, AppError> {
             state.store.finish_job(job.id, Err(&error)).await?;
             continue;
         }
-        state.store.requeue_job(job.id).await?;
+        state.store.requeue_job(job.id, None).await?;
         tokio::spawn(run_job(state.clone(), job));
         started += 1;
     }
