@@ -132,8 +132,8 @@ impl ScalarUDFImpl for DatePart {
 #[cfg(test)]
 mod tests {
     use arrow::array::Date32Array;
-    use datafusion::common::ScalarValue;
     use arrow::datatypes::Field as ArrowField;
+    use datafusion::common::ScalarValue;
 
     use super::*;
 
