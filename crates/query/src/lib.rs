@@ -151,6 +151,11 @@ pub(crate) struct MappedTable {
 pub(crate) struct Footers(Mutex<HashMap<PathBuf, MappedTable>>);
 
 impl Footers {
+    /// Lets go of the file at `path` (it is being deleted).
+    pub(crate) fn forget(&self, path: &Path) {
+        self.0.lock().expect("not poisoned").remove(path);
+    }
+
     /// The table file at `path`, mapped and its footer read on first use.
     /// Called on the query runtime: a burst of first requests does not
     /// hold up the web server's threads.
@@ -356,6 +361,8 @@ impl QueryEngine {
         for entry in entries.flatten() {
             let key = format!("{resource}/{}", entry.file_name().to_string_lossy());
             if !current.contains(&key.as_str()) {
+                // A mapped file's disk space is freed only once its mapping goes.
+                self.footers.forget(&entry.path());
                 let _ = std::fs::remove_file(entry.path());
             }
         }
@@ -489,4 +496,41 @@ impl Drop for AbortOnDrop {
 
 fn path_text(path: &Path) -> QueryResult<&str> {
     path.to_str().ok_or_else(|| QueryError::Failed("the table's path is not UTF-8".into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A version that is replaced lets go of its mapping before it is
+    /// deleted: a mapped file's disk space is not freed while mapped.
+    #[test]
+    fn replaced_versions_are_unmapped() {
+        use arrow::array::{Int64Array, RecordBatch};
+        use arrow::datatypes::{DataType, Field, Schema};
+
+        let directory = tempfile::tempdir().unwrap();
+        let engine = QueryEngine::new(directory.path(), QuerySettings::default()).unwrap();
+        let resource = uuid::Uuid::new_v4();
+        let mut keys = Vec::new();
+        for _ in 0..2 {
+            let written = engine.new_table_path();
+            let schema = Arc::new(Schema::new(vec![Field::new(ROW_ID, DataType::Int64, false)]));
+            let batch = RecordBatch::try_new(schema.clone(), vec![Arc::new(Int64Array::from(vec![1, 2, 3]))]).unwrap();
+            let mut writer =
+                parquet::arrow::ArrowWriter::try_new(std::fs::File::create(&written).unwrap(), schema, None).unwrap();
+            writer.write(&batch).unwrap();
+            writer.close().unwrap();
+            keys.push(engine.publish(&written, resource).unwrap());
+        }
+        let old = engine.table("t", &keys[0]).unwrap();
+        let new = engine.table("t", &keys[1]).unwrap();
+        assert_eq!(engine.footers.get(&old.path).unwrap().footer.metadata().file_metadata().num_rows(), 3);
+        engine.footers.get(&new.path).unwrap();
+
+        engine.remove_other_versions(resource, &[keys[1].as_str()]);
+        let kept = engine.footers.0.lock().unwrap();
+        assert!(!kept.contains_key(&old.path) && !old.path.exists(), "the old version is unmapped and deleted");
+        assert!(kept.contains_key(&new.path) && new.path.exists());
+    }
 }
