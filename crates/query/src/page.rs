@@ -52,6 +52,10 @@ pub(crate) struct SortKey {
 
 /// Rows kept before the candidates are cut down to the page again.
 const PENDING_ROWS: usize = 65_536;
+/// Deepest row (offset plus limit) this path finds: its candidates are held
+/// in memory, so a page further in goes to DataFusion, whose sort keeps to
+/// the query's memory limit.
+const DEEPEST_ROW: usize = 100_000;
 
 /// The row numbers of rows `skip..skip + take` of the rows passing every
 /// filter, in the order of `sort` (then `_id`), and how many rows pass.
@@ -65,6 +69,10 @@ pub(crate) fn page_ids(
     time_limit: Duration,
 ) -> QueryResult<Option<(Vec<i64>, u64)>> {
     let deadline = Instant::now() + time_limit;
+    let wanted = skip.saturating_add(take);
+    if wanted > DEEPEST_ROW {
+        return Ok(None);
+    }
     let failed = |error: &dyn std::fmt::Display| QueryError::Failed(format!("cannot read the table: {error}"));
     let footer = &table.footer;
     let schema = footer.schema().clone();
@@ -131,7 +139,6 @@ pub(crate) fn page_ids(
         .map(|(key, column)| (position(*column), SortOptions { descending: key.descending, nulls_first: false }))
         .chain(std::iter::once((position(id_index), SortOptions { descending: false, nulls_first: false })))
         .collect();
-    let wanted = skip + take;
     let mut count = 0u64;
     let mut best: Option<RecordBatch> = None;
     let mut pending: Vec<RecordBatch> = Vec::new();

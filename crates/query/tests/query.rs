@@ -408,6 +408,9 @@ async fn one_pass_pages_match_the_whole_query_across_row_groups() {
         (json!({}), Some("valor desc, grupo"), 960),
         (json!({"grupo": ["sur", "norte"]}), None, 900),
         (json!({"valor": 500}), Some("fecha desc, grupo"), 0),
+        // Deeper than the one-pass page goes: DataFusion answers.
+        (json!({"grupo": ["norte", "sur"]}), Some("valor desc"), 50_000),
+        (json!({}), Some("fecha"), 120_000),
     ];
     for (filters, sort, offset) in cases {
         let request = |limit: usize| SearchRequest {
