@@ -106,31 +106,16 @@ pub(crate) fn page_ids(
         footer.clone()
     };
 
-    let builder = ParquetRecordBatchReaderBuilder::new_with_metadata(table.bytes.clone(), footer);
-    let parquet_schema = builder.parquet_schema().clone();
-    let mut predicates: Vec<Box<dyn ArrowPredicate>> = Vec::with_capacity(filters.len());
+    let parquet_schema = footer.parquet_schema().clone();
+    let mut conditions = Vec::with_capacity(filters.len());
     for (name, condition) in filters {
-        let mask = ProjectionMask::roots(&parquet_schema, [index(name)?]);
-        let condition = condition.clone();
-        predicates
-            .push(Box::new(ArrowPredicateFn::new(mask, move |batch: RecordBatch| passes(batch.column(0), &condition))));
+        conditions.push((ProjectionMask::roots(&parquet_schema, [index(name)?]), condition.clone()));
     }
     let mut output: Vec<usize> = sort_indices.clone();
     output.push(id_index);
     output.sort_unstable();
     output.dedup();
     let projection = ProjectionMask::roots(&parquet_schema, output.iter().copied());
-    let mut builder = builder.with_projection(projection).with_batch_size(8_192);
-    if !predicates.is_empty() {
-        builder = builder.with_row_filter(RowFilter::new(predicates));
-    }
-    let reader = match builder.build() {
-        Ok(reader) => reader,
-        // A literal that cannot take the column's type: DataFusion decides.
-        Err(parquet::errors::ParquetError::ArrowError(_)) => return Ok(None),
-        Err(error) => return Err(failed(&error)),
-    };
-
     // Positions of the sort columns and `_id` in the batches read.
     let position = |column: usize| output.iter().position(|kept| *kept == column).expect("projected");
     let keys: Vec<(usize, SortOptions)> = sort
@@ -143,30 +128,58 @@ pub(crate) fn page_ids(
     let mut best: Option<RecordBatch> = None;
     let mut pending: Vec<RecordBatch> = Vec::new();
     let mut pending_rows = 0usize;
-    for batch in reader {
-        let batch = match batch {
-            Ok(batch) => batch,
-            Err(ArrowError::ComputeError(_) | ArrowError::CastError(_) | ArrowError::InvalidArgumentError(_)) => {
-                return Ok(None);
-            }
-            Err(error) => return Err(failed(&error)),
-        };
+    // A row group at a time: the reader runs the filters over all the rows
+    // it is given before yielding any, and the time limit is checked between groups.
+    for group in 0..footer.metadata().num_row_groups() {
         if Instant::now() > deadline {
             return Err(QueryError::TimedOut(time_limit));
         }
-        count += batch.num_rows() as u64;
-        if wanted == 0 || batch.num_rows() == 0 {
-            continue;
+        let predicates: Vec<Box<dyn ArrowPredicate>> = conditions
+            .iter()
+            .map(|(mask, condition)| {
+                let condition = condition.clone();
+                Box::new(ArrowPredicateFn::new(mask.clone(), move |batch: RecordBatch| {
+                    passes(batch.column(0), &condition)
+                })) as Box<dyn ArrowPredicate>
+            })
+            .collect();
+        let mut builder = ParquetRecordBatchReaderBuilder::new_with_metadata(table.bytes.clone(), footer.clone())
+            .with_row_groups(vec![group])
+            .with_projection(projection.clone())
+            .with_batch_size(8_192);
+        if !predicates.is_empty() {
+            builder = builder.with_row_filter(RowFilter::new(predicates));
         }
-        if sort.is_empty() && best.as_ref().is_some_and(|best| best.num_rows() >= wanted) {
-            // In file order, the first rows found are the page; the rest are only counted.
-            continue;
-        }
-        pending_rows += batch.num_rows();
-        pending.push(batch);
-        if pending_rows >= PENDING_ROWS.max(wanted) {
-            best = Some(top(best.take(), std::mem::take(&mut pending), &keys, wanted).map_err(|error| failed(&error))?);
-            pending_rows = 0;
+        let reader = match builder.build() {
+            Ok(reader) => reader,
+            // A literal that cannot take the column's type: DataFusion decides.
+            Err(parquet::errors::ParquetError::ArrowError(_)) => return Ok(None),
+            Err(error) => return Err(failed(&error)),
+        };
+        for batch in reader {
+            let batch = match batch {
+                Ok(batch) => batch,
+                Err(ArrowError::ComputeError(_) | ArrowError::CastError(_) | ArrowError::InvalidArgumentError(_)) => {
+                    return Ok(None);
+                }
+                Err(error) => return Err(failed(&error)),
+            };
+            count += batch.num_rows() as u64;
+            if wanted == 0 || batch.num_rows() == 0 {
+                continue;
+            }
+            if sort.is_empty() && best.as_ref().is_some_and(|best| best.num_rows() >= wanted) {
+                // In file order, the first rows found are the page; the rest are only counted.
+                continue;
+            }
+            pending_rows += batch.num_rows();
+            pending.push(batch);
+            if pending_rows >= PENDING_ROWS.max(wanted) {
+                best = Some(
+                    top(best.take(), std::mem::take(&mut pending), &keys, wanted).map_err(|error| failed(&error))?,
+                );
+                pending_rows = 0;
+            }
         }
     }
     if !pending.is_empty() {
