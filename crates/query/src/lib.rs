@@ -67,6 +67,11 @@ impl QueryError {
     pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> QueryError {
         QueryError::Invalid { field: field.into(), message: message.into() }
     }
+
+    /// A table file that cannot be read.
+    pub(crate) fn unreadable(error: impl std::fmt::Display) -> QueryError {
+        QueryError::Failed(format!("cannot read the table: {error}"))
+    }
 }
 
 impl From<datafusion::error::DataFusionError> for QueryError {
@@ -163,17 +168,16 @@ impl Footers {
         if let Some(mapped) = self.0.lock().expect("not poisoned").get(path) {
             return Ok(mapped.clone());
         }
-        let failed = |error: &dyn std::fmt::Display| QueryError::Failed(format!("cannot read the table: {error}"));
-        let file = std::fs::File::open(path).map_err(|error| failed(&error))?;
+        let file = std::fs::File::open(path).map_err(QueryError::unreadable)?;
         // SAFETY: a table file is never written once published: ingestion
         // writes it under `tmp/` and renames it into place, and an old
         // version is only ever unlinked, which leaves a mapping intact.
-        let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|error| failed(&error))?;
+        let map = unsafe { memmap2::Mmap::map(&file) }.map_err(QueryError::unreadable)?;
         let bytes = bytes::Bytes::from_owner(map);
         let options = parquet::arrow::arrow_reader::ArrowReaderOptions::new()
             .with_page_index_policy(parquet::file::metadata::PageIndexPolicy::Optional);
         let footer =
-            parquet::arrow::arrow_reader::ArrowReaderMetadata::load(&bytes, options).map_err(|error| failed(&error))?;
+            parquet::arrow::arrow_reader::ArrowReaderMetadata::load(&bytes, options).map_err(QueryError::unreadable)?;
         let mapped = MappedTable { footer, bytes };
         let mut footers = self.0.lock().expect("not poisoned");
         if footers.len() >= FOOTERS_KEPT {
@@ -449,7 +453,7 @@ impl QueryEngine {
         let file = std::fs::File::open(&table.path)
             .map_err(|error| QueryError::Failed(format!("cannot open the table: {error}")))?;
         let builder = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
-            .map_err(|error| QueryError::Failed(format!("cannot read the table: {error}")))?;
+            .map_err(QueryError::unreadable)?;
         let info = TableInfo {
             schema: builder.schema().clone(),
             rows: builder.metadata().file_metadata().num_rows().max(0) as u64,

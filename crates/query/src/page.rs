@@ -73,22 +73,21 @@ pub(crate) fn page_ids(
     if wanted > DEEPEST_ROW {
         return Ok(None);
     }
-    let failed = |error: &dyn std::fmt::Display| QueryError::Failed(format!("cannot read the table: {error}"));
     let footer = &table.footer;
     let schema = footer.schema().clone();
     let Ok(id_index) = schema.index_of(ROW_ID) else { return Ok(None) };
     if schema.field(id_index).data_type() != &DataType::Int64 {
         return Ok(None);
     }
-    let index = |name: &str| schema.index_of(name).map_err(|error| failed(&error));
+    let index = |name: &str| schema.index_of(name).map_err(QueryError::unreadable);
     let sort_indices: Vec<usize> = sort.iter().map(|key| index(&key.column)).collect::<QueryResult<_>>()?;
+    let filter_indices: Vec<usize> = filters.iter().map(|(name, _)| index(name)).collect::<QueryResult<_>>()?;
 
     // Text columns only filtered on, stored with a dictionary, are read as one.
-    let metadata = footer.metadata().clone();
+    let metadata = footer.metadata();
     let mut fields: Vec<Field> = schema.fields().iter().map(|field| field.as_ref().clone()).collect();
     let mut hinted = false;
-    for (name, _) in filters {
-        let column = index(name)?;
+    for &column in &filter_indices {
         let text = matches!(fields[column].data_type(), DataType::Utf8 | DataType::LargeUtf8);
         let dictionary =
             metadata.row_groups().iter().all(|group| group.column(column).dictionary_page_offset().is_some());
@@ -101,16 +100,17 @@ pub(crate) fn page_ids(
     }
     let footer = if hinted {
         let options = ArrowReaderOptions::new().with_schema(Arc::new(Schema::new(fields)));
-        ArrowReaderMetadata::try_new(metadata.clone(), options).map_err(|error| failed(&error))?
+        ArrowReaderMetadata::try_new(metadata.clone(), options).map_err(QueryError::unreadable)?
     } else {
         footer.clone()
     };
 
     let parquet_schema = footer.parquet_schema().clone();
-    let mut conditions = Vec::with_capacity(filters.len());
-    for (name, condition) in filters {
-        conditions.push((ProjectionMask::roots(&parquet_schema, [index(name)?]), condition.clone()));
-    }
+    let conditions: Vec<(ProjectionMask, Condition)> = filters
+        .iter()
+        .zip(&filter_indices)
+        .map(|((_, condition), column)| (ProjectionMask::roots(&parquet_schema, [*column]), condition.clone()))
+        .collect();
     let mut output: Vec<usize> = sort_indices.clone();
     output.push(id_index);
     output.sort_unstable();
@@ -154,7 +154,7 @@ pub(crate) fn page_ids(
             Ok(reader) => reader,
             // A literal that cannot take the column's type: DataFusion decides.
             Err(parquet::errors::ParquetError::ArrowError(_)) => return Ok(None),
-            Err(error) => return Err(failed(&error)),
+            Err(error) => return Err(QueryError::unreadable(error)),
         };
         for batch in reader {
             let batch = match batch {
@@ -162,7 +162,7 @@ pub(crate) fn page_ids(
                 Err(ArrowError::ComputeError(_) | ArrowError::CastError(_) | ArrowError::InvalidArgumentError(_)) => {
                     return Ok(None);
                 }
-                Err(error) => return Err(failed(&error)),
+                Err(error) => return Err(QueryError::unreadable(error)),
             };
             count += batch.num_rows() as u64;
             if wanted == 0 || batch.num_rows() == 0 {
@@ -176,14 +176,14 @@ pub(crate) fn page_ids(
             pending.push(batch);
             if pending_rows >= PENDING_ROWS.max(wanted) {
                 best = Some(
-                    top(best.take(), std::mem::take(&mut pending), &keys, wanted).map_err(|error| failed(&error))?,
+                    top(best.take(), std::mem::take(&mut pending), &keys, wanted).map_err(QueryError::unreadable)?,
                 );
                 pending_rows = 0;
             }
         }
     }
     if !pending.is_empty() {
-        best = Some(top(best.take(), pending, &keys, wanted).map_err(|error| failed(&error))?);
+        best = Some(top(best.take(), pending, &keys, wanted).map_err(QueryError::unreadable)?);
     }
     let ids = match best {
         Some(best) => {

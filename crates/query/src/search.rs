@@ -199,7 +199,6 @@ fn rows_by_id(table: MappedTable, ids: &[i64], wanted: &[(String, DataType)]) ->
     use parquet::arrow::ProjectionMask;
     use parquet::arrow::arrow_reader::{ParquetRecordBatchReaderBuilder, RowSelection, RowSelector};
 
-    let failed = |error: &dyn std::fmt::Display| QueryError::Failed(format!("cannot read the table: {error}"));
     if ids.is_empty() {
         return Ok(Some(Vec::new()));
     }
@@ -225,7 +224,7 @@ fn rows_by_id(table: MappedTable, ids: &[i64], wanted: &[(String, DataType)]) ->
     let Ok(id_index) = schema.index_of(ROW_ID) else { return Ok(None) };
     let mut indices = vec![id_index];
     for (name, _) in wanted {
-        indices.push(schema.index_of(name).map_err(|error| failed(&error))?);
+        indices.push(schema.index_of(name).map_err(QueryError::unreadable)?);
     }
     let builder = ParquetRecordBatchReaderBuilder::new_with_metadata(bytes, footer);
     let mask = ProjectionMask::roots(builder.parquet_schema(), indices);
@@ -234,10 +233,10 @@ fn rows_by_id(table: MappedTable, ids: &[i64], wanted: &[(String, DataType)]) ->
         .with_row_selection(RowSelection::from(selectors))
         .with_batch_size(positions.len().max(1))
         .build()
-        .map_err(|error| failed(&error))?;
-    let batches = reader.collect::<Result<Vec<_>, _>>().map_err(|error| failed(&error))?;
+        .map_err(QueryError::unreadable)?;
+    let batches = reader.collect::<Result<Vec<_>, _>>().map_err(QueryError::unreadable)?;
     let Some(first) = batches.first() else { return Ok(Some(Vec::new())) };
-    let batch = arrow::compute::concat_batches(&first.schema(), &batches).map_err(|error| failed(&error))?;
+    let batch = arrow::compute::concat_batches(&first.schema(), &batches).map_err(QueryError::unreadable)?;
     let found = batch.column_by_name(ROW_ID).map(|column| column.as_primitive::<arrow::datatypes::Int64Type>());
     if found.is_none_or(|found| found.len() != positions.len() || found.values().iter().ne(positions.iter())) {
         return Ok(None);
@@ -248,20 +247,25 @@ fn rows_by_id(table: MappedTable, ids: &[i64], wanted: &[(String, DataType)]) ->
     );
     let mut columns = Vec::with_capacity(wanted.len());
     for (name, data_type) in wanted {
-        let column = batch.column_by_name(name).ok_or_else(|| failed(&format!("no column {name}")))?;
-        let column = arrow::compute::take(column.as_ref(), &order, None).map_err(|error| failed(&error))?;
-        columns.push(arrow::compute::cast(&column, data_type).map_err(|error| failed(&error))?);
+        let column = batch.column_by_name(name).ok_or_else(|| QueryError::unreadable(format!("no column {name}")))?;
+        let column = arrow::compute::take(column.as_ref(), &order, None).map_err(QueryError::unreadable)?;
+        columns.push(arrow::compute::cast(&column, data_type).map_err(QueryError::unreadable)?);
     }
     let fields: Vec<arrow::datatypes::Field> =
         wanted.iter().map(|(name, data_type)| arrow::datatypes::Field::new(name, data_type.clone(), true)).collect();
     let page = arrow::record_batch::RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)
-        .map_err(|error| failed(&error))?;
+        .map_err(QueryError::unreadable)?;
     Ok(Some(batch_rows(&page)))
 }
 
 /// Parses CKAN's `sort`: "col", "col desc", "\"Col name\" asc, other".
 pub fn parse_sort(schema: &Schema, sort: &str) -> QueryResult<Vec<SortExpr>> {
-    Ok(sort_keys(schema, sort)?.iter().map(|key| ident(&key.column).sort(!key.descending, false)).collect())
+    Ok(sort_exprs(&sort_keys(schema, sort)?))
+}
+
+/// The sort keys as DataFusion sorts: nulls last in either direction.
+fn sort_exprs(keys: &[SortKey]) -> Vec<SortExpr> {
+    keys.iter().map(|key| ident(&key.column).sort(!key.descending, false)).collect()
 }
 
 /// CKAN's `sort` as the columns (by their names in the table) and directions.
@@ -353,8 +357,7 @@ impl QueryEngine {
                     Some(sort) => sort_keys(&schema, sort)?,
                     None => Vec::new(),
                 };
-                let mut order: Vec<SortExpr> =
-                    sort.iter().map(|key| ident(&key.column).sort(!key.descending, false)).collect();
+                let mut order = sort_exprs(&sort);
                 let numbered = schema.field_with_name(ROW_ID).is_ok();
                 // A sorted or filtered page of a table with row numbers is
                 // found by row number first, then read (see below).
