@@ -214,7 +214,7 @@ pub fn write_typed(
         .collect();
     let schema = Arc::new(Schema::new(
         std::iter::once(Field::new(ROW_ID, DataType::Int64, false))
-            .chain(fields.iter().map(|field| Field::new(&field.name, arrow_type(field.field_type), true)))
+            .chain(fields.iter().map(|field| Field::new(&field.name, stored_type(field), true)))
             .collect::<Vec<_>>(),
     ));
     let reader =
@@ -289,6 +289,19 @@ pub fn write_typed(
     Ok((rows, histograms))
 }
 
+/// The Arrow type a field is stored as: text with few distinct values (all
+/// of them counted by the profile) as a dictionary, which the Parquet file
+/// keeps in its schema so that queries read the column as one (see the
+/// query crate's `dictionary` module); everything else as its own type.
+fn stored_type(field: &TypedField) -> DataType {
+    match field.field_type {
+        FieldType::String if !field.many_values => {
+            DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8))
+        }
+        other => arrow_type(other),
+    }
+}
+
 fn convert(column: &ArrayRef, field: &TypedField) -> ArrayRef {
     let text = column.as_any().downcast_ref::<StringArray>().expect("staging columns are text");
     macro_rules! build {
@@ -301,7 +314,10 @@ fn convert(column: &ArrayRef, field: &TypedField) -> ArrayRef {
         }};
     }
     match field.field_type {
-        FieldType::String => column.clone(),
+        FieldType::String => match stored_type(field) {
+            DataType::Utf8 => column.clone(),
+            dictionary => arrow::compute::cast(column, &dictionary).expect("text casts to a dictionary of text"),
+        },
         FieldType::Integer => build!(Int64Builder::with_capacity(text.len()), parse_integer),
         FieldType::Number => build!(Float64Builder::with_capacity(text.len()), parse_number),
         FieldType::Boolean => build!(BooleanBuilder::with_capacity(text.len()), parse_boolean),

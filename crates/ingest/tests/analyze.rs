@@ -179,9 +179,14 @@ fn rows_are_written_to_typed_parquet() {
     let amounts = batch.column(3).as_primitive::<Float64Type>();
     assert_eq!(amounts.values()[..3].to_vec(), vec![1234.5, 99.0, 12.0]);
     assert_eq!(batch.column(1).as_primitive::<Int64Type>().values()[..3].to_vec(), vec![1, 2, 3]);
-    let notes = batch.column(5).as_string::<i32>();
+    // Text with few distinct values is stored as a dictionary of text.
+    let dictionary = DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8));
+    assert_eq!(schema.field(5).data_type(), &dictionary);
+    let text = |index: usize| arrow::compute::cast(batch.column(index), &DataType::Utf8).unwrap();
+    let notes = text(5);
+    let notes = notes.as_string::<i32>();
     assert!(notes.is_null(0) && notes.value(1) == "hola" && notes.is_null(2), "missing markers are null");
-    assert_eq!(batch.column(6).as_string::<i32>().value(2), "Ñoño");
+    assert_eq!(text(6).as_string::<i32>().value(2), "Ñoño");
 }
 
 /// Files longer than a batch of the column pass (analysed on two threads)
@@ -236,15 +241,16 @@ fn large_files_are_profiled_exactly_across_batches() {
 /// from group to group.
 #[test]
 fn parquet_row_groups_keep_every_row_in_order() {
+    use arrow::array::ArrayAccessor;
     use arrow::array::AsArray;
-    use arrow::datatypes::{Float64Type, Int64Type};
+    use arrow::datatypes::{DataType, Float64Type, Int32Type, Int64Type};
 
     let directory = tempfile::tempdir().unwrap();
     let output = directory.path().join("table.parquet");
     let rows: i64 = 300_000;
-    let mut csv = String::from("n,mitad,texto\n");
+    let mut csv = String::from("n,mitad,texto,clave\n");
     for row in 1..=rows {
-        csv.push_str(&format!("{row},{}.5,t{}\n", row / 2, row % 7));
+        csv.push_str(&format!("{row},{}.5,t{},c{row}\n", row / 2, row % 7));
     }
     let options = AnalyzeOptions { parquet: Some(output.clone()), ..Default::default() };
     let analysis = analyze(csv.as_bytes(), &options).unwrap();
@@ -262,9 +268,12 @@ fn parquet_row_groups_keep_every_row_in_order() {
         ids.extend_from_slice(batch.column(0).as_primitive::<Int64Type>().values());
         values.extend_from_slice(batch.column(1).as_primitive::<Int64Type>().values());
         halves.extend_from_slice(batch.column(2).as_primitive::<Float64Type>().values());
-        let texts = batch.column(3).as_string::<i32>();
+        // Seven values: a dictionary. A value per row: plain text.
+        let texts = batch.column(3).as_dictionary::<Int32Type>().downcast_dict::<arrow::array::StringArray>().unwrap();
         let first = batch.column(1).as_primitive::<Int64Type>().value(0);
         assert_eq!(texts.value(0), format!("t{}", first % 7));
+        assert_eq!(batch.column(4).data_type(), &DataType::Utf8);
+        assert_eq!(batch.column(4).as_string::<i32>().value(0), format!("c{first}"));
     }
     assert_eq!(ids, (1..=rows).collect::<Vec<_>>(), "row numbers run on across groups");
     assert_eq!(values, (1..=rows).collect::<Vec<_>>(), "rows stay in file order");

@@ -323,7 +323,7 @@ impl QueryEngine {
                 .find(|field| {
                     field.name() != &column
                         && field.name() != crate::ROW_ID
-                        && matches!(field.data_type(), DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8)
+                        && crate::values::is_text(field.data_type())
                 })
                 .map(|field| field.name().clone());
             let mut selection = vec![ident(&column)];

@@ -20,6 +20,7 @@
 //! footer, never from a scan.
 
 pub mod chart;
+mod dictionary;
 pub mod export;
 pub mod filters;
 mod functions;
@@ -400,6 +401,7 @@ impl QueryEngine {
         let config = config.with_extension(self.providers.clone());
         let context = SessionContext::new_with_config_rt(config, self.datafusion.clone());
         context.register_udf(functions::DatePart::udf());
+        context.add_optimizer_rule(Arc::new(dictionary::GroupByCodes));
         context
     }
 

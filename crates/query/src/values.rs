@@ -20,6 +20,7 @@ pub fn ckan_type(data_type: &DataType) -> &'static str {
         DataType::Date32 | DataType::Date64 => "date",
         DataType::Timestamp(..) => "timestamp",
         DataType::Time32(_) | DataType::Time64(_) => "time",
+        DataType::Dictionary(_, value) => ckan_type(value),
         _ => "text",
     }
 }
@@ -37,8 +38,13 @@ pub fn schema_type(data_type: &DataType) -> &'static str {
     }
 }
 
+/// Text, plain or (as ingestion stores columns with few values) a dictionary of text.
 pub fn is_text(data_type: &DataType) -> bool {
-    matches!(data_type, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View)
+    match data_type {
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => true,
+        DataType::Dictionary(_, value) => is_text(value),
+        _ => false,
+    }
 }
 
 /// Every cell of `column` as JSON: numbers and booleans as such, dates and
@@ -50,6 +56,8 @@ pub fn column_json(column: &ArrayRef) -> Vec<Value> {
             arrow::compute::cast(column, &DataType::Int64).ok()
         }
         DataType::Float16 | DataType::Float32 => arrow::compute::cast(column, &DataType::Float64).ok(),
+        // A dictionary's cells are its values'.
+        DataType::Dictionary(_, value) => arrow::compute::cast(column, value).ok(),
         _ => None,
     };
     let column = widened.as_ref().unwrap_or(column);

@@ -431,3 +431,39 @@ async fn one_pass_pages_match_the_whole_query_across_row_groups() {
         assert_eq!(page.records.len(), 40, "{case}");
     }
 }
+
+/// Ingestion stores text with few values as a dictionary, and queries group
+/// it by number (the query crate's `dictionary` module): the answers are the
+/// ones the same text gives as plain text.
+#[tokio::test]
+async fn group_bys_over_text_with_few_values_match_plain_text() {
+    let fixture = fixture();
+    let engine = engine();
+    let info = engine.info(&fixture.table).unwrap();
+    let municipio = info.schema.field_with_name("municipio").unwrap();
+    assert!(matches!(municipio.data_type(), arrow::datatypes::DataType::Dictionary(..)), "{municipio:?}");
+    let name = &fixture.table.name;
+    let plain = format!(
+        "(SELECT CAST(municipio AS VARCHAR) AS municipio, CAST(nota AS VARCHAR) AS nota, fecha, vehiculos, monto FROM \"{name}\")"
+    );
+    for query in [
+        "SELECT municipio, date_part('year', fecha) AS anio, count(*) AS n, sum(monto) AS total FROM T GROUP BY municipio, anio ORDER BY municipio, anio",
+        "SELECT municipio, nota, count(*) AS n FROM T GROUP BY municipio, nota ORDER BY n DESC, municipio, nota LIMIT 20",
+        "SELECT DISTINCT municipio FROM T ORDER BY municipio",
+        "SELECT vehiculos, count(DISTINCT municipio) AS m FROM T GROUP BY vehiculos ORDER BY vehiculos",
+    ] {
+        let coded = engine.sql(query.replace("FROM T", &format!("FROM \"{name}\"")), vec![fixture.table.clone()]);
+        let coded = coded.await.unwrap();
+        let expected = engine.sql(query.replace("FROM T", &format!("FROM {plain}")), vec![fixture.table.clone()]);
+        let expected = expected.await.unwrap();
+        assert!(!coded.records.is_empty());
+        assert_eq!(coded.records, expected.records, "{query}");
+        let types = |fields: &[(String, arrow::datatypes::DataType)]| {
+            fields
+                .iter()
+                .map(|(name, data_type)| (name.clone(), datalab_query::values::ckan_type(data_type)))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(types(&coded.fields), types(&expected.fields), "{query}");
+    }
+}
