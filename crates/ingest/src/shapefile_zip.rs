@@ -3,9 +3,12 @@
 //! GeoJSON text like a GeoJSON upload. The `.dbf` text is decoded with the
 //! encoding its `.cpg` names; without one, it is detected from the bytes
 //! (UTF-8 when valid, else chardetng, which finds Windows-1252 in Mexican
-//! files). Coordinates are kept in the file's reference system, named from
-//! its `.prj`; they are not reprojected. Multipatch (3D surface) shapes have
-//! no GeoJSON form and are read as rows without geometry.
+//! files). Coordinates are converted from the reference system the `.prj`
+//! describes (UTM zones, INEGI's Lambert conformal conic, any other PROJ
+//! knows) to longitude and latitude on WGS 84, which GeoJSON and web maps
+//! expect ([`Reprojection`]); a system that cannot be converted keeps its
+//! coordinates, and the summary says why. Multipatch (3D surface) shapes
+//! have no GeoJSON form and are read as rows without geometry.
 
 use std::io::{BufReader, Read};
 use std::path::Path;
@@ -57,6 +60,67 @@ fn lines(parts: &[Vec<impl HasXY>]) -> Value {
         json!({"type": "LineString", "coordinates": line(&parts[0])})
     } else {
         json!({"type": "MultiLineString", "coordinates": parts.iter().map(|part| line(part)).collect::<Vec<_>>()})
+    }
+}
+
+/// Converts a layer's coordinates to longitude and latitude on WGS 84.
+struct Reprojection {
+    from: proj4rs::Proj,
+    to: proj4rs::Proj,
+}
+
+/// Decimals kept of a converted longitude or latitude: about a centimetre.
+const DECIMALS: f64 = 1e7;
+
+impl Reprojection {
+    /// The conversion from the system a `.prj` describes: `Ok(None)` when
+    /// it already is longitude and latitude within a centimetre of WGS 84
+    /// (WGS 84 itself, ITRF and other GRS 80 datums), an error saying why
+    /// when it cannot be converted.
+    fn from_prj(wkt: &str) -> Result<Option<Reprojection>, String> {
+        let projstring = proj4wkt::wkt_to_projstring(wkt).map_err(|error| error.to_string())?;
+        let from = proj4rs::Proj::from_proj_string(&projstring).map_err(|error| error.to_string())?;
+        let to = proj4rs::Proj::from_proj_string("+proj=longlat +datum=WGS84 +no_defs").map_err(|e| e.to_string())?;
+        let reprojection = Reprojection { from, to };
+        if reprojection.from.is_latlong() {
+            let (x, y) = (-100.3, 25.67);
+            let converted = reprojection.point(x, y).ok_or("the reference system has no inverse")?;
+            if (converted.0 - x).abs() < 1e-7 && (converted.1 - y).abs() < 1e-7 {
+                return Ok(None);
+            }
+        }
+        Ok(Some(reprojection))
+    }
+
+    /// A position as (longitude, latitude) in degrees, or `None` when it is
+    /// outside what the system can convert.
+    fn point(&self, x: f64, y: f64) -> Option<(f64, f64)> {
+        let mut point = if self.from.is_latlong() { (x.to_radians(), y.to_radians(), 0.0) } else { (x, y, 0.0) };
+        proj4rs::transform::transform(&self.from, &self.to, &mut point).ok()?;
+        let (longitude, latitude) = (point.0.to_degrees(), point.1.to_degrees());
+        let round = |value: f64| (value * DECIMALS).round() / DECIMALS;
+        (longitude.is_finite() && latitude.is_finite()).then(|| (round(longitude), round(latitude)))
+    }
+
+    /// Converts every position of a GeoJSON geometry in place; `false` when
+    /// one cannot be converted.
+    fn geometry(&self, geometry: &mut Value) -> bool {
+        match geometry.get_mut("coordinates") {
+            Some(coordinates) => self.positions(coordinates),
+            None => false,
+        }
+    }
+
+    fn positions(&self, value: &mut Value) -> bool {
+        let Value::Array(items) = value else { return false };
+        if !items.first().is_some_and(Value::is_number) {
+            return items.iter_mut().all(|item| self.positions(item));
+        }
+        let (Some(x), Some(y)) = (items[0].as_f64(), items.get(1).and_then(Value::as_f64)) else { return false };
+        let Some((longitude, latitude)) = self.point(x, y) else { return false };
+        items[0] = json!(longitude);
+        items[1] = json!(latitude);
+        true
     }
 }
 
@@ -184,6 +248,17 @@ impl Reader for ZippedShapefile {
         table.give_type(geometry_column, "geojson");
         let mut summary =
             GeoSummary { geometry_field: geometry_name, crs: prj.as_deref().map(crs_name), ..Default::default() };
+        let reprojection = match prj.as_deref().map(Reprojection::from_prj) {
+            None | Some(Ok(None)) => None,
+            Some(Ok(Some(reprojection))) => {
+                summary.reprojected = true;
+                Some(reprojection)
+            }
+            Some(Err(reason)) => {
+                summary.crs_problem = Some(reason);
+                None
+            }
+        };
         let mut record = csv::StringRecord::new();
         for item in reader.iter_shapes_and_records() {
             let (shape, attributes) = item.map_err(failed)?;
@@ -191,7 +266,15 @@ impl Reader for ZippedShapefile {
             for name in &names {
                 record.push_field(&cell(attributes.get(name)));
             }
-            match geometry(&shape) {
+            let converted = geometry(&shape).and_then(|mut geometry| match &reprojection {
+                None => Some(geometry),
+                Some(reprojection) if reprojection.geometry(&mut geometry) => Some(geometry),
+                Some(_) => {
+                    summary.unconverted += 1;
+                    None
+                }
+            });
+            match converted {
                 Some(geometry) => {
                     crate::json::summarize(&geometry, &mut summary);
                     record.push_field(&geometry.to_string());

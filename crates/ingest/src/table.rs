@@ -357,10 +357,22 @@ pub struct GeoSummary {
     pub bbox: Option<[f64; 4]>,
     /// How many rows have each geometry type (Point, Polygon, ...).
     pub geometry_types: std::collections::BTreeMap<String, u64>,
-    /// The coordinate reference system a Shapefile's `.prj` names
-    /// (coordinates are kept in it, not reprojected).
+    /// The coordinate reference system a Shapefile's `.prj` names.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub crs: Option<String>,
+    /// The coordinates were converted from `crs` to longitude and latitude on WGS 84.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub reprojected: bool,
+    /// Why `crs` could not be converted (the coordinates are kept in it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub crs_problem: Option<String>,
+    /// Shapes whose coordinates could not be converted (their geometry is left empty).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub unconverted: u64,
+}
+
+fn is_zero(count: &u64) -> bool {
+    *count == 0
 }
 
 impl GeoSummary {

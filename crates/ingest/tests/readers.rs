@@ -373,6 +373,83 @@ fn long_values_do_not_fill_the_profile() {
     assert!(column.top.is_empty());
 }
 
+/// `.prj` files as ArcGIS and QGIS write them (ESRI WKT).
+const WGS84_PRJ: &str = r#"GEOGCS["GCS_WGS_1984",DATUM["D_WGS_1984",SPHEROID["WGS_1984",6378137.0,298.257223563]],PRIMEM["Greenwich",0.0],UNIT["Degree",0.0174532925199433]]"#;
+const UTM_14N_PRJ: &str = r#"PROJCS["WGS_1984_UTM_Zone_14N",GEOGCS["GCS_WGS_1984",DATUM["D_WGS_1984",SPHEROID["WGS_1984",6378137.0,298.257223563]],PRIMEM["Greenwich",0.0],UNIT["Degree",0.0174532925199433]],PROJECTION["Transverse_Mercator"],PARAMETER["False_Easting",500000.0],PARAMETER["False_Northing",0.0],PARAMETER["Central_Meridian",-99.0],PARAMETER["Scale_Factor",0.9996],PARAMETER["Latitude_Of_Origin",0.0],UNIT["Meter",1.0]]"#;
+/// INEGI's projection for national maps (EPSG:6372).
+const INEGI_LCC_PRJ: &str = r#"PROJCS["Mexico_ITRF2008_LCC",GEOGCS["GCS_Mexico_ITRF2008",DATUM["D_Mexico_ITRF2008",SPHEROID["GRS_1980",6378137.0,298.257222101]],PRIMEM["Greenwich",0.0],UNIT["Degree",0.0174532925199433]],PROJECTION["Lambert_Conformal_Conic"],PARAMETER["False_Easting",2500000.0],PARAMETER["False_Northing",0.0],PARAMETER["Central_Meridian",-102.0],PARAMETER["Standard_Parallel_1",17.5],PARAMETER["Standard_Parallel_2",29.5],PARAMETER["Latitude_Of_Origin",12.0],UNIT["Meter",1.0]]"#;
+
+/// A zipped Shapefile of named points in the system `prj` describes.
+fn zipped_points(prj: &str, points: &[(&str, f64, f64)]) -> Vec<u8> {
+    use shapefile::Point;
+    use shapefile::dbase::{self, FieldValue, TableWriterBuilder};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sitios.shp");
+    let table = TableWriterBuilder::new().add_character_field("nombre".try_into().unwrap(), 40);
+    {
+        let mut writer = shapefile::Writer::from_path(&path, table).unwrap();
+        for (name, x, y) in points {
+            let mut record = dbase::Record::default();
+            record.insert("nombre".into(), FieldValue::Character(Some(name.to_string())));
+            writer.write_shape_and_record(&Point::new(*x, *y), &record).unwrap();
+        }
+    }
+    let read = |extension: &str| std::fs::read(path.with_extension(extension)).unwrap();
+    let (shp, shx, dbf) = (read("shp"), read("shx"), read("dbf"));
+    zip_file(&[
+        ("sitios.shp", &shp, true),
+        ("sitios.shx", &shx, true),
+        ("sitios.dbf", &dbf, true),
+        ("sitios.prj", prj.as_bytes(), true),
+    ])
+}
+
+/// Projected layers (UTM, INEGI's Lambert) come out in longitude and
+/// latitude, within 10 cm of PROJ's own answer (pyproj 3, same points); a
+/// system that cannot be converted keeps its coordinates and says why.
+#[test]
+fn shapefile_coordinates_become_longitude_and_latitude() {
+    // (name, longitude, latitude, x and y in UTM 14N, x and y in EPSG:6372), from pyproj.
+    let places = [
+        (
+            "Macroplaza",
+            -100.3097,
+            25.6714,
+            368558.58066403685,
+            2839945.168374839,
+            2668884.5539286574,
+            1514602.2565226234,
+        ),
+        ("Zócalo", -99.1332, 19.4326, 486017.33091978834, 2148700.219840337, 2800163.325798929, 829057.5193839237),
+    ];
+    for (prj, system) in [(UTM_14N_PRJ, "WGS_1984_UTM_Zone_14N"), (INEGI_LCC_PRJ, "Mexico_ITRF2008_LCC")] {
+        let points: Vec<(&str, f64, f64)> =
+            places.iter().map(|p| if prj == UTM_14N_PRJ { (p.0, p.3, p.4) } else { (p.0, p.5, p.6) }).collect();
+        let (_dir, result) = run(&zipped_points(prj, &points), "sitios.zip");
+        let table = &result.unwrap().tables[0];
+        let geo = table.geo.as_ref().unwrap();
+        assert_eq!((geo.crs.as_deref(), geo.reprojected, &geo.crs_problem), (Some(system), true, &None));
+        let batch = parquet_rows(table);
+        for (row, place) in places.iter().enumerate() {
+            let point: Value = serde_json::from_str(&text(&batch, "geometry", row).unwrap()).unwrap();
+            let (longitude, latitude) =
+                (point["coordinates"][0].as_f64().unwrap(), point["coordinates"][1].as_f64().unwrap());
+            assert!((longitude - place.1).abs() < 1e-6 && (latitude - place.2).abs() < 1e-6, "{system} {point}");
+        }
+        let [west, south, east, north] = geo.bbox.unwrap();
+        assert!((west + 100.3097).abs() < 1e-6 && (south - 19.4326).abs() < 1e-6, "the box is in degrees too");
+        assert!((east + 99.1332).abs() < 1e-6 && (north - 25.6714).abs() < 1e-6);
+    }
+    // A system PROJ cannot read: the coordinates stay, the reason is given.
+    let unknown = r#"PROJCS["Mystery",GEOGCS["GCS_WGS_1984",DATUM["D_WGS_1984",SPHEROID["WGS_1984",6378137.0,298.257223563]],PRIMEM["Greenwich",0.0],UNIT["Degree",0.0174532925199433]],PROJECTION["Nobody_Knows"],UNIT["Meter",1.0]]"#;
+    let (_dir, result) = run(&zipped_points(unknown, &[("a", 368558.5, 2839945.1)]), "sitios.zip");
+    let table = &result.unwrap().tables[0];
+    let geo = table.geo.as_ref().unwrap();
+    assert!(!geo.reprojected && geo.crs_problem.is_some(), "{geo:?}");
+    let point: Value = serde_json::from_str(&text(&parquet_rows(table), "geometry", 0).unwrap()).unwrap();
+    assert_eq!(point["coordinates"], serde_json::json!([368558.5, 2839945.1]));
+}
+
 /// A zipped Shapefile of two polygons, its .dbf in Windows-1252 as its .cpg says.
 fn zipped_shapefile(with_cpg: bool) -> Vec<u8> {
     use shapefile::dbase::{self, FieldValue, TableWriterBuilder};
@@ -407,8 +484,7 @@ fn zipped_shapefile(with_cpg: bool) -> Vec<u8> {
         ("colonias/colonias.shx", &shx, true),
         ("colonias/colonias.dbf", &dbf, true),
     ];
-    let prj = br#"GEOGCS["GCS_WGS_1984",DATUM["D_WGS_1984"]]"#;
-    entries.push(("colonias/colonias.prj", prj, true));
+    entries.push(("colonias/colonias.prj", WGS84_PRJ.as_bytes(), true));
     if with_cpg {
         entries.push(("colonias/colonias.cpg", b"1252", true));
     }
@@ -439,6 +515,7 @@ fn a_zipped_shapefile_is_a_table_with_its_geometry() {
         let geo = table.geo.as_ref().unwrap();
         assert_eq!(geo.geometry_types.get("Polygon"), Some(&2));
         assert_eq!(geo.crs.as_deref(), Some("GCS_WGS_1984"));
+        assert!(!geo.reprojected && geo.crs_problem.is_none(), "already longitude and latitude: kept as written");
         let [west, south, east, north] = geo.bbox.unwrap();
         assert!((west + 100.3).abs() < 1e-9 && (south - 25.6).abs() < 1e-9);
         assert!((east + 100.15).abs() < 1e-9 && (north - 25.7).abs() < 1e-9);

@@ -324,3 +324,58 @@ async fn a_geojson_upload_is_a_table_with_its_shapes_on_a_map() {
     assert!(page.contains("Cada fila tiene una geometría, en la columna «geometry»"));
     assert!(page.contains("Abarcan longitudes de -100.35 a -100.25"), "{}", page);
 }
+
+/// A zipped Shapefile in UTM zone 14N (metres), as state agencies export
+/// them: its points are converted to longitude and latitude for the map,
+/// and the page says from which system.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_projected_shapefile_is_mapped_in_longitude_and_latitude() {
+    use shapefile::Point;
+    use shapefile::dbase::{self, FieldValue, TableWriterBuilder};
+    use std::io::Write;
+
+    let directory = tempfile::tempdir().unwrap();
+    let path = directory.path().join("sitios.shp");
+    let table = TableWriterBuilder::new().add_character_field("nombre".try_into().unwrap(), 40);
+    {
+        let mut writer = shapefile::Writer::from_path(&path, table).unwrap();
+        // The Macroplaza and the Zócalo in UTM 14N (pyproj 3).
+        for (name, x, y) in
+            [("Macroplaza", 368558.58066403685, 2839945.168374839), ("Zócalo", 486017.33091978834, 2148700.219840337)]
+        {
+            let mut record = dbase::Record::default();
+            record.insert("nombre".into(), FieldValue::Character(Some(name.to_string())));
+            writer.write_shape_and_record(&Point::new(x, y), &record).unwrap();
+        }
+    }
+    let prj = r#"PROJCS["WGS_1984_UTM_Zone_14N",GEOGCS["GCS_WGS_1984",DATUM["D_WGS_1984",SPHEROID["WGS_1984",6378137.0,298.257223563]],PRIMEM["Greenwich",0.0],UNIT["Degree",0.0174532925199433]],PROJECTION["Transverse_Mercator"],PARAMETER["False_Easting",500000.0],PARAMETER["False_Northing",0.0],PARAMETER["Central_Meridian",-99.0],PARAMETER["Scale_Factor",0.9996],PARAMETER["Latitude_Of_Origin",0.0],UNIT["Meter",1.0]]"#;
+    let mut bytes = std::io::Cursor::new(Vec::new());
+    {
+        let mut zip = zip::ZipWriter::new(&mut bytes);
+        for extension in ["shp", "shx", "dbf"] {
+            zip.start_file(format!("sitios.{extension}"), zip::write::SimpleFileOptions::default()).unwrap();
+            zip.write_all(&std::fs::read(path.with_extension(extension)).unwrap()).unwrap();
+        }
+        zip.start_file("sitios.prj", zip::write::SimpleFileOptions::default()).unwrap();
+        zip.write_all(prj.as_bytes()).unwrap();
+        zip.finish().unwrap();
+    }
+
+    let app = TestApp::start().await;
+    let (_, token) = app.user("root", true).await;
+    app.organization("org-a").await;
+    let dataset = app.dataset(&token, "sitios", "org-a", false).await;
+    let created = app.upload(&token, dataset["id"].as_str().unwrap(), bytes.into_inner(), "sitios.zip").await;
+    let id = created["id"].as_str().unwrap().to_string();
+    let resource = app.analysed(&id, None).await;
+    assert_eq!(resource["datalab_analysis"]["format"], "shapefile", "{resource}");
+    let page = app.page(&format!("/dataset/sitios/resource/{id}")).await;
+    assert!(
+        page.contains(
+            "Las coordenadas se convirtieron del sistema «WGS_1984_UTM_Zone_14N» a longitud y latitud (WGS 84)."
+        ),
+        "{page}"
+    );
+    assert!(page.contains("Abarcan longitudes de -100.3097 a -99.1332 y latitudes de 19.4326 a 25.6714"), "{page}");
+    assert!(page.contains("Mapa de 2 geometrías"), "the points are drawn");
+}

@@ -389,6 +389,12 @@ analysis-summary = { $rows } rows; encoding { $encoding }; delimiter “{ $delim
 analysis-summary-format = { $rows } rows, read from { $format }.
 analysis-geo = Each row has a geometry, in the column “{ $field }”.
 analysis-bbox = They cover longitudes { $west } to { $east } and latitudes { $south } to { $north }.
+analysis-crs-converted = The coordinates were converted from the “{ $crs }” system to longitude and latitude (WGS 84).
+analysis-crs-kept = The coordinates are in the “{ $crs }” system and could not be converted to longitude and latitude ({ $reason }); the map may not place them correctly.
+analysis-crs-unconverted = { $count ->
+    [one] One geometry could not be converted to longitude and latitude and was left empty.
+   *[other] { $count } geometries could not be converted to longitude and latitude and were left empty.
+}
 tables-heading = Tables in this file
 table-rows = { $rows } rows
 analysis-valid = No validation errors.

@@ -389,6 +389,12 @@ analysis-summary = { $rows } filas; codificación { $encoding }; separador «{ $
 analysis-summary-format = { $rows } filas, leídas de { $format }.
 analysis-geo = Cada fila tiene una geometría, en la columna «{ $field }».
 analysis-bbox = Abarcan longitudes de { $west } a { $east } y latitudes de { $south } a { $north }.
+analysis-crs-converted = Las coordenadas se convirtieron del sistema «{ $crs }» a longitud y latitud (WGS 84).
+analysis-crs-kept = Las coordenadas están en el sistema «{ $crs }» y no se pudieron convertir a longitud y latitud ({ $reason }); el mapa puede no ubicarlas bien.
+analysis-crs-unconverted = { $count ->
+    [one] Una geometría no se pudo convertir a longitud y latitud y quedó vacía.
+   *[other] { $count } geometrías no se pudieron convertir a longitud y latitud y quedaron vacías.
+}
 tables-heading = Tablas de este archivo
 table-rows = { $rows } filas
 analysis-valid = Sin errores de validación.
