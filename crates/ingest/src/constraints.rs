@@ -107,7 +107,38 @@ fn date_format(pattern: &str) -> Result<Option<DateFormat>, String> {
     }
 }
 
+/// The key of a resource schema holding the Table Schemas of a workbook's
+/// sheets, by sheet name.
+pub const SHEETS: &str = "sheets";
+
+/// The schema says something of its own, besides its sheets'.
+pub fn has_own_fields(schema: &Value) -> bool {
+    schema.as_object().is_some_and(|object| object.keys().any(|key| key != SHEETS))
+}
+
 impl GivenSchema {
+    /// Checks a resource's schema as ingestion reads it, its own fields and
+    /// every sheet's; the error names the sheet, the field and what is wrong.
+    pub fn check(schema: &Value) -> Result<(), String> {
+        if !schema.is_object() {
+            return Err("the schema must be an object".into());
+        }
+        GivenSchema::parse(schema)?;
+        match schema.get(SHEETS) {
+            None | Some(Value::Null) => Ok(()),
+            Some(Value::Object(sheets)) => {
+                for (name, sheet) in sheets {
+                    if !sheet.is_object() {
+                        return Err(format!("sheet \"{name}\": must be a Table Schema"));
+                    }
+                    GivenSchema::parse(sheet).map_err(|message| format!("sheet \"{name}\": {message}"))?;
+                }
+                Ok(())
+            }
+            Some(_) => Err(format!("\"{SHEETS}\" must hold a Table Schema per sheet name")),
+        }
+    }
+
     /// Reads a Table Schema; the error names the field and what is wrong.
     pub fn parse(schema: &Value) -> Result<GivenSchema, String> {
         let mut fields = HashMap::new();

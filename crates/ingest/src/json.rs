@@ -114,7 +114,7 @@ impl Reader for JsonReader {
         }
         let index = columns.index;
         // Second pass: the rows.
-        let mut table = TableBuilder::new(labels.clone(), 0, options, 0)?;
+        let mut table = TableBuilder::new(labels.clone(), 0, options, 0, None)?;
         table.check_decoding(true);
         if let Some(column) = geometry_index {
             table.give_type(column, "geojson");

@@ -244,7 +244,7 @@ impl Reader for ZippedShapefile {
         }
         labels.push(geometry_name.clone());
         let geometry_column = labels.len() - 1;
-        let mut table = TableBuilder::new(labels, 0, options, 0)?;
+        let mut table = TableBuilder::new(labels, 0, options, 0, None)?;
         table.give_type(geometry_column, "geojson");
         let mut summary =
             GeoSummary { geometry_field: geometry_name, crs: prj.as_deref().map(crs_name), ..Default::default() };

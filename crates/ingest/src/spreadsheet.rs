@@ -242,7 +242,7 @@ impl<'a> SheetTable<'a> {
             ((1..=width).map(|number| format!("field{number}")).collect(), width)
         };
         let header_number = if has_header { u64::from(*header_row) + 1 } else { u64::from(*header_row) };
-        let builder = TableBuilder::new(labels, header_number, self.options, self.index)?;
+        let builder = TableBuilder::new(labels, header_number, self.options, self.index, Some(&self.name))?;
         self.table = Some((builder, first_column, width));
         for (row, cells) in data_rows {
             self.push(*row, cells)?;

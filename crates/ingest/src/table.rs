@@ -37,8 +37,11 @@ pub struct AnalyzeOptions {
     pub max_uncompressed_bytes: u64,
     /// Counters another thread may read while the analysis runs.
     pub progress: Option<std::sync::Arc<Progress>>,
-    /// The publisher's Table Schema for the file's first table: its types,
-    /// formats, missing values and constraints replace inference's.
+    /// The publisher's Table Schema: its types, formats, missing values and
+    /// constraints replace inference's. Its own fields are the file's first
+    /// table's; a workbook's sheets may have theirs under
+    /// `"sheets": {"<sheet name>": <Table Schema>}`, which for a sheet named
+    /// there (the first one too) is the one that applies.
     pub schema: Option<Value>,
     /// Where files that must be read twice or out of order are kept while
     /// they are read (defaults to the Parquet output's folder, then the
@@ -63,13 +66,18 @@ impl Default for AnalyzeOptions {
 }
 
 impl AnalyzeOptions {
-    /// The publisher's schema for table number `index`: only the first
-    /// table (the resource's default) has one.
-    pub fn given_schema(&self, index: usize) -> Result<Option<GivenSchema>, IngestError> {
-        match (&self.schema, index) {
-            (Some(schema), 0) => GivenSchema::parse(schema).map(Some).map_err(IngestError::Schema),
-            _ => Ok(None),
-        }
+    /// The publisher's schema for table number `index`, named `name` (a
+    /// workbook's sheet): the sheet's own, else for the first table the
+    /// schema's fields.
+    pub fn given_schema(&self, index: usize, name: Option<&str>) -> Result<Option<GivenSchema>, IngestError> {
+        let Some(schema) = &self.schema else { return Ok(None) };
+        let sheet = name.and_then(|name| schema.get(crate::constraints::SHEETS)?.get(name));
+        let chosen = match sheet {
+            Some(sheet) => sheet,
+            None if index == 0 && crate::constraints::has_own_fields(schema) => schema,
+            None => return Ok(None),
+        };
+        GivenSchema::parse(chosen).map(Some).map_err(IngestError::Schema)
     }
 
     /// Where table number `index` (from 0) of the file is written.
@@ -389,17 +397,18 @@ impl TableBuilder {
     /// Starts a table with the header row's `labels`, read at physical row
     /// `header_row` (0 when the table has no header row). Blank and repeated
     /// labels are reported and renamed so every field has a unique name.
-    /// `index` is the table's number in the file (a workbook's sheet), for
-    /// its Parquet path and whether the publisher's schema applies.
+    /// `index` is the table's number in the file and `sheet` its sheet's
+    /// name in a workbook, for its Parquet path and the publisher's schema.
     pub fn new(
         mut labels: Vec<String>,
         header_row: u64,
         options: &AnalyzeOptions,
         index: usize,
+        sheet: Option<&str>,
     ) -> Result<TableBuilder, IngestError> {
         let parquet = options.parquet_path(index);
         let max_listed_errors = options.max_listed_errors;
-        let schema = options.given_schema(index)?;
+        let schema = options.given_schema(index, sheet)?;
         let mut errors = ErrorLog { listed: Vec::new(), count: 0, by_type: HashMap::new(), cap: max_listed_errors };
         let mut seen_labels = HashSet::new();
         for (index, label) in labels.iter_mut().enumerate() {
@@ -940,7 +949,7 @@ pub(crate) fn analyze_delimited(
     };
     // Row numbers count physical rows as frictionless does: the header is row 1.
     let header_row = dialect.preamble_lines as u64 + if dialect.header { 1 } else { 0 };
-    let mut table = TableBuilder::new(labels, header_row, options, 0)?;
+    let mut table = TableBuilder::new(labels, header_row, options, 0, None)?;
     table.check_decoding(
         encoding == encoding_rs::UTF_8 || encoding == encoding_rs::UTF_16LE || encoding == encoding_rs::UTF_16BE,
     );

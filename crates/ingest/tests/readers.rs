@@ -94,6 +94,43 @@ fn workbook() -> Vec<u8> {
     workbook.save_to_buffer().unwrap()
 }
 
+/// A workbook's sheets each take their own schema: the schema's own fields
+/// are the first sheet's, `sheets` names the others (or the first).
+#[test]
+fn each_sheet_of_a_workbook_takes_its_own_schema() {
+    use datalab_ingest::constraints::GivenSchema;
+    let types = |schema: serde_json::Value| {
+        let dir = tempfile::tempdir().unwrap();
+        let options = AnalyzeOptions { schema: Some(schema), ..options(dir.path(), "incidentes.xlsx") };
+        let file = analyze_file(workbook().as_slice(), &options).unwrap();
+        file.tables.iter().map(field_types).collect::<Vec<_>>()
+    };
+    let both = serde_json::json!({
+        "fields": [{"name": "folio", "type": "string"}],
+        "sheets": {"Municipios": {"fields": [{"name": "clave", "type": "string", "constraints": {"pattern": "[0-9]{2}"}}]}}
+    });
+    assert!(GivenSchema::check(&both).is_ok());
+    let found = types(both);
+    assert_eq!(found[0][0], ("folio".to_string(), "string".to_string()), "the schema's own fields: the first sheet");
+    assert_eq!(found[1][0], ("clave".to_string(), "string".to_string()), "the second sheet's own schema");
+    // Only the second sheet's: the first is still inferred.
+    let found = types(serde_json::json!({"sheets": {"Municipios": {"fields": [{"name": "clave", "type": "string"}]}}}));
+    assert_eq!(found[0][0], ("folio".to_string(), "integer".to_string()));
+    assert_eq!(found[1][0], ("clave".to_string(), "string".to_string()));
+    // A sheet named in `sheets` takes that schema, the first one too.
+    let found = types(serde_json::json!({"sheets": {"Incidentes": {"fields": [{"name": "folio", "type": "number"}]}}}));
+    assert_eq!(found[0][0], ("folio".to_string(), "number".to_string()));
+    assert_eq!(found[1][0], ("clave".to_string(), "integer".to_string()));
+    // A wrong sheet schema is refused before any analysis, naming the sheet.
+    let wrong = serde_json::json!({"sheets": {"Municipios": {"fields": [{"name": "clave", "type": "texto"}]}}});
+    assert_eq!(
+        GivenSchema::check(&wrong).unwrap_err(),
+        "sheet \"Municipios\": field \"clave\": unknown type \"texto\""
+    );
+    assert!(GivenSchema::check(&serde_json::json!({"sheets": []})).is_err());
+    assert!(GivenSchema::check(&serde_json::json!({"sheets": {"Municipios": 3}})).is_err());
+}
+
 #[test]
 fn every_sheet_of_a_workbook_is_a_table() {
     let (_dir, result) = run(&workbook(), "incidentes.xlsx");

@@ -97,7 +97,7 @@ pub async fn create_dataset(
 fn check_schemas(dataset: &Dataset) -> Result<(), AppError> {
     for resource in &dataset.resources {
         if let Some(schema) = &resource.schema {
-            datalab_ingest::constraints::GivenSchema::parse(schema)
+            datalab_ingest::constraints::GivenSchema::check(schema)
                 .map_err(|message| AppError::Invalid { field: "schema".into(), message })?;
         }
     }

@@ -379,3 +379,90 @@ async fn a_projected_shapefile_is_mapped_in_longitude_and_latitude() {
     assert!(page.contains("Abarcan longitudes de -100.3097 a -99.1332 y latitudes de 19.4326 a 25.6714"), "{page}");
     assert!(page.contains("Mapa de 2 geometrías"), "the points are drawn");
 }
+
+/// Each sheet of a workbook is a table with its own schema, edited on its
+/// own page of the form; saving one sheet keeps the others'.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_sheet_of_a_workbook_has_its_own_schema_form() {
+    let mut workbook = rust_xlsxwriter::Workbook::new();
+    let first = workbook.add_worksheet();
+    first.set_name("Escuelas").unwrap();
+    first.write_string(0, 0, "clave").unwrap();
+    first.write_string(0, 1, "alumnos").unwrap();
+    first.write_number(1, 0, 101.0).unwrap();
+    first.write_number(1, 1, 300.0).unwrap();
+    let second = workbook.add_worksheet();
+    second.set_name("Municipios").unwrap();
+    second.write_string(0, 0, "clave").unwrap();
+    second.write_string(0, 1, "nombre").unwrap();
+    second.write_number(1, 0, 39.0).unwrap();
+    second.write_string(1, 1, "Monterrey").unwrap();
+    let bytes = workbook.save_to_buffer().unwrap();
+
+    let app = TestApp::start().await;
+    let (_, token) = app.user("root", true).await;
+    app.organization("org-a").await;
+    let dataset = app.dataset(&token, "libro", "org-a", false).await;
+    let created = app.upload(&token, dataset["id"].as_str().unwrap(), bytes, "libro.xlsx").await;
+    let id = created["id"].as_str().unwrap().to_string();
+    let resource = app.analysed(&id, None).await;
+    assert_eq!(resource["datalab_analysis"]["tables"][1]["schema"]["fields"][0]["type"], "integer", "{resource}");
+
+    let (client, csrf) = app.signed_in_client("root").await;
+    let page = |path: String| {
+        let client = client.clone();
+        let url = app.url(&path);
+        async move { client.get(url).send().await.unwrap().text().await.unwrap() }
+    };
+    let form = page(format!("/dataset/libro/resource/{id}/schema")).await;
+    assert!(form.contains("Hojas del libro") && form.contains("Hoja «Escuelas»"), "{form}");
+    assert!(form.contains(&format!("/dataset/libro/resource/{id}/schema?table=Municipios")), "{form}");
+    let form = page(format!("/dataset/libro/resource/{id}/schema?table=Municipios")).await;
+    assert!(form.contains("Hoja «Municipios»") && form.contains(r#"name="table" value="Municipios""#), "{form}");
+    assert!(form.contains("<code>nombre</code>"), "the sheet's own fields");
+
+    let save = |pairs: Vec<(&'static str, &'static str)>| {
+        let client = client.clone();
+        let url = app.url(&format!("/dataset/libro/resource/{id}/schema"));
+        let mut form: Vec<(&str, &str)> = vec![("csrf_token", csrf.as_str())];
+        form.extend(pairs);
+        let form: Vec<(String, String)> = form.into_iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        async move { client.post(url).form(&form).send().await.unwrap().status().as_u16() }
+    };
+    let status = save(vec![
+        ("table", "Municipios"),
+        ("f0.name", "clave"),
+        ("f0.type", "string"),
+        ("f1.name", "nombre"),
+        ("f1.title", "Nombre oficial"),
+    ])
+    .await;
+    assert_eq!(status, 303);
+    let shown = app
+        .until(&id, |resource| {
+            resource["datalab_analysis"]["status"] == "done"
+                && resource["datalab_analysis"]["tables"][1]["schema"]["fields"][0]["type"] == "string"
+        })
+        .await;
+    assert_eq!(
+        shown["datalab_analysis"]["tables"][0]["schema"]["fields"][0]["type"], "integer",
+        "the first sheet is still inferred"
+    );
+    let form = page(format!("/dataset/libro/resource/{id}/schema?table=Municipios")).await;
+    assert!(form.contains(r#"value="Nombre oficial""#), "the sheet's schema fills its form");
+
+    // The first sheet's schema is saved beside the second's.
+    let status = save(vec![("table", "Escuelas"), ("f0.name", "clave"), ("f0.type", "string")]).await;
+    assert_eq!(status, 303);
+    let shown = app
+        .until(&id, |resource| {
+            resource["datalab_analysis"]["status"] == "done"
+                && resource["datalab_analysis"]["tables"][0]["schema"]["fields"][0]["type"] == "string"
+        })
+        .await;
+    assert_eq!(
+        shown["datalab_analysis"]["tables"][1]["schema"]["fields"][0]["type"], "string",
+        "the other sheet's is kept"
+    );
+    assert_eq!(shown["schema"]["fields"][0]["type"], "string", "CKAN clients see the first sheet");
+}

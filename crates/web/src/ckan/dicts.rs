@@ -237,6 +237,7 @@ pub fn add_analysis(dict: &mut Value, analysis: &datalab_store::AnalysisState) {
                 "errors": first["report"]["stats"]["errors"],
                 "tables": tables.iter().map(|table| json!({
                     "name": table["name"],
+                    "schema": table["schema"],
                     "rows": table["rows"],
                     "valid": table["report"]["valid"],
                     "errors": table["report"]["stats"]["errors"],

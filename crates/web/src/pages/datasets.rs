@@ -1112,18 +1112,113 @@ async fn editable_resource(
     Ok((dataset, resource))
 }
 
+/// The tables of a resource's analysis by name (a workbook's sheets), and
+/// the one `wanted` names, or the first.
+async fn schema_tables(
+    state: &AppState,
+    resource: &Resource,
+    wanted: Option<&str>,
+) -> Result<(Vec<String>, Option<SchemaTable>), AppError> {
+    let analysis = state.store.analysis(resource.id).await?;
+    let tables: Vec<&Value> = analysis.as_ref().map(|analysis| analysis.tables()).unwrap_or_default();
+    let names: Vec<String> =
+        tables.iter().map(|table| table["name"].as_str().unwrap_or_default().to_string()).collect();
+    let index = wanted.and_then(|wanted| names.iter().position(|name| name == wanted)).unwrap_or(0);
+    let chosen = tables.get(index).map(|table| SchemaTable {
+        name: names[index].clone(),
+        first: index == 0,
+        analysed: table["schema"].clone(),
+    });
+    Ok((names, chosen))
+}
+
+/// The table whose schema the form edits.
+struct SchemaTable {
+    name: String,
+    /// The file's first table, whose schema is the resource schema's own fields.
+    first: bool,
+    analysed: Value,
+}
+
+impl SchemaTable {
+    /// What the publisher gave for this table: its sheet's schema, else
+    /// for the first table the schema's own fields.
+    fn given<'a>(&self, schema: Option<&'a Value>) -> Option<&'a Value> {
+        let schema = schema?;
+        match schema.get(datalab_ingest::constraints::SHEETS).and_then(|sheets| sheets.get(&self.name)) {
+            Some(sheet) => Some(sheet),
+            None if self.first && datalab_ingest::constraints::has_own_fields(schema) => Some(schema),
+            None => None,
+        }
+    }
+
+    /// The resource schema with this table's part replaced by `table`
+    /// (`None` removes it); `None` when nothing is left.
+    fn merged(&self, schema: Option<&Value>, table: Option<Value>) -> Option<Value> {
+        use datalab_ingest::constraints::SHEETS;
+        let mut whole = schema.and_then(Value::as_object).cloned().unwrap_or_default();
+        let in_sheets = whole.get(SHEETS).and_then(|sheets| sheets.get(&self.name)).is_some();
+        if self.first && !in_sheets {
+            whole.retain(|key, _| key == SHEETS);
+            if let Some(Value::Object(table)) = table {
+                whole.extend(table);
+            }
+        } else {
+            let sheets = whole.entry(SHEETS).or_insert_with(|| json!({}));
+            if !sheets.is_object() {
+                *sheets = json!({});
+            }
+            let sheets = sheets.as_object_mut().expect("an object");
+            match table {
+                Some(table) => sheets.insert(self.name.clone(), table),
+                None => sheets.remove(&self.name),
+            };
+            if sheets.is_empty() {
+                whole.remove(SHEETS);
+            }
+        }
+        (!whole.is_empty()).then_some(Value::Object(whole))
+    }
+}
+
+/// The sheet a schema form or its query names.
+fn schema_table_param(pairs: &[(String, String)]) -> Option<String> {
+    Some(form_value(pairs, "table")).filter(|name| !name.is_empty())
+}
+
+/// A schema form that could not be saved: what was sent, and why.
+struct Refused<'a> {
+    given: Option<&'a Value>,
+    missing_values: &'a str,
+    message: String,
+}
+
 async fn render_schema_form(
     state: &AppState,
     context: &RequestContext,
     dataset: &Dataset,
     resource: &Resource,
-    given: Option<&Value>,
-    missing_values: &str,
-    error: Option<String>,
+    wanted: Option<&str>,
+    refused: Option<Refused<'_>>,
 ) -> Result<Response, AppError> {
-    let status = if error.is_some() { StatusCode::CONFLICT } else { StatusCode::OK };
-    let analysis = state.store.analysis(resource.id).await?;
-    let analysed = analysis.as_ref().and_then(|analysis| analysis.table(None)).map(|table| table["schema"].clone());
+    let status = if refused.is_some() { StatusCode::CONFLICT } else { StatusCode::OK };
+    let (tables, chosen) = schema_tables(state, resource, wanted).await?;
+    // A refused form shows what was sent; otherwise what is saved.
+    let given = match (&refused, &chosen) {
+        (Some(refused), _) => refused.given,
+        (None, Some(table)) => table.given(resource.schema.as_ref()),
+        (None, None) => None,
+    };
+    let missing_values = match &refused {
+        Some(refused) => refused.missing_values.to_string(),
+        None => given
+            .and_then(|schema| schema["missingValues"].as_array())
+            .map(|values| {
+                values.iter().filter_map(Value::as_str).filter(|value| !value.is_empty()).collect::<Vec<_>>().join("\n")
+            })
+            .unwrap_or_default(),
+    };
+    let analysed = chosen.as_ref().map(|table| table.analysed.clone());
     let fields = analysed.as_ref().map(|schema| schema_form_fields(schema, given)).unwrap_or_default();
     let page = render(
         state,
@@ -1133,31 +1228,31 @@ async fn render_schema_form(
             "dataset": {"name": dataset.name, "title": dataset.title},
             "resource": {"id": resource.id, "name": if resource.name.is_empty() { resource.id.to_string() } else { resource.name.clone() }},
             "fields": fields,
+            "tables": if tables.len() > 1 { tables } else { Vec::new() },
+            "table": chosen.as_ref().map(|table| table.name.clone()),
             "types": SCHEMA_TYPES,
             "date_formats": ["%d/%m/%Y", "%Y-%m-%d", "%m/%d/%Y"],
             "missing_values": missing_values,
             "analysed": analysed.is_some(),
-            "error": error,
+            "error": refused.map(|refused| refused.message),
         }),
     )?;
     Ok((status, page).into_response())
 }
 
+/// The schema form of one of the resource's tables (`?table=` names a
+/// workbook's sheet; the first table by default).
 pub async fn resource_schema_form(
     State(state): State<AppState>,
     context: RequestContext,
     Path((name, resource_id)): Path<(String, Uuid)>,
+    RawQuery(query): RawQuery,
 ) -> Result<Response, AppError> {
     let (dataset, resource) = editable_resource(&state, &context, &name, resource_id).await?;
-    let missing = resource
-        .schema
-        .as_ref()
-        .and_then(|schema| schema["missingValues"].as_array())
-        .map(|values| {
-            values.iter().filter_map(Value::as_str).filter(|value| !value.is_empty()).collect::<Vec<_>>().join("\n")
-        })
-        .unwrap_or_default();
-    render_schema_form(&state, &context, &dataset, &resource, resource.schema.as_ref(), &missing, None).await
+    let pairs: Vec<(String, String)> =
+        query.as_deref().map(|raw| serde_urlencoded::from_str(raw).unwrap_or_default()).unwrap_or_default();
+    let wanted = schema_table_param(&pairs);
+    render_schema_form(&state, &context, &dataset, &resource, wanted.as_deref(), None).await
 }
 
 /// Saves the publisher's schema; the file is analysed again with it.
@@ -1169,18 +1264,26 @@ pub async fn resource_schema_save(
 ) -> Result<Response, AppError> {
     let pairs = checked_form(&context, &body)?;
     let (before, resource) = editable_resource(&state, &context, &name, resource_id).await?;
+    let wanted = schema_table_param(&pairs);
     let schema = schema_from_form(&pairs);
+    let (_, chosen) = schema_tables(&state, &resource, wanted.as_deref()).await?;
+    let whole = match &chosen {
+        Some(table) => table.merged(resource.schema.as_ref(), schema.clone()),
+        None => schema.clone(),
+    };
     let mut after = before.clone();
     for candidate in &mut after.resources {
         if candidate.id == resource_id {
-            candidate.schema = schema.clone();
+            candidate.schema = whole.clone();
         }
     }
     match catalog::update_dataset(&state, &context.actor, context.user.as_ref(), &before, after).await {
         Ok(saved) => Ok(redirect_local(&format!("/dataset/{}/resource/{resource_id}#analysis-heading", saved.name))),
         Err(AppError::Invalid { message, .. }) => {
             let missing = form_value(&pairs, "missing_values");
-            render_schema_form(&state, &context, &before, &resource, schema.as_ref(), &missing, Some(message)).await
+            let wanted = chosen.map(|table| table.name);
+            let refused = Refused { given: schema.as_ref(), missing_values: &missing, message };
+            render_schema_form(&state, &context, &before, &resource, wanted.as_deref(), Some(refused)).await
         }
         Err(other) => Err(other),
     }
