@@ -24,6 +24,7 @@ mod dictionary;
 pub mod export;
 pub mod filters;
 mod functions;
+mod mapped;
 mod page;
 pub mod search;
 pub mod sql;
@@ -202,6 +203,8 @@ pub struct QueryEngine {
     settings: QuerySettings,
     infos: Mutex<HashMap<PathBuf, TableInfo>>,
     footers: Arc<Footers>,
+    /// The object store DataFusion reads table files through.
+    mapped: Arc<mapped::MappedFiles>,
     providers: Arc<Providers>,
     searches: ResultCache<SearchResult>,
     pages: ResultCache<RowsPage>,
@@ -308,6 +311,12 @@ impl QueryEngine {
             .build()
             .map_err(|error| QueryError::Failed(format!("cannot start the query runtime: {error}")))?;
         let datafusion = RuntimeEnvBuilder::new().with_memory_limit(settings.memory_limit_bytes, 1.0).build_arc()?;
+        // Scans read published table files through their mappings. The
+        // root is made absolute, as the paths DataFusion asks for are.
+        let absolute = std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf());
+        let mapped = Arc::new(mapped::MappedFiles::new(&absolute));
+        let local = datafusion::execution::object_store::ObjectStoreUrl::local_filesystem();
+        datafusion.register_object_store(local.as_ref(), mapped.clone());
         Ok(QueryEngine {
             root: root.to_path_buf(),
             handle: runtime.handle().clone(),
@@ -320,6 +329,7 @@ impl QueryEngine {
             settings,
             infos: Mutex::new(HashMap::new()),
             footers: Arc::new(Footers::default()),
+            mapped,
             providers: Arc::new(Providers::default()),
         })
     }
@@ -368,6 +378,7 @@ impl QueryEngine {
             if !current.contains(&key.as_str()) {
                 // A mapped file's disk space is freed only once its mapping goes.
                 self.footers.forget(&entry.path());
+                self.mapped.forget(&entry.path());
                 let _ = std::fs::remove_file(entry.path());
             }
         }
@@ -538,5 +549,33 @@ mod tests {
         let kept = engine.footers.0.lock().unwrap();
         assert!(!kept.contains_key(&old.path) && !old.path.exists(), "the old version is unmapped and deleted");
         assert!(kept.contains_key(&new.path) && new.path.exists());
+    }
+
+    /// DataFusion's scans read a published table through its mapping, which
+    /// goes with the file.
+    #[tokio::test]
+    async fn scans_read_published_files_through_their_mapping() {
+        use arrow::array::{Int64Array, RecordBatch};
+        use arrow::datatypes::{DataType, Field, Schema};
+
+        let directory = tempfile::tempdir().unwrap();
+        let engine = QueryEngine::new(directory.path(), QuerySettings::default()).unwrap();
+        let resource = uuid::Uuid::new_v4();
+        let written = engine.new_table_path();
+        let schema = Arc::new(Schema::new(vec![Field::new(ROW_ID, DataType::Int64, false)]));
+        let batch = RecordBatch::try_new(schema.clone(), vec![Arc::new(Int64Array::from(vec![1, 2, 3]))]).unwrap();
+        let mut writer =
+            parquet::arrow::ArrowWriter::try_new(std::fs::File::create(&written).unwrap(), schema, None).unwrap();
+        writer.write(&batch).unwrap();
+        writer.close().unwrap();
+        let key = engine.publish(&written, resource).unwrap();
+        let table = engine.table("t", &key).unwrap();
+        let result = engine.sql("SELECT sum(_id) AS s FROM t".into(), vec![table.clone()]).await.unwrap();
+        assert_eq!(result.records, vec![vec![serde_json::json!(6)]]);
+        let absolute = std::fs::canonicalize(&table.path).unwrap();
+        assert!(engine.mapped.mapped.lock().unwrap().contains_key(&absolute), "the scan mapped the file");
+
+        engine.remove_other_versions(resource, &[]);
+        assert!(!engine.mapped.mapped.lock().unwrap().contains_key(&absolute) && !table.path.exists());
     }
 }
