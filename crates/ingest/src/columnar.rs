@@ -224,6 +224,14 @@ pub fn write_typed(
     for field in fields.iter().filter(|field| field.many_values) {
         properties = properties.set_column_dictionary_enabled(ColumnPath::from(field.name.as_str()), false);
     }
+    // A text column stored as a dictionary keeps one in every row group, so
+    // queries read it as one: room for all its counted values (at most
+    // 10,000 of at most 200 bytes), where the default 1 MB would fall back
+    // to plain pages part way.
+    for field in fields.iter().filter(|field| matches!(stored_type(field), DataType::Dictionary(..))) {
+        let limit = crate::pass::DISTINCT_CAP * crate::pass::DISTINCT_VALUE_MAX * 2;
+        properties = properties.set_column_dictionary_page_size_limit(ColumnPath::from(field.name.as_str()), limit);
+    }
     // Numbers, dates and row numbers barely compress with Snappy (a
     // dictionary already packs the repetitive ones), and every query would
     // pay to decompress them: they are stored as they are. Text is compressed.

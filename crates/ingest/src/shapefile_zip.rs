@@ -84,7 +84,7 @@ impl Reprojection {
         let reprojection = Reprojection { from, to };
         if reprojection.from.is_latlong() {
             let (x, y) = (-100.3, 25.67);
-            let converted = reprojection.point(x, y).ok_or("the reference system has no inverse")?;
+            let converted = reprojection.point(x, y).ok_or("its longitudes and latitudes cannot be converted")?;
             if (converted.0 - x).abs() < 1e-7 && (converted.1 - y).abs() < 1e-7 {
                 return Ok(None);
             }
@@ -217,8 +217,9 @@ impl Reader for ZippedShapefile {
             Some(path) => Some(std::fs::read_to_string(path)?.trim().to_string()),
             None => None,
         };
+        // WKT is ASCII; a stray byte in a name must not lose the system.
         let prj = match extract(&mut archive, stem, "prj", folder.path())? {
-            Some(path) => std::fs::read_to_string(path).ok(),
+            Some(path) => Some(String::from_utf8_lossy(&std::fs::read(path)?).into_owned()),
             None => None,
         };
         let encoding = match cpg.as_deref().and_then(cpg_encoding) {

@@ -311,10 +311,8 @@ impl QueryEngine {
             .build()
             .map_err(|error| QueryError::Failed(format!("cannot start the query runtime: {error}")))?;
         let datafusion = RuntimeEnvBuilder::new().with_memory_limit(settings.memory_limit_bytes, 1.0).build_arc()?;
-        // Scans read published table files through their mappings. The
-        // root is made absolute, as the paths DataFusion asks for are.
-        let absolute = std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf());
-        let mapped = Arc::new(mapped::MappedFiles::new(&absolute));
+        // Scans read published table files through their mappings.
+        let mapped = Arc::new(mapped::MappedFiles::new(root));
         let local = datafusion::execution::object_store::ObjectStoreUrl::local_filesystem();
         datafusion.register_object_store(local.as_ref(), mapped.clone());
         Ok(QueryEngine {
@@ -376,10 +374,11 @@ impl QueryEngine {
         for entry in entries.flatten() {
             let key = format!("{resource}/{}", entry.file_name().to_string_lossy());
             if !current.contains(&key.as_str()) {
-                // A mapped file's disk space is freed only once its mapping goes.
+                // A mapped file's disk space is freed only once its mapping
+                // goes. Unlinked first: a query starting now cannot map it again.
+                let _ = std::fs::remove_file(entry.path());
                 self.footers.forget(&entry.path());
                 self.mapped.forget(&entry.path());
-                let _ = std::fs::remove_file(entry.path());
             }
         }
     }
@@ -413,6 +412,7 @@ impl QueryEngine {
         let context = SessionContext::new_with_config_rt(config, self.datafusion.clone());
         context.register_udf(functions::DatePart::udf());
         context.add_optimizer_rule(Arc::new(dictionary::GroupByCodes));
+        context.add_analyzer_rule(Arc::new(dictionary::PlainAggregateArguments));
         context
     }
 
@@ -552,14 +552,18 @@ mod tests {
     }
 
     /// DataFusion's scans read a published table through its mapping, which
-    /// goes with the file.
+    /// goes with the file; also when the data folder is reached through a
+    /// symbolic link and written with `.` in it.
     #[tokio::test]
     async fn scans_read_published_files_through_their_mapping() {
         use arrow::array::{Int64Array, RecordBatch};
         use arrow::datatypes::{DataType, Field, Schema};
 
         let directory = tempfile::tempdir().unwrap();
-        let engine = QueryEngine::new(directory.path(), QuerySettings::default()).unwrap();
+        std::fs::create_dir(directory.path().join("disk")).unwrap();
+        std::os::unix::fs::symlink(directory.path().join("disk"), directory.path().join("link")).unwrap();
+        let root = directory.path().join("link").join(".").join("tables");
+        let engine = QueryEngine::new(&root, QuerySettings::default()).unwrap();
         let resource = uuid::Uuid::new_v4();
         let written = engine.new_table_path();
         let schema = Arc::new(Schema::new(vec![Field::new(ROW_ID, DataType::Int64, false)]));
@@ -572,7 +576,7 @@ mod tests {
         let table = engine.table("t", &key).unwrap();
         let result = engine.sql("SELECT sum(_id) AS s FROM t".into(), vec![table.clone()]).await.unwrap();
         assert_eq!(result.records, vec![vec![serde_json::json!(6)]]);
-        let absolute = std::fs::canonicalize(&table.path).unwrap();
+        let absolute = mapped::absolute(&table.path);
         assert!(engine.mapped.mapped.lock().unwrap().contains_key(&absolute), "the scan mapped the file");
 
         engine.remove_other_versions(resource, &[]);

@@ -52,13 +52,12 @@ impl std::fmt::Display for MappedFiles {
 
 impl MappedFiles {
     pub(crate) fn new(root: &Path) -> MappedFiles {
-        MappedFiles { local: LocalFileSystem::new(), root: root.to_path_buf(), mapped: Mutex::default() }
+        MappedFiles { local: LocalFileSystem::new(), root: absolute(root), mapped: Mutex::default() }
     }
 
-    /// Lets go of the mapping of `path` (the file is being deleted).
+    /// Lets go of the mapping of `path` (the file was deleted).
     pub(crate) fn forget(&self, path: &Path) {
-        let absolute = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
-        self.mapped.lock().expect("not poisoned").remove(&absolute);
+        self.mapped.lock().expect("not poisoned").remove(&absolute(path));
     }
 
     /// The mapping of a published table file, or `None` for any other file.
@@ -86,6 +85,27 @@ impl MappedFiles {
         mapped.insert(path, bytes.clone());
         Some(bytes)
     }
+}
+
+/// `path` as DataFusion names a local file: joined to the working folder
+/// when relative, `.` and `..` resolved as written (as a `file://` URL
+/// resolves them), symbolic links left as they are.
+pub(crate) fn absolute(path: &Path) -> PathBuf {
+    let joined = match path.is_absolute() {
+        true => path.to_path_buf(),
+        false => std::env::current_dir().map(|current| current.join(path)).unwrap_or_else(|_| path.to_path_buf()),
+    };
+    let mut resolved = PathBuf::new();
+    for component in joined.components() {
+        match component {
+            std::path::Component::CurDir => {}
+            std::path::Component::ParentDir => {
+                resolved.pop();
+            }
+            other => resolved.push(other),
+        }
+    }
+    resolved
 }
 
 #[async_trait::async_trait]

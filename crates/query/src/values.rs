@@ -60,6 +60,11 @@ pub fn column_json(column: &ArrayRef) -> Vec<Value> {
         DataType::Dictionary(_, value) => arrow::compute::cast(column, value).ok(),
         _ => None,
     };
+    if let (DataType::Dictionary(..), Some(values)) = (column.data_type(), &widened) {
+        // A function of a dictionary (`length(municipio)`) may give a
+        // dictionary of numbers: its cells are those of its values.
+        return column_json(values);
+    }
     let column = widened.as_ref().unwrap_or(column);
     let length = column.len();
     let null_or = |index: usize, value: Value| if column.is_null(index) { Value::Null } else { value };

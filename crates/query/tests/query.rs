@@ -467,3 +467,46 @@ async fn group_bys_over_text_with_few_values_match_plain_text() {
         assert_eq!(types(&coded.fields), types(&expected.fields), "{query}");
     }
 }
+
+/// Functions, operators and clauses over text stored as a dictionary give
+/// what they give over the same text stored plainly.
+#[tokio::test]
+async fn sql_over_text_with_few_values_matches_plain_text() {
+    let fixture = fixture();
+    let engine = engine();
+    let name = &fixture.table.name;
+    let plain = format!(
+        "(SELECT _id, CAST(municipio AS VARCHAR) AS municipio, CAST(nota AS VARCHAR) AS nota, fecha, vehiculos, monto FROM \"{name}\")"
+    );
+    let mut failures = Vec::new();
+    for query in [
+        "SELECT approx_distinct(municipio) AS a FROM T",
+        "SELECT count(DISTINCT municipio) AS a, min(municipio) AS b, max(municipio) AS c FROM T",
+        "SELECT string_agg(DISTINCT municipio, ',' ORDER BY municipio) AS a FROM T",
+        "SELECT first_value(municipio ORDER BY _id) AS a, last_value(municipio ORDER BY _id) AS b FROM T",
+        "SELECT array_length(array_agg(DISTINCT municipio), 1) AS a FROM T",
+        "SELECT length(municipio) AS a, upper(municipio) AS b, lower(nota) AS c, substr(municipio, 2, 3) AS d, replace(municipio, 'a', 'o') AS e, concat(municipio, '-', nota) AS f, trim(municipio) AS g, strpos(municipio, 'a') AS h, starts_with(municipio, 'M') AS i FROM T ORDER BY _id LIMIT 20",
+        "SELECT municipio || '/' || nota AS a, coalesce(nota, municipio) AS b, CASE WHEN municipio = 'Apodaca' THEN nota ELSE municipio END AS c FROM T ORDER BY _id LIMIT 20",
+        "SELECT count(*) AS a FROM T WHERE municipio LIKE '%a%' AND nota ILIKE '%SEM%' AND municipio IN ('Apodaca', 'Guadalupe') AND municipio < 'H'",
+        "SELECT count(*) AS a FROM T WHERE regexp_like(municipio, '^A') OR municipio = nota",
+        "SELECT municipio, row_number() OVER (PARTITION BY municipio ORDER BY _id) AS r, lag(nota) OVER (ORDER BY _id) AS l FROM T ORDER BY _id LIMIT 20",
+        "SELECT municipio, count(*) AS n FROM T GROUP BY ROLLUP (municipio) ORDER BY municipio NULLS FIRST",
+        "SELECT a.municipio, count(*) AS n FROM T a JOIN (SELECT DISTINCT municipio FROM T) b ON a.municipio = b.municipio GROUP BY a.municipio ORDER BY 1",
+        "SELECT municipio FROM T WHERE _id < 3 UNION SELECT nota FROM T WHERE _id < 3 ORDER BY 1",
+        "SELECT municipio, nota FROM T ORDER BY municipio DESC, nota, _id LIMIT 30",
+        "SELECT DISTINCT ON (municipio) municipio, nota FROM T ORDER BY municipio, _id",
+    ] {
+        let tables = vec![fixture.table.clone()];
+        let stored = engine.sql(query.replace("FROM T", &format!("FROM \"{name}\"")), tables.clone()).await;
+        let expected = engine.sql(query.replace("FROM T", &format!("FROM {plain}")), tables).await;
+        match (stored, expected) {
+            (Ok(stored), Ok(expected)) if stored.records == expected.records => {}
+            (stored, expected) => failures.push(format!(
+                "{query}\n  stored: {:?}\n  plain: {:?}",
+                stored.map(|result| result.records),
+                expected.map(|result| result.records)
+            )),
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

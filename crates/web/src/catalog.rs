@@ -93,6 +93,19 @@ pub async fn create_dataset(
     Ok(saved)
 }
 
+/// Keeps the `sheets` of the `old` schema in a `new` one that does not say
+/// anything of them (sending `"sheets": {}` or null removes them).
+fn carry_sheets(old: Option<&serde_json::Value>, new: &mut Option<serde_json::Value>) {
+    use datalab_ingest::constraints::SHEETS;
+    let Some(sheets) = old.and_then(|old| old.get(SHEETS)) else { return };
+    match new {
+        Some(serde_json::Value::Object(schema)) if !schema.contains_key(SHEETS) => {
+            schema.insert(SHEETS.into(), sheets.clone());
+        }
+        _ => {}
+    }
+}
+
 /// Refuses a resource schema ingestion could not apply, saying why.
 fn check_schemas(dataset: &Dataset) -> Result<(), AppError> {
     for resource in &dataset.resources {
@@ -131,6 +144,9 @@ pub async fn update_dataset(
         {
             resource.schema = old.schema.clone();
         }
+        // A schema sent without the workbook's `sheets` (`resource_show`
+        // gives the first sheet's) keeps the other sheets' as they were.
+        carry_sheets(old.schema.as_ref(), &mut resource.schema);
     }
     check_schemas(&after)?;
     after.id = before.id;

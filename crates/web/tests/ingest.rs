@@ -465,4 +465,21 @@ async fn each_sheet_of_a_workbook_has_its_own_schema_form() {
         "the other sheet's is kept"
     );
     assert_eq!(shown["schema"]["fields"][0]["type"], "string", "CKAN clients see the first sheet");
+
+    // A sheet the file does not have (a stale page) changes nothing.
+    let status = save(vec![("table", "Hoja vieja"), ("f0.name", "clave"), ("f0.type", "number")]).await;
+    assert_eq!(status, 409);
+    // A CKAN client sends back the first sheet's schema, changed: the other sheet's stays.
+    let first = json!({"fields": [{"name": "clave", "type": "string", "title": "Clave de la escuela"}]});
+    let (status, body) = app.ckan("resource_patch", Some(&token), json!({"id": id, "schema": first})).await;
+    assert_eq!(status, 200, "{body}");
+    let shown = app
+        .until(&id, |resource| {
+            resource["datalab_analysis"]["status"] == "done"
+                && resource["schema"]["fields"][0]["title"] == "Clave de la escuela"
+        })
+        .await;
+    assert_eq!(shown["datalab_analysis"]["tables"][1]["schema"]["fields"][0]["type"], "string");
+    let form = page(format!("/dataset/libro/resource/{id}/schema?table=Municipios")).await;
+    assert!(form.contains(r#"value="Nombre oficial""#), "the sheet's schema is kept");
 }

@@ -92,6 +92,7 @@ schema-edit-link = Edit the schema (types, descriptions, constraints)
 schema-sheets = Sheets of the workbook
 schema-sheets-intro = Each sheet of the workbook is a table with its own schema. Choose the sheet to edit:
 schema-sheet-heading = Sheet “{ $sheet }”
+schema-sheet-gone = The file's last analysis has no sheet “{ $sheet }”; open the schema form again.
 schema-edit-intro = What you give here replaces what was inferred from the file; what you leave empty is still inferred. Saving analyses the file again, and the validation report then checks every row against these constraints.
 schema-edit-invalid = The schema cannot be applied:
 schema-edit-not-analysed = The file has to be analysed before its schema can be edited. Try again in a moment.

@@ -92,6 +92,7 @@ schema-edit-link = Editar el esquema (tipos, descripciones, restricciones)
 schema-sheets = Hojas del libro
 schema-sheets-intro = Cada hoja del libro es una tabla con su propio esquema. Elija la hoja que quiere editar:
 schema-sheet-heading = Hoja «{ $sheet }»
+schema-sheet-gone = El último análisis del archivo no tiene la hoja «{ $sheet }»; vuelva a abrir el formulario del esquema.
 schema-edit-intro = Lo que indique aquí sustituye lo inferido del archivo; lo que deje vacío se sigue infiriendo. Al guardar, el archivo se analiza de nuevo y el reporte de validación revisa cada fila contra estas restricciones.
 schema-edit-invalid = El esquema no se puede aplicar:
 schema-edit-not-analysed = El archivo debe analizarse antes de poder editar su esquema. Intente de nuevo en un momento.

@@ -1127,6 +1127,7 @@ async fn schema_tables(
     let chosen = tables.get(index).map(|table| SchemaTable {
         name: names[index].clone(),
         first: index == 0,
+        sheet: matches!(table["format"].as_str(), Some("xlsx" | "xls" | "ods")),
         analysed: table["schema"].clone(),
     });
     Ok((names, chosen))
@@ -1137,6 +1138,8 @@ struct SchemaTable {
     name: String,
     /// The file's first table, whose schema is the resource schema's own fields.
     first: bool,
+    /// A workbook's sheet, which ingestion looks up in the schema's `sheets`.
+    sheet: bool,
     analysed: Value,
 }
 
@@ -1145,7 +1148,7 @@ impl SchemaTable {
     /// for the first table the schema's own fields.
     fn given<'a>(&self, schema: Option<&'a Value>) -> Option<&'a Value> {
         let schema = schema?;
-        match schema.get(datalab_ingest::constraints::SHEETS).and_then(|sheets| sheets.get(&self.name)) {
+        match self.own_sheet(schema) {
             Some(sheet) => Some(sheet),
             None if self.first && datalab_ingest::constraints::has_own_fields(schema) => Some(schema),
             None => None,
@@ -1156,9 +1159,9 @@ impl SchemaTable {
     /// (`None` removes it); `None` when nothing is left.
     fn merged(&self, schema: Option<&Value>, table: Option<Value>) -> Option<Value> {
         use datalab_ingest::constraints::SHEETS;
+        let in_sheets = schema.and_then(|schema| self.own_sheet(schema)).is_some();
         let mut whole = schema.and_then(Value::as_object).cloned().unwrap_or_default();
-        let in_sheets = whole.get(SHEETS).and_then(|sheets| sheets.get(&self.name)).is_some();
-        if self.first && !in_sheets {
+        if !self.sheet || (self.first && !in_sheets) {
             whole.retain(|key, _| key == SHEETS);
             if let Some(Value::Object(table)) = table {
                 whole.extend(table);
@@ -1173,11 +1176,23 @@ impl SchemaTable {
                 Some(table) => sheets.insert(self.name.clone(), table),
                 None => sheets.remove(&self.name),
             };
-            if sheets.is_empty() {
-                whole.remove(SHEETS);
-            }
         }
-        (!whole.is_empty()).then_some(Value::Object(whole))
+        // An emptied `sheets` stays, saying so (an absent one would keep
+        // the stored sheets, see `catalog::update_dataset`), unless nothing else is left.
+        let nothing =
+            whole.iter().all(|(key, value)| key == SHEETS && value.as_object().is_some_and(|sheets| sheets.is_empty()));
+        (!nothing).then_some(Value::Object(whole))
+    }
+}
+
+impl SchemaTable {
+    /// This sheet's own entry in the schema's `sheets` (only a workbook's
+    /// tables are looked up there, as ingestion does).
+    fn own_sheet<'a>(&self, schema: &'a Value) -> Option<&'a Value> {
+        if !self.sheet {
+            return None;
+        }
+        schema.get(datalab_ingest::constraints::SHEETS)?.get(&self.name)
     }
 }
 
@@ -1267,10 +1282,17 @@ pub async fn resource_schema_save(
     let wanted = schema_table_param(&pairs);
     let schema = schema_from_form(&pairs);
     let (_, chosen) = schema_tables(&state, &resource, wanted.as_deref()).await?;
-    let whole = match &chosen {
-        Some(table) => table.merged(resource.schema.as_ref(), schema.clone()),
-        None => schema.clone(),
+    let chosen = match (chosen, wanted.as_deref()) {
+        // A sheet the file's last analysis no longer has (a stale page, a new file).
+        (Some(table), Some(wanted)) if table.name != wanted => {
+            let message = context.lang.t_args("schema-sheet-gone", &[("sheet", wanted.to_string().into())]);
+            return Err(AppError::Invalid { field: "table".into(), message });
+        }
+        (Some(table), _) => table,
+        // No finished analysis: the schema's own fields, its sheets kept.
+        (None, _) => SchemaTable { name: String::new(), first: true, sheet: false, analysed: Value::Null },
     };
+    let whole = chosen.merged(resource.schema.as_ref(), schema.clone());
     let mut after = before.clone();
     for candidate in &mut after.resources {
         if candidate.id == resource_id {
@@ -1281,7 +1303,7 @@ pub async fn resource_schema_save(
         Ok(saved) => Ok(redirect_local(&format!("/dataset/{}/resource/{resource_id}#analysis-heading", saved.name))),
         Err(AppError::Invalid { message, .. }) => {
             let missing = form_value(&pairs, "missing_values");
-            let wanted = chosen.map(|table| table.name);
+            let wanted = Some(chosen.name).filter(|name| !name.is_empty());
             let refused = Refused { given: schema.as_ref(), missing_values: &missing, message };
             render_schema_form(&state, &context, &before, &resource, wanted.as_deref(), Some(refused)).await
         }
