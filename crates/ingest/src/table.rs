@@ -774,10 +774,12 @@ impl TableBuilder {
             if let Some(format) = format {
                 field["format"] = json!(format.pattern());
             }
-            // The publisher's title, description, constraints and own type name.
+            // The publisher's title, description, constraints and own type
+            // name; a type the reader gave (a geometry) stays the reader's.
             if let Some(publisher) = publisher {
                 for (key, value) in &publisher.raw {
-                    if key != "name" && !(key == "format" && format.is_some()) {
+                    let readers = given.is_some() && (key == "type" || key == "format");
+                    if key != "name" && !(key == "format" && format.is_some()) && !readers {
                         field[key] = value.clone();
                     }
                 }

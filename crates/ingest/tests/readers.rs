@@ -368,6 +368,17 @@ fn geojson_keeps_geometry_and_reports_its_extent() {
     // Named .json, the signature still says GeoJSON.
     let (_dir, result) = run(geojson.as_bytes(), "parques.json");
     assert_eq!(result.unwrap().format, "geojson");
+    // A publisher's schema titles the geometry; its type stays the reader's.
+    let dir = tempfile::tempdir().unwrap();
+    let schema = serde_json::json!({"fields": [
+        {"name": "geometry", "type": "string", "title": "Forma del parque"},
+        {"name": "area_ha", "type": "number", "description": "Hectáreas"}
+    ]});
+    let options = AnalyzeOptions { schema: Some(schema), ..options(dir.path(), "parques.geojson") };
+    let file = analyze_file(geojson.as_bytes(), &options).unwrap();
+    let fields = &file.tables[0].schema["fields"];
+    assert_eq!(fields[2], serde_json::json!({"name": "geometry", "type": "geojson", "title": "Forma del parque"}));
+    assert_eq!(fields[1], serde_json::json!({"name": "area_ha", "type": "number", "description": "Hectáreas"}));
 }
 
 #[test]
