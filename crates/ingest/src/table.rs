@@ -142,8 +142,9 @@ pub struct ColumnProfile {
     pub count: u64,
     pub nulls: u64,
     pub distinct: u64,
-    /// The column has more distinct values than are tracked: `distinct` is a lower bound.
-    pub distinct_is_lower_bound: bool,
+    /// The column has more distinct values than are counted one by one:
+    /// `distinct` is an estimate (HyperLogLog, about 1.6% standard error).
+    pub distinct_is_estimate: bool,
     pub min: Option<String>,
     pub max: Option<String>,
     pub mean: Option<f64>,
@@ -809,13 +810,14 @@ impl TableBuilder {
                 column.distinct.iter().map(|(value, count)| TopValue { value: value.clone(), count: *count }).collect();
             top.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.value.cmp(&b.value)));
             top.truncate(10);
+            let (distinct, distinct_is_estimate) = column.distinct_count();
             profile.push(ColumnProfile {
                 name: label.clone(),
                 field_type,
                 count: column.votes.values,
                 nulls: column.nulls,
-                distinct: column.distinct.len() as u64,
-                distinct_is_lower_bound: column.distinct_overflow,
+                distinct,
+                distinct_is_estimate,
                 min,
                 max,
                 mean,
