@@ -77,8 +77,14 @@ impl Sketch {
         let sum: f64 = self.registers.iter().map(|rank| (-f64::from(*rank)).exp2()).sum();
         let zeros = self.registers.iter().filter(|rank| **rank == 0).count();
         let raw = 0.7213 / (1.0 + 1.079 / m) * m * m / sum;
-        // Few values: linear counting of the empty registers is closer.
-        let estimate = if raw <= 2.5 * m && zeros > 0 { m * (m / zeros as f64).ln() } else { raw };
+        // Few values: linear counting of the empty registers is closer. It
+        // is chosen by its own value, which is less biased than the raw
+        // estimate's just above 2.5 m (10,240: where every sketch starts).
+        let linear = (zeros > 0).then(|| m * (m / zeros as f64).ln());
+        let estimate = match linear {
+            Some(linear) if linear <= 2.5 * m => linear,
+            _ => raw,
+        };
         estimate.round() as u64
     }
 }

@@ -418,7 +418,7 @@ fn long_values_do_not_fill_the_profile() {
     let table = &result.unwrap().tables[0];
     let column = &table.profile[1];
     assert!(column.distinct_is_estimate);
-    assert!((295..=305).contains(&column.distinct), "300 values, estimated: {}", column.distinct);
+    assert!((285..=315).contains(&column.distinct), "300 values, estimated: {}", column.distinct);
     assert!(column.top.is_empty());
 }
 
