@@ -154,34 +154,33 @@ pub(crate) struct MappedTable {
 }
 
 /// The tables read for chosen pages; the last [`FOOTERS_KEPT`] are kept.
-#[derive(Default)]
-pub(crate) struct Footers(Mutex<HashMap<PathBuf, MappedTable>>);
+/// Their files are mapped by the engine's [`mapped::MappedFiles`], which
+/// DataFusion's scans read through too.
+pub(crate) struct Footers {
+    kept: Mutex<HashMap<PathBuf, MappedTable>>,
+    files: Arc<mapped::MappedFiles>,
+}
 
 impl Footers {
     /// Lets go of the file at `path` (it is being deleted).
     pub(crate) fn forget(&self, path: &Path) {
-        self.0.lock().expect("not poisoned").remove(path);
+        self.kept.lock().expect("not poisoned").remove(path);
     }
 
     /// The table file at `path`, mapped and its footer read on first use.
     /// Called on the query runtime: a burst of first requests does not
     /// hold up the web server's threads.
     pub(crate) fn get(&self, path: &Path) -> QueryResult<MappedTable> {
-        if let Some(mapped) = self.0.lock().expect("not poisoned").get(path) {
+        if let Some(mapped) = self.kept.lock().expect("not poisoned").get(path) {
             return Ok(mapped.clone());
         }
-        let file = std::fs::File::open(path).map_err(QueryError::unreadable)?;
-        // SAFETY: a table file is never written once published: ingestion
-        // writes it under `tmp/` and renames it into place, and an old
-        // version is only ever unlinked, which leaves a mapping intact.
-        let map = unsafe { memmap2::Mmap::map(&file) }.map_err(QueryError::unreadable)?;
-        let bytes = bytes::Bytes::from_owner(map);
+        let bytes = self.files.map(path).map_err(QueryError::unreadable)?;
         let options = parquet::arrow::arrow_reader::ArrowReaderOptions::new()
             .with_page_index_policy(parquet::file::metadata::PageIndexPolicy::Optional);
         let footer =
             parquet::arrow::arrow_reader::ArrowReaderMetadata::load(&bytes, options).map_err(QueryError::unreadable)?;
         let mapped = MappedTable { footer, bytes };
-        let mut footers = self.0.lock().expect("not poisoned");
+        let mut footers = self.kept.lock().expect("not poisoned");
         if footers.len() >= FOOTERS_KEPT {
             footers.clear();
         }
@@ -326,7 +325,7 @@ impl QueryEngine {
             pages: ResultCache::new(settings.result_cache_entries),
             settings,
             infos: Mutex::new(HashMap::new()),
-            footers: Arc::new(Footers::default()),
+            footers: Arc::new(Footers { kept: Mutex::default(), files: mapped.clone() }),
             mapped,
             providers: Arc::new(Providers::default()),
         })
@@ -519,34 +518,36 @@ fn path_text(path: &Path) -> QueryResult<&str> {
 mod tests {
     use super::*;
 
+    /// Publishes a table of one `_id` column with rows 1, 2 and 3 as a
+    /// version of `resource`; its key.
+    fn publish_three_rows(engine: &QueryEngine, resource: uuid::Uuid) -> String {
+        use arrow::array::{Int64Array, RecordBatch};
+        use arrow::datatypes::{DataType, Field, Schema};
+        let written = engine.new_table_path();
+        let schema = Arc::new(Schema::new(vec![Field::new(ROW_ID, DataType::Int64, false)]));
+        let batch = RecordBatch::try_new(schema.clone(), vec![Arc::new(Int64Array::from(vec![1, 2, 3]))]).unwrap();
+        let mut writer =
+            parquet::arrow::ArrowWriter::try_new(std::fs::File::create(&written).unwrap(), schema, None).unwrap();
+        writer.write(&batch).unwrap();
+        writer.close().unwrap();
+        engine.publish(&written, resource).unwrap()
+    }
+
     /// A version that is replaced lets go of its mapping before it is
     /// deleted: a mapped file's disk space is not freed while mapped.
     #[test]
     fn replaced_versions_are_unmapped() {
-        use arrow::array::{Int64Array, RecordBatch};
-        use arrow::datatypes::{DataType, Field, Schema};
-
         let directory = tempfile::tempdir().unwrap();
         let engine = QueryEngine::new(directory.path(), QuerySettings::default()).unwrap();
         let resource = uuid::Uuid::new_v4();
-        let mut keys = Vec::new();
-        for _ in 0..2 {
-            let written = engine.new_table_path();
-            let schema = Arc::new(Schema::new(vec![Field::new(ROW_ID, DataType::Int64, false)]));
-            let batch = RecordBatch::try_new(schema.clone(), vec![Arc::new(Int64Array::from(vec![1, 2, 3]))]).unwrap();
-            let mut writer =
-                parquet::arrow::ArrowWriter::try_new(std::fs::File::create(&written).unwrap(), schema, None).unwrap();
-            writer.write(&batch).unwrap();
-            writer.close().unwrap();
-            keys.push(engine.publish(&written, resource).unwrap());
-        }
+        let keys = [publish_three_rows(&engine, resource), publish_three_rows(&engine, resource)];
         let old = engine.table("t", &keys[0]).unwrap();
         let new = engine.table("t", &keys[1]).unwrap();
         assert_eq!(engine.footers.get(&old.path).unwrap().footer.metadata().file_metadata().num_rows(), 3);
         engine.footers.get(&new.path).unwrap();
 
         engine.remove_other_versions(resource, &[keys[1].as_str()]);
-        let kept = engine.footers.0.lock().unwrap();
+        let kept = engine.footers.kept.lock().unwrap();
         assert!(!kept.contains_key(&old.path) && !old.path.exists(), "the old version is unmapped and deleted");
         assert!(kept.contains_key(&new.path) && new.path.exists());
     }
@@ -556,23 +557,13 @@ mod tests {
     /// symbolic link and written with `.` in it.
     #[tokio::test]
     async fn scans_read_published_files_through_their_mapping() {
-        use arrow::array::{Int64Array, RecordBatch};
-        use arrow::datatypes::{DataType, Field, Schema};
-
         let directory = tempfile::tempdir().unwrap();
         std::fs::create_dir(directory.path().join("disk")).unwrap();
         std::os::unix::fs::symlink(directory.path().join("disk"), directory.path().join("link")).unwrap();
         let root = directory.path().join("link").join(".").join("tables");
         let engine = QueryEngine::new(&root, QuerySettings::default()).unwrap();
         let resource = uuid::Uuid::new_v4();
-        let written = engine.new_table_path();
-        let schema = Arc::new(Schema::new(vec![Field::new(ROW_ID, DataType::Int64, false)]));
-        let batch = RecordBatch::try_new(schema.clone(), vec![Arc::new(Int64Array::from(vec![1, 2, 3]))]).unwrap();
-        let mut writer =
-            parquet::arrow::ArrowWriter::try_new(std::fs::File::create(&written).unwrap(), schema, None).unwrap();
-        writer.write(&batch).unwrap();
-        writer.close().unwrap();
-        let key = engine.publish(&written, resource).unwrap();
+        let key = publish_three_rows(&engine, resource);
         let table = engine.table("t", &key).unwrap();
         let result = engine.sql("SELECT sum(_id) AS s FROM t".into(), vec![table.clone()]).await.unwrap();
         assert_eq!(result.records, vec![vec![serde_json::json!(6)]]);

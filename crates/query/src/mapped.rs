@@ -1,5 +1,7 @@
 //! The table files as DataFusion reads them: the local file system, with
 //! the byte ranges a scan asks for served from the file's memory mapping.
+//! Page reads (`Footers`) take their mappings from here too, so a file is
+//! mapped once whichever reads it.
 //!
 //! DataFusion reads a Parquet file's column chunks through an object store.
 //! The local one reads each range into a freshly zeroed buffer: on a
@@ -60,30 +62,44 @@ impl MappedFiles {
         self.mapped.lock().expect("not poisoned").remove(&absolute(path));
     }
 
-    /// The mapping of a published table file, or `None` for any other file.
-    fn mapping(&self, location: &ObjectPath) -> Option<Bytes> {
-        let path = self.local.path_to_filesystem(location).ok()?;
-        if !path.starts_with(&self.root) || path.starts_with(self.root.join("tmp")) {
-            return None;
-        }
+    /// The mapping of the published table file at `path`, made on first
+    /// use; the last [`MAPPED_KEPT`] are kept. Page reads (`Footers`) map
+    /// a file of any size: they touch only the pages they read.
+    pub(crate) fn map(&self, path: &Path) -> std::io::Result<Bytes> {
+        let path = absolute(path);
         if let Some(bytes) = self.mapped.lock().expect("not poisoned").get(&path) {
-            return Some(bytes.clone());
+            return Ok(bytes.clone());
         }
-        let file = std::fs::File::open(&path).ok()?;
-        if file.metadata().ok()?.len() > MAPPED_MAX_BYTES {
-            return None;
-        }
+        let file = std::fs::File::open(&path)?;
         // SAFETY: a published table file is never written again: ingestion
         // writes it under `tmp/` (never mapped) and renames it into place,
         // and an old version is only ever unlinked, which leaves a mapping intact.
-        let map = unsafe { memmap2::Mmap::map(&file) }.ok()?;
+        let map = unsafe { memmap2::Mmap::map(&file) }?;
         let bytes = Bytes::from_owner(map);
         let mut mapped = self.mapped.lock().expect("not poisoned");
         if mapped.len() >= MAPPED_KEPT {
             mapped.clear();
         }
         mapped.insert(path, bytes.clone());
-        Some(bytes)
+        Ok(bytes)
+    }
+
+    /// What a scan reads of a published table file of at most
+    /// [`MAPPED_MAX_BYTES`], or `None` for any other file.
+    fn mapping(&self, location: &ObjectPath) -> Option<Bytes> {
+        let path = self.local.path_to_filesystem(location).ok()?;
+        if !path.starts_with(&self.root) || path.starts_with(self.root.join("tmp")) {
+            return None;
+        }
+        let cached = self.mapped.lock().expect("not poisoned").get(&path).cloned();
+        let size = match &cached {
+            Some(bytes) => bytes.len() as u64,
+            None => std::fs::metadata(&path).ok()?.len(),
+        };
+        if size > MAPPED_MAX_BYTES {
+            return None;
+        }
+        cached.or_else(|| self.map(&path).ok())
     }
 }
 
