@@ -112,8 +112,19 @@ fn date_format(pattern: &str) -> Result<Option<DateFormat>, String> {
 pub const SHEETS: &str = "sheets";
 
 /// The schema says something of its own, besides its sheets'.
-pub fn has_own_fields(schema: &Value) -> bool {
+fn has_own_fields(schema: &Value) -> bool {
     schema.as_object().is_some_and(|object| object.keys().any(|key| key != SHEETS))
+}
+
+/// The part of a resource schema that applies to a table: the workbook
+/// sheet's own (`sheet` names it under `sheets`), else for the file's
+/// first table the schema's own fields.
+pub fn table_schema<'a>(schema: &'a Value, first: bool, sheet: Option<&str>) -> Option<&'a Value> {
+    match sheet.and_then(|name| schema.get(SHEETS)?.get(name)) {
+        Some(sheet) => Some(sheet),
+        None if first && has_own_fields(schema) => Some(schema),
+        None => None,
+    }
 }
 
 impl GivenSchema {

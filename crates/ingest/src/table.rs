@@ -70,14 +70,10 @@ impl AnalyzeOptions {
     /// workbook's sheet): the sheet's own, else for the first table the
     /// schema's fields.
     pub fn given_schema(&self, index: usize, name: Option<&str>) -> Result<Option<GivenSchema>, IngestError> {
-        let Some(schema) = &self.schema else { return Ok(None) };
-        let sheet = name.and_then(|name| schema.get(crate::constraints::SHEETS)?.get(name));
-        let chosen = match sheet {
-            Some(sheet) => sheet,
-            None if index == 0 && crate::constraints::has_own_fields(schema) => schema,
-            None => return Ok(None),
-        };
-        GivenSchema::parse(chosen).map(Some).map_err(IngestError::Schema)
+        match self.schema.as_ref().and_then(|schema| crate::constraints::table_schema(schema, index == 0, name)) {
+            Some(chosen) => GivenSchema::parse(chosen).map(Some).map_err(IngestError::Schema),
+            None => Ok(None),
+        }
     }
 
     /// Where table number `index` (from 0) of the file is written.

@@ -1144,22 +1144,17 @@ struct SchemaTable {
 }
 
 impl SchemaTable {
-    /// What the publisher gave for this table: its sheet's schema, else
-    /// for the first table the schema's own fields.
+    /// What the publisher gave for this table, as ingestion reads it (only
+    /// a workbook's tables are looked up in `sheets`).
     fn given<'a>(&self, schema: Option<&'a Value>) -> Option<&'a Value> {
-        let schema = schema?;
-        match self.own_sheet(schema) {
-            Some(sheet) => Some(sheet),
-            None if self.first && datalab_ingest::constraints::has_own_fields(schema) => Some(schema),
-            None => None,
-        }
+        datalab_ingest::constraints::table_schema(schema?, self.first, self.sheet.then_some(self.name.as_str()))
     }
 
     /// The resource schema with this table's part replaced by `table`
     /// (`None` removes it); `None` when nothing is left.
     fn merged(&self, schema: Option<&Value>, table: Option<Value>) -> Option<Value> {
         use datalab_ingest::constraints::SHEETS;
-        let in_sheets = schema.and_then(|schema| self.own_sheet(schema)).is_some();
+        let in_sheets = self.sheet && schema.and_then(|schema| schema.get(SHEETS)?.get(&self.name)).is_some();
         let mut whole = schema.and_then(Value::as_object).cloned().unwrap_or_default();
         if !self.sheet || (self.first && !in_sheets) {
             whole.retain(|key, _| key == SHEETS);
@@ -1182,17 +1177,6 @@ impl SchemaTable {
         let nothing =
             whole.iter().all(|(key, value)| key == SHEETS && value.as_object().is_some_and(|sheets| sheets.is_empty()));
         (!nothing).then_some(Value::Object(whole))
-    }
-}
-
-impl SchemaTable {
-    /// This sheet's own entry in the schema's `sheets` (only a workbook's
-    /// tables are looked up there, as ingestion does).
-    fn own_sheet<'a>(&self, schema: &'a Value) -> Option<&'a Value> {
-        if !self.sheet {
-            return None;
-        }
-        schema.get(datalab_ingest::constraints::SHEETS)?.get(&self.name)
     }
 }
 
