@@ -296,11 +296,9 @@ impl PlainAggregateArguments {
                         .args
                         .iter()
                         .find(|arg| matches!(arg, Expr::Cast(cast) if *cast.expr == sort.expr));
-                    let plain = match coerced {
-                        Some(arg) if Self::plain(sort.expr.clone(), schema)?.transformed => {
-                            Transformed::yes(arg.clone())
-                        }
-                        _ => Self::plain(sort.expr.clone(), schema)?,
+                    let plain = match (Self::plain(sort.expr.clone(), schema)?, coerced) {
+                        (plain, Some(arg)) if plain.transformed => Transformed::yes(arg.clone()),
+                        (plain, _) => plain,
                     };
                     changed |= plain.transformed;
                     sort.expr = plain.data;

@@ -50,21 +50,21 @@ pub fn is_text(data_type: &DataType) -> bool {
 /// Every cell of `column` as JSON: numbers and booleans as such, dates and
 /// times as ISO 8601 text, nulls as null.
 pub fn column_json(column: &ArrayRef) -> Vec<Value> {
+    // A dictionary's cells are its values' (a function of a dictionary,
+    // `length(municipio)`, may give a dictionary of numbers).
+    if let DataType::Dictionary(_, value) = column.data_type()
+        && let Ok(values) = arrow::compute::cast(column, value)
+    {
+        return column_json(&values);
+    }
     // Narrower numbers (`date_part` gives 32-bit integers) are numbers too.
     let widened = match column.data_type() {
         DataType::Int8 | DataType::Int16 | DataType::Int32 | DataType::UInt8 | DataType::UInt16 | DataType::UInt32 => {
             arrow::compute::cast(column, &DataType::Int64).ok()
         }
         DataType::Float16 | DataType::Float32 => arrow::compute::cast(column, &DataType::Float64).ok(),
-        // A dictionary's cells are its values'.
-        DataType::Dictionary(_, value) => arrow::compute::cast(column, value).ok(),
         _ => None,
     };
-    if let (DataType::Dictionary(..), Some(values)) = (column.data_type(), &widened) {
-        // A function of a dictionary (`length(municipio)`) may give a
-        // dictionary of numbers: its cells are those of its values.
-        return column_json(values);
-    }
     let column = widened.as_ref().unwrap_or(column);
     let length = column.len();
     let null_or = |index: usize, value: Value| if column.is_null(index) { Value::Null } else { value };

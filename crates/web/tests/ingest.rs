@@ -429,6 +429,13 @@ async fn each_sheet_of_a_workbook_has_its_own_schema_form() {
         let form: Vec<(String, String)> = form.into_iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         async move { client.post(url).form(&form).send().await.unwrap().status().as_u16() }
     };
+    // The resource once analysed again with sheet `table`'s first field of type `kind`.
+    let analysed_with = |table: usize, kind: &'static str| {
+        app.until(&id, move |resource| {
+            resource["datalab_analysis"]["status"] == "done"
+                && resource["datalab_analysis"]["tables"][table]["schema"]["fields"][0]["type"] == kind
+        })
+    };
     let status = save(vec![
         ("table", "Municipios"),
         ("f0.name", "clave"),
@@ -438,12 +445,7 @@ async fn each_sheet_of_a_workbook_has_its_own_schema_form() {
     ])
     .await;
     assert_eq!(status, 303);
-    let shown = app
-        .until(&id, |resource| {
-            resource["datalab_analysis"]["status"] == "done"
-                && resource["datalab_analysis"]["tables"][1]["schema"]["fields"][0]["type"] == "string"
-        })
-        .await;
+    let shown = analysed_with(1, "string").await;
     assert_eq!(
         shown["datalab_analysis"]["tables"][0]["schema"]["fields"][0]["type"], "integer",
         "the first sheet is still inferred"
@@ -454,12 +456,7 @@ async fn each_sheet_of_a_workbook_has_its_own_schema_form() {
     // The first sheet's schema is saved beside the second's.
     let status = save(vec![("table", "Escuelas"), ("f0.name", "clave"), ("f0.type", "string")]).await;
     assert_eq!(status, 303);
-    let shown = app
-        .until(&id, |resource| {
-            resource["datalab_analysis"]["status"] == "done"
-                && resource["datalab_analysis"]["tables"][0]["schema"]["fields"][0]["type"] == "string"
-        })
-        .await;
+    let shown = analysed_with(0, "string").await;
     assert_eq!(
         shown["datalab_analysis"]["tables"][1]["schema"]["fields"][0]["type"], "string",
         "the other sheet's is kept"
