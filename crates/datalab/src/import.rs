@@ -128,9 +128,15 @@ pub async fn run(state: &AppState, request: ImportRequest<'_>) -> anyhow::Result
             schema: resource.schema.clone(),
             ..Default::default()
         };
-        let file = std::fs::File::open(&path)?;
-        let input = std::io::BufReader::new(Progress { inner: file, bar: analysis_bar.clone() });
-        let outcome = catalog::analyse(state, resource.id, &resource.sha256, input, options).await;
+        // The file from its start, each time the analysis reads it (twice
+        // when its first rows suggest other types than the rest).
+        let bar = analysis_bar.clone();
+        let open = move || -> std::io::Result<_> {
+            bar.reset();
+            let file = std::fs::File::open(&path)?;
+            Ok(std::io::BufReader::new(Progress { inner: file, bar: bar.clone() }))
+        };
+        let outcome = catalog::analyse(state, resource.id, &resource.sha256, open, options).await;
         analysis_bar.finish();
         let file = outcome.map_err(|error| anyhow::anyhow!("{error}"))?;
         let describe = |table: &datalab_ingest::Analysis| {

@@ -1,12 +1,21 @@
 //! Parquet output, written while the file streams in.
 //!
-//! A column's type is only known once every value has been seen, so the
-//! column pass ([`crate::pass`]) sends each column's text (missing markers
-//! already turned into nulls) to a *staging* file in Arrow's IPC format,
-//! written on its own thread. Once the types are decided, [`write_typed`]
-//! reads the staging file back batch by batch, converts each column to its
-//! Arrow type (a value that does not fit becomes null: the report already
-//! lists it) and writes the final, compressed Parquet with statistics.
+//! A column's type is only known once every value has been seen, but the
+//! table is written as its rows are read: each column is written as the
+//! type its first batch of values suggests ([`Written`], decided by the
+//! column pass in [`crate::pass`]), the workers of the column pass build
+//! each batch's typed Arrow arrays ([`Output`]) from the values they already
+//! parsed for the type checks, and a writer thread ([`TableWriter`]) encodes
+//! them into the Parquet file. Once every value has been seen, the table
+//! decides its types; when they are the ones written (nearly always: a
+//! file's first 16,384 rows rarely disagree with the rest, and a smaller
+//! file is decided from all its rows) the file is complete. When a column's
+//! type differs, the file is dropped and read again with the types known
+//! (see [`crate::reader::analyze_source`]).
+//!
+//! Text is written as plain strings; the Arrow schema kept in the file's
+//! footer, written last, says which text columns queries should read as a
+//! dictionary (those whose distinct values the profile counted one by one).
 //! Memory is bounded by a few batches in flight, whatever the file's size.
 
 use std::fs::File;
@@ -17,20 +26,21 @@ use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::thread::JoinHandle;
 
 use arrow::array::{
-    Array, ArrayRef, BooleanBuilder, Date32Builder, Float64Builder, Int64Builder, StringArray,
+    Array, ArrayRef, BooleanBuilder, Date32Builder, Float64Builder, Int64Builder, StringBuilder,
     Time64MicrosecondBuilder, TimestampMicrosecondBuilder,
 };
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use arrow::record_batch::RecordBatch;
 use parquet::arrow::ArrowWriter;
+use parquet::arrow::arrow_writer::ArrowWriterOptions;
 use parquet::basic::Compression;
+use parquet::file::metadata::KeyValue;
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::schema::types::ColumnPath;
 
 use crate::IngestError;
 use crate::infer::{
-    DateFormat, FieldType, days_from_civil, parse_boolean, parse_date, parse_datetime, parse_integer, parse_number,
-    parse_time,
+    DateFormat, Examined, FieldType, days_from_civil, examine, parse_boolean, parse_datetime, parse_time,
 };
 
 /// Rows per row group of the final file: several per file let queries use both cores.
@@ -57,84 +67,376 @@ pub fn arrow_type(field_type: FieldType) -> DataType {
     }
 }
 
-/// The text of some columns of one batch, as (column index, text array):
-/// what each worker of the column pass sends the staging writer.
-pub(crate) type StagingPart = Vec<(usize, ArrayRef)>;
-
-/// The text of every row (missing markers already turned into nulls),
-/// written to a staging file (Arrow IPC) on its own thread. The column pass's
-/// workers each send their columns of every batch through one part; the
-/// writer puts a batch's parts together in column order.
-pub(crate) struct Staging {
-    writer: Option<JoinHandle<Result<(), IngestError>>>,
-    path: PathBuf,
+/// The type a column is written as: a Table Schema type and, for dates,
+/// the order of day, month and year.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Written {
+    pub field_type: FieldType,
+    pub date_format: Option<DateFormat>,
 }
 
-impl Staging {
-    /// Starts the writer of `path`, fed by `parts` senders (one per worker).
-    pub(crate) fn create(
+impl Written {
+    pub fn new(field_type: FieldType, date_format: Option<DateFormat>) -> Written {
+        let date_format = match field_type {
+            FieldType::Date => Some(date_format.unwrap_or(DateFormat::DayMonthYear)),
+            _ => None,
+        };
+        Written { field_type, date_format }
+    }
+}
+
+/// One column's values of a batch, typed as they are read. A value that
+/// does not fit the column's type becomes null (the report lists it).
+pub(crate) enum Output {
+    Text(StringBuilder),
+    Integer(Int64Builder),
+    Number(Float64Builder),
+    Boolean(BooleanBuilder),
+    Date(Date32Builder, usize),
+    Datetime(TimestampMicrosecondBuilder),
+    Time(Time64MicrosecondBuilder),
+}
+
+impl Output {
+    pub(crate) fn new(written: Written) -> Output {
+        match written.field_type {
+            FieldType::String => Output::Text(StringBuilder::new()),
+            FieldType::Integer => Output::Integer(Int64Builder::new()),
+            FieldType::Number => Output::Number(Float64Builder::new()),
+            FieldType::Boolean => Output::Boolean(BooleanBuilder::new()),
+            FieldType::Date => {
+                let format = written.date_format.unwrap_or(DateFormat::DayMonthYear);
+                Output::Date(
+                    Date32Builder::new(),
+                    DateFormat::ALL.iter().position(|known| *known == format).unwrap_or(1),
+                )
+            }
+            FieldType::Datetime => Output::Datetime(TimestampMicrosecondBuilder::new()),
+            FieldType::Time => Output::Time(Time64MicrosecondBuilder::new()),
+        }
+    }
+
+    /// Whether [`Output::append`] needs the value's [`Examined`] types.
+    pub(crate) fn is_text(&self) -> bool {
+        matches!(self, Output::Text(_))
+    }
+
+    /// Adds a present value, `trimmed`, whose type checks gave `examined`
+    /// (computed here when not given, and never needed for text).
+    pub(crate) fn append(&mut self, trimmed: &str, examined: Option<&Examined>) {
+        let owned;
+        let examined = match (examined, self.is_text()) {
+            (_, true) | (Some(_), _) => examined,
+            (None, false) => {
+                owned = examine(trimmed);
+                Some(&owned)
+            }
+        };
+        let fits = |index: usize| examined.is_some_and(|examined| examined.fits[index]);
+        match self {
+            Output::Text(builder) => builder.append_value(trimmed),
+            // What the type checks parsed: the same rules as `parse_integer`
+            // and `parse_number`, and below 9e15 an integer is exact as f64.
+            Output::Integer(builder) => {
+                builder.append_option(examined.and_then(|e| e.number).filter(|_| fits(0)).map(|value| value as i64))
+            }
+            Output::Number(builder) => builder.append_option(examined.and_then(|e| e.number)),
+            Output::Boolean(builder) => builder.append_option(if fits(2) { parse_boolean(trimmed) } else { None }),
+            Output::Date(builder, index) => builder.append_option(
+                examined.and_then(|e| e.dates[*index]).map(|(year, month, day)| days_from_civil(year, month, day)),
+            ),
+            Output::Datetime(builder) => builder.append_option(if fits(6) { parse_datetime(trimmed) } else { None }),
+            Output::Time(builder) => builder.append_option(if fits(7) {
+                parse_time(trimmed).map(|(hour, minute, second)| {
+                    (i64::from(hour) * 3_600 + i64::from(minute) * 60 + i64::from(second)) * 1_000_000
+                })
+            } else {
+                None
+            }),
+        }
+    }
+
+    pub(crate) fn append_null(&mut self) {
+        match self {
+            Output::Text(builder) => builder.append_null(),
+            Output::Integer(builder) => builder.append_null(),
+            Output::Number(builder) => builder.append_null(),
+            Output::Boolean(builder) => builder.append_null(),
+            Output::Date(builder, _) => builder.append_null(),
+            Output::Datetime(builder) => builder.append_null(),
+            Output::Time(builder) => builder.append_null(),
+        }
+    }
+
+    /// The values added since the last call, as an array.
+    pub(crate) fn finish(&mut self) -> ArrayRef {
+        match self {
+            Output::Text(builder) => Arc::new(builder.finish()),
+            Output::Integer(builder) => Arc::new(builder.finish()),
+            Output::Number(builder) => Arc::new(builder.finish()),
+            Output::Boolean(builder) => Arc::new(builder.finish()),
+            Output::Date(builder, _) => Arc::new(builder.finish()),
+            Output::Datetime(builder) => Arc::new(builder.finish()),
+            Output::Time(builder) => Arc::new(builder.finish()),
+        }
+    }
+}
+
+/// One column of one batch, from a worker of the column pass.
+pub(crate) struct PartColumn {
+    pub(crate) index: usize,
+    pub(crate) array: ArrayRef,
+    /// The column's first values were mostly different from each other:
+    /// its Parquet pages are written without a dictionary.
+    pub(crate) many_values: bool,
+}
+
+/// The columns a worker of the column pass owns, for one batch.
+pub(crate) type Part = Vec<PartColumn>;
+
+/// What the writer thread leaves once every batch is encoded.
+struct Encoded {
+    writer: ArrowWriter<BufWriter<File>>,
+    schema: SchemaRef,
+    rows: u64,
+    /// Per column, whether its pages were written with a Parquet dictionary.
+    dictionary: Vec<bool>,
+}
+
+/// The Parquet file of one table, encoded on its own thread from the parts
+/// the column pass's workers send; [`TableWriter::finish`] completes it with
+/// the table's final schema. A writer dropped unfinished removes its file.
+pub(crate) struct TableWriter {
+    thread: Option<JoinHandle<Result<Option<Encoded>, IngestError>>>,
+    path: PathBuf,
+    labels: Vec<String>,
+    finished: bool,
+}
+
+/// The writer's settings for a table whose columns are `types`, and
+/// whether each is written with a Parquet dictionary.
+fn writer_properties(labels: &[String], types: &[&DataType], dictionary: &[bool]) -> WriterProperties {
+    let mut properties = WriterProperties::builder();
+    // Numbers, dates and row numbers barely compress with Snappy (a
+    // dictionary already packs the repetitive ones), and every query would
+    // pay to decompress them: they are stored as they are. Text is compressed.
+    properties = properties.set_column_compression(ColumnPath::from(ROW_ID), Compression::UNCOMPRESSED);
+    for ((label, data_type), dictionary) in labels.iter().zip(types).zip(dictionary) {
+        let path = ColumnPath::from(label.as_str());
+        if **data_type != DataType::Utf8 {
+            properties = properties.set_column_compression(path.clone(), Compression::UNCOMPRESSED);
+        }
+        if !*dictionary {
+            // Mostly distinct values: a dictionary would fill up and be
+            // thrown away in every row group.
+            properties = properties.set_column_dictionary_enabled(path, false);
+        } else if **data_type == DataType::Utf8 {
+            // A text column read as a dictionary keeps one in every row
+            // group: room for all the values the profile counts (at most
+            // 10,000 of at most 200 bytes), where the default 1 MB would
+            // fall back to plain pages part way.
+            let limit = crate::pass::DISTINCT_CAP * crate::pass::DISTINCT_VALUE_MAX * 2;
+            properties = properties.set_column_dictionary_page_size_limit(path, limit);
+        }
+    }
+    properties
+        .set_compression(Compression::SNAPPY)
+        .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
+        .set_data_page_row_count_limit(PAGE_ROWS)
+        .set_statistics_enabled(EnabledStatistics::Page)
+        .set_created_by("datalab".into())
+        .build()
+}
+
+impl TableWriter {
+    /// Starts the writer of `path`, fed by `parts` senders (one per worker
+    /// of the column pass), each of which sends every batch.
+    pub(crate) fn start(
         path: &Path,
         labels: &[String],
         parts: usize,
-    ) -> Result<(Staging, Vec<SyncSender<StagingPart>>), IngestError> {
-        let schema: SchemaRef = Arc::new(Schema::new(
-            labels.iter().map(|label| Field::new(label, DataType::Utf8, true)).collect::<Vec<_>>(),
-        ));
+    ) -> Result<(TableWriter, Vec<SyncSender<Part>>), IngestError> {
         let file = File::create(path)?;
-        // Arrow's IPC format: the text is written as it sits in memory and
-        // read back the same way, with no encoding either way.
-        let mut writer = arrow::ipc::writer::FileWriter::try_new(BufWriter::with_capacity(1 << 20, file), &schema)
-            .map_err(parquet_error)?;
-        let (senders, receivers): (Vec<_>, Vec<Receiver<StagingPart>>) =
-            (0..parts).map(|_| sync_channel::<StagingPart>(2)).unzip();
+        let (senders, receivers): (Vec<_>, Vec<Receiver<Part>>) = (0..parts).map(|_| sync_channel::<Part>(2)).unzip();
         let columns = labels.len();
-        let handle = std::thread::Builder::new().name("ingest-staging".into()).spawn(move || {
+        let names = labels.to_vec();
+        let thread = std::thread::Builder::new().name("ingest-parquet".into()).spawn(move || {
+            let mut file = Some(file);
+            let mut encoded: Option<Encoded> = None;
             if receivers.is_empty() {
-                writer.finish().map_err(parquet_error)?;
-                return Ok(());
+                return Ok(None);
             }
             'batches: loop {
                 let mut arrays: Vec<Option<ArrayRef>> = vec![None; columns];
+                let mut many = vec![false; columns];
                 for receiver in &receivers {
                     // Every worker sends every batch, in order: a closed
                     // part means the pass is over.
                     let Ok(part) = receiver.recv() else { break 'batches };
-                    for (index, array) in part {
-                        arrays[index] = Some(array);
+                    for column in part {
+                        many[column.index] = column.many_values;
+                        arrays[column.index] = Some(column.array);
                     }
                 }
                 let arrays: Vec<ArrayRef> = arrays
                     .into_iter()
-                    .map(|array| array.ok_or_else(|| parquet_error("a staging part is missing a column")))
+                    .map(|array| array.ok_or_else(|| parquet_error("a part of a batch is missing a column")))
                     .collect::<Result<_, _>>()?;
-                let batch = RecordBatch::try_new(schema.clone(), arrays).map_err(parquet_error)?;
-                writer.write(&batch).map_err(parquet_error)?;
+                let length = arrays.first().map_or(0, |array| array.len());
+                if encoded.is_none() {
+                    // The first batch settles the file's physical layout.
+                    let types: Vec<&DataType> = arrays.iter().map(|array| array.data_type()).collect();
+                    let dictionary: Vec<bool> = many.iter().map(|many| !many).collect();
+                    let schema = Arc::new(Schema::new(
+                        std::iter::once(Field::new(ROW_ID, DataType::Int64, false))
+                            .chain(
+                                names
+                                    .iter()
+                                    .zip(&types)
+                                    .map(|(name, data_type)| Field::new(name, (*data_type).clone(), true)),
+                            )
+                            .collect::<Vec<_>>(),
+                    ));
+                    let properties = writer_properties(&names, &types, &dictionary);
+                    // The Arrow schema goes in the footer at the end, once
+                    // the table knows which text to read as a dictionary.
+                    let options = ArrowWriterOptions::new().with_properties(properties).with_skip_arrow_metadata(true);
+                    let file = file.take().expect("the file is opened once");
+                    let writer = ArrowWriter::try_new_with_options(
+                        BufWriter::with_capacity(1 << 20, file),
+                        schema.clone(),
+                        options,
+                    )
+                    .map_err(parquet_error)?;
+                    encoded = Some(Encoded { writer, schema, rows: 0, dictionary });
+                }
+                let state = encoded.as_mut().expect("the writer was just made");
+                let first = state.rows as i64 + 1;
+                state.rows += length as u64;
+                let ids: ArrayRef = Arc::new(arrow::array::Int64Array::from_iter_values(first..=state.rows as i64));
+                let batch = RecordBatch::try_new(state.schema.clone(), std::iter::once(ids).chain(arrays).collect())
+                    .map_err(parquet_error)?;
+                state.writer.write(&batch).map_err(parquet_error)?;
             }
-            writer.finish().map_err(parquet_error)?;
-            Ok(())
+            if let Some(state) = encoded.as_mut() {
+                // The last rows are encoded here, not on the finishing thread.
+                state.writer.flush().map_err(parquet_error)?;
+            }
+            Ok(encoded)
         })?;
-        Ok((Staging { writer: Some(handle), path: path.to_path_buf() }, senders))
+        Ok((
+            TableWriter { thread: Some(thread), path: path.to_path_buf(), labels: labels.to_vec(), finished: false },
+            senders,
+        ))
     }
 
-    fn join(&mut self) -> Result<(), IngestError> {
-        match self.writer.take() {
-            Some(handle) => handle.join().map_err(|_| parquet_error("the staging writer panicked"))?,
-            None => Ok(()),
+    fn join(&mut self) -> Result<Option<Encoded>, IngestError> {
+        match self.thread.take() {
+            Some(handle) => handle.join().map_err(|_| parquet_error("the Parquet writer panicked"))?,
+            None => Ok(None),
         }
     }
 
-    /// Waits for the writer (every part must be closed first) and gives the
-    /// file's path.
-    pub(crate) fn finish(mut self) -> Result<PathBuf, IngestError> {
-        self.join()?;
-        Ok(self.path.clone())
+    /// Why the writer stopped, once every part is closed: the error it met,
+    /// if any (its file is removed).
+    pub(crate) fn failure(mut self) -> Option<IngestError> {
+        self.join().err()
+    }
+
+    /// Completes the file once the column pass is over (every part closed):
+    /// its final Arrow schema, from `fields` (the types written, with the
+    /// profile's ranges and value counts), then the histograms of its
+    /// numbers and dates, read back from the file. Returns the number of
+    /// rows and a histogram per field.
+    pub(crate) fn finish(mut self, fields: &[TypedField]) -> Result<(u64, Vec<Option<Histogram>>), IngestError> {
+        let encoded = self.join()?;
+        let dictionary: Vec<bool> = match &encoded {
+            Some(encoded) => encoded.dictionary.clone(),
+            None => vec![true; fields.len()],
+        };
+        let schema: SchemaRef = Arc::new(Schema::new(
+            std::iter::once(Field::new(ROW_ID, DataType::Int64, false))
+                .chain(
+                    fields
+                        .iter()
+                        .zip(&dictionary)
+                        .map(|(field, dictionary)| Field::new(&field.name, stored_type(field, *dictionary), true)),
+                )
+                .collect::<Vec<_>>(),
+        ));
+        let rows = match encoded {
+            Some(mut encoded) => {
+                encoded.writer.append_key_value_metadata(KeyValue::new(
+                    parquet::arrow::ARROW_SCHEMA_META_KEY.to_string(),
+                    parquet::arrow::encode_arrow_schema(&schema),
+                ));
+                encoded.writer.close().map_err(parquet_error)?;
+                encoded.rows
+            }
+            None => {
+                // No row at all: an empty table with the decided types.
+                let types: Vec<&DataType> = schema.fields().iter().skip(1).map(|field| field.data_type()).collect();
+                let plain: Vec<DataType> = types
+                    .iter()
+                    .map(|data_type| match data_type {
+                        DataType::Dictionary(..) => DataType::Utf8,
+                        other => (*other).clone(),
+                    })
+                    .collect();
+                let plain: Vec<&DataType> = plain.iter().collect();
+                let properties = writer_properties(&self.labels, &plain, &dictionary);
+                let writer = ArrowWriter::try_new(BufWriter::new(File::create(&self.path)?), schema, Some(properties))
+                    .map_err(parquet_error)?;
+                writer.close().map_err(parquet_error)?;
+                0
+            }
+        };
+        self.finished = true;
+        let histograms = histograms(&self.path, fields)?;
+        Ok((rows, histograms))
     }
 }
 
-impl Drop for Staging {
+impl Drop for TableWriter {
     fn drop(&mut self) {
         let _ = self.join();
+        if !self.finished {
+            // A table abandoned part way leaves no file behind.
+            let _ = std::fs::remove_file(&self.path);
+        }
     }
+}
+
+/// The histograms of a written table's numbers and dates, drawn between
+/// the minimum and maximum the profile found.
+fn histograms(path: &Path, fields: &[TypedField]) -> Result<Vec<Option<Histogram>>, IngestError> {
+    let mut histograms: Vec<Option<Histogram>> = fields
+        .iter()
+        .map(|field| match (field.field_type, field.range) {
+            (FieldType::Integer | FieldType::Number | FieldType::Date, Some((min, max))) => {
+                Some(Histogram::new(min, max))
+            }
+            _ => None,
+        })
+        .collect();
+    let wanted: Vec<usize> = (0..fields.len()).filter(|index| histograms[*index].is_some()).collect();
+    if wanted.is_empty() {
+        return Ok(histograms);
+    }
+    let builder = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(File::open(path)?)
+        .map_err(parquet_error)?;
+    // The file's first column is the row number.
+    let mask = parquet::arrow::ProjectionMask::roots(builder.parquet_schema(), wanted.iter().map(|index| index + 1));
+    let reader = builder.with_projection(mask).with_batch_size(64 * 1024).build().map_err(parquet_error)?;
+    for batch in reader {
+        let batch = batch.map_err(parquet_error)?;
+        for (position, index) in wanted.iter().enumerate() {
+            if let Some(histogram) = &mut histograms[*index] {
+                histogram.add_array(batch.column(position));
+            }
+        }
+    }
+    Ok(histograms)
 }
 
 /// A column of the final file.
@@ -143,11 +445,11 @@ pub struct TypedField {
     pub name: String,
     pub field_type: FieldType,
     pub date_format: Option<DateFormat>,
-    /// The smallest and largest value (numbers, or days for dates), known
-    /// from the first pass: the histogram's bins are drawn between them.
+    /// The smallest and largest value (numbers, or days for dates), from
+    /// the profile: the histogram's bins are drawn between them.
     pub range: Option<(f64, f64)>,
     /// The column has more distinct values than the profile counts one by
-    /// one: a dictionary would overflow and be thrown away, so none is built.
+    /// one: it is not read as a dictionary.
     pub many_values: bool,
 }
 
@@ -195,152 +497,17 @@ impl Histogram {
 /// DataStore's `_id`, and a stable order for keyset paging).
 pub const ROW_ID: &str = "_id";
 
-/// Rewrites the staging file `staging` as the typed, compressed Parquet file
-/// `output`, and returns the number of rows written. The file's first column
-/// is [`ROW_ID`]; the fields follow in order.
-pub fn write_typed(
-    staging: &Path,
-    output: &Path,
-    fields: &[TypedField],
-) -> Result<(u64, Vec<Option<Histogram>>), IngestError> {
-    let mut histograms: Vec<Option<Histogram>> = fields
-        .iter()
-        .map(|field| match (field.field_type, field.range) {
-            (FieldType::Integer | FieldType::Number | FieldType::Date, Some((min, max))) => {
-                Some(Histogram::new(min, max))
-            }
-            _ => None,
-        })
-        .collect();
-    let schema = Arc::new(Schema::new(
-        std::iter::once(Field::new(ROW_ID, DataType::Int64, false))
-            .chain(fields.iter().map(|field| Field::new(&field.name, stored_type(field), true)))
-            .collect::<Vec<_>>(),
-    ));
-    let reader =
-        arrow::ipc::reader::FileReader::try_new(std::io::BufReader::with_capacity(1 << 20, File::open(staging)?), None)
-            .map_err(parquet_error)?;
-    let mut properties = WriterProperties::builder();
-    for field in fields.iter().filter(|field| field.many_values) {
-        properties = properties.set_column_dictionary_enabled(ColumnPath::from(field.name.as_str()), false);
-    }
-    // A text column stored as a dictionary keeps one in every row group, so
-    // queries read it as one: room for all its counted values (at most
-    // 10,000 of at most 200 bytes), where the default 1 MB would fall back
-    // to plain pages part way.
-    for field in fields.iter().filter(|field| matches!(stored_type(field), DataType::Dictionary(..))) {
-        let limit = crate::pass::DISTINCT_CAP * crate::pass::DISTINCT_VALUE_MAX * 2;
-        properties = properties.set_column_dictionary_page_size_limit(ColumnPath::from(field.name.as_str()), limit);
-    }
-    // Numbers, dates and row numbers barely compress with Snappy (a
-    // dictionary already packs the repetitive ones), and every query would
-    // pay to decompress them: they are stored as they are. Text is compressed.
-    properties = properties.set_column_compression(ColumnPath::from(ROW_ID), Compression::UNCOMPRESSED);
-    for field in fields.iter().filter(|field| field.field_type != FieldType::String) {
-        properties =
-            properties.set_column_compression(ColumnPath::from(field.name.as_str()), Compression::UNCOMPRESSED);
-    }
-    let properties = properties
-        .set_compression(Compression::SNAPPY)
-        .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
-        .set_data_page_row_count_limit(PAGE_ROWS)
-        .set_statistics_enabled(EnabledStatistics::Page)
-        .set_created_by("datalab".into())
-        .build();
-    let file = File::create(output)?;
-    let mut writer =
-        ArrowWriter::try_new(BufWriter::new(file), schema.clone(), Some(properties)).map_err(parquet_error)?;
-    let (sender, receiver) = sync_channel::<RecordBatch>(1);
-    let handle = std::thread::Builder::new().name("ingest-parquet".into()).spawn(move || {
-        for batch in receiver {
-            writer.write(&batch).map_err(parquet_error)?;
-        }
-        writer.close().map_err(parquet_error)?;
-        Ok::<(), IngestError>(())
-    })?;
-    let mut rows = 0u64;
-    let mut outcome = Ok(());
-    for batch in reader {
-        let batch = match batch {
-            Ok(batch) => batch,
-            Err(error) => {
-                outcome = Err(parquet_error(error));
-                break;
-            }
-        };
-        let first = rows as i64 + 1;
-        rows += batch.num_rows() as u64;
-        let ids: ArrayRef = Arc::new(arrow::array::Int64Array::from_iter_values(first..=rows as i64));
-        let columns: Vec<ArrayRef> = std::iter::once(ids)
-            .chain(fields.iter().enumerate().map(|(index, field)| convert(batch.column(index), field)))
-            .collect();
-        for (histogram, column) in histograms.iter_mut().zip(&columns[1..]) {
-            if let Some(histogram) = histogram {
-                histogram.add_array(column);
-            }
-        }
-        let typed = match RecordBatch::try_new(schema.clone(), columns) {
-            Ok(typed) => typed,
-            Err(error) => {
-                outcome = Err(parquet_error(error));
-                break;
-            }
-        };
-        if sender.send(typed).is_err() {
-            break;
-        }
-    }
-    drop(sender);
-    let written = handle.join().map_err(|_| parquet_error("the Parquet writer panicked"))?;
-    outcome?;
-    written?;
-    Ok((rows, histograms))
-}
-
-/// The Arrow type a field is stored as: text with few distinct values (all
-/// of them counted by the profile) as a dictionary, which the Parquet file
-/// keeps in its schema so that queries read the column as one (see the
-/// query crate's `dictionary` module); everything else as its own type.
-fn stored_type(field: &TypedField) -> DataType {
+/// The Arrow type a field is read as: text with few distinct values (all
+/// of them counted by the profile, and written with a Parquet dictionary)
+/// as a dictionary, which the file's footer says so that queries read the
+/// column as one (see the query crate's `dictionary` module); everything
+/// else as its own type.
+fn stored_type(field: &TypedField, dictionary: bool) -> DataType {
     match field.field_type {
-        FieldType::String if !field.many_values => {
+        FieldType::String if !field.many_values && dictionary => {
             DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8))
         }
         other => arrow_type(other),
-    }
-}
-
-fn convert(column: &ArrayRef, field: &TypedField) -> ArrayRef {
-    let text = column.as_any().downcast_ref::<StringArray>().expect("staging columns are text");
-    macro_rules! build {
-        ($builder:expr, $parse:expr) => {{
-            let mut builder = $builder;
-            for value in text.iter() {
-                builder.append_option(value.and_then($parse));
-            }
-            Arc::new(builder.finish()) as ArrayRef
-        }};
-    }
-    match field.field_type {
-        FieldType::String => match stored_type(field) {
-            DataType::Utf8 => column.clone(),
-            dictionary => arrow::compute::cast(column, &dictionary).expect("text casts to a dictionary of text"),
-        },
-        FieldType::Integer => build!(Int64Builder::with_capacity(text.len()), parse_integer),
-        FieldType::Number => build!(Float64Builder::with_capacity(text.len()), parse_number),
-        FieldType::Boolean => build!(BooleanBuilder::with_capacity(text.len()), parse_boolean),
-        FieldType::Date => {
-            let format = field.date_format.unwrap_or(DateFormat::DayMonthYear);
-            build!(Date32Builder::with_capacity(text.len()), |value: &str| {
-                parse_date(value, format).map(|(year, month, day)| days_from_civil(year, month, day))
-            })
-        }
-        FieldType::Datetime => build!(TimestampMicrosecondBuilder::with_capacity(text.len()), parse_datetime),
-        FieldType::Time => build!(Time64MicrosecondBuilder::with_capacity(text.len()), |value: &str| {
-            parse_time(value).map(|(hour, minute, second)| {
-                (i64::from(hour) * 3_600 + i64::from(minute) * 60 + i64::from(second)) * 1_000_000
-            })
-        }),
     }
 }
 
@@ -372,16 +539,20 @@ mod tests {
 
     #[test]
     fn values_that_do_not_fit_become_null() {
-        let column: ArrayRef = Arc::new(StringArray::from(vec![Some("$1,234"), Some("x"), None, Some("7")]));
-        let field = TypedField {
-            name: "monto".into(),
-            field_type: FieldType::Integer,
-            date_format: None,
-            range: None,
-            many_values: false,
-        };
-        let typed = convert(&column, &field);
+        let mut output = Output::new(Written::new(FieldType::Integer, None));
+        for value in ["$1,234", "x", "7", "1.5"] {
+            output.append(value, None);
+        }
+        output.append_null();
+        let typed = output.finish();
         let typed = typed.as_any().downcast_ref::<arrow::array::Int64Array>().unwrap();
-        assert_eq!(typed.iter().collect::<Vec<_>>(), vec![Some(1234), None, None, Some(7)]);
+        assert_eq!(typed.iter().collect::<Vec<_>>(), vec![Some(1234), None, Some(7), None, None]);
+        let mut dates = Output::new(Written::new(FieldType::Date, Some(DateFormat::DayMonthYear)));
+        for value in ["31/03/2024", "2024-03-31", "31/02/2024"] {
+            dates.append(value, None);
+        }
+        let typed = dates.finish();
+        let typed = typed.as_any().downcast_ref::<arrow::array::Date32Array>().unwrap();
+        assert_eq!(typed.iter().collect::<Vec<_>>(), vec![Some(19_813), None, None]);
     }
 }

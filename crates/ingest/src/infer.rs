@@ -307,6 +307,12 @@ pub fn examine(text: &str) -> Examined {
     let integer = number.is_some_and(|value| value.fract() == 0.0 && value.abs() < 9.0e15)
         && !text.contains('.')
         && !text.ends_with('%');
+    if number.is_some() {
+        // A number is nothing else: its characters (digits, one sign, '.',
+        // ',', '$', '%') hold no word, no ':' of a time, and no '/' or
+        // inner '-' between the three parts of a date.
+        return Examined { fits: [integer, true, false, false, false, false, false, false], number, dates: [None; 3] };
+    }
     let boolean = text.len() <= 9 && parse_boolean(text).is_some();
     // One look at the bytes rules most values out of dates and times.
     let (mut has_digit, mut has_separator, mut has_colon) = (false, false, false);
@@ -383,6 +389,12 @@ impl TypeVotes {
     }
 
     /// The column's type and, for dates, its format.
+    /// The date order most values fit (the earliest of [`DateFormat::ALL`] on a tie).
+    pub fn best_date_format(&self) -> DateFormat {
+        let index = (0..3).max_by_key(|index| (self.dates[*index], 3 - index)).unwrap_or(1);
+        DateFormat::ALL[index]
+    }
+
     pub fn decide(&self) -> (FieldType, Option<DateFormat>) {
         if self.values == 0 {
             return (FieldType::String, None);
@@ -487,11 +499,40 @@ mod tests {
 
     #[test]
     fn examine_agrees_with_the_parsers() {
-        for value in ["12", "-3", "1,200", "1.5", "12%", "$1,234.50", "9000000000000000", "abc", "15/07/2020", "sí"] {
+        let values = [
+            "12",
+            "-3",
+            "+4",
+            "1,200",
+            "1.5",
+            "-99.706963",
+            "12%",
+            "$1,234.50",
+            "$ 5",
+            "9000000000000000",
+            "abc",
+            "15/07/2020",
+            "2020-07-15",
+            "1-2-2020",
+            "-1-2-2020",
+            "12:30",
+            "2020-07-15 12:30",
+            "2020-07-15T12:30:05Z",
+            "sí",
+            "no",
+            "1.2.3",
+        ];
+        for value in values {
             let examined = examine(value);
             assert_eq!(examined.fits[0], parse_integer(value).is_some(), "integer {value}");
             assert_eq!(examined.fits[1], parse_number(value).is_some(), "number {value}");
             assert_eq!(examined.fits[2], parse_boolean(value).is_some(), "boolean {value}");
+            for (index, format) in DateFormat::ALL.iter().enumerate() {
+                assert_eq!(examined.dates[index], parse_date(value, *format), "date {value}");
+                assert_eq!(examined.fits[3 + index], examined.dates[index].is_some(), "date {value}");
+            }
+            assert_eq!(examined.fits[6], parse_datetime(value).is_some(), "datetime {value}");
+            assert_eq!(examined.fits[7], parse_time(value).is_some(), "time {value}");
         }
     }
 

@@ -15,6 +15,7 @@
 
 pub mod columnar;
 pub mod constraints;
+pub(crate) mod distinct;
 pub mod encoding;
 pub mod infer;
 pub mod json;
@@ -25,7 +26,7 @@ pub mod sniff;
 pub mod spreadsheet;
 pub mod table;
 
-pub use reader::{FileAnalysis, Reader, analyze_file, is_readable};
+pub use reader::{FileAnalysis, Reader, analyze_file, analyze_source, is_readable};
 pub use table::{Analysis, AnalyzeOptions, GeoSummary, ParquetSummary, Progress, analyze};
 
 #[derive(Debug, thiserror::Error)]
@@ -54,4 +55,9 @@ pub enum IngestError {
     Schema(String),
     #[error("the records spread into more than {0} columns")]
     TooManyColumns(usize),
+    /// A table's columns were written as other types than the ones its
+    /// values decide: the file is read again with these (see
+    /// [`reader::analyze_source`]; never returned by it).
+    #[error("table {table} must be written again with the types its values decide")]
+    TypesChanged { table: usize, types: Vec<columnar::Written> },
 }

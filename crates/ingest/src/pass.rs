@@ -1,25 +1,25 @@
-//! The column pass: nulls, type votes, profile and the staging text of
+//! The column pass: nulls, type votes, profile and the typed values of
 //! every column, run by persistent worker threads while the reading thread
 //! goes on splitting the next rows.
 //!
 //! The reading thread fills a [`Batch`] of rows and hands it, shared, to
 //! every worker; each worker owns a fixed share of the columns, so a column
-//! still sees its values in file order. Workers send their columns' text to
-//! the staging writer ([`crate::columnar::Staging`]) batch by batch, and
-//! hand the batch back for reuse once the last of them is done. At most two
-//! batches wait for a worker, so memory stays bounded by a few batches
-//! whatever the file's size.
+//! still sees its values in file order. After its first batch a worker
+//! settles the type each of its columns is written as ([`Plan`]), then
+//! sends each batch's typed arrays to the table's Parquet writer
+//! ([`crate::columnar::TableWriter`]), built from the values the type checks
+//! already parsed, and hands the batch back for reuse once the last of them
+//! is done. At most two batches wait for a worker, so memory stays bounded
+//! by a few batches whatever the file's size.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::thread::JoinHandle;
 
-use arrow::array::{ArrayRef, StringBuilder};
-
 use crate::IngestError;
-use crate::columnar::StagingPart;
-use crate::infer::TypeVotes;
+use crate::columnar::{Output, Part, PartColumn, Written};
+use crate::distinct::{Added, Distinct};
+use crate::infer::{Examined, FieldType, TypeVotes};
 use crate::table::is_null;
 
 /// Rows per batch of the column pass.
@@ -97,7 +97,7 @@ pub(crate) struct Column {
     // Keyed by values from an uploaded file: a randomly seeded hasher keeps
     // crafted collisions from making inserts slow, and the cap bounds the
     // damage if one got through.
-    pub(crate) distinct: HashMap<String, u64, foldhash::fast::RandomState>,
+    pub(crate) distinct: Distinct,
     pub(crate) distinct_overflow: bool,
     /// Every value seen once `distinct` could not hold them all.
     pub(crate) sketch: Option<Sketch>,
@@ -116,7 +116,7 @@ pub(crate) struct Column {
 impl Column {
     /// Counts a value present in row `row`: `trimmed` is `cell` without
     /// surrounding spaces.
-    fn add(&mut self, row: u64, cell: &str, trimmed: &str) {
+    fn add(&mut self, row: u64, cell: &str, trimmed: &str) -> Examined {
         let examined = crate::infer::examine(trimmed);
         let checks = examined.fits;
         self.votes.add_checked(&checks);
@@ -146,22 +146,22 @@ impl Column {
             // 10,000 of them could take gigabytes.
             self.overflowed().add(trimmed);
             self.text_bounds(trimmed);
-            return;
+            return examined;
         }
-        match self.distinct.get_mut(trimmed) {
+        match self.distinct.add(trimmed, tracked < DISTINCT_CAP) {
             // Already in the sketch, if there is one: added when counted or when it began.
-            Some(count) => *count += 1,
-            None if tracked < DISTINCT_CAP => {
-                self.distinct.insert(trimmed.to_string(), 1);
+            Added::Counted => {}
+            Added::New => {
                 if let Some(sketch) = &mut self.sketch {
                     sketch.add(trimmed);
                 }
             }
-            None => {
+            Added::Refused => {
                 self.overflowed().add(trimmed);
                 self.text_bounds(trimmed);
             }
         }
+        examined
     }
 
     /// Marks the column as having more values than are counted one by
@@ -171,7 +171,7 @@ impl Column {
         let distinct = &self.distinct;
         self.sketch.get_or_insert_with(|| {
             let mut sketch = Sketch::new();
-            distinct.keys().for_each(|value| sketch.add(value));
+            distinct.iter().for_each(|(value, _)| sketch.add(value));
             sketch
         })
     }
@@ -199,17 +199,17 @@ impl Column {
 
     /// The smallest and largest value as text.
     pub(crate) fn text_range(&self) -> (Option<String>, Option<String>) {
-        let counted_min = self.distinct.keys().min();
-        let counted_max = self.distinct.keys().max();
-        let min = match (counted_min, self.text_min.as_ref()) {
-            (Some(a), Some(b)) => Some(a.min(b).clone()),
-            (a, b) => a.or(b).cloned(),
+        let counted_min = self.distinct.iter().map(|(value, _)| value).min();
+        let counted_max = self.distinct.iter().map(|(value, _)| value).max();
+        let min = match (counted_min, self.text_min.as_deref()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
         };
-        let max = match (counted_max, self.text_max.as_ref()) {
-            (Some(a), Some(b)) => Some(a.max(b).clone()),
-            (a, b) => a.or(b).cloned(),
+        let max = match (counted_max, self.text_max.as_deref()) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
         };
-        (min, max)
+        (min.map(str::to_string), max.map(str::to_string))
     }
 }
 
@@ -247,11 +247,45 @@ impl Batch {
     }
 }
 
-/// One column in a worker: what is learned, and the text for the staging file.
+/// How the type a column is written as is chosen.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Plan {
+    /// Known before the first value: the publisher's, a reader's, or one a
+    /// first pass over the file found.
+    Fixed(Written),
+    /// The type the first batch's values suggest.
+    Infer,
+    /// A date, in the order of day, month and year most of the first
+    /// batch's values fit.
+    InferDateFormat,
+}
+
+/// One column in a worker: what is learned, and its typed values.
 struct Share {
     index: usize,
     column: Column,
-    staging: Option<StringBuilder>,
+    plan: Plan,
+    /// Settled after the first batch, when the table is written.
+    output: Option<(Written, Output)>,
+    /// The first batch's values were mostly different from each other.
+    many_values: bool,
+}
+
+impl Share {
+    /// Settles the type the column is written as, from its plan and the
+    /// values seen so far.
+    fn settle(&mut self) {
+        let written = match self.plan {
+            Plan::Fixed(written) => written,
+            Plan::Infer => {
+                let (field_type, format) = self.column.votes.decide();
+                Written::new(field_type, format)
+            }
+            Plan::InferDateFormat => Written::new(FieldType::Date, Some(self.column.votes.best_date_format())),
+        };
+        self.many_values = self.column.distinct_overflow || self.column.distinct.len() > DISTINCT_CAP / 2;
+        self.output = Some((written, Output::new(written)));
+    }
 }
 
 /// Runs a worker's columns over a batch, row by row: each row's text is
@@ -262,21 +296,21 @@ fn run_share(shares: &mut [Share], batch: &Batch, missing: &Option<Vec<String>>)
     let rows = &batch.rows[..batch.len];
     for (record, row) in records.iter().zip(rows) {
         for share in shares.iter_mut() {
-            let Share { index, column, staging } = share;
+            let Share { index, column, output, .. } = share;
             match record.get(*index) {
                 Some(cell) if !is_null(missing, cell) => {
                     let trimmed = crate::infer::trim(cell);
-                    column.add(*row, cell, trimmed);
-                    if let Some(staging) = staging {
-                        staging.append_value(trimmed);
+                    let examined = column.add(*row, cell, trimmed);
+                    if let Some((_, output)) = output {
+                        output.append(trimmed, Some(&examined));
                     }
                 }
                 present => {
                     if present.is_some() {
                         column.nulls += 1;
                     }
-                    if let Some(staging) = staging {
-                        staging.append_null();
+                    if let Some((_, output)) = output {
+                        output.append_null();
                     }
                 }
             }
@@ -284,9 +318,27 @@ fn run_share(shares: &mut [Share], batch: &Batch, missing: &Option<Vec<String>>)
     }
 }
 
+/// Adds a batch's values to the outputs just settled (the first batch,
+/// already counted by [`run_share`]).
+fn replay(shares: &mut [Share], batch: &Batch, missing: &Option<Vec<String>>) {
+    for record in &batch.records[..batch.len] {
+        for share in shares.iter_mut() {
+            let Some((_, output)) = &mut share.output else { continue };
+            match record.get(share.index) {
+                Some(cell) if !is_null(missing, cell) => output.append(crate::infer::trim(cell), None),
+                _ => output.append_null(),
+            }
+        }
+    }
+}
+
+/// A column as the pass leaves it: what was learned, and the type it was
+/// written as (none when nothing was written).
+pub(crate) type Finished = (Column, Option<Written>);
+
 struct Worker {
     sender: Option<SyncSender<Arc<Batch>>>,
-    handle: Option<JoinHandle<Vec<(usize, Column)>>>,
+    handle: Option<JoinHandle<Vec<(usize, Finished)>>>,
 }
 
 /// The workers of one table's column pass.
@@ -299,26 +351,28 @@ pub(crate) struct ColumnPass {
 }
 
 impl ColumnPass {
-    /// Starts `count` workers (see [`worker_count`]) for `columns` columns,
-    /// sharing them out evenly. When `staging` is given (one part per
-    /// worker, see [`crate::columnar::Staging::create`]), each worker sends
-    /// its columns' text to it after every batch.
+    /// Starts `count` workers (see [`worker_count`]) for the columns
+    /// planned in `plans`, sharing them out evenly. When `parts` is given
+    /// (one per worker, see [`crate::columnar::TableWriter::start`]), each
+    /// worker sends its columns' typed values to it after every batch.
     pub(crate) fn start(
-        columns: usize,
+        plans: &[Plan],
         count: usize,
         missing: Option<Vec<String>>,
-        staging: Option<Vec<SyncSender<StagingPart>>>,
+        parts: Option<Vec<SyncSender<Part>>>,
     ) -> Result<ColumnPass, IngestError> {
         let (recycle, recycled) = sync_channel::<Batch>(4);
-        let mut parts = staging.map(|parts| parts.into_iter().map(Some).collect::<Vec<_>>());
+        let mut parts = parts.map(|parts| parts.into_iter().map(Some).collect::<Vec<_>>());
         let mut workers = Vec::with_capacity(count);
         for number in 0..count {
-            let mut shares: Vec<Share> = (number..columns)
+            let mut shares: Vec<Share> = (number..plans.len())
                 .step_by(count)
                 .map(|index| Share {
                     index,
                     column: Column::default(),
-                    staging: parts.as_ref().map(|_| StringBuilder::new()),
+                    plan: plans[index],
+                    output: None,
+                    many_values: false,
                 })
                 .collect();
             let part = parts.as_mut().and_then(|parts| parts.get_mut(number).and_then(Option::take));
@@ -329,16 +383,25 @@ impl ColumnPass {
                 for batch in receiver {
                     run_share(&mut shares, &batch, &missing);
                     if let Some(part) = &part {
-                        let arrays: StagingPart = shares
+                        if shares.iter().any(|share| share.output.is_none()) {
+                            // The first batch: its values settle the types.
+                            shares.iter_mut().for_each(Share::settle);
+                            replay(&mut shares, &batch, &missing);
+                        }
+                        let arrays: Part = shares
                             .iter_mut()
                             .filter_map(|share| {
-                                let builder = share.staging.as_mut()?;
-                                Some((share.index, Arc::new(builder.finish()) as ArrayRef))
+                                let (_, output) = share.output.as_mut()?;
+                                Some(PartColumn {
+                                    index: share.index,
+                                    array: output.finish(),
+                                    many_values: share.many_values,
+                                })
                             })
                             .collect();
                         if part.send(arrays).is_err() {
-                            // The staging writer stopped: the reading thread
-                            // learns it when its next batch is refused.
+                            // The writer stopped: the reading thread learns
+                            // it when its next batch is refused.
                             break;
                         }
                     }
@@ -347,7 +410,10 @@ impl ColumnPass {
                         let _ = recycle.try_send(batch);
                     }
                 }
-                shares.into_iter().map(|share| (share.index, share.column)).collect()
+                shares
+                    .into_iter()
+                    .map(|share| (share.index, (share.column, share.output.map(|(written, _)| written))))
+                    .collect()
             })?;
             workers.push(Worker { sender: Some(sender), handle: Some(handle) });
         }
@@ -380,7 +446,7 @@ impl ColumnPass {
     }
 
     /// Runs the last rows, stops the workers and gives back every column, in order.
-    pub(crate) fn finish(mut self) -> Result<Vec<Column>, IngestError> {
+    pub(crate) fn finish(mut self) -> Result<Vec<Finished>, IngestError> {
         let dispatched = self.dispatch();
         let mut columns = self.stop()?;
         dispatched?;
@@ -390,7 +456,7 @@ impl ColumnPass {
 
     /// Closes every worker's queue and waits for them: each gives back its
     /// columns once the batches already queued are done.
-    fn stop(&mut self) -> Result<Vec<(usize, Column)>, IngestError> {
+    fn stop(&mut self) -> Result<Vec<(usize, Finished)>, IngestError> {
         for worker in &mut self.workers {
             worker.sender = None;
         }

@@ -120,7 +120,70 @@ pub struct FileAnalysis {
 }
 
 /// Reads a whole file of any supported format and analyses its tables.
-pub fn analyze_file(mut input: impl Read, options: &AnalyzeOptions) -> Result<FileAnalysis, IngestError> {
+/// When Parquet files are written, the input is kept in a spool file
+/// first, to be read again if need be (see [`analyze_source`]).
+pub fn analyze_file(input: impl Read, options: &AnalyzeOptions) -> Result<FileAnalysis, IngestError> {
+    if options.parquet.is_none() {
+        return analyze_once(input, options);
+    }
+    let spooled = spool(input, options)?;
+    analyze_source(|| std::fs::File::open(spooled.path()), options)
+}
+
+/// Passes over a file before its types settle, at most: each pass after
+/// the first settles at least one more table.
+const MAX_PASSES: usize = 8;
+
+/// Reads the file `open` gives (from its start, each time it is called)
+/// and analyses its tables.
+///
+/// Each table is written to Parquet as it is read, each column as the type
+/// its first rows suggest; the types are decided from every value. In the
+/// rare file whose later rows change a column's type (a code column whose
+/// first 16,384 values are numbers), the table's file is dropped and the
+/// whole file is read again, its columns written as the types found.
+pub fn analyze_source<R: Read>(
+    open: impl FnMut() -> std::io::Result<R>,
+    options: &AnalyzeOptions,
+) -> Result<FileAnalysis, IngestError> {
+    with_settled_types(open, options, analyze_once)
+}
+
+/// Runs `read` over what `open` gives until no table's types change (see
+/// [`analyze_source`]).
+pub(crate) fn with_settled_types<R: Read, T>(
+    mut open: impl FnMut() -> std::io::Result<R>,
+    options: &AnalyzeOptions,
+    mut read: impl FnMut(R, &AnalyzeOptions) -> Result<T, IngestError>,
+) -> Result<T, IngestError> {
+    let mut options = std::borrow::Cow::Borrowed(options);
+    for _ in 0..MAX_PASSES {
+        match read(open()?, &options) {
+            Err(IngestError::TypesChanged { table, types }) => {
+                let options = options.to_mut();
+                options.known_types.insert(table, types);
+                if let Some(progress) = &options.progress {
+                    progress.rows.store(0, std::sync::atomic::Ordering::Relaxed);
+                }
+            }
+            outcome => return outcome,
+        }
+    }
+    Err(IngestError::Parquet("the column types did not settle".into()))
+}
+
+/// Keeps a stream in a temporary file in the spool folder, to read it again.
+pub(crate) fn spool(mut input: impl Read, options: &AnalyzeOptions) -> Result<tempfile::NamedTempFile, IngestError> {
+    let folder = spool_folder(options);
+    std::fs::create_dir_all(&folder)?;
+    let mut spooled = tempfile::Builder::new().prefix("spool-").suffix(".tmp").tempfile_in(&folder)?;
+    std::io::copy(&mut input, &mut spooled)?;
+    std::io::Write::flush(&mut spooled)?;
+    Ok(spooled)
+}
+
+/// [`analyze_file`], in one pass whatever the types written.
+fn analyze_once(mut input: impl Read, options: &AnalyzeOptions) -> Result<FileAnalysis, IngestError> {
     let mut head = Vec::with_capacity(64 * 1024);
     (&mut input).take(64 * 1024).read_to_end(&mut head)?;
     if head.is_empty() {
@@ -190,7 +253,7 @@ impl Reader for Delimited {
     fn read(&self, input: Input<'_>, options: &AnalyzeOptions) -> Result<Vec<Analysis>, IngestError> {
         match input {
             Input::Stream { head, rest } => Ok(vec![crate::table::analyze_delimited(head, rest, options)?]),
-            Input::File(path) => Ok(vec![crate::table::analyze(std::fs::File::open(path)?, options)?]),
+            Input::File(path) => Ok(vec![crate::table::analyze_once(std::fs::File::open(path)?, options)?]),
         }
     }
 }

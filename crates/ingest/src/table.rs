@@ -9,11 +9,11 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::IngestError;
-use crate::columnar::{Staging, TypedField, write_typed};
+use crate::columnar::{Part, TableWriter, TypedField, Written};
 use crate::constraints::{GivenField, GivenSchema};
 use crate::encoding::{EncodingSource, detect, looks_binary};
 use crate::infer::{DateFormat, FieldType, MISSING_MARKERS, TypeVotes, fits, is_missing, parse_date};
-use crate::pass::{ColumnPass, shorten};
+use crate::pass::{ColumnPass, Plan, shorten};
 use crate::sniff::{Dialect, sniff};
 
 #[derive(Debug, Clone)]
@@ -24,8 +24,7 @@ pub struct AnalyzeOptions {
     pub max_listed_errors: usize,
     /// The file's name, for the report.
     pub name: String,
-    /// Write the rows, typed, to this Parquet file (through a staging file
-    /// beside it, removed at the end).
+    /// Write the rows, typed, to this Parquet file, as the file is read.
     /// Workbooks and other files with several tables write the next ones
     /// beside it (`<stem>-2.parquet`, ...; see [`AnalyzeOptions::parquet_path`]).
     pub parquet: Option<std::path::PathBuf>,
@@ -47,6 +46,12 @@ pub struct AnalyzeOptions {
     /// they are read (defaults to the Parquet output's folder, then the
     /// system's temporary folder).
     pub spool_dir: Option<std::path::PathBuf>,
+    /// The types to write each table's columns as, by table number, when
+    /// they are known before reading (a first pass found that the types
+    /// its first rows suggested were not the table's; see
+    /// [`crate::reader::analyze_source`]). Otherwise each column is written
+    /// as the type its first batch of values suggests.
+    pub known_types: HashMap<usize, Vec<Written>>,
 }
 
 impl Default for AnalyzeOptions {
@@ -61,6 +66,7 @@ impl Default for AnalyzeOptions {
             spool_dir: None,
             schema: None,
             progress: None,
+            known_types: HashMap::new(),
         }
     }
 }
@@ -297,16 +303,22 @@ pub struct Source {
 
 /// Builds one table's analysis from its rows, whatever the format they come
 /// from: labels, type votes, profile, validation errors, duplicate rows,
-/// and the staging file of the Parquet output. Every reader feeds one.
+/// and the typed Parquet output. Every reader feeds one.
 pub struct TableBuilder {
     labels: Vec<String>,
-    /// The column pass (nulls, type votes, profile, staging text), on
-    /// worker threads.
+    /// The column pass (nulls, type votes, profile, typed values), on
+    /// worker threads, started by the first row.
     pass: Option<ColumnPass>,
+    /// How each column's written type is chosen.
+    plans: Vec<Plan>,
+    workers: usize,
     errors: ErrorLog,
-    staging: Option<Staging>,
-    staging_path: Option<std::path::PathBuf>,
-    parquet: Option<std::path::PathBuf>,
+    /// The Parquet output, and the senders its workers get when the pass starts.
+    writer: Option<TableWriter>,
+    parts: Option<Vec<std::sync::mpsc::SyncSender<Part>>>,
+    /// The table's number in its file.
+    index: usize,
+    parquet_path: Option<std::path::PathBuf>,
     seen_rows: HashSet<u64, foldhash::fast::RandomState>,
     duplicates_checked: bool,
     rows: u64,
@@ -439,19 +451,32 @@ impl TableBuilder {
                 seen_labels.insert(label.clone());
             }
         }
-        let staging_path = parquet.as_ref().map(|path| path.with_extension("staging.arrow"));
         let missing = schema.as_ref().and_then(|schema| schema.missing_values.clone());
         let workers = crate::pass::worker_count(labels.len());
-        let (staging, parts) = match &staging_path {
+        let (writer, parts) = match &parquet {
             Some(path) => {
-                let (staging, parts) = Staging::create(path, &labels, workers)?;
-                (Some(staging), Some(parts))
+                let (writer, parts) = TableWriter::start(path, &labels, workers)?;
+                (Some(writer), Some(parts))
             }
             None => (None, None),
         };
-        let pass = ColumnPass::start(labels.len(), workers, missing.clone(), parts)?;
         let given: Vec<Option<GivenField>> =
             labels.iter().map(|label| schema.as_ref().and_then(|schema| schema.fields.get(label).cloned())).collect();
+        let plans = match options.known_types.get(&index).filter(|known| known.len() == labels.len()) {
+            Some(known) => known.iter().copied().map(Plan::Fixed).collect(),
+            None => given
+                .iter()
+                .map(|field| match field.as_ref().filter(|field| field.schema_type.is_some()) {
+                    None => Plan::Infer,
+                    Some(field) => match (field.field_type, field.format) {
+                        (Some(FieldType::Date), None) => Plan::InferDateFormat,
+                        (Some(kind), format) => Plan::Fixed(Written::new(kind, format)),
+                        // Kept as text (geojson, object, year...).
+                        (None, _) => Plan::Fixed(Written::new(FieldType::String, None)),
+                    },
+                })
+                .collect(),
+        };
         let unique_seen = given
             .iter()
             .map(|field| field.as_ref().filter(|field| field.constraints.unique).map(|_| HashSet::new()))
@@ -474,12 +499,15 @@ impl TableBuilder {
             keys_seen: HashSet::new(),
             missing,
             primary_key,
-            pass: Some(pass),
+            pass: None,
+            plans,
+            workers,
             labels,
             errors,
-            staging,
-            staging_path,
-            parquet,
+            writer,
+            parts,
+            index,
+            parquet_path: parquet,
             // Randomly seeded for the same reason as the distinct values; the
             // row hashes it holds are cheap FxHash values (a crafted equal hash
             // can only mislabel a row of the uploader's own file as a duplicate).
@@ -507,6 +535,18 @@ impl TableBuilder {
     /// values are kept as text in the table).
     pub fn give_type(&mut self, column: usize, field_type: &'static str) {
         self.given_types.insert(column, field_type);
+        if let Some(plan) = self.plans.get_mut(column) {
+            *plan = Plan::Fixed(Written::new(FieldType::String, None));
+        }
+    }
+
+    /// The column pass, started by the first row (once the readers have
+    /// said which types they give).
+    fn pass(&mut self) -> Result<&mut ColumnPass, IngestError> {
+        if self.pass.is_none() {
+            self.pass = Some(ColumnPass::start(&self.plans, self.workers, self.missing.clone(), self.parts.take())?);
+        }
+        Ok(self.pass.as_mut().expect("the pass was just started"))
     }
 
     /// The physical row number of the next row is `row_number + 1`: for
@@ -676,44 +716,43 @@ impl TableBuilder {
                 format!("valor en la columna {} sin encabezado", index + 1),
             );
         }
-        let pushed = match &mut self.pass {
-            Some(pass) => pass.push(record, row_number),
-            None => Ok(()),
-        };
+        let pushed = self.pass().and_then(|pass| pass.push(record, row_number));
         pushed.map_err(|error| self.why_stopped(error))
     }
 
-    /// The column pass stops when the staging writer does (a full disk):
+    /// The column pass stops when the Parquet writer does (a full disk):
     /// its error says why, better than the pass's.
     fn why_stopped(&mut self, error: IngestError) -> IngestError {
         drop(self.pass.take());
-        match self.staging.take().map(Staging::finish) {
-            Some(Err(cause)) => cause,
-            _ => error,
+        drop(self.parts.take());
+        match self.writer.take().and_then(TableWriter::failure) {
+            Some(cause) => cause,
+            None => error,
         }
     }
 
     /// Decides the types, completes the profile and the report, and writes
     /// the typed Parquet table.
     pub fn finish(mut self, source: Source) -> Result<Analysis, IngestError> {
-        let columns = match self.pass.take().map(ColumnPass::finish) {
-            Some(Ok(columns)) => columns,
-            Some(Err(error)) => return Err(self.why_stopped(error)),
-            None => Vec::new(),
+        let started = self.pass().map(|_| ());
+        let columns = match started.and_then(|()| self.pass.take().expect("the pass is started").finish()) {
+            Ok(columns) => columns,
+            Err(error) => return Err(self.why_stopped(error)),
         };
+        let mut retype = false;
         let labels = std::mem::take(&mut self.labels);
         let errors = &mut self.errors;
         let mut fields = Vec::new();
         let mut typed_fields = Vec::new();
         let mut profile = Vec::new();
-        for (number, (label, column)) in labels.iter().zip(&columns).enumerate() {
+        for (number, (label, (column, written))) in labels.iter().zip(&columns).enumerate() {
             let publisher = self.given[number].as_ref();
             let given = self.given_types.get(&number).copied();
             let (field_type, format) = match (given, publisher) {
                 (Some(_), _) => (FieldType::String, None),
                 (None, Some(field)) if field.schema_type.is_some() => match field.field_type {
                     Some(FieldType::Date) => {
-                        (FieldType::Date, Some(field.format.unwrap_or_else(|| best_date_format(&column.votes))))
+                        (FieldType::Date, Some(field.format.unwrap_or_else(|| column.votes.best_date_format())))
                     }
                     Some(kind) => (kind, None),
                     // Kept as text (geojson, object, year...).
@@ -760,6 +799,8 @@ impl TableBuilder {
                 FieldType::Date => days(column.date_min[date_index]).zip(days(column.date_max[date_index])),
                 _ => None,
             };
+            // Written as another type than the table's: read again (see `analyze_source`).
+            retype |= written.is_some_and(|written| written != Written::new(field_type, format));
             typed_fields.push(TypedField {
                 name: label.clone(),
                 field_type,
@@ -803,7 +844,7 @@ impl TableBuilder {
                 }
             };
             let mut top: Vec<TopValue> =
-                column.distinct.iter().map(|(value, count)| TopValue { value: value.clone(), count: *count }).collect();
+                column.distinct.iter().map(|(value, count)| TopValue { value: value.to_string(), count }).collect();
             top.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.value.cmp(&b.value)));
             top.truncate(10);
             let (distinct, distinct_is_estimate) = column.distinct_count();
@@ -855,18 +896,21 @@ impl TableBuilder {
                 "warnings": [],
             }],
         });
-        let parquet = match (self.staging.take(), &self.parquet) {
-            (Some(staging), Some(output)) => {
-                let staged = staging.finish()?;
-                let written = write_typed(&staged, output, &typed_fields);
-                let _ = std::fs::remove_file(&staged);
-                let (rows, histograms) = written?;
+        if retype {
+            let types = typed_fields.iter().map(|field| Written::new(field.field_type, field.date_format)).collect();
+            // The writer, dropped, removes its file.
+            return Err(IngestError::TypesChanged { table: self.index, types });
+        }
+        let parquet = match self.writer.take() {
+            Some(writer) => {
+                let path = self.parquet_path.clone().expect("a writer has a path");
+                let (rows, histograms) = writer.finish(&typed_fields)?;
                 for (column, histogram) in profile.iter_mut().zip(histograms) {
                     column.histogram = histogram;
                 }
-                Some(ParquetSummary { rows, bytes: std::fs::metadata(output)?.len(), path: output.clone() })
+                Some(ParquetSummary { rows, bytes: std::fs::metadata(&path)?.len(), path })
             }
-            _ => None,
+            None => None,
         };
         Ok(Analysis {
             name: source.name,
@@ -887,19 +931,28 @@ impl TableBuilder {
 
 impl Drop for TableBuilder {
     fn drop(&mut self) {
-        // An abandoned table stops its workers and leaves no staging file behind.
+        // An abandoned table stops its workers, then its writer, which
+        // removes its unfinished file.
         drop(self.pass.take());
-        if let Some(staging) = self.staging.take() {
-            drop(staging);
-        }
-        if let Some(path) = &self.staging_path {
-            let _ = std::fs::remove_file(path);
-        }
+        drop(self.parts.take());
+        drop(self.writer.take());
     }
 }
 
-/// Reads a whole delimited file and analyses it.
-pub fn analyze(mut input: impl Read, options: &AnalyzeOptions) -> Result<Analysis, IngestError> {
+/// Reads a whole delimited file and analyses it. When a Parquet file is
+/// written, the input is kept in a spool file first, to be read again if
+/// the types its first rows suggest are not the table's (see
+/// [`crate::reader::analyze_source`]).
+pub fn analyze(input: impl Read, options: &AnalyzeOptions) -> Result<Analysis, IngestError> {
+    if options.parquet.is_none() {
+        return analyze_once(input, options);
+    }
+    let spooled = crate::reader::spool(input, options)?;
+    crate::reader::with_settled_types(|| std::fs::File::open(spooled.path()), options, analyze_once)
+}
+
+/// [`analyze`], in one pass whatever the types written.
+pub(crate) fn analyze_once(mut input: impl Read, options: &AnalyzeOptions) -> Result<Analysis, IngestError> {
     let mut sample = Vec::with_capacity(64 * 1024);
     (&mut input).take(64 * 1024).read_to_end(&mut sample)?;
     analyze_delimited(sample, input, options)
@@ -970,12 +1023,6 @@ pub(crate) fn analyze_delimited(
         dialect: Some(dialect),
         bytes: byte_count.get(),
     })
-}
-
-/// The date format most values of a column fit.
-fn best_date_format(votes: &TypeVotes) -> DateFormat {
-    let index = (0..3).max_by_key(|index| (votes.dates[*index], 3 - index)).unwrap_or(1);
-    DateFormat::ALL[index]
 }
 
 fn voted(votes: &TypeVotes, index: usize) -> u64 {

@@ -290,15 +290,15 @@ fn parquet_row_groups_keep_every_row_in_order() {
     assert_eq!(halves[299_998], 149_999.5);
 }
 
-/// A disk that fills up while the staging file is written stops the
-/// analysis with the disk's own error, and leaves no table behind.
+/// A disk that fills up while the table is written stops the analysis
+/// with the disk's own error, and leaves no table behind.
 #[cfg(target_os = "linux")]
 #[test]
-fn a_full_disk_while_staging_gives_its_own_error() {
+fn a_full_disk_while_writing_gives_its_own_error() {
     let directory = tempfile::tempdir().unwrap();
     let output = directory.path().join("table.parquet");
     // Every write to /dev/full fails as a full disk does.
-    std::os::unix::fs::symlink("/dev/full", directory.path().join("table.staging.arrow")).unwrap();
+    std::os::unix::fs::symlink("/dev/full", &output).unwrap();
     let mut csv = String::from("n,texto\n");
     for row in 0..200_000 {
         csv.push_str(&format!("{row},un texto de relleno para la fila {row}\n"));
@@ -307,4 +307,58 @@ fn a_full_disk_while_staging_gives_its_own_error() {
     let error = analyze(csv.as_bytes(), &options).unwrap_err();
     assert!(error.to_string().contains("No space left on device"), "{error}");
     assert!(!output.exists(), "no table is written");
+}
+
+/// Columns are written as the types their first batch of rows suggests;
+/// when later rows decide other types, the file is read again and written
+/// with those, losing nothing: codes keep their leading zeros, numbers their
+/// decimals, dates their order. Nothing else is left in the folder.
+#[test]
+fn types_decided_by_later_rows_are_the_ones_written() {
+    use arrow::array::AsArray;
+    use arrow::datatypes::{DataType, Date32Type, Float64Type};
+
+    let directory = tempfile::tempdir().unwrap();
+    let output = directory.path().join("table.parquet");
+    let rows = 40_000;
+    let mut csv = String::from("clave,monto,fecha,n\n");
+    for row in 0..rows {
+        // After 20,000 integers, codes with letters (a quarter of the
+        // column: text), an amount with cents, and a date whose day is
+        // past 12 (day-month-year, where the first rows fit both orders).
+        let clave = if row < 20_000 { format!("{row:05}") } else { format!("A{row}") };
+        let monto = if row == 30_000 { "12.75".to_string() } else { row.to_string() };
+        let (day, month) = if row < 30_000 { (1 + row % 12, 1 + (row / 12) % 12) } else { (20, 3) };
+        csv.push_str(&format!("{clave},{monto},{month:02}/{day:02}/2024,{row}\n"));
+    }
+    let progress = std::sync::Arc::new(datalab_ingest::Progress::default());
+    let options =
+        AnalyzeOptions { parquet: Some(output.clone()), progress: Some(progress.clone()), ..Default::default() };
+    let analysis = analyze(csv.as_bytes(), &options).unwrap();
+    assert_eq!(field(&analysis, "clave").0, "string");
+    assert_eq!(field(&analysis, "monto").0, "number");
+    assert_eq!(field(&analysis, "fecha"), ("date".to_string(), Some("%m/%d/%Y".to_string())));
+    assert_eq!(field(&analysis, "n").0, "integer");
+    assert_eq!(progress.rows.load(std::sync::atomic::Ordering::Relaxed), rows as u64, "rows of the last pass");
+
+    let reader =
+        parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&output).unwrap())
+            .unwrap()
+            .build()
+            .unwrap();
+    let (mut claves, mut montos, mut fechas) = (Vec::new(), Vec::new(), Vec::new());
+    for batch in reader {
+        let batch = batch.unwrap();
+        assert_eq!(batch.column(1).data_type(), &DataType::Utf8, "a code per row is plain text");
+        claves.extend(batch.column(1).as_string::<i32>().iter().map(|value| value.unwrap().to_string()));
+        montos.extend(batch.column(2).as_primitive::<Float64Type>().values().iter().copied());
+        fechas.extend(batch.column(3).as_primitive::<Date32Type>().iter());
+    }
+    assert_eq!(claves.len(), rows);
+    assert_eq!((claves[7].as_str(), claves[39_999].as_str()), ("00007", "A39999"));
+    assert_eq!((montos[30_000], montos[29_999]), (12.75, 29_999.0));
+    // 2024-01-01 and 2024-03-20, in days since 1970-01-01.
+    assert_eq!((fechas[0], fechas[39_999]), (Some(19_723), Some(19_802)));
+    let left: Vec<_> = std::fs::read_dir(directory.path()).unwrap().map(|entry| entry.unwrap().file_name()).collect();
+    assert_eq!(left, vec![std::ffi::OsString::from("table.parquet")], "no spool or stale table is left");
 }

@@ -557,16 +557,31 @@ async fn run_job_inner(state: &AppState, job: &datalab_store::Job, attempt: i64)
     let ResourceLocation::Upload { storage_key, filename } = &resource.location else {
         return Err(JobFailure::lasting("the resource is no longer an uploaded file"));
     };
-    let reader = state.files.open(storage_key, None).await.map_err(JobFailure::transient)?;
+    let first = state.files.open(storage_key, None).await.map_err(JobFailure::transient)?;
     let bytes = Arc::new(std::sync::atomic::AtomicU64::new(0));
-    let counted = {
-        use futures_util::TryStreamExt;
-        let bytes = bytes.clone();
-        reader.stream.map_err(std::io::Error::other).inspect_ok(move |chunk| {
-            bytes.fetch_add(chunk.len() as u64, std::sync::atomic::Ordering::Relaxed);
-        })
+    // The stored file, from its start, each time the analysis reads it
+    // (twice when its first rows suggest other types than the rest).
+    let open = {
+        let (files, key, bytes) = (state.files.clone(), storage_key.clone(), bytes.clone());
+        let handle = tokio::runtime::Handle::current();
+        let mut first = Some(first);
+        move || -> std::io::Result<_> {
+            use futures_util::TryStreamExt;
+            let reader = match first.take() {
+                Some(reader) => reader,
+                None => handle.block_on(files.open(&key, None)).map_err(std::io::Error::other)?,
+            };
+            bytes.store(0, std::sync::atomic::Ordering::Relaxed);
+            let bytes = bytes.clone();
+            let counted = reader.stream.map_err(std::io::Error::other).inspect_ok(move |chunk| {
+                bytes.fetch_add(chunk.len() as u64, std::sync::atomic::Ordering::Relaxed);
+            });
+            Ok(tokio_util::io::SyncIoBridge::new_with_handle(
+                tokio_util::io::StreamReader::new(counted),
+                handle.clone(),
+            ))
+        }
     };
-    let input = tokio_util::io::SyncIoBridge::new(tokio_util::io::StreamReader::new(counted));
     let progress = Arc::new(datalab_ingest::Progress::default());
     let options = datalab_ingest::AnalyzeOptions {
         name: filename.clone(),
@@ -592,13 +607,14 @@ async fn run_job_inner(state: &AppState, job: &datalab_store::Job, attempt: i64)
         })
     };
     let last_attempt = attempt >= MAX_JOB_ATTEMPTS;
-    let outcome = analyse_attempt(state, resource.id, &resource.sha256, input, options, last_attempt).await;
+    let outcome = analyse_attempt(state, resource.id, &resource.sha256, open, options, last_attempt).await;
     ticker.abort();
     report(state.clone(), job.id, bytes, progress).await;
     outcome.map(|_| ())
 }
 
-/// Analyses a resource's file read from `input`, whatever its format:
+/// Analyses a resource's file, which `open` gives from its start each time
+/// it is called (see [`datalab_ingest::analyze_source`]), whatever its format:
 /// decode, find its tables (a workbook's sheets), infer, profile, validate,
 /// and write a Parquet table for each. The analysis and the tables become
 /// visible together, in one write, only once every table file is complete
@@ -606,31 +622,39 @@ async fn run_job_inner(state: &AppState, job: &datalab_store::Job, attempt: i64)
 /// recorded with its error (a finished analysis of the resource stays
 /// served); a crash leaves a `running` job that [`resume_analyses`] retries,
 /// and table files nothing refers to, which the start-up sweep removes.
-pub async fn analyse<R: std::io::Read + Send + 'static>(
+pub async fn analyse<R, O>(
     state: &AppState,
     resource_id: Uuid,
     sha256: &str,
-    input: R,
+    open: O,
     options: datalab_ingest::AnalyzeOptions,
-) -> Result<datalab_ingest::FileAnalysis, String> {
-    analyse_attempt(state, resource_id, sha256, input, options, true).await.map_err(|failure| failure.message)
+) -> Result<datalab_ingest::FileAnalysis, String>
+where
+    R: std::io::Read,
+    O: FnMut() -> std::io::Result<R> + Send + 'static,
+{
+    analyse_attempt(state, resource_id, sha256, open, options, true).await.map_err(|failure| failure.message)
 }
 
 /// [`analyse`], saying whether a failure may pass; a failure that may is
 /// recorded as the resource's analysis only when `record_any_failure`
 /// (the last attempt), so a passing storage error does not replace a
 /// good analysis's place on the page while the job tries again.
-async fn analyse_attempt<R: std::io::Read + Send + 'static>(
+async fn analyse_attempt<R, O>(
     state: &AppState,
     resource_id: Uuid,
     sha256: &str,
-    input: R,
+    open: O,
     mut options: datalab_ingest::AnalyzeOptions,
     record_any_failure: bool,
-) -> Result<datalab_ingest::FileAnalysis, JobFailure> {
+) -> Result<datalab_ingest::FileAnalysis, JobFailure>
+where
+    R: std::io::Read,
+    O: FnMut() -> std::io::Result<R> + Send + 'static,
+{
     let written = state.query.new_table_path();
     options.parquet = Some(written.clone());
-    let outcome = tokio::task::spawn_blocking(move || datalab_ingest::analyze_file(input, &options))
+    let outcome = tokio::task::spawn_blocking(move || datalab_ingest::analyze_source(open, &options))
         .await
         .map_err(|error| JobFailure::lasting(error.to_string()))
         .and_then(|result| {

@@ -1,0 +1,134 @@
+//! A column's distinct values and how often each appears, for the profile.
+//!
+//! Every present value of every column is looked up here, so the lookup is
+//! kept cheap: a value of up to 16 bytes (most codes, numbers, dates and
+//! names) sits in its entry, compared in one 16-byte step with no pointer
+//! to follow; longer ones sit one after another in a single string. The
+//! table is keyed by a randomly seeded hash, against crafted collisions.
+
+use std::hash::BuildHasher;
+
+use hashbrown::HashTable;
+
+/// Values up to this long are kept in their entry.
+const INLINE: usize = 16;
+
+struct Entry {
+    /// A short value's bytes, padded with zeros; a long value's first bytes.
+    head: [u8; INLINE],
+    /// Where a long value starts in [`Distinct::long`].
+    start: u32,
+    len: u32,
+    count: u64,
+}
+
+/// What [`Distinct::add`] did with a value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Added {
+    /// It was held: one more occurrence.
+    Counted,
+    /// It is held from now on, seen once.
+    New,
+    /// It is not held and there was no room for it.
+    Refused,
+}
+
+#[derive(Default)]
+pub(crate) struct Distinct {
+    table: HashTable<Entry>,
+    long: String,
+    hasher: foldhash::fast::RandomState,
+}
+
+fn head(value: &str) -> [u8; INLINE] {
+    let mut head = [0; INLINE];
+    let length = value.len().min(INLINE);
+    head[..length].copy_from_slice(&value.as_bytes()[..length]);
+    head
+}
+
+fn text<'a>(entry: &'a Entry, long: &'a str) -> &'a str {
+    let length = entry.len as usize;
+    if length <= INLINE {
+        // A whole value of a `&str`, so whole characters.
+        std::str::from_utf8(&entry.head[..length]).expect("a short value is kept whole")
+    } else {
+        &long[entry.start as usize..entry.start as usize + length]
+    }
+}
+
+impl Distinct {
+    /// How many distinct values are held.
+    pub(crate) fn len(&self) -> usize {
+        self.table.len()
+    }
+
+    /// Counts `value`: one more occurrence when it is held, else, when
+    /// `room`, held from now on.
+    pub(crate) fn add(&mut self, value: &str, room: bool) -> Added {
+        let hash = self.hasher.hash_one(value);
+        let probe = head(value);
+        let length = value.len();
+        let long = &self.long;
+        let found = self.table.find_mut(hash, |entry| {
+            entry.len as usize == length
+                && entry.head == probe
+                && (length <= INLINE || &long[entry.start as usize..entry.start as usize + length] == value)
+        });
+        if let Some(entry) = found {
+            entry.count += 1;
+            return Added::Counted;
+        }
+        if !room {
+            return Added::Refused;
+        }
+        let start = if length > INLINE {
+            let start = self.long.len();
+            self.long.push_str(value);
+            start
+        } else {
+            0
+        };
+        let entry = Entry { head: probe, start: start as u32, len: length as u32, count: 1 };
+        let (hasher, long) = (&self.hasher, &self.long);
+        self.table.insert_unique(hash, entry, |entry| hasher.hash_one(text(entry, long)));
+        Added::New
+    }
+
+    /// Every value held, with its count, in no particular order.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&str, u64)> {
+        self.table.iter().map(|entry| (text(entry, &self.long), entry.count))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_short_and_long_are_counted_apart() {
+        let mut distinct = Distinct::default();
+        let long = "una observación bastante más larga que dieciséis bytes";
+        let values = ["", "a", "Monterrey", "abcdefghijklmnop", "abcdefghijklmnopq", long, "ñandú", "Monterrey", long];
+        let added: Vec<Added> = values.iter().map(|value| distinct.add(value, true)).collect();
+        assert_eq!(&added[..7], &[Added::New; 7]);
+        assert_eq!(&added[7..], &[Added::Counted; 2]);
+        // Same first 16 bytes, different lengths and tails.
+        assert_eq!(distinct.add("una observación bastante más larga que dieciséis bytez", false), Added::Refused);
+        assert_eq!(distinct.add("abcdefghijklmnop", false), Added::Counted);
+        let mut counts: Vec<(String, u64)> = distinct.iter().map(|(value, count)| (value.to_string(), count)).collect();
+        counts.sort();
+        assert_eq!(counts.len(), 7);
+        assert!(counts.contains(&("Monterrey".into(), 2)));
+        assert!(counts.contains(&(long.into(), 2)));
+        assert!(counts.contains(&("abcdefghijklmnop".into(), 2)));
+        assert!(counts.contains(&("abcdefghijklmnopq".into(), 1)));
+        assert!(counts.contains(&("".into(), 1)));
+        // Grows past its first allocation without losing anything.
+        for number in 0..5_000 {
+            distinct.add(&format!("valor {number} con algo de texto"), true);
+        }
+        assert_eq!(distinct.len(), 5_007);
+        assert_eq!(distinct.add("valor 4999 con algo de texto", false), Added::Counted);
+    }
+}
