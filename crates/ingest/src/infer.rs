@@ -36,6 +36,12 @@ pub fn is_missing(cell: &str) -> bool {
 /// "$1,234.50" → 1234.5; "12%" → 12; "-3" → -3. Thousands separators must
 /// group by three.
 pub fn parse_number(cell: &str) -> Option<f64> {
+    parse_number_and_point(cell).map(|(value, _)| value)
+}
+
+/// [`parse_number`], and whether the text has neither a decimal point nor
+/// a percent sign (what an integer also needs).
+fn parse_number_and_point(cell: &str) -> Option<(f64, bool)> {
     let mut text = trim(cell);
     // The common case, plain digits with an optional sign and point, parses without allocating.
     let (mut digits, mut dots, mut signs, mut plain) = (0usize, 0usize, 0usize, true);
@@ -52,16 +58,23 @@ pub fn parse_number(cell: &str) -> Option<f64> {
     }
     if plain && digits > 0 {
         let body = text.strip_prefix(['-', '+']).unwrap_or(text);
+        let sign = if text.starts_with('-') { -1.0 } else { 1.0 };
+        if signs == usize::from(body.len() != text.len()) && dots == 0 && digits <= 15 {
+            // Whole digits: exact as f64 below 2^53, no float parser needed.
+            let value = body.bytes().fold(0u64, |value, byte| value * 10 + u64::from(byte - b'0'));
+            return Some((sign * value as f64, true));
+        }
         if signs == usize::from(body.len() != text.len())
             && dots <= 1
             && !body.starts_with('.')
             && !body.ends_with('.')
             && let Ok(value) = body.parse::<f64>()
         {
-            return Some(if text.starts_with('-') { -value } else { value });
+            return Some((sign * value, dots == 0));
         }
         // Anything unusual takes the careful path below.
     }
+    let bare = !text.contains('.') && !text.ends_with('%');
     let negative = text.starts_with('-');
     if negative || text.starts_with('+') {
         text = &text[1..];
@@ -106,7 +119,7 @@ pub fn parse_number(cell: &str) -> Option<f64> {
     )
     .parse()
     .ok()?;
-    value.is_finite().then_some(value)
+    value.is_finite().then_some((value, bare))
 }
 
 pub fn parse_integer(cell: &str) -> Option<i64> {
@@ -192,6 +205,31 @@ pub fn parse_date(cell: &str, format: DateFormat) -> Option<(i32, u32, u32)> {
     };
     (1..=12).contains(&month).then_some(())?;
     (day >= 1 && day <= days_in_month(year, month)).then_some((year, month, day))
+}
+
+/// The date a trimmed text is in each order of [`DateFormat::ALL`]: what
+/// [`parse_date`] gives for each, splitting the text once.
+fn parse_dates(text: &str) -> [Option<(i32, u32, u32)>; 3] {
+    let mut pieces = text.split(['/', '-']);
+    let (Some(first), Some(second), Some(third), None) = (pieces.next(), pieces.next(), pieces.next(), pieces.next())
+    else {
+        return [None; 3];
+    };
+    let parts = [first, second, third];
+    if !parts.iter().all(|part| !part.is_empty() && part.bytes().all(|byte| byte.is_ascii_digit())) {
+        return [None; 3];
+    }
+    let numbers = parts.map(|part| part.parse::<u32>().ok());
+    let date = |year: usize, month: usize, day: usize| {
+        let (year, month, day) = (numbers[year]? as i32, numbers[month]?, numbers[day]?);
+        ((1..=12).contains(&month) && day >= 1 && day <= days_in_month(year, month)).then_some((year, month, day))
+    };
+    let (dash, slash) = (text.contains('-'), text.contains('/'));
+    [
+        if parts[0].len() == 4 && dash { date(0, 1, 2) } else { None },
+        if parts[2].len() == 4 { date(2, 1, 0) } else { None },
+        if parts[2].len() == 4 && slash { date(2, 0, 1) } else { None },
+    ]
 }
 
 /// "13:45" or "13:45:10".
@@ -302,17 +340,19 @@ pub struct Examined {
 
 /// Examines a trimmed value against every candidate type (see [`candidates`]).
 pub fn examine(text: &str) -> Examined {
-    let number = parse_number(text);
-    // What `parse_integer` decides, from the number already parsed.
-    let integer = number.is_some_and(|value| value.fract() == 0.0 && value.abs() < 9.0e15)
-        && !text.contains('.')
-        && !text.ends_with('%');
-    if number.is_some() {
+    if let Some((value, bare)) = parse_number_and_point(text) {
+        // What `parse_integer` decides, from the number already parsed.
+        let integer = bare && value.fract() == 0.0 && value.abs() < 9.0e15;
         // A number is nothing else: its characters (digits, one sign, '.',
         // ',', '$', '%') hold no word, no ':' of a time, and no '/' or
         // inner '-' between the three parts of a date.
-        return Examined { fits: [integer, true, false, false, false, false, false, false], number, dates: [None; 3] };
+        return Examined {
+            fits: [integer, true, false, false, false, false, false, false],
+            number: Some(value),
+            dates: [None; 3],
+        };
     }
+    let (integer, number) = (false, None::<f64>);
     let boolean = text.len() <= 9 && parse_boolean(text).is_some();
     // One look at the bytes rules most values out of dates and times.
     let (mut has_digit, mut has_separator, mut has_colon) = (false, false, false);
@@ -322,15 +362,7 @@ pub fn examine(text: &str) -> Examined {
         has_colon |= byte == b':';
     }
     let date_like = has_digit && text.len() <= 10 && has_separator;
-    let dates = if date_like {
-        [
-            parse_date(text, DateFormat::YearMonthDay),
-            parse_date(text, DateFormat::DayMonthYear),
-            parse_date(text, DateFormat::MonthDayYear),
-        ]
-    } else {
-        [None; 3]
-    };
+    let dates = if date_like { parse_dates(text) } else { [None; 3] };
     let time_like = has_digit && has_colon;
     let datetime = time_like && text.len() > 10 && parse_datetime(text).is_some();
     let time = time_like && text.len() <= 8 && parse_time(text).is_some();
@@ -454,6 +486,12 @@ mod tests {
     #[test]
     fn numbers_as_published() {
         assert_eq!(parse_number("$1,234.50"), Some(1234.5));
+        assert_eq!(parse_number("007"), Some(7.0));
+        assert_eq!(parse_number("-0012"), Some(-12.0));
+        assert_eq!(parse_number("+123456789012345"), Some(123_456_789_012_345.0));
+        assert_eq!(parse_number("12345678901234567"), Some(12_345_678_901_234_567.0));
+        assert_eq!(parse_number("5-"), None);
+        assert_eq!(parse_integer("123456789012345"), Some(123_456_789_012_345));
         assert_eq!(parse_number("12%"), Some(12.0));
         assert_eq!(parse_number("-3"), Some(-3.0));
         assert_eq!(parse_number("1,23"), None, "not a thousands grouping");
@@ -521,6 +559,13 @@ mod tests {
             "sí",
             "no",
             "1.2.3",
+            "007",
+            "29/02/2023",
+            "29/02/2024",
+            "2024/02/29",
+            "2024-13-01",
+            "00/01/2024",
+            "1/1/99999999999",
         ];
         for value in values {
             let examined = examine(value);

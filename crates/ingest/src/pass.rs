@@ -20,7 +20,7 @@ use crate::IngestError;
 use crate::columnar::{Output, Part, PartColumn, Written};
 use crate::distinct::{Added, Distinct};
 use crate::infer::{Examined, FieldType, TypeVotes};
-use crate::table::is_null;
+use crate::table::{Cells, is_null};
 
 /// Rows per batch of the column pass.
 pub(crate) const BATCH_ROWS: usize = 16 * 1024;
@@ -213,11 +213,27 @@ impl Column {
     }
 }
 
+/// A row's cells, copied into a batch: their text one after another, and
+/// where each ends.
+#[derive(Default)]
+pub(crate) struct Row {
+    text: String,
+    ends: Vec<usize>,
+}
+
+impl Row {
+    fn get(&self, index: usize) -> Option<&str> {
+        let end = *self.ends.get(index)?;
+        let start = if index == 0 { 0 } else { self.ends[index - 1] };
+        self.text.get(start..end)
+    }
+}
+
 /// Rows waiting for the column pass, and their physical row numbers. The
-/// records are reused from batch to batch: no allocation per row.
+/// rows are reused from batch to batch: no allocation per row.
 #[derive(Default)]
 pub(crate) struct Batch {
-    records: Vec<csv::StringRecord>,
+    records: Vec<Row>,
     rows: Vec<u64>,
     len: usize,
     bytes: usize,
@@ -225,15 +241,19 @@ pub(crate) struct Batch {
 
 impl Batch {
     /// Keeps a row; says whether the batch is full.
-    pub(crate) fn push(&mut self, record: &csv::StringRecord, row_number: u64) -> bool {
+    pub(crate) fn push(&mut self, record: &impl Cells, row_number: u64) -> bool {
         if self.len == self.records.len() {
-            self.records.push(csv::StringRecord::new());
+            self.records.push(Row::default());
             self.rows.push(0);
         }
-        self.records[self.len].clone_from(record);
+        let row = &mut self.records[self.len];
+        row.text.clear();
+        row.text.push_str(record.joined());
+        row.ends.clear();
+        row.ends.extend((0..record.len()).map(|index| record.end(index)));
         self.rows[self.len] = row_number;
         self.len += 1;
-        self.bytes += record.as_slice().len();
+        self.bytes += row.text.len();
         self.len >= BATCH_ROWS || self.bytes >= BATCH_BYTES
     }
 
@@ -421,7 +441,7 @@ impl ColumnPass {
     }
 
     /// Keeps a row, and hands the batch to the workers when it is full.
-    pub(crate) fn push(&mut self, record: &csv::StringRecord, row_number: u64) -> Result<(), IngestError> {
+    pub(crate) fn push(&mut self, record: &impl Cells, row_number: u64) -> Result<(), IngestError> {
         if self.batch.push(record, row_number) {
             self.dispatch()?;
         }

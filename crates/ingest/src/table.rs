@@ -277,11 +277,86 @@ impl ErrorLog {
     }
 }
 
-fn row_hash(record: &csv::StringRecord) -> u64 {
+/// The cells of a row, as a reader gives them to [`TableBuilder::push`]:
+/// every cell's text one after another, and where each cell ends.
+pub trait Cells {
+    fn len(&self) -> usize;
+    /// Every cell's text, one after another.
+    fn joined(&self) -> &str;
+    /// Where cell `index` ends in [`Cells::joined`].
+    fn end(&self, index: usize) -> usize;
+
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn get(&self, index: usize) -> Option<&str> {
+        if index >= self.len() {
+            return None;
+        }
+        let start = if index == 0 { 0 } else { self.end(index - 1) };
+        self.joined().get(start..self.end(index))
+    }
+
+    fn cells(&self) -> impl Iterator<Item = &str> {
+        (0..self.len()).map(|index| self.get(index).unwrap_or_default())
+    }
+}
+
+impl Cells for csv::StringRecord {
+    fn len(&self) -> usize {
+        csv::StringRecord::len(self)
+    }
+
+    fn joined(&self) -> &str {
+        self.as_slice()
+    }
+
+    fn end(&self, index: usize) -> usize {
+        self.range(index).map_or(0, |range| range.end)
+    }
+
+    fn get(&self, index: usize) -> Option<&str> {
+        csv::StringRecord::get(self, index)
+    }
+}
+
+/// A row of delimited text whose bytes were checked as UTF-8 all at once
+/// (csv's own `StringRecord` checks every cell of a row that is not all
+/// ASCII). Cells split the text at ASCII delimiters and quotes, so each one
+/// is whole characters.
+pub(crate) struct TextRow<'a> {
+    record: &'a csv::ByteRecord,
+    text: &'a str,
+}
+
+impl<'a> TextRow<'a> {
+    pub(crate) fn new(record: &'a csv::ByteRecord) -> Result<TextRow<'a>, IngestError> {
+        let text = std::str::from_utf8(record.as_slice())
+            .map_err(|error| IngestError::Csv(format!("invalid UTF-8 in a row: {error}")))?;
+        Ok(TextRow { record, text })
+    }
+}
+
+impl Cells for TextRow<'_> {
+    fn len(&self) -> usize {
+        self.record.len()
+    }
+
+    fn joined(&self) -> &str {
+        self.text
+    }
+
+    fn end(&self, index: usize) -> usize {
+        self.record.range(index).map_or(0, |range| range.end)
+    }
+}
+
+fn row_hash(record: &impl Cells) -> u64 {
     // A fast non-cryptographic hash of the whole row; the set that holds it
     // is randomly seeded (see `seen_rows`).
     let mut hasher = rustc_hash::FxHasher::default();
-    for field in record.iter() {
+    for field in record.cells() {
         field.hash(&mut hasher);
         0xffu8.hash(&mut hasher);
     }
@@ -564,11 +639,11 @@ impl TableBuilder {
     }
 
     /// Adds the next row.
-    pub fn push(&mut self, record: &csv::StringRecord) -> Result<(), IngestError> {
+    pub fn push(&mut self, record: &impl Cells) -> Result<(), IngestError> {
         self.row_number += 1;
         let row_number = self.row_number;
         let errors = &mut self.errors;
-        if record.iter().all(|cell| crate::infer::trim(cell).is_empty()) {
+        if record.cells().all(|cell| crate::infer::trim(cell).is_empty()) {
             errors.add(
                 "blank-row",
                 Some(row_number),
@@ -706,7 +781,7 @@ impl TableBuilder {
                 );
             }
         }
-        for (index, cell) in record.iter().enumerate().skip(self.labels.len()) {
+        for (index, cell) in record.cells().enumerate().skip(self.labels.len()) {
             errors.add(
                 "extra-cell",
                 Some(row_number),
@@ -987,9 +1062,9 @@ pub(crate) fn analyze_delimited(
         .flexible(true)
         .from_reader(decoder);
     // One record buffer for the whole file: no allocation per row.
-    let mut record = csv::StringRecord::new();
-    let mut read = |record: &mut csv::StringRecord| {
-        reader.read_record(record).map_err(|error| IngestError::Csv(error.to_string()))
+    let mut record = csv::ByteRecord::new();
+    let mut read = |record: &mut csv::ByteRecord| {
+        reader.read_byte_record(record).map_err(|error| IngestError::Csv(error.to_string()))
     };
     for _ in 0..dialect.preamble_lines {
         read(&mut record)?;
@@ -997,7 +1072,7 @@ pub(crate) fn analyze_delimited(
     let has_row = read(&mut record)?;
     let (labels, first_is_data) = match (has_row, dialect.header) {
         (false, _) => (Vec::new(), false),
-        (true, true) => (record.iter().map(str::to_string).collect(), false),
+        (true, true) => (TextRow::new(&record)?.cells().map(str::to_string).collect(), false),
         (true, false) => ((1..=record.len()).map(|number| format!("field{number}")).collect(), true),
     };
     // Row numbers count physical rows as frictionless does: the header is row 1.
@@ -1007,11 +1082,11 @@ pub(crate) fn analyze_delimited(
         encoding == encoding_rs::UTF_8 || encoding == encoding_rs::UTF_16LE || encoding == encoding_rs::UTF_16BE,
     );
     if first_is_data {
-        table.push(&record)?;
+        table.push(&TextRow::new(&record)?)?;
     }
     if has_row {
         while read(&mut record)? {
-            table.push(&record)?;
+            table.push(&TextRow::new(&record)?)?;
         }
     }
     drop(reader);
