@@ -355,10 +355,11 @@ impl Cells for TextRow<'_> {
 fn row_hash(record: &impl Cells) -> u64 {
     // A fast non-cryptographic hash of the whole row; the set that holds it
     // is randomly seeded (see `seen_rows`).
+    // Two rows are the same when their text and the ends of their cells are.
     let mut hasher = rustc_hash::FxHasher::default();
-    for field in record.cells() {
-        field.hash(&mut hasher);
-        0xffu8.hash(&mut hasher);
+    hasher.write(record.joined().as_bytes());
+    for index in 0..record.len() {
+        hasher.write_usize(record.end(index));
     }
     hasher.finish()
 }
@@ -672,7 +673,12 @@ impl TableBuilder {
                 );
             }
         }
-        for (index, label) in self.labels.iter().enumerate() {
+        // Most rows need nothing checked cell by cell here: they have every
+        // cell, no undecodable byte, and no constraint to check.
+        let short = record.len() < self.labels.len();
+        let undecoded = self.check_decoding && record.joined().contains('\u{FFFD}');
+        let constrained = !self.key_columns.is_empty() || self.given.iter().any(Option::is_some);
+        for (index, label) in self.labels.iter().enumerate().filter(|_| short || undecoded || constrained) {
             match record.get(index) {
                 None => errors.add(
                     "missing-cell",
@@ -683,7 +689,7 @@ impl TableBuilder {
                     "sin valor".into(),
                 ),
                 Some(cell) => {
-                    if self.check_decoding && cell.contains('\u{FFFD}') {
+                    if undecoded && cell.contains('\u{FFFD}') {
                         errors.add(
                             "encoding-error",
                             Some(row_number),
@@ -781,7 +787,9 @@ impl TableBuilder {
                 );
             }
         }
-        for (index, cell) in record.cells().enumerate().skip(self.labels.len()) {
+        for (index, cell) in
+            (self.labels.len()..record.len()).map(|index| (index, record.get(index).unwrap_or_default()))
+        {
             errors.add(
                 "extra-cell",
                 Some(row_number),
@@ -902,8 +910,7 @@ impl TableBuilder {
                 |date: Option<(i32, u32, u32)>| date.map(|(year, month, day)| format!("{year:04}-{month:02}-{day:02}"));
             let (min, max, mean, stddev) = match field_type {
                 FieldType::Integer | FieldType::Number => {
-                    let (count, mean, m2) = column.numeric;
-                    let stddev = if count > 1 { Some((m2 / (count - 1) as f64).sqrt()) } else { None };
+                    let (count, mean, stddev) = column.moments();
                     (
                         column.numeric_min.map(|value| value.to_string()),
                         column.numeric_max.map(|value| value.to_string()),
