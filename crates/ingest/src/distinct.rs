@@ -5,6 +5,8 @@
 //! names) sits in its entry, compared in one 16-byte step with no pointer
 //! to follow; longer ones sit one after another in a single string. The
 //! table is keyed by a randomly seeded hash, against crafted collisions.
+//! Each value held also keeps what was learned of it the first time (its
+//! type checks), so a value seen before is not examined again.
 
 use std::hash::BuildHasher;
 
@@ -19,7 +21,8 @@ struct Entry {
     /// Where a long value starts in [`Distinct::long`].
     start: u32,
     len: u32,
-    count: u64,
+    /// The value's place in [`Distinct::counts`].
+    slot: u32,
 }
 
 /// What [`Distinct::add`] did with a value.
@@ -33,11 +36,23 @@ pub(crate) enum Added {
     Refused,
 }
 
-#[derive(Default)]
-pub(crate) struct Distinct {
+pub(crate) struct Distinct<T> {
     table: HashTable<Entry>,
     long: String,
+    /// Each value's count and what was learned of it, by slot.
+    counts: Vec<(u64, T)>,
     hasher: foldhash::fast::RandomState,
+}
+
+impl<T> Default for Distinct<T> {
+    fn default() -> Self {
+        Distinct {
+            table: HashTable::new(),
+            long: String::new(),
+            counts: Vec::new(),
+            hasher: foldhash::fast::RandomState::default(),
+        }
+    }
 }
 
 fn head(value: &str) -> [u8; INLINE] {
@@ -57,15 +72,16 @@ fn text<'a>(entry: &'a Entry, long: &'a str) -> &'a str {
     }
 }
 
-impl Distinct {
+impl<T: Copy> Distinct<T> {
     /// How many distinct values are held.
     pub(crate) fn len(&self) -> usize {
         self.table.len()
     }
 
     /// Counts `value`: one more occurrence when it is held, else, when
-    /// `room`, held from now on.
-    pub(crate) fn add(&mut self, value: &str, room: bool) -> Added {
+    /// `room`, held from now on with what `learn` says of it. Gives what
+    /// was learned of the value, the first time or now.
+    pub(crate) fn add(&mut self, value: &str, room: bool, learn: impl FnOnce() -> T) -> (Added, T) {
         let hash = self.hasher.hash_one(value);
         let probe = head(value);
         let length = value.len();
@@ -76,11 +92,13 @@ impl Distinct {
                 && (length <= INLINE || &long[entry.start as usize..entry.start as usize + length] == value)
         });
         if let Some(entry) = found {
-            entry.count += 1;
-            return Added::Counted;
+            let (count, learned) = &mut self.counts[entry.slot as usize];
+            *count += 1;
+            return (Added::Counted, *learned);
         }
+        let learned = learn();
         if !room {
-            return Added::Refused;
+            return (Added::Refused, learned);
         }
         let start = if length > INLINE {
             let start = self.long.len();
@@ -89,15 +107,16 @@ impl Distinct {
         } else {
             0
         };
-        let entry = Entry { head: probe, start: start as u32, len: length as u32, count: 1 };
+        let entry = Entry { head: probe, start: start as u32, len: length as u32, slot: self.counts.len() as u32 };
+        self.counts.push((1, learned));
         let (hasher, long) = (&self.hasher, &self.long);
         self.table.insert_unique(hash, entry, |entry| hasher.hash_one(text(entry, long)));
-        Added::New
+        (Added::New, learned)
     }
 
     /// Every value held, with its count, in no particular order.
     pub(crate) fn iter(&self) -> impl Iterator<Item = (&str, u64)> {
-        self.table.iter().map(|entry| (text(entry, &self.long), entry.count))
+        self.table.iter().map(|entry| (text(entry, &self.long), self.counts[entry.slot as usize].0))
     }
 }
 
@@ -110,12 +129,13 @@ mod tests {
         let mut distinct = Distinct::default();
         let long = "una observación bastante más larga que dieciséis bytes";
         let values = ["", "a", "Monterrey", "abcdefghijklmnop", "abcdefghijklmnopq", long, "ñandú", "Monterrey", long];
-        let added: Vec<Added> = values.iter().map(|value| distinct.add(value, true)).collect();
-        assert_eq!(&added[..7], &[Added::New; 7]);
-        assert_eq!(&added[7..], &[Added::Counted; 2]);
+        let added: Vec<(Added, usize)> = values.iter().map(|value| distinct.add(value, true, || value.len())).collect();
+        assert_eq!(added.iter().map(|(added, _)| *added).collect::<Vec<_>>()[..7], [Added::New; 7]);
+        assert_eq!(&added[7..], &[(Added::Counted, 9), (Added::Counted, long.len())], "learned once, kept");
         // Same first 16 bytes, different lengths and tails.
-        assert_eq!(distinct.add("una observación bastante más larga que dieciséis bytez", false), Added::Refused);
-        assert_eq!(distinct.add("abcdefghijklmnop", false), Added::Counted);
+        let twin = "una observación bastante más larga que dieciséis bytez";
+        assert_eq!(distinct.add(twin, false, || 0), (Added::Refused, 0));
+        assert_eq!(distinct.add("abcdefghijklmnop", false, || 0), (Added::Counted, 16));
         let mut counts: Vec<(String, u64)> = distinct.iter().map(|(value, count)| (value.to_string(), count)).collect();
         counts.sort();
         assert_eq!(counts.len(), 7);
@@ -126,9 +146,9 @@ mod tests {
         assert!(counts.contains(&("".into(), 1)));
         // Grows past its first allocation without losing anything.
         for number in 0..5_000 {
-            distinct.add(&format!("valor {number} con algo de texto"), true);
+            distinct.add(&format!("valor {number} con algo de texto"), true, || number);
         }
         assert_eq!(distinct.len(), 5_007);
-        assert_eq!(distinct.add("valor 4999 con algo de texto", false), Added::Counted);
+        assert_eq!(distinct.add("valor 4999 con algo de texto", false, || 0), (Added::Counted, 4_999));
     }
 }

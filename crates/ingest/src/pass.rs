@@ -97,7 +97,7 @@ pub(crate) struct Column {
     // Keyed by values from an uploaded file: a randomly seeded hasher keeps
     // crafted collisions from making inserts slow, and the cap bounds the
     // damage if one got through.
-    pub(crate) distinct: Distinct,
+    pub(crate) distinct: Distinct<Examined>,
     pub(crate) distinct_overflow: bool,
     /// Every value seen once `distinct` could not hold them all.
     pub(crate) sketch: Option<Sketch>,
@@ -121,7 +121,17 @@ impl Column {
     /// Counts a value present in row `row`: `trimmed` is `cell` without
     /// surrounding spaces.
     fn add(&mut self, row: u64, cell: &str, trimmed: &str) -> Examined {
-        let examined = crate::infer::examine(trimmed);
+        // A value counted before is not examined again.
+        let examine = || crate::infer::examine(trimmed);
+        let (added, examined) = if trimmed.len() > DISTINCT_VALUE_MAX {
+            // Long texts (geometries, free text) are not counted one by one:
+            // 10,000 of them could take gigabytes.
+            (None, examine())
+        } else {
+            let room = self.distinct.len() < DISTINCT_CAP;
+            let (added, examined) = self.distinct.add(trimmed, room, examine);
+            (Some(added), examined)
+        };
         let checks = examined.fits;
         self.votes.add_checked(&checks);
         for (index, ok) in checks.iter().enumerate() {
@@ -147,23 +157,15 @@ impl Column {
                 self.date_max[index] = Some(self.date_max[index].map_or(date, |max| max.max(date)));
             }
         }
-        let tracked = self.distinct.len();
-        if trimmed.len() > DISTINCT_VALUE_MAX {
-            // Long texts (geometries, free text) are not counted one by one:
-            // 10,000 of them could take gigabytes.
-            self.overflowed().add(trimmed);
-            self.text_bounds(trimmed);
-            return examined;
-        }
-        match self.distinct.add(trimmed, tracked < DISTINCT_CAP) {
+        match added {
             // Already in the sketch, if there is one: added when counted or when it began.
-            Added::Counted => {}
-            Added::New => {
+            Some(Added::Counted) => {}
+            Some(Added::New) => {
                 if let Some(sketch) = &mut self.sketch {
                     sketch.add(trimmed);
                 }
             }
-            Added::Refused => {
+            Some(Added::Refused) | None => {
                 self.overflowed().add(trimmed);
                 self.text_bounds(trimmed);
             }
