@@ -89,6 +89,39 @@ impl Sketch {
     }
 }
 
+/// A value's [`Examined`] types, packed into 24 bytes to sit in its
+/// distinct-value entry: the fits as bits, the dates as
+/// `year << 9 | month << 5 | day` (0 for none; a date's year has four
+/// digits).
+#[derive(Clone, Copy)]
+pub(crate) struct Learned {
+    number: f64,
+    dates: [u32; 3],
+    fits: u8,
+}
+
+impl From<Examined> for Learned {
+    fn from(examined: Examined) -> Learned {
+        let fits = examined.fits.iter().enumerate().fold(0u8, |bits, (index, fit)| bits | (u8::from(*fit) << index));
+        let dates = examined
+            .dates
+            .map(|date| date.map_or(0, |(year, month, day)| ((year.max(0) as u32) << 9) | (month << 5) | day));
+        Learned { number: examined.number.unwrap_or(0.0), dates, fits }
+    }
+}
+
+impl Learned {
+    fn examined(self) -> Examined {
+        Examined {
+            fits: std::array::from_fn(|index| self.fits & (1 << index) != 0),
+            number: (self.fits & 0b10 != 0).then_some(self.number),
+            dates: self
+                .dates
+                .map(|packed| (packed != 0).then_some(((packed >> 9) as i32, (packed >> 5) & 15, packed & 31))),
+        }
+    }
+}
+
 /// What the column pass learns about one column.
 #[derive(Default)]
 pub(crate) struct Column {
@@ -97,7 +130,7 @@ pub(crate) struct Column {
     // Keyed by values from an uploaded file: a randomly seeded hasher keeps
     // crafted collisions from making inserts slow, and the cap bounds the
     // damage if one got through.
-    pub(crate) distinct: Distinct<Examined>,
+    pub(crate) distinct: Distinct<Learned>,
     pub(crate) distinct_overflow: bool,
     /// Every value seen once `distinct` could not hold them all.
     pub(crate) sketch: Option<Sketch>,
@@ -129,8 +162,8 @@ impl Column {
             (None, examine())
         } else {
             let room = self.distinct.len() < DISTINCT_CAP;
-            let (added, examined) = self.distinct.add(trimmed, room, examine);
-            (Some(added), examined)
+            let (added, learned) = self.distinct.add(trimmed, room, || Learned::from(examine()));
+            (Some(added), learned.examined())
         };
         let checks = examined.fits;
         self.votes.add_checked(&checks);
@@ -180,7 +213,7 @@ impl Column {
         let distinct = &self.distinct;
         self.sketch.get_or_insert_with(|| {
             let mut sketch = Sketch::new();
-            distinct.iter().for_each(|(value, _)| sketch.add(value));
+            distinct.iter().for_each(|(value, _)| sketch.add(&value));
             sketch
         })
     }
@@ -222,15 +255,15 @@ impl Column {
     pub(crate) fn text_range(&self) -> (Option<String>, Option<String>) {
         let counted_min = self.distinct.iter().map(|(value, _)| value).min();
         let counted_max = self.distinct.iter().map(|(value, _)| value).max();
-        let min = match (counted_min, self.text_min.as_deref()) {
+        let min = match (counted_min, self.text_min.clone()) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
-        let max = match (counted_max, self.text_max.as_deref()) {
+        let max = match (counted_max, self.text_max.clone()) {
             (Some(a), Some(b)) => Some(a.max(b)),
             (a, b) => a.or(b),
         };
-        (min.map(str::to_string), max.map(str::to_string))
+        (min, max)
     }
 }
 
@@ -534,6 +567,29 @@ pub(crate) fn worker_count(columns: usize) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// What a value's entry keeps of its types gives back what examining
+    /// it again would.
+    #[test]
+    fn learned_types_give_back_the_examined_ones() {
+        for value in [
+            "12",
+            "-3.5",
+            "$1,234.50",
+            "15/07/2020",
+            "2024-02-29",
+            "03/04/2021",
+            "9999-12-31",
+            "sí",
+            "12:30",
+            "2020-07-15 12:30",
+            "Monterrey",
+            "",
+        ] {
+            let examined = crate::infer::examine(value);
+            assert_eq!(Learned::from(examined).examined(), examined, "{value}");
+        }
+    }
 
     /// Mean and standard deviation from shifted sums match a two-pass
     /// computation, also for values far from zero with a small spread

@@ -926,7 +926,7 @@ impl TableBuilder {
                 }
             };
             let mut top: Vec<TopValue> =
-                column.distinct.iter().map(|(value, count)| TopValue { value: value.to_string(), count }).collect();
+                column.distinct.iter().map(|(value, count)| TopValue { value, count }).collect();
             top.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.value.cmp(&b.value)));
             top.truncate(10);
             let (distinct, distinct_is_estimate) = column.distinct_count();
