@@ -267,57 +267,79 @@ impl Column {
     }
 }
 
-/// A row's cells, copied into a batch: their text one after another, and
-/// where each ends.
-#[derive(Default)]
-pub(crate) struct Row {
-    text: String,
-    ends: Vec<usize>,
-}
-
-impl Row {
-    fn get(&self, index: usize) -> Option<&str> {
-        let end = *self.ends.get(index)?;
-        let start = if index == 0 { 0 } else { self.ends[index - 1] };
-        self.text.get(start..end)
-    }
-}
-
-/// Rows waiting for the column pass, and their physical row numbers. The
-/// rows are reused from batch to batch: no allocation per row.
+/// Rows waiting for the column pass, and their physical row numbers, laid
+/// out one after another: all their text in one string, where each cell
+/// ends in one list, and where each row starts in both. Workers read a
+/// batch from start to end, which the processor's prefetching follows
+/// (rows in separate allocations stalled on every row). The buffers are
+/// reused from batch to batch: no allocation per row.
 #[derive(Default)]
 pub(crate) struct Batch {
-    records: Vec<Row>,
+    text: String,
+    /// Where each cell ends in `text`.
+    ends: Vec<u32>,
+    /// Per row, plus one past the last: where its text starts and its first
+    /// cell's place in `ends`.
+    starts: Vec<(u32, u32)>,
     rows: Vec<u64>,
-    len: usize,
-    bytes: usize,
 }
 
 impl Batch {
     /// Keeps a row; says whether the batch is full.
-    pub(crate) fn push(&mut self, record: &impl Cells, row_number: u64) -> bool {
-        if self.len == self.records.len() {
-            self.records.push(Row::default());
-            self.rows.push(0);
+    pub(crate) fn push(&mut self, record: &impl Cells, row_number: u64) -> Result<bool, IngestError> {
+        if self.starts.is_empty() {
+            self.starts.push((0, 0));
         }
-        let row = &mut self.records[self.len];
-        row.text.clear();
-        row.text.push_str(record.joined());
-        row.ends.clear();
-        row.ends.extend((0..record.len()).map(|index| record.end(index)));
-        self.rows[self.len] = row_number;
-        self.len += 1;
-        self.bytes += row.text.len();
-        self.len >= BATCH_ROWS || self.bytes >= BATCH_BYTES
+        let base = self.text.len();
+        self.text.push_str(record.joined());
+        let offset =
+            |at: usize| u32::try_from(at).map_err(|_| IngestError::Csv("a row holds more than 4 GB of text".into()));
+        offset(self.text.len())?;
+        for index in 0..record.len() {
+            self.ends.push(offset(base + record.end(index))?);
+        }
+        self.starts.push((offset(self.text.len())?, offset(self.ends.len())?));
+        self.rows.push(row_number);
+        Ok(self.rows.len() >= BATCH_ROWS || self.text.len() >= BATCH_BYTES)
     }
 
     pub(crate) fn is_empty(&self) -> bool {
-        self.len == 0
+        self.rows.is_empty()
     }
 
     fn clear(&mut self) {
-        self.len = 0;
-        self.bytes = 0;
+        self.text.clear();
+        self.ends.clear();
+        self.starts.clear();
+        self.rows.clear();
+    }
+
+    /// Each row's physical number and cells.
+    fn records(&self) -> impl Iterator<Item = (u64, BatchRow<'_>)> {
+        self.rows.iter().zip(self.starts.windows(2)).map(|(row, bounds)| {
+            let ((text_start, first), (_, next)) = (bounds[0], bounds[1]);
+            let cells = BatchRow {
+                text: &self.text,
+                start: text_start as usize,
+                ends: &self.ends[first as usize..next as usize],
+            };
+            (*row, cells)
+        })
+    }
+}
+
+/// One row of a batch.
+struct BatchRow<'a> {
+    text: &'a str,
+    start: usize,
+    ends: &'a [u32],
+}
+
+impl BatchRow<'_> {
+    fn get(&self, index: usize) -> Option<&str> {
+        let end = *self.ends.get(index)? as usize;
+        let start = if index == 0 { self.start } else { self.ends[index - 1] as usize };
+        self.text.get(start..end)
     }
 }
 
@@ -366,15 +388,13 @@ impl Share {
 /// brought into the cache once (a column at a time would fetch the whole
 /// batch again for every column).
 fn run_share(shares: &mut [Share], batch: &Batch, missing: &Option<Vec<String>>) {
-    let records = &batch.records[..batch.len];
-    let rows = &batch.rows[..batch.len];
-    for (record, row) in records.iter().zip(rows) {
+    for (row, record) in batch.records() {
         for share in shares.iter_mut() {
             let Share { index, column, output, .. } = share;
             match record.get(*index) {
                 Some(cell) if !is_null(missing, cell) => {
                     let trimmed = crate::infer::trim(cell);
-                    let examined = column.add(*row, cell, trimmed);
+                    let examined = column.add(row, cell, trimmed);
                     if let Some((_, output)) = output {
                         output.append(trimmed, Some(&examined));
                     }
@@ -395,7 +415,7 @@ fn run_share(shares: &mut [Share], batch: &Batch, missing: &Option<Vec<String>>)
 /// Adds a batch's values to the outputs just settled (the first batch,
 /// already counted by [`run_share`]).
 fn replay(shares: &mut [Share], batch: &Batch, missing: &Option<Vec<String>>) {
-    for record in &batch.records[..batch.len] {
+    for (_, record) in batch.records() {
         for share in shares.iter_mut() {
             let Some((_, output)) = &mut share.output else { continue };
             match record.get(share.index) {
@@ -496,7 +516,7 @@ impl ColumnPass {
 
     /// Keeps a row, and hands the batch to the workers when it is full.
     pub(crate) fn push(&mut self, record: &impl Cells, row_number: u64) -> Result<(), IngestError> {
-        if self.batch.push(record, row_number) {
+        if self.batch.push(record, row_number)? {
             self.dispatch()?;
         }
         Ok(())
