@@ -52,35 +52,26 @@ pub async fn run(state: &AppState, request: ImportRequest<'_>) -> anyhow::Result
     let size =
         std::fs::metadata(request.file).with_context(|| format!("cannot read {}", request.file.display()))?.len();
 
-    // Upload, streamed in chunks with a progress bar.
-    let upload_bar = bar(size, "subiendo", request.json);
-    let file = tokio::fs::File::open(request.file).await?;
-    let stream = tokio_util::io::ReaderStream::with_capacity(file, 256 * 1024);
-    let bar_clone = upload_bar.clone();
-    let counted = futures_util::StreamExt::map(stream, move |chunk: std::io::Result<Bytes>| {
-        if let Ok(chunk) = &chunk {
-            bar_clone.inc(chunk.len() as u64);
-        }
-        chunk
-    });
-    let blob = state.files.put_stream(counted).await.map_err(|error| anyhow::anyhow!("{error}"))?;
-    upload_bar.finish();
-
     let existing = match state.store.dataset(request.dataset).await {
         Ok(dataset) => Some(dataset),
         Err(datalab_store::StoreError::NotFound) => None,
         Err(error) => return Err(error.into()),
     };
-    let mut dataset = match &existing {
-        Some(dataset) => dataset.clone(),
-        None => {
-            let organization =
-                request.organization.context("the dataset does not exist yet: say its organization with --org")?;
-            let organization = state
+    let organization = match (&existing, request.organization) {
+        (Some(_), _) => None,
+        (None, Some(organization)) => Some(
+            state
                 .store
                 .organization(organization)
                 .await
-                .map_err(|_| anyhow::anyhow!("no organization named {organization:?}"))?;
+                .map_err(|_| anyhow::anyhow!("no organization named {organization:?}"))?,
+        ),
+        (None, None) => anyhow::bail!("the dataset does not exist yet: say its organization with --org"),
+    };
+    let mut dataset = match (&existing, organization) {
+        (Some(dataset), _) => dataset.clone(),
+        (None, organization) => {
+            let organization = organization.expect("looked up above");
             let mut dataset = catalog::new_dataset(organization.id, None);
             dataset.name = request.dataset.to_string();
             dataset.title = request.title.unwrap_or(request.dataset).to_string();
@@ -94,6 +85,63 @@ pub async fn run(state: &AppState, request: ImportRequest<'_>) -> anyhow::Result
         Some(index) => dataset.resources[index].clone(),
         None => catalog::new_resource(dataset.id, ResourceLocation::Link { url: String::new() }),
     };
+    // The format the upload will have, to know before it is stored whether
+    // the file is a table to analyse.
+    let mut probe = resource.clone();
+    probe.format.clear();
+    catalog::attach_upload(
+        &mut probe,
+        &(datalab_files::StoredBlob { key: String::new(), size, sha256: String::new() }, filename.clone()),
+    );
+    let tabular = catalog::is_tabular(&probe);
+
+    // The upload (streamed into storage with its hash) and the analysis
+    // (read from the local file) run at the same time, each with its bar.
+    let bars = indicatif::MultiProgress::new();
+    let upload_bar = bars.add(bar(size, "subiendo", request.json));
+    let file = tokio::fs::File::open(request.file).await?;
+    let stream = tokio_util::io::ReaderStream::with_capacity(file, 256 * 1024);
+    let bar_clone = upload_bar.clone();
+    let counted = futures_util::StreamExt::map(stream, move |chunk: std::io::Result<Bytes>| {
+        if let Ok(chunk) = &chunk {
+            bar_clone.inc(chunk.len() as u64);
+        }
+        chunk
+    });
+    let upload = async {
+        let blob = state.files.put_stream(counted).await.map_err(|error| anyhow::anyhow!("{error}"));
+        upload_bar.finish();
+        blob
+    };
+    let analysis_bar = bars.add(bar(size, "analizando", request.json));
+    let analysis = async {
+        if !tabular {
+            return None;
+        }
+        let options = datalab_ingest::AnalyzeOptions {
+            name: filename.clone(),
+            encoding: request.encoding.clone(),
+            format: Some(probe.format.clone()),
+            // The publisher's Table Schema, as the server's jobs apply it.
+            schema: resource.schema.clone(),
+            ..Default::default()
+        };
+        // The file from its start, each time the analysis reads it (twice
+        // when its first rows suggest other types than the rest).
+        let path = request.file.to_path_buf();
+        let bar = analysis_bar.clone();
+        let open = move || -> std::io::Result<_> {
+            bar.reset();
+            let file = std::fs::File::open(&path)?;
+            Ok(std::io::BufReader::with_capacity(1 << 20, Progress { inner: file, bar: bar.clone() }))
+        };
+        let pending = catalog::analyse_file(state, open, options).await;
+        analysis_bar.finish();
+        Some(pending)
+    };
+    let (blob, pending) = tokio::join!(upload, analysis);
+    let blob = blob?;
+
     resource.format.clear();
     catalog::attach_upload(&mut resource, &(blob.clone(), filename.clone()));
     let resource_id = resource.id;
@@ -109,7 +157,6 @@ pub async fn run(state: &AppState, request: ImportRequest<'_>) -> anyhow::Result
     let resource =
         saved.resources.iter().find(|resource| resource.id == resource_id).context("the resource was saved")?.clone();
 
-    // Analysis, in the foreground, with its own progress bar.
     let mut summary = serde_json::json!({
         "dataset": saved.name,
         "resource_id": resource.id,
@@ -117,27 +164,8 @@ pub async fn run(state: &AppState, request: ImportRequest<'_>) -> anyhow::Result
         "bytes": blob.size,
         "sha256": blob.sha256,
     });
-    if catalog::is_tabular(&resource) {
-        let analysis_bar = bar(size, "analizando", request.json);
-        let path = request.file.to_path_buf();
-        let options = datalab_ingest::AnalyzeOptions {
-            name: filename,
-            encoding: request.encoding,
-            format: Some(resource.format.clone()),
-            // The publisher's Table Schema, as the server's jobs apply it.
-            schema: resource.schema.clone(),
-            ..Default::default()
-        };
-        // The file from its start, each time the analysis reads it (twice
-        // when its first rows suggest other types than the rest).
-        let bar = analysis_bar.clone();
-        let open = move || -> std::io::Result<_> {
-            bar.reset();
-            let file = std::fs::File::open(&path)?;
-            Ok(std::io::BufReader::new(Progress { inner: file, bar: bar.clone() }))
-        };
-        let outcome = catalog::analyse(state, resource.id, &resource.sha256, open, options).await;
-        analysis_bar.finish();
+    if let Some(pending) = pending {
+        let outcome = catalog::record_analysis(state, resource.id, &resource.sha256, pending).await;
         let file = outcome.map_err(|error| anyhow::anyhow!("{error}"))?;
         let describe = |table: &datalab_ingest::Analysis| {
             serde_json::json!({

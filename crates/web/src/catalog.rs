@@ -613,41 +613,35 @@ async fn run_job_inner(state: &AppState, job: &datalab_store::Job, attempt: i64)
     outcome.map(|_| ())
 }
 
-/// Analyses a resource's file, which `open` gives from its start each time
-/// it is called (see [`datalab_ingest::analyze_source`]), whatever its format:
-/// decode, find its tables (a workbook's sheets), infer, profile, validate,
-/// and write a Parquet table for each. The analysis and the tables become
-/// visible together, in one write, only once every table file is complete
-/// and in its place; then older table versions are removed. A failure is
-/// recorded with its error (a finished analysis of the resource stays
-/// served); a crash leaves a `running` job that [`resume_analyses`] retries,
-/// and table files nothing refers to, which the start-up sweep removes.
-pub async fn analyse<R, O>(
-    state: &AppState,
-    resource_id: Uuid,
-    sha256: &str,
-    open: O,
-    options: datalab_ingest::AnalyzeOptions,
-) -> Result<datalab_ingest::FileAnalysis, String>
-where
-    R: std::io::Read,
-    O: FnMut() -> std::io::Result<R> + Send + 'static,
-{
-    analyse_attempt(state, resource_id, sha256, open, options, true).await.map_err(|failure| failure.message)
+/// A file analysed into table files that are not published yet (see
+/// [`record_analysis`]); dropped unrecorded, it removes them.
+pub struct PendingAnalysis {
+    written: std::path::PathBuf,
+    outcome: Option<Result<datalab_ingest::FileAnalysis, JobFailure>>,
 }
 
-/// [`analyse`], saying whether a failure may pass; a failure that may is
-/// recorded as the resource's analysis only when `record_any_failure`
-/// (the last attempt), so a passing storage error does not replace a
-/// good analysis's place on the page while the job tries again.
-async fn analyse_attempt<R, O>(
+impl Drop for PendingAnalysis {
+    fn drop(&mut self) {
+        if let Some(Ok(analysis)) = &self.outcome {
+            for table in &analysis.tables {
+                if let Some(parquet) = &table.parquet {
+                    let _ = std::fs::remove_file(&parquet.path);
+                }
+            }
+        }
+        let _ = std::fs::remove_file(&self.written);
+    }
+}
+
+/// Analyses a file, which `open` gives from its start each time it is
+/// called (see [`datalab_ingest::analyze_source`]), whatever its format:
+/// decode, find its tables (a workbook's sheets), infer, profile, validate,
+/// and write a Parquet table for each, not yet published.
+pub async fn analyse_file<R, O>(
     state: &AppState,
-    resource_id: Uuid,
-    sha256: &str,
     open: O,
     mut options: datalab_ingest::AnalyzeOptions,
-    record_any_failure: bool,
-) -> Result<datalab_ingest::FileAnalysis, JobFailure>
+) -> PendingAnalysis
 where
     R: std::io::Read,
     O: FnMut() -> std::io::Result<R> + Send + 'static,
@@ -665,6 +659,54 @@ where
                 error => JobFailure::lasting(error.to_string()),
             })
         });
+    PendingAnalysis { written, outcome: Some(outcome) }
+}
+
+/// Publishes an analysis of resource `resource_id`'s file (whose hash is
+/// `sha256`) and its tables: the analysis and the tables become visible
+/// together, in one write, only once every table file is complete and in
+/// its place; then older table versions are removed. A failure is recorded
+/// with its error (a finished analysis of the resource stays served); a
+/// crash leaves table files nothing refers to, which the start-up sweep
+/// removes.
+pub async fn record_analysis(
+    state: &AppState,
+    resource_id: Uuid,
+    sha256: &str,
+    pending: PendingAnalysis,
+) -> Result<datalab_ingest::FileAnalysis, String> {
+    record_attempt(state, resource_id, sha256, pending, true).await.map_err(|failure| failure.message)
+}
+
+/// [`analyse_file`] then [`record_analysis`], saying whether a failure may
+/// pass; a failure that may is recorded as the resource's analysis only
+/// when `record_any_failure` (the last attempt), so a passing storage error
+/// does not replace a good analysis's place on the page while the job tries
+/// again. A crash leaves a `running` job that [`resume_analyses`] retries.
+async fn analyse_attempt<R, O>(
+    state: &AppState,
+    resource_id: Uuid,
+    sha256: &str,
+    open: O,
+    options: datalab_ingest::AnalyzeOptions,
+    record_any_failure: bool,
+) -> Result<datalab_ingest::FileAnalysis, JobFailure>
+where
+    R: std::io::Read,
+    O: FnMut() -> std::io::Result<R> + Send + 'static,
+{
+    let pending = analyse_file(state, open, options).await;
+    record_attempt(state, resource_id, sha256, pending, record_any_failure).await
+}
+
+async fn record_attempt(
+    state: &AppState,
+    resource_id: Uuid,
+    sha256: &str,
+    mut pending: PendingAnalysis,
+    record_any_failure: bool,
+) -> Result<datalab_ingest::FileAnalysis, JobFailure> {
+    let outcome = pending.outcome.take().expect("an analysis is recorded once");
     let published = outcome.and_then(|analysis| {
         let mut keys = Vec::new();
         for table in &analysis.tables {
@@ -677,7 +719,7 @@ where
         }
         Ok((analysis, keys))
     });
-    let _ = std::fs::remove_file(&written);
+    drop(pending);
     let (record, result) = match published {
         Ok((analysis, keys)) => {
             let mut value = serde_json::to_value(&analysis).expect("analyses serialize");
