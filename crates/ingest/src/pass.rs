@@ -292,13 +292,13 @@ impl Batch {
         }
         let base = self.text.len();
         self.text.push_str(record.joined());
-        let offset =
-            |at: usize| u32::try_from(at).map_err(|_| IngestError::Csv("a row holds more than 4 GB of text".into()));
-        offset(self.text.len())?;
-        for index in 0..record.len() {
-            self.ends.push(offset(base + record.end(index))?);
+        // Every offset of the batch is at most its text's or its cells' count.
+        let (text, cells) = (self.text.len(), self.ends.len() + record.len());
+        if u32::try_from(text.max(cells)).is_err() {
+            return Err(IngestError::Csv("a row holds more than 4 GB of text".into()));
         }
-        self.starts.push((offset(self.text.len())?, offset(self.ends.len())?));
+        self.ends.extend((0..record.len()).map(|index| (base + record.end(index)) as u32));
+        self.starts.push((text as u32, cells as u32));
         self.rows.push(row_number);
         Ok(self.rows.len() >= BATCH_ROWS || self.text.len() >= BATCH_BYTES)
     }
