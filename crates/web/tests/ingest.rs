@@ -480,3 +480,32 @@ async fn each_sheet_of_a_workbook_has_its_own_schema_form() {
     let form = page(format!("/dataset/libro/resource/{id}/schema?table=Municipios")).await;
     assert!(form.contains(r#"value="Nombre oficial""#), "the sheet's schema is kept");
 }
+
+/// A column whose first 16,384 values are numbers and whose later ones are
+/// codes: the job reads the stored file a second time and writes the column
+/// as text, leading zeros and all, for the data API.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_column_whose_later_rows_are_text_is_written_as_text() {
+    let app = TestApp::start().await;
+    let (_, token) = app.user("root", true).await;
+    app.organization("org-a").await;
+    let dataset = app.dataset(&token, "claves", "org-a", false).await;
+    let mut csv = String::from("clave,n\n");
+    for row in 0..30_000 {
+        let clave = if row < 20_000 { format!("{row:05}") } else { format!("NL-{row}") };
+        csv.push_str(&format!("{clave},{row}\n"));
+    }
+    let created = app.upload(&token, dataset["id"].as_str().unwrap(), csv.into_bytes(), "claves.csv").await;
+    let id = created["id"].as_str().unwrap().to_string();
+    let resource = app.analysed(&id, None).await;
+    assert_eq!(resource["datalab_analysis"]["status"], "done", "{resource}");
+    assert_eq!(resource["datalab_analysis"]["rows"], 30_000);
+    assert_eq!(resource["schema"]["fields"][0], json!({"name": "clave", "type": "string"}));
+    assert_eq!(resource["schema"]["fields"][1], json!({"name": "n", "type": "integer"}));
+    for (filter, n) in [("00042", 42), ("NL-29999", 29_999)] {
+        let (status, found) =
+            app.ckan("datastore_search", None, json!({"resource_id": id, "filters": {"clave": filter}})).await;
+        assert_eq!(status, 200, "{found}");
+        assert_eq!(found["result"]["records"][0]["n"], n, "{found}");
+    }
+}
