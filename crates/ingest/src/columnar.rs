@@ -104,13 +104,7 @@ impl Output {
             FieldType::Integer => Output::Integer(Int64Builder::new()),
             FieldType::Number => Output::Number(Float64Builder::new()),
             FieldType::Boolean => Output::Boolean(BooleanBuilder::new()),
-            FieldType::Date => {
-                let format = written.date_format.unwrap_or(DateFormat::DayMonthYear);
-                Output::Date(
-                    Date32Builder::new(),
-                    DateFormat::ALL.iter().position(|known| *known == format).unwrap_or(1),
-                )
-            }
+            FieldType::Date => Output::Date(Date32Builder::new(), written.date_format.map_or(1, DateFormat::index)),
             FieldType::Datetime => Output::Datetime(TimestampMicrosecondBuilder::new()),
             FieldType::Time => Output::Time(Time64MicrosecondBuilder::new()),
         }
@@ -375,14 +369,7 @@ impl TableWriter {
             }
             None => {
                 // No row at all: an empty table with the decided types.
-                let types: Vec<&DataType> = schema.fields().iter().skip(1).map(|field| field.data_type()).collect();
-                let plain: Vec<DataType> = types
-                    .iter()
-                    .map(|data_type| match data_type {
-                        DataType::Dictionary(..) => DataType::Utf8,
-                        other => (*other).clone(),
-                    })
-                    .collect();
+                let plain: Vec<DataType> = fields.iter().map(|field| arrow_type(field.field_type)).collect();
                 let plain: Vec<&DataType> = plain.iter().collect();
                 let properties = writer_properties(&self.labels, &plain, &dictionary);
                 let writer = ArrowWriter::try_new(BufWriter::new(File::create(&self.path)?), schema, Some(properties))

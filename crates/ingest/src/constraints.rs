@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use regex::Regex;
 use serde_json::Value;
 
-use crate::infer::{DateFormat, FieldType, days_from_civil, parse_date, parse_number};
+use crate::infer::{DateFormat, FieldType, days_from_civil, parse_date, parse_dates, parse_number};
 
 #[derive(Debug, Clone)]
 pub struct GivenSchema {
@@ -300,14 +300,11 @@ impl GivenField {
             let number = match self.field_type {
                 Some(FieldType::Integer | FieldType::Number) => parse_number(value),
                 Some(FieldType::Date) => {
-                    let formats = match self.format {
-                        Some(format) => vec![format],
-                        None => DateFormat::ALL.to_vec(),
+                    let date = match self.format {
+                        Some(format) => parse_date(value, format),
+                        None => parse_dates(crate::infer::trim(value)).into_iter().flatten().next(),
                     };
-                    formats
-                        .into_iter()
-                        .find_map(|format| parse_date(value, format))
-                        .map(|(year, month, day)| f64::from(days_from_civil(year, month, day)))
+                    date.map(|(year, month, day)| f64::from(days_from_civil(year, month, day)))
                 }
                 _ => None,
             };

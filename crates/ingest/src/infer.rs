@@ -123,12 +123,14 @@ fn parse_number_and_point(cell: &str) -> Option<(f64, bool)> {
 }
 
 pub fn parse_integer(cell: &str) -> Option<i64> {
-    let text = trim(cell);
-    if text.contains('.') || text.ends_with('%') {
-        return None;
-    }
-    let value = parse_number(text)?;
-    (value.fract() == 0.0 && value.abs() < 9.0e15).then_some(value as i64)
+    let (value, bare) = parse_number_and_point(cell)?;
+    whole(value, bare)
+}
+
+/// The integer a number parsed by [`parse_number_and_point`] is: written
+/// without a point or a percent sign, whole, and exact as f64.
+fn whole(value: f64, bare: bool) -> Option<i64> {
+    (bare && value.fract() == 0.0 && value.abs() < 9.0e15).then_some(value as i64)
 }
 
 pub fn parse_boolean(cell: &str) -> Option<bool> {
@@ -162,6 +164,16 @@ pub enum DateFormat {
 impl DateFormat {
     pub const ALL: [DateFormat; 3] = [DateFormat::YearMonthDay, DateFormat::DayMonthYear, DateFormat::MonthDayYear];
 
+    /// The format's place in [`DateFormat::ALL`] (and in the dates of an
+    /// [`Examined`] value).
+    pub fn index(self) -> usize {
+        match self {
+            DateFormat::YearMonthDay => 0,
+            DateFormat::DayMonthYear => 1,
+            DateFormat::MonthDayYear => 2,
+        }
+    }
+
     /// The Table Schema `format` pattern.
     pub fn pattern(self) -> &'static str {
         match self {
@@ -184,32 +196,14 @@ fn days_in_month(year: i32, month: u32) -> u32 {
 
 /// A date in `format` as (year, month, day), or `None`.
 pub fn parse_date(cell: &str, format: DateFormat) -> Option<(i32, u32, u32)> {
-    let text = trim(cell);
-    let mut pieces = text.split(['/', '-']);
-    let parts = [pieces.next()?, pieces.next()?, pieces.next()?];
-    if pieces.next().is_some()
-        || !parts.iter().all(|part| !part.is_empty() && part.bytes().all(|byte| byte.is_ascii_digit()))
-    {
-        return None;
-    }
-    let number = |index: usize| parts[index].parse::<u32>().ok();
-    let (year, month, day) = match format {
-        DateFormat::YearMonthDay if parts[0].len() == 4 && text.contains('-') => {
-            (number(0)? as i32, number(1)?, number(2)?)
-        }
-        DateFormat::DayMonthYear if parts[2].len() == 4 => (number(2)? as i32, number(1)?, number(0)?),
-        DateFormat::MonthDayYear if parts[2].len() == 4 && text.contains('/') => {
-            (number(2)? as i32, number(0)?, number(1)?)
-        }
-        _ => return None,
-    };
-    (1..=12).contains(&month).then_some(())?;
-    (day >= 1 && day <= days_in_month(year, month)).then_some((year, month, day))
+    parse_dates(trim(cell))[format.index()]
 }
 
-/// The date a trimmed text is in each order of [`DateFormat::ALL`]: what
-/// [`parse_date`] gives for each, splitting the text once.
-fn parse_dates(text: &str) -> [Option<(i32, u32, u32)>; 3] {
+/// The date a trimmed text is in each order of [`DateFormat::ALL`],
+/// splitting the text once: three groups of digits split by '/' or '-',
+/// the year's of four digits (year-month-day only with '-', month-day-year
+/// only with '/'), and a day the month has.
+pub fn parse_dates(text: &str) -> [Option<(i32, u32, u32)>; 3] {
     let mut pieces = text.split(['/', '-']);
     let (Some(first), Some(second), Some(third), None) = (pieces.next(), pieces.next(), pieces.next(), pieces.next())
     else {
@@ -258,7 +252,7 @@ pub fn parse_datetime(cell: &str) -> Option<i64> {
     let text = trim(cell).trim_end_matches('Z');
     let (date, time) = text.split_once(['T', ' '])?;
     let (hour, minute, second) = parse_time(time)?;
-    let (year, month, day) = DateFormat::ALL.iter().find_map(|format| parse_date(date, *format))?;
+    let (year, month, day) = parse_dates(trim(date)).into_iter().flatten().next()?;
     let seconds = i64::from(days_from_civil(year, month, day)) * 86_400
         + i64::from(hour) * 3_600
         + i64::from(minute) * 60
@@ -341,18 +335,15 @@ pub struct Examined {
 /// Examines a trimmed value against every candidate type (see [`candidates`]).
 pub fn examine(text: &str) -> Examined {
     if let Some((value, bare)) = parse_number_and_point(text) {
-        // What `parse_integer` decides, from the number already parsed.
-        let integer = bare && value.fract() == 0.0 && value.abs() < 9.0e15;
         // A number is nothing else: its characters (digits, one sign, '.',
         // ',', '$', '%') hold no word, no ':' of a time, and no '/' or
         // inner '-' between the three parts of a date.
         return Examined {
-            fits: [integer, true, false, false, false, false, false, false],
+            fits: [whole(value, bare).is_some(), true, false, false, false, false, false, false],
             number: Some(value),
             dates: [None; 3],
         };
     }
-    let (integer, number) = (false, None::<f64>);
     let boolean = text.len() <= 9 && parse_boolean(text).is_some();
     // One look at the bytes rules most values out of dates and times.
     let (mut has_digit, mut has_separator, mut has_colon) = (false, false, false);
@@ -367,17 +358,8 @@ pub fn examine(text: &str) -> Examined {
     let datetime = time_like && text.len() > 10 && parse_datetime(text).is_some();
     let time = time_like && text.len() <= 8 && parse_time(text).is_some();
     Examined {
-        fits: [
-            integer,
-            number.is_some(),
-            boolean,
-            dates[0].is_some(),
-            dates[1].is_some(),
-            dates[2].is_some(),
-            datetime,
-            time,
-        ],
-        number,
+        fits: [false, false, boolean, dates[0].is_some(), dates[1].is_some(), dates[2].is_some(), datetime, time],
+        number: None,
         dates,
     }
 }
@@ -407,8 +389,8 @@ impl TypeVotes {
         if parse_boolean(cell).is_some() {
             self.booleans += 1;
         }
-        for (index, format) in DateFormat::ALL.iter().enumerate() {
-            if parse_date(cell, *format).is_some() {
+        for (index, date) in parse_dates(trim(cell)).iter().enumerate() {
+            if date.is_some() {
                 self.dates[index] += 1;
             }
         }
@@ -420,13 +402,13 @@ impl TypeVotes {
         }
     }
 
-    /// The column's type and, for dates, its format.
     /// The date order most values fit (the earliest of [`DateFormat::ALL`] on a tie).
     pub fn best_date_format(&self) -> DateFormat {
         let index = (0..3).max_by_key(|index| (self.dates[*index], 3 - index)).unwrap_or(1);
         DateFormat::ALL[index]
     }
 
+    /// The column's type and, for dates, its format.
     pub fn decide(&self) -> (FieldType, Option<DateFormat>) {
         if self.values == 0 {
             return (FieldType::String, None);

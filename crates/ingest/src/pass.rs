@@ -134,7 +134,6 @@ pub(crate) struct Column {
     pub(crate) distinct_overflow: bool,
     /// Every value seen once `distinct` could not hold them all.
     pub(crate) sketch: Option<Sketch>,
-    /// Welford's running mean and variance of the numeric values.
     /// The numeric values' count, and the sums of their differences from
     /// the first one and of their squares (sums of shifted values: as
     /// accurate as Welford's update, with no division per value).
@@ -356,6 +355,22 @@ pub(crate) enum Plan {
     InferDateFormat,
 }
 
+impl Plan {
+    /// The type the column is written as under this plan, given its
+    /// values' votes: those of the first batch when the pass settles it,
+    /// those of every value when the table decides.
+    pub(crate) fn decide(self, votes: &TypeVotes) -> Written {
+        match self {
+            Plan::Fixed(written) => written,
+            Plan::Infer => {
+                let (field_type, format) = votes.decide();
+                Written::new(field_type, format)
+            }
+            Plan::InferDateFormat => Written::new(FieldType::Date, Some(votes.best_date_format())),
+        }
+    }
+}
+
 /// One column in a worker: what is learned, and its typed values.
 struct Share {
     index: usize,
@@ -371,14 +386,7 @@ impl Share {
     /// Settles the type the column is written as, from its plan and the
     /// values seen so far.
     fn settle(&mut self) {
-        let written = match self.plan {
-            Plan::Fixed(written) => written,
-            Plan::Infer => {
-                let (field_type, format) = self.column.votes.decide();
-                Written::new(field_type, format)
-            }
-            Plan::InferDateFormat => Written::new(FieldType::Date, Some(self.column.votes.best_date_format())),
-        };
+        let written = self.plan.decide(&self.column.votes);
         self.many_values = self.column.distinct_overflow || self.column.distinct.len() > DISTINCT_CAP / 2;
         self.output = Some((written, Output::new(written)));
     }

@@ -195,12 +195,8 @@ fn analyze_once(mut input: impl Read, options: &AnalyzeOptions) -> Result<FileAn
         let bytes = tables.iter().map(|table| table.bytes).max().unwrap_or(0);
         return Ok(FileAnalysis { format: reader.format().to_string(), bytes, tables });
     }
-    let folder = spool_folder(options);
-    std::fs::create_dir_all(&folder)?;
-    let mut spooled = tempfile::Builder::new().prefix("spool-").suffix(".tmp").tempfile_in(&folder)?;
-    std::io::Write::write_all(&mut spooled, &head)?;
-    let bytes = head.len() as u64 + std::io::copy(&mut input, &mut spooled)?;
-    std::io::Write::flush(&mut spooled)?;
+    let spooled = spool(std::io::Cursor::new(head).chain(input), options)?;
+    let bytes = spooled.as_file().metadata()?.len();
     let tables = match reader.read(Input::File(spooled.path()), options) {
         Ok(tables) => tables,
         Err(error) => {

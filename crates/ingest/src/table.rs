@@ -12,7 +12,7 @@ use crate::IngestError;
 use crate::columnar::{Part, TableWriter, TypedField, Written};
 use crate::constraints::{GivenField, GivenSchema};
 use crate::encoding::{EncodingSource, detect, looks_binary};
-use crate::infer::{DateFormat, FieldType, MISSING_MARKERS, TypeVotes, fits, is_missing, parse_date};
+use crate::infer::{DateFormat, FieldType, MISSING_MARKERS, TypeVotes, fits, is_missing, parse_dates};
 use crate::pass::{ColumnPass, Plan, shorten};
 use crate::sniff::{Dialect, sniff};
 
@@ -625,6 +625,13 @@ impl TableBuilder {
         Ok(self.pass.as_mut().expect("the pass was just started"))
     }
 
+    /// Every column of the pass once every row is in (a pass is started
+    /// for a table without rows).
+    fn finish_pass(&mut self) -> Result<Vec<crate::pass::Finished>, IngestError> {
+        self.pass()?;
+        self.pass.take().expect("the pass is started").finish()
+    }
+
     /// The physical row number of the next row is `row_number + 1`: for
     /// formats whose rows may be skipped (empty spreadsheet rows).
     pub fn set_row_number(&mut self, row_number: u64) {
@@ -734,7 +741,7 @@ impl TableBuilder {
                     let value = crate::infer::trim(cell);
                     let typed = match field.field_type {
                         Some(FieldType::Date) if field.format.is_none() => {
-                            DateFormat::ALL.iter().any(|format| parse_date(value, *format).is_some())
+                            parse_dates(value).iter().any(Option::is_some)
                         }
                         Some(kind) => fits(value, kind, field.format),
                         None => true,
@@ -817,8 +824,7 @@ impl TableBuilder {
     /// Decides the types, completes the profile and the report, and writes
     /// the typed Parquet table.
     pub fn finish(mut self, source: Source) -> Result<Analysis, IngestError> {
-        let started = self.pass().map(|_| ());
-        let columns = match started.and_then(|()| self.pass.take().expect("the pass is started").finish()) {
+        let columns = match self.finish_pass() {
             Ok(columns) => columns,
             Err(error) => return Err(self.why_stopped(error)),
         };
@@ -831,25 +837,14 @@ impl TableBuilder {
         for (number, (label, (column, written))) in labels.iter().zip(&columns).enumerate() {
             let publisher = self.given[number].as_ref();
             let given = self.given_types.get(&number).copied();
-            let (field_type, format) = match (given, publisher) {
-                (Some(_), _) => (FieldType::String, None),
-                (None, Some(field)) if field.schema_type.is_some() => match field.field_type {
-                    Some(FieldType::Date) => {
-                        (FieldType::Date, Some(field.format.unwrap_or_else(|| column.votes.best_date_format())))
-                    }
-                    Some(kind) => (kind, None),
-                    // Kept as text (geojson, object, year...).
-                    None => (FieldType::String, None),
-                },
-                _ => column.votes.decide(),
-            };
+            // The plan the column was written under, now with every value's votes.
+            let decided = self.plans[number].decide(&column.votes);
+            let (field_type, format) = (decided.field_type, decided.date_format);
             let failure_index = match (field_type, format) {
                 (FieldType::Integer, _) => Some(0),
                 (FieldType::Number, _) => Some(1),
                 (FieldType::Boolean, _) => Some(2),
-                (FieldType::Date, Some(format)) => {
-                    Some(3 + DateFormat::ALL.iter().position(|candidate| *candidate == format).unwrap_or(1))
-                }
+                (FieldType::Date, Some(format)) => Some(3 + format.index()),
                 (FieldType::Datetime, _) => Some(6),
                 (FieldType::Time, _) => Some(7),
                 _ => None,
@@ -873,7 +868,7 @@ impl TableBuilder {
                     *errors.by_type.entry("type-error").or_insert(0) += failures - listed;
                 }
             }
-            let date_index = DateFormat::ALL.iter().position(|candidate| Some(*candidate) == format).unwrap_or(1);
+            let date_index = format.map_or(1, DateFormat::index);
             let days = |date: Option<(i32, u32, u32)>| {
                 date.map(|(year, month, day)| f64::from(crate::infer::days_from_civil(year, month, day)))
             };
@@ -883,7 +878,7 @@ impl TableBuilder {
                 _ => None,
             };
             // Written as another type than the table's: read again (see `analyze_source`).
-            retype |= written.is_some_and(|written| written != Written::new(field_type, format));
+            retype |= written.is_some_and(|written| written != decided);
             typed_fields.push(TypedField {
                 name: label.clone(),
                 field_type,
