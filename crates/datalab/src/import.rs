@@ -57,21 +57,16 @@ pub async fn run(state: &AppState, request: ImportRequest<'_>) -> anyhow::Result
         Err(datalab_store::StoreError::NotFound) => None,
         Err(error) => return Err(error.into()),
     };
-    let organization = match (&existing, request.organization) {
-        (Some(_), _) => None,
-        (None, Some(organization)) => Some(
-            state
+    let mut dataset = match &existing {
+        Some(dataset) => dataset.clone(),
+        None => {
+            let organization =
+                request.organization.context("the dataset does not exist yet: say its organization with --org")?;
+            let organization = state
                 .store
                 .organization(organization)
                 .await
-                .map_err(|_| anyhow::anyhow!("no organization named {organization:?}"))?,
-        ),
-        (None, None) => anyhow::bail!("the dataset does not exist yet: say its organization with --org"),
-    };
-    let mut dataset = match (&existing, organization) {
-        (Some(dataset), _) => dataset.clone(),
-        (None, organization) => {
-            let organization = organization.expect("looked up above");
+                .map_err(|_| anyhow::anyhow!("no organization named {organization:?}"))?;
             let mut dataset = catalog::new_dataset(organization.id, None);
             dataset.name = request.dataset.to_string();
             dataset.title = request.title.unwrap_or(request.dataset).to_string();
