@@ -214,17 +214,17 @@ impl OptimizerRule for GroupByCodes {
 
     fn rewrite(&self, plan: LogicalPlan, _config: &dyn OptimizerConfig) -> Result<Transformed<LogicalPlan>> {
         let LogicalPlan::Aggregate(aggregate) = &plan else { return Ok(Transformed::no(plan)) };
+        // GROUPING SETS, ROLLUP and CUBE are left to DataFusion.
+        if aggregate.group_expr.iter().any(|expr| matches!(expr, Expr::GroupingSet(_))) {
+            return Ok(Transformed::no(plan));
+        }
         let input_schema = aggregate.input.schema();
         let coded: Vec<bool> = aggregate
             .group_expr
             .iter()
-            .map(|expr| {
-                !matches!(expr, Expr::GroupingSet(_))
-                    && expr.get_type(input_schema).is_ok_and(|data_type| is_coded(&data_type))
-            })
+            .map(|expr| expr.get_type(input_schema).is_ok_and(|data_type| is_coded(&data_type)))
             .collect();
-        let grouping_sets = aggregate.group_expr.iter().any(|expr| matches!(expr, Expr::GroupingSet(_)));
-        if grouping_sets || !coded.contains(&true) {
+        if !coded.contains(&true) {
             return Ok(Transformed::no(plan));
         }
         let codebook = Shared(Arc::new(Codebook::default()));

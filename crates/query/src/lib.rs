@@ -162,9 +162,11 @@ pub(crate) struct Footers {
 }
 
 impl Footers {
-    /// Lets go of the file at `path` (it is being deleted).
+    /// Lets go of the file at `path` (it is being deleted): its footer and
+    /// its mapping, which scans share.
     pub(crate) fn forget(&self, path: &Path) {
         self.kept.lock().expect("not poisoned").remove(path);
+        self.files.forget(path);
     }
 
     /// The table file at `path`, mapped and its footer read on first use.
@@ -201,9 +203,9 @@ pub struct QueryEngine {
     light: Arc<Semaphore>,
     settings: QuerySettings,
     infos: Mutex<HashMap<PathBuf, TableInfo>>,
+    /// Footers and mappings of table files; the mappings are also the
+    /// object store DataFusion reads table files through.
     footers: Arc<Footers>,
-    /// The object store DataFusion reads table files through.
-    mapped: Arc<mapped::MappedFiles>,
     providers: Arc<Providers>,
     searches: ResultCache<SearchResult>,
     pages: ResultCache<RowsPage>,
@@ -325,8 +327,7 @@ impl QueryEngine {
             pages: ResultCache::new(settings.result_cache_entries),
             settings,
             infos: Mutex::new(HashMap::new()),
-            footers: Arc::new(Footers { kept: Mutex::default(), files: mapped.clone() }),
-            mapped,
+            footers: Arc::new(Footers { kept: Mutex::default(), files: mapped }),
             providers: Arc::new(Providers::default()),
         })
     }
@@ -377,7 +378,6 @@ impl QueryEngine {
                 // goes. Unlinked first: a query starting now cannot map it again.
                 let _ = std::fs::remove_file(entry.path());
                 self.footers.forget(&entry.path());
-                self.mapped.forget(&entry.path());
             }
         }
     }
@@ -568,9 +568,9 @@ mod tests {
         let result = engine.sql("SELECT sum(_id) AS s FROM t".into(), vec![table.clone()]).await.unwrap();
         assert_eq!(result.records, vec![vec![serde_json::json!(6)]]);
         let absolute = mapped::absolute(&table.path);
-        assert!(engine.mapped.mapped.lock().unwrap().contains_key(&absolute), "the scan mapped the file");
+        assert!(engine.footers.files.mapped.lock().unwrap().contains_key(&absolute), "the scan mapped the file");
 
         engine.remove_other_versions(resource, &[]);
-        assert!(!engine.mapped.mapped.lock().unwrap().contains_key(&absolute) && !table.path.exists());
+        assert!(!engine.footers.files.mapped.lock().unwrap().contains_key(&absolute) && !table.path.exists());
     }
 }

@@ -88,7 +88,7 @@ impl MappedFiles {
     /// [`MAPPED_MAX_BYTES`], or `None` for any other file.
     fn mapping(&self, location: &ObjectPath) -> Option<Bytes> {
         let path = self.local.path_to_filesystem(location).ok()?;
-        if !path.starts_with(&self.root) || path.starts_with(self.root.join("tmp")) {
+        if path.strip_prefix(&self.root).ok()?.starts_with("tmp") {
             return None;
         }
         let cached = self.mapped.lock().expect("not poisoned").get(&path).cloned();
