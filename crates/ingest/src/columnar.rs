@@ -39,9 +39,8 @@ use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::schema::types::ColumnPath;
 
 use crate::IngestError;
-use crate::infer::{
-    DateFormat, Examined, FieldType, days_from_civil, examine, parse_boolean, parse_datetime, parse_time,
-};
+use crate::infer::{DateFormat, FieldType, days_from_civil, parse_boolean, parse_datetime, parse_time};
+use crate::pass::Learned;
 
 /// Rows per row group of the final file: several per file let queries use both cores.
 const ROW_GROUP_ROWS: usize = 128 * 1024;
@@ -110,37 +109,28 @@ impl Output {
         }
     }
 
-    /// Whether [`Output::append`] needs the value's [`Examined`] types.
-    pub(crate) fn is_text(&self) -> bool {
-        matches!(self, Output::Text(_))
-    }
-
-    /// Adds a present value, `trimmed`, whose type checks gave `examined`
-    /// (computed here when not given, and never needed for text).
-    pub(crate) fn append(&mut self, trimmed: &str, examined: Option<&Examined>) {
-        let owned;
-        let examined = match (examined, self.is_text()) {
-            (_, true) | (Some(_), _) => examined,
-            (None, false) => {
-                owned = examine(trimmed);
-                Some(&owned)
-            }
-        };
-        let fits = |index: usize| examined.is_some_and(|examined| examined.fits[index]);
+    /// Adds a present value, `trimmed`, whose type checks gave `learned`
+    /// (examined here when not given, and never needed for text).
+    pub(crate) fn append(&mut self, trimmed: &str, learned: Option<Learned>) {
+        let learned = || learned.unwrap_or_else(|| Learned::of(trimmed));
         match self {
             Output::Text(builder) => builder.append_value(trimmed),
             // What the type checks parsed: the same rules as `parse_integer`
             // and `parse_number`, and below 9e15 an integer is exact as f64.
             Output::Integer(builder) => {
-                builder.append_option(examined.and_then(|e| e.number).filter(|_| fits(0)).map(|value| value as i64))
+                let learned = learned();
+                builder.append_option(learned.number().filter(|_| learned.fits(0)).map(|value| value as i64))
             }
-            Output::Number(builder) => builder.append_option(examined.and_then(|e| e.number)),
-            Output::Boolean(builder) => builder.append_option(if fits(2) { parse_boolean(trimmed) } else { None }),
-            Output::Date(builder, index) => builder.append_option(
-                examined.and_then(|e| e.dates[*index]).map(|(year, month, day)| days_from_civil(year, month, day)),
-            ),
-            Output::Datetime(builder) => builder.append_option(if fits(6) { parse_datetime(trimmed) } else { None }),
-            Output::Time(builder) => builder.append_option(if fits(7) {
+            Output::Number(builder) => builder.append_option(learned().number()),
+            Output::Boolean(builder) => {
+                builder.append_option(if learned().fits(2) { parse_boolean(trimmed) } else { None })
+            }
+            Output::Date(builder, index) => builder
+                .append_option(learned().date(*index).map(|(year, month, day)| days_from_civil(year, month, day))),
+            Output::Datetime(builder) => {
+                builder.append_option(if learned().fits(6) { parse_datetime(trimmed) } else { None })
+            }
+            Output::Time(builder) => builder.append_option(if learned().fits(7) {
                 parse_time(trimmed).map(|(hour, minute, second)| {
                     (i64::from(hour) * 3_600 + i64::from(minute) * 60 + i64::from(second)) * 1_000_000
                 })
@@ -458,25 +448,39 @@ impl Histogram {
         Histogram { min, max, counts: vec![0; bins] }
     }
 
+    #[cfg(test)]
     fn add(&mut self, value: f64) {
-        if !value.is_finite() || value < self.min || value > self.max {
-            return;
+        self.add_all(std::iter::once(value));
+    }
+
+    fn add_all(&mut self, values: impl Iterator<Item = f64>) {
+        let (min, max, bins) = (self.min, self.max, self.counts.len());
+        let scale = if max > min { bins as f64 / (max - min) } else { 0.0 };
+        for value in values {
+            if value.is_finite() && value >= min && value <= max {
+                let index = ((value - min) * scale) as usize;
+                self.counts[index.min(bins - 1)] += 1;
+            }
         }
-        let bins = self.counts.len();
-        let index =
-            if self.max > self.min { (((value - self.min) / (self.max - self.min)) * bins as f64) as usize } else { 0 };
-        self.counts[index.min(bins - 1)] += 1;
     }
 
     fn add_array(&mut self, column: &ArrayRef) {
-        use arrow::array::AsArray;
+        use arrow::array::{ArrowPrimitiveType, AsArray, PrimitiveArray};
         use arrow::datatypes::{Date32Type, Float64Type, Int64Type};
-        match column.data_type() {
-            DataType::Int64 => column.as_primitive::<Int64Type>().iter().flatten().for_each(|v| self.add(v as f64)),
-            DataType::Float64 => column.as_primitive::<Float64Type>().iter().flatten().for_each(|v| self.add(v)),
-            DataType::Date32 => column.as_primitive::<Date32Type>().iter().flatten().for_each(|v| self.add(v as f64)),
-            _ => {}
+        fn each<T: ArrowPrimitiveType>(array: &PrimitiveArray<T>, float: impl Fn(T::Native) -> f64) -> Vec<f64> {
+            match array.nulls() {
+                // Most columns have no null in most batches.
+                None => array.values().iter().map(|value| float(*value)).collect(),
+                Some(_) => array.iter().flatten().map(float).collect(),
+            }
         }
+        let values = match column.data_type() {
+            DataType::Int64 => each(column.as_primitive::<Int64Type>(), |value| value as f64),
+            DataType::Float64 => each(column.as_primitive::<Float64Type>(), |value| value),
+            DataType::Date32 => each(column.as_primitive::<Date32Type>(), f64::from),
+            _ => return,
+        };
+        self.add_all(values.into_iter());
     }
 }
 

@@ -126,6 +126,11 @@ impl<T: Copy> Distinct<T> {
     pub(crate) fn iter(&self) -> impl Iterator<Item = (String, u64)> + '_ {
         self.table.iter().map(|entry| (text(entry, &self.long, &mut [0; INLINE]).to_string(), entry.count))
     }
+
+    /// What was learned of every value held, with its count, in no particular order.
+    pub(crate) fn learned(&self) -> impl Iterator<Item = (T, u64)> + '_ {
+        self.table.iter().map(|entry| (entry.learned, entry.count))
+    }
 }
 
 #[cfg(test)]

@@ -365,17 +365,19 @@ pub fn examine(text: &str) -> Examined {
 }
 
 impl TypeVotes {
-    /// Counts a value that fits the given candidates (see [`candidates`]).
-    pub fn add_checked(&mut self, fits: &[bool; 8]) {
-        self.values += 1;
-        self.integers += u64::from(fits[0]);
-        self.numbers += u64::from(fits[1]);
-        self.booleans += u64::from(fits[2]);
+    /// Counts `times` values that fit the candidates whose bits are set in
+    /// `fits` (bit `i` for candidate `i` of [`Examined::fits`]).
+    pub(crate) fn add_fits(&mut self, fits: u8, times: u64) {
+        let fit = |index: u32| u64::from((fits >> index) & 1) * times;
+        self.values += times;
+        self.integers += fit(0);
+        self.numbers += fit(1);
+        self.booleans += fit(2);
         for index in 0..3 {
-            self.dates[index] += u64::from(fits[3 + index]);
+            self.dates[index as usize] += fit(3 + index);
         }
-        self.datetimes += u64::from(fits[6]);
-        self.times += u64::from(fits[7]);
+        self.datetimes += fit(6);
+        self.times += fit(7);
     }
 
     pub fn add(&mut self, cell: &str) {

@@ -111,18 +111,43 @@ impl From<Examined> for Learned {
 }
 
 impl Learned {
+    /// Examines a trimmed value (see [`crate::infer::examine`]).
+    pub(crate) fn of(trimmed: &str) -> Learned {
+        Learned::from(crate::infer::examine(trimmed))
+    }
+
+    /// Whether the value fits candidate `index` (the order of [`Examined::fits`]).
+    pub(crate) fn fits(self, index: usize) -> bool {
+        self.fits & (1 << index) != 0
+    }
+
+    /// The value as a number, when it is one.
+    pub(crate) fn number(self) -> Option<f64> {
+        self.fits(1).then_some(self.number)
+    }
+
+    /// The value as a date in order `index` of [`crate::infer::DateFormat::ALL`].
+    pub(crate) fn date(self, index: usize) -> Option<(i32, u32, u32)> {
+        let packed = self.dates[index];
+        (packed != 0).then_some(((packed >> 9) as i32, (packed >> 5) & 15, packed & 31))
+    }
+
+    #[cfg(test)]
     fn examined(self) -> Examined {
         Examined {
             fits: std::array::from_fn(|index| self.fits & (1 << index) != 0),
-            number: (self.fits & 0b10 != 0).then_some(self.number),
-            dates: self
-                .dates
-                .map(|packed| (packed != 0).then_some(((packed >> 9) as i32, (packed >> 5) & 15, packed & 31))),
+            number: self.number(),
+            dates: std::array::from_fn(|index| self.date(index)),
         }
     }
 }
 
 /// What the column pass learns about one column.
+///
+/// A value the distinct counts hold is only counted there as it comes:
+/// its type votes, number and dates are tallied once per distinct value
+/// when the pass is over ([`Column::count_held`]), not once per cell.
+/// Other values are tallied as they come.
 #[derive(Default)]
 pub(crate) struct Column {
     pub(crate) votes: TypeVotes,
@@ -147,50 +172,31 @@ pub(crate) struct Column {
     pub(crate) date_max: [Option<(i32, u32, u32)>; 3],
     /// (row, value) of values failing each candidate: integer, number, boolean, dates ×3, datetime, time.
     pub(crate) failures: [Vec<(u64, String)>; 8],
+    /// Bit `i` is set once `failures[i]` holds as many values as it keeps.
+    failures_full: u8,
 }
 
 impl Column {
     /// Counts a value present in row `row`: `trimmed` is `cell` without
-    /// surrounding spaces.
-    fn add(&mut self, row: u64, cell: &str, trimmed: &str) -> Examined {
-        // A value counted before is not examined again.
-        let examine = || crate::infer::examine(trimmed);
-        let (added, examined) = if trimmed.len() > DISTINCT_VALUE_MAX {
+    /// surrounding spaces. Gives what its type checks say.
+    fn add(&mut self, row: u64, cell: &str, trimmed: &str) -> Learned {
+        let (added, learned) = if trimmed.len() > DISTINCT_VALUE_MAX {
             // Long texts (geometries, free text) are not counted one by one:
             // 10,000 of them could take gigabytes.
-            (None, examine())
+            (None, Learned::of(trimmed))
         } else {
+            // A value counted before is not examined again.
             let room = self.distinct.len() < DISTINCT_CAP;
-            let (added, learned) = self.distinct.add(trimmed, room, || Learned::from(examine()));
-            (Some(added), learned.examined())
+            let (added, learned) = self.distinct.add(trimmed, room, || Learned::of(trimmed));
+            (Some(added), learned)
         };
-        let checks = examined.fits;
-        self.votes.add_checked(&checks);
-        for (index, ok) in checks.iter().enumerate() {
-            if !ok && self.failures[index].len() < SAMPLE_CAP {
-                self.failures[index].push((row, shorten(cell)));
-            }
-        }
-        if let Some(value) = examined.number {
-            let (count, sum, squares) = &mut self.numeric;
-            if *count == 0 {
-                self.numeric_shift = value;
-            }
-            *count += 1;
-            let shifted = value - self.numeric_shift;
-            *sum += shifted;
-            *squares += shifted * shifted;
-            self.numeric_min = Some(self.numeric_min.map_or(value, |min| min.min(value)));
-            self.numeric_max = Some(self.numeric_max.map_or(value, |max| max.max(value)));
-        }
-        for (index, date) in examined.dates.into_iter().enumerate() {
-            if let Some(date) = date {
-                self.date_min[index] = Some(self.date_min[index].map_or(date, |min| min.min(date)));
-                self.date_max[index] = Some(self.date_max[index].map_or(date, |max| max.max(date)));
-            }
+        let failing = !(learned.fits | self.failures_full);
+        if failing != 0 {
+            self.fail(row, cell, failing);
         }
         match added {
-            // Already in the sketch, if there is one: added when counted or when it began.
+            // Tallied with its count at the end; already in the sketch, if
+            // there is one (added when counted or when it began).
             Some(Added::Counted) => {}
             Some(Added::New) => {
                 if let Some(sketch) = &mut self.sketch {
@@ -198,11 +204,64 @@ impl Column {
                 }
             }
             Some(Added::Refused) | None => {
+                self.tally(learned, 1);
                 self.overflowed().add(trimmed);
                 self.text_bounds(trimmed);
             }
         }
-        examined
+        learned
+    }
+
+    /// Remembers a value failing the candidates whose bits are set in `failing`.
+    #[cold]
+    fn fail(&mut self, row: u64, cell: &str, failing: u8) {
+        for (index, failures) in self.failures.iter_mut().enumerate() {
+            if failing & (1 << index) != 0 {
+                failures.push((row, shorten(cell)));
+                if failures.len() >= SAMPLE_CAP {
+                    self.failures_full |= 1 << index;
+                }
+            }
+        }
+    }
+
+    /// Counts `times` values of whose types `learned` tells.
+    fn tally(&mut self, learned: Learned, times: u64) {
+        self.votes.add_fits(learned.fits, times);
+        if let Some(value) = learned.number() {
+            let (count, sum, squares) = &mut self.numeric;
+            if *count == 0 {
+                self.numeric_shift = value;
+            }
+            *count += times;
+            let shifted = value - self.numeric_shift;
+            *sum += shifted * times as f64;
+            *squares += shifted * shifted * times as f64;
+            self.numeric_min = Some(self.numeric_min.map_or(value, |min| min.min(value)));
+            self.numeric_max = Some(self.numeric_max.map_or(value, |max| max.max(value)));
+        }
+        for index in 0..3 {
+            if let Some(date) = learned.date(index) {
+                self.date_min[index] = Some(self.date_min[index].map_or(date, |min| min.min(date)));
+                self.date_max[index] = Some(self.date_max[index].map_or(date, |max| max.max(date)));
+            }
+        }
+    }
+
+    /// The type votes of every value so far, held ones included.
+    fn votes_so_far(&self) -> TypeVotes {
+        let mut votes = self.votes.clone();
+        self.distinct.learned().for_each(|(learned, count)| votes.add_fits(learned.fits, count));
+        votes
+    }
+
+    /// Tallies the values the distinct counts hold, each with its count:
+    /// once, when the pass is over.
+    pub(crate) fn count_held(&mut self) {
+        let held: Vec<(Learned, u64)> = self.distinct.learned().collect();
+        for (learned, count) in held {
+            self.tally(learned, count);
+        }
     }
 
     /// Marks the column as having more values than are counted one by
@@ -386,7 +445,7 @@ impl Share {
     /// Settles the type the column is written as, from its plan and the
     /// values seen so far.
     fn settle(&mut self) {
-        let written = self.plan.decide(&self.column.votes);
+        let written = self.plan.decide(&self.column.votes_so_far());
         self.many_values = self.column.distinct_overflow || self.column.distinct.len() > DISTINCT_CAP / 2;
         self.output = Some((written, Output::new(written)));
     }
@@ -402,9 +461,9 @@ fn run_share(shares: &mut [Share], batch: &Batch, missing: &Option<Vec<String>>)
             match record.get(*index) {
                 Some(cell) if !is_null(missing, cell) => {
                     let trimmed = crate::infer::trim(cell);
-                    let examined = column.add(row, cell, trimmed);
+                    let learned = column.add(row, cell, trimmed);
                     if let Some((_, output)) = output {
-                        output.append(trimmed, Some(&examined));
+                        output.append(trimmed, Some(learned));
                     }
                 }
                 present => {
@@ -514,7 +573,10 @@ impl ColumnPass {
                 }
                 shares
                     .into_iter()
-                    .map(|share| (share.index, (share.column, share.output.map(|(written, _)| written))))
+                    .map(|mut share| {
+                        share.column.count_held();
+                        (share.index, (share.column, share.output.map(|(written, _)| written)))
+                    })
                     .collect()
             })?;
             workers.push(Worker { sender: Some(sender), handle: Some(handle) });
@@ -630,6 +692,7 @@ mod tests {
             let text = value.to_string();
             column.add(row as u64, &text, &text);
         }
+        column.count_held();
         let n = values.len() as f64;
         let mean = values.iter().sum::<f64>() / n;
         let stddev = (values.iter().map(|value| (value - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt();
