@@ -21,6 +21,7 @@ pub mod infer;
 pub mod json;
 pub(crate) mod pass;
 pub mod reader;
+pub(crate) mod seen;
 pub mod shapefile_zip;
 pub mod sniff;
 pub mod spreadsheet;

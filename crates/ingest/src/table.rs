@@ -157,12 +157,12 @@ pub struct ColumnProfile {
     pub histogram: Option<crate::columnar::Histogram>,
 }
 
-/// Rows remembered for duplicate detection. Each costs 8 bytes and a
-/// control byte in a table sized in powers of two: 3.5 million fill a table
-/// of 4,194,304 slots (38 MB, 57 MB while it grows), which keeps the peak
-/// memory of a file of any size under 500 MB. Past it the report warns that
-/// duplicates were checked in the first rows only.
-const DUPLICATE_CAP: usize = 3_500_000;
+/// Rows remembered for duplicate detection. Each costs 8 bytes in a table
+/// sized in powers of two and kept at most three quarters full: 3,145,728
+/// fill a table of 4,194,304 slots (32 MB, 48 MB while it grows), which
+/// keeps the peak memory of a file of any size under 500 MB. Past it the
+/// report warns that duplicates were checked in the first rows only.
+const DUPLICATE_CAP: usize = 3 << 20;
 
 struct ErrorLog {
     listed: Vec<Value>,
@@ -352,6 +352,17 @@ impl Cells for TextRow<'_> {
     }
 }
 
+fn duplicate_row(errors: &mut ErrorLog, row: u64) {
+    errors.add(
+        "duplicate-row",
+        Some(row),
+        None,
+        None,
+        "the same values appear in an earlier row".into(),
+        "los mismos valores aparecen en una fila anterior".into(),
+    );
+}
+
 fn row_hash(record: &impl Cells) -> u64 {
     // A fast non-cryptographic hash of the whole row; the set that holds it
     // is randomly seeded (see `seen_rows`).
@@ -395,7 +406,7 @@ pub struct TableBuilder {
     /// The table's number in its file.
     index: usize,
     parquet_path: Option<std::path::PathBuf>,
-    seen_rows: HashSet<u64, foldhash::fast::RandomState>,
+    seen_rows: crate::seen::SeenRows,
     duplicates_checked: bool,
     rows: u64,
     row_number: u64,
@@ -584,10 +595,10 @@ impl TableBuilder {
             parts,
             index,
             parquet_path: parquet,
-            // Randomly seeded for the same reason as the distinct values; the
-            // row hashes it holds are cheap FxHash values (a crafted equal hash
-            // can only mislabel a row of the uploader's own file as a duplicate).
-            seen_rows: HashSet::default(),
+            // The row hashes it holds are cheap FxHash values (a crafted
+            // equal hash can only mislabel a row of the uploader's own file
+            // as a duplicate).
+            seen_rows: crate::seen::SeenRows::default(),
             duplicates_checked: true,
             rows: 0,
             row_number: header_row,
@@ -669,15 +680,14 @@ impl TableBuilder {
         if self.duplicates_checked {
             if self.seen_rows.len() >= DUPLICATE_CAP {
                 self.duplicates_checked = false;
-            } else if !self.seen_rows.insert(row_hash(record)) {
-                errors.add(
-                    "duplicate-row",
-                    Some(row_number),
-                    None,
-                    None,
-                    "the same values appear in an earlier row".into(),
-                    "los mismos valores aparecen en una fila anterior".into(),
-                );
+            }
+            // Told one row late (see `crate::seen`).
+            let repeated = match self.duplicates_checked {
+                true => self.seen_rows.add(row_hash(record), row_number),
+                false => self.seen_rows.finish(),
+            };
+            if let Some(row) = repeated {
+                duplicate_row(errors, row);
             }
         }
         // Most rows need nothing checked cell by cell here: they have every
@@ -824,6 +834,9 @@ impl TableBuilder {
     /// Decides the types, completes the profile and the report, and writes
     /// the typed Parquet table.
     pub fn finish(mut self, source: Source) -> Result<Analysis, IngestError> {
+        if let Some(row) = self.seen_rows.finish() {
+            duplicate_row(&mut self.errors, row);
+        }
         let columns = match self.finish_pass() {
             Ok(columns) => columns,
             Err(error) => return Err(self.why_stopped(error)),
