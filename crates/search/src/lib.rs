@@ -323,7 +323,10 @@ impl SearchIndex {
 
     fn with_index(index: Index, fields: Fields) -> Result<SearchIndex, SearchError> {
         index.tokenizers().register(analysis::SPANISH, analysis::spanish_analyzer());
-        let writer = index.writer_with_num_threads(1, 32 * 1024 * 1024)?;
+        // A catalog's documents are small and few: tantivy's smallest
+        // budget (15 MB) holds thousands before a flush, and every commit
+        // zeroes a budget's worth of fresh memory for the next segment.
+        let writer = index.writer_with_num_threads(1, 16 * 1024 * 1024)?;
         let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into()?;
         let cache = ResultCache {
             capacity: DEFAULT_CACHE_ENTRIES,
