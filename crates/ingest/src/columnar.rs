@@ -387,7 +387,7 @@ impl Drop for TableWriter {
 /// The histograms of a written table's numbers and dates, drawn between
 /// the minimum and maximum the profile found.
 fn histograms(path: &Path, fields: &[TypedField]) -> Result<Vec<Option<Histogram>>, IngestError> {
-    let mut histograms: Vec<Option<Histogram>> = fields
+    let histograms: Vec<Option<Histogram>> = fields
         .iter()
         .map(|field| match (field.field_type, field.range) {
             (FieldType::Integer | FieldType::Number | FieldType::Date, Some((min, max))) => {
@@ -400,20 +400,48 @@ fn histograms(path: &Path, fields: &[TypedField]) -> Result<Vec<Option<Histogram
     if wanted.is_empty() {
         return Ok(histograms);
     }
-    let builder = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(File::open(path)?)
-        .map_err(parquet_error)?;
+    use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ParquetRecordBatchReaderBuilder};
+    let metadata = ArrowReaderMetadata::load(&File::open(path)?, Default::default()).map_err(parquet_error)?;
     // The file's first column is the row number.
-    let mask = parquet::arrow::ProjectionMask::roots(builder.parquet_schema(), wanted.iter().map(|index| index + 1));
-    let reader = builder.with_projection(mask).with_batch_size(64 * 1024).build().map_err(parquet_error)?;
-    for batch in reader {
-        let batch = batch.map_err(parquet_error)?;
-        for (position, index) in wanted.iter().enumerate() {
-            if let Some(histogram) = &mut histograms[*index] {
-                histogram.add_array(batch.column(position));
+    let mask = parquet::arrow::ProjectionMask::roots(metadata.parquet_schema(), wanted.iter().map(|index| index + 1));
+    // The row groups are shared out among the cores: this runs after the
+    // pass, while nothing else does.
+    let groups = metadata.metadata().num_row_groups();
+    let threads = std::thread::available_parallelism().map_or(1, |count| count.get()).clamp(1, groups.max(1));
+    let shares: Vec<Vec<usize>> = (0..threads).map(|thread| (thread..groups).step_by(threads).collect()).collect();
+    let read = |row_groups: Vec<usize>, mut histograms: Vec<Option<Histogram>>| {
+        let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(File::open(path)?, metadata.clone())
+            .with_projection(mask.clone())
+            .with_row_groups(row_groups)
+            .with_batch_size(64 * 1024)
+            .build()
+            .map_err(parquet_error)?;
+        for batch in reader {
+            let batch = batch.map_err(parquet_error)?;
+            for (position, index) in wanted.iter().enumerate() {
+                if let Some(histogram) = &mut histograms[*index] {
+                    histogram.add_array(batch.column(position));
+                }
+            }
+        }
+        Ok::<_, IngestError>(histograms)
+    };
+    let parts: Vec<Result<Vec<Option<Histogram>>, IngestError>> = std::thread::scope(|scope| {
+        let running: Vec<_> = shares.into_iter().map(|share| scope.spawn(|| read(share, histograms.clone()))).collect();
+        running
+            .into_iter()
+            .map(|thread| thread.join().unwrap_or_else(|_| Err(parquet_error("a histogram reader panicked"))))
+            .collect()
+    });
+    let mut total = histograms;
+    for part in parts {
+        for (total, part) in total.iter_mut().zip(part?) {
+            if let (Some(total), Some(part)) = (total, part) {
+                total.counts.iter_mut().zip(part.counts).for_each(|(total, count)| *total += count);
             }
         }
     }
-    Ok(histograms)
+    Ok(total)
 }
 
 /// A column of the final file.

@@ -332,8 +332,15 @@ pub(crate) struct TextRow<'a> {
 
 impl<'a> TextRow<'a> {
     pub(crate) fn new(record: &'a csv::ByteRecord) -> Result<TextRow<'a>, IngestError> {
-        let text = std::str::from_utf8(record.as_slice())
-            .map_err(|error| IngestError::Csv(format!("invalid UTF-8 in a row: {error}")))?;
+        // Checked for every row: SIMD is twice as fast as the standard
+        // library on rows of a hundred bytes or more.
+        let text = match simdutf8::basic::from_utf8(record.as_slice()) {
+            Ok(text) => text,
+            Err(_) => {
+                let error = std::str::from_utf8(record.as_slice()).expect_err("the same bytes are invalid");
+                return Err(IngestError::Csv(format!("invalid UTF-8 in a row: {error}")));
+            }
+        };
         Ok(TextRow { record, text })
     }
 }
@@ -1048,6 +1055,9 @@ pub(crate) fn analyze_once(mut input: impl Read, options: &AnalyzeOptions) -> Re
     analyze_delimited(sample, input, options)
 }
 
+/// Bytes read at a time from a delimited file, and decoded at a time.
+const READ_BUFFER: usize = 256 * 1024;
+
 /// Analyses delimited text whose first bytes, already read, are `sample`.
 pub(crate) fn analyze_delimited(
     sample: Vec<u8>,
@@ -1069,9 +1079,14 @@ pub(crate) fn analyze_delimited(
     let dialect = sniff(&decoded_sample);
     let byte_count = std::rc::Rc::new(std::cell::Cell::new(0u64));
     let counted = CountingReader { inner: std::io::Cursor::new(sample).chain(input), bytes: byte_count.clone() };
-    let decoder =
-        encoding_rs_io::DecodeReaderBytesBuilder::new().encoding(Some(encoding)).bom_override(true).build(counted);
+    // Reads of 256 KiB, not the default 8 KiB: fewer system calls and calls
+    // through each layer.
+    let decoder = encoding_rs_io::DecodeReaderBytesBuilder::new()
+        .encoding(Some(encoding))
+        .bom_override(true)
+        .build_with_buffer(counted, vec![0; READ_BUFFER])?;
     let mut reader = csv::ReaderBuilder::new()
+        .buffer_capacity(READ_BUFFER)
         .delimiter(dialect.delimiter as u8)
         .has_headers(false)
         .flexible(true)
