@@ -128,7 +128,8 @@ pub async fn run(state: &AppState, request: ImportRequest<'_>) -> anyhow::Result
         let open = move || -> std::io::Result<_> {
             bar.reset();
             let file = std::fs::File::open(&path)?;
-            Ok(std::io::BufReader::with_capacity(1 << 20, Progress { inner: file, bar: bar.clone() }))
+            // Read in large pieces by the analysis's own decoder: no buffer here.
+            Ok(Progress { inner: file, bar: bar.clone() })
         };
         let pending = catalog::analyse_file(state, open, options).await;
         analysis_bar.finish();

@@ -205,6 +205,9 @@ fn writer_properties(labels: &[String], types: &[&DataType], dictionary: &[bool]
     // dictionary already packs the repetitive ones), and every query would
     // pay to decompress them: they are stored as they are. Text is compressed.
     properties = properties.set_column_compression(ColumnPath::from(ROW_ID), Compression::UNCOMPRESSED);
+    // Every row number differs: a dictionary would be built and thrown away
+    // in every row group.
+    properties = properties.set_column_dictionary_enabled(ColumnPath::from(ROW_ID), false);
     for ((label, data_type), dictionary) in labels.iter().zip(types).zip(dictionary) {
         let path = ColumnPath::from(label.as_str());
         if **data_type != DataType::Utf8 {

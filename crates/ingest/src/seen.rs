@@ -31,7 +31,7 @@ pub(crate) struct SeenRows {
 impl Default for SeenRows {
     fn default() -> SeenRows {
         SeenRows {
-            slots: vec![0; 1 << FIRST_BITS],
+            slots: zeroed(1 << FIRST_BITS),
             bits: FIRST_BITS,
             len: 0,
             stored: 0,
@@ -39,6 +39,16 @@ impl Default for SeenRows {
             hasher: foldhash::fast::RandomState::default(),
         }
     }
+}
+
+/// `len` empty slots, written now. (`vec![0; len]` would take pages the
+/// system maps to its shared zero page when first read: the first write to
+/// each then costs a second fault and a flush of every core's TLB.)
+#[expect(clippy::slow_vector_initialization, reason = "the point: pages written, not mapped to the zero page")]
+fn zeroed(len: usize) -> Vec<u64> {
+    let mut slots = Vec::with_capacity(len);
+    slots.resize(len, 0);
+    slots
 }
 
 /// Asks the processor to bring `slot` into its cache, without waiting.
@@ -109,7 +119,7 @@ impl SeenRows {
 
     fn grow(&mut self) {
         self.bits += 1;
-        let old = std::mem::replace(&mut self.slots, vec![0; 1 << self.bits]);
+        let old = std::mem::replace(&mut self.slots, zeroed(1 << self.bits));
         let mask = self.slots.len() - 1;
         for key in old.into_iter().filter(|key| *key != 0) {
             let mut index = self.home(key);
