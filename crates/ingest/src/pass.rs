@@ -29,6 +29,9 @@ pub(crate) const BATCH_BYTES: usize = 8 * 1024 * 1024;
 /// Distinct values counted one by one per column; beyond them the number
 /// of distinct values is estimated (see [`Sketch`]).
 pub(crate) const DISTINCT_CAP: usize = 10_000;
+/// An overflowed column stops looking its values up among the counted ones
+/// when fewer than 1 in this many were found there over a batch.
+const UNCOUNTED_RATIO: u32 = 100;
 /// Failing values remembered per column and candidate type.
 const SAMPLE_CAP: usize = 1_000;
 /// Longest value counted among a column's distinct values, in bytes.
@@ -157,6 +160,17 @@ pub(crate) struct Column {
     // damage if one got through.
     pub(crate) distinct: Distinct<Learned>,
     pub(crate) distinct_overflow: bool,
+    /// Values are no longer looked up among the counted ones: the column
+    /// overflowed and then, over a whole batch, fewer than 1 value in
+    /// [`UNCOUNTED_RATIO`] was one of them (codes, amounts, coordinates).
+    /// The counted values' counts stop there, so the profile lists no
+    /// frequent values for it; everything else stays exact (see
+    /// [`Column::add`]).
+    pub(crate) uncounted: bool,
+    /// Since the column overflowed, in the current batch: values looked up
+    /// among the counted ones, and those found.
+    lookups: u32,
+    found: u32,
     /// Every value seen once `distinct` could not hold them all.
     pub(crate) sketch: Option<Sketch>,
     /// The numeric values' count, and the sums of their differences from
@@ -180,14 +194,20 @@ impl Column {
     /// Counts a value present in row `row`: `trimmed` is `cell` without
     /// surrounding spaces. Gives what its type checks say.
     fn add(&mut self, row: u64, cell: &str, trimmed: &str) -> Learned {
-        let (added, learned) = if trimmed.len() > DISTINCT_VALUE_MAX {
-            // Long texts (geometries, free text) are not counted one by one:
-            // 10,000 of them could take gigabytes.
+        // Long texts (geometries, free text) are not counted one by one:
+        // 10,000 of them could take gigabytes. Nor are the values of an
+        // uncounted column: a value counted before is then tallied here, not
+        // with its count at the end, so the tallies stay exact.
+        let (added, learned) = if trimmed.len() > DISTINCT_VALUE_MAX || self.uncounted {
             (None, Learned::of(trimmed))
         } else {
             // A value counted before is not examined again.
             let room = self.distinct.len() < DISTINCT_CAP;
             let (added, learned) = self.distinct.add(trimmed, room, || Learned::of(trimmed));
+            if self.distinct_overflow {
+                self.lookups += 1;
+                self.found += u32::from(added == Added::Counted);
+            }
             (Some(added), learned)
         };
         let failing = !(learned.fits | self.failures_full);
@@ -262,6 +282,15 @@ impl Column {
         for (learned, count) in held {
             self.tally(learned, count);
         }
+    }
+
+    /// Ends a batch: an overflowed column whose values were nearly all new
+    /// over the batch stops looking them up.
+    fn end_batch(&mut self) {
+        if self.lookups >= BATCH_ROWS as u32 / 4 && self.found * UNCOUNTED_RATIO < self.lookups {
+            self.uncounted = true;
+        }
+        (self.lookups, self.found) = (0, 0);
     }
 
     /// Marks the column as having more values than are counted one by
@@ -477,6 +506,7 @@ fn run_share(shares: &mut [Share], batch: &Batch, missing: &Option<Vec<String>>)
             }
         }
     }
+    shares.iter_mut().for_each(|share| share.column.end_batch());
 }
 
 /// Adds a batch's values to the outputs just settled (the first batch,
@@ -679,6 +709,43 @@ mod tests {
             let examined = crate::infer::examine(value);
             assert_eq!(Learned::from(examined).examined(), examined, "{value}");
         }
+    }
+
+    /// A column whose values keep coming back is counted to the end; one
+    /// whose values are nearly all new stops looking them up once it
+    /// overflows, and its tallies stay exact all the same.
+    #[test]
+    fn all_but_unique_columns_stop_counting_and_keep_their_tallies() {
+        let (mut repeating, mut unique) = (Column::default(), Column::default());
+        let batches = 4;
+        for batch in 0..batches {
+            for index in 0..BATCH_ROWS {
+                let row = (batch * BATCH_ROWS + index) as u64;
+                // Every other value is "0"; the rest, and every value of
+                // the other column, are different from each other.
+                let value = if index % 2 == 0 { "0".to_string() } else { row.to_string() };
+                repeating.add(row, &value, &value);
+                let value = row.to_string();
+                unique.add(row, &value, &value);
+            }
+            repeating.end_batch();
+            unique.end_batch();
+        }
+        let rows = (batches * BATCH_ROWS) as u64;
+        assert!(repeating.distinct_overflow && !repeating.uncounted);
+        assert!(unique.distinct_overflow && unique.uncounted, "all new values: not looked up");
+        let zeros = repeating.distinct.iter().find(|(value, _)| value == "0").map(|(_, count)| count);
+        assert_eq!(zeros, Some(rows / 2), "counted to the end");
+        for column in [&mut repeating, &mut unique] {
+            column.count_held();
+            assert_eq!(column.votes.values, rows);
+            assert_eq!(column.votes.integers, rows);
+            assert_eq!(column.moments().0, rows);
+        }
+        assert_eq!((unique.numeric_min, unique.numeric_max), (Some(0.0), Some(rows as f64 - 1.0)));
+        assert_eq!(unique.text_range(), (Some("0".to_string()), Some("9999".to_string())));
+        let (estimate, estimated) = unique.distinct_count();
+        assert!(estimated && (estimate as f64 - rows as f64).abs() / (rows as f64) < 0.05, "{estimate}");
     }
 
     /// Mean and standard deviation from shifted sums match a two-pass

@@ -151,6 +151,9 @@ pub struct ColumnProfile {
     pub max: Option<String>,
     pub mean: Option<f64>,
     pub stddev: Option<f64>,
+    /// The most frequent values, at most 10. None for a column whose values
+    /// are nearly all different: past the 10,000 distinct values counted one
+    /// by one, fewer than 1 in 100 values of a batch was one of them.
     pub top: Vec<TopValue>,
     /// Numbers and dates (as days since 1970-01-01), when a Parquet file is written.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -940,8 +943,11 @@ impl TableBuilder {
                     (min, max, None, None)
                 }
             };
-            let mut top: Vec<TopValue> =
-                column.distinct.iter().map(|(value, count)| TopValue { value, count }).collect();
+            // An uncounted column's counts stopped part way (see `Column::uncounted`).
+            let mut top: Vec<TopValue> = match column.uncounted {
+                true => Vec::new(),
+                false => column.distinct.iter().map(|(value, count)| TopValue { value, count }).collect(),
+            };
             top.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.value.cmp(&b.value)));
             top.truncate(10);
             let (distinct, distinct_is_estimate) = column.distinct_count();

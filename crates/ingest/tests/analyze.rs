@@ -273,6 +273,8 @@ fn parquet_row_groups_keep_every_row_in_order() {
     }
     let texto = analysis.profile.iter().find(|column| column.name == "texto").unwrap();
     assert_eq!((texto.distinct, texto.distinct_is_estimate), (7, false));
+    assert_eq!(texto.top.iter().map(|top| top.count).sum::<u64>(), rows as u64, "counted to the end");
+    assert!(n.top.is_empty(), "values all different: none is frequent");
 
     let builder =
         parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&output).unwrap())
