@@ -372,8 +372,16 @@ impl TableWriter {
             }
         };
         self.finished = true;
-        let histograms = histograms(&self.path, fields)?;
-        Ok((rows, histograms))
+        // The file's pages go to disk while its histograms are read back: a
+        // table is synced before it is published, and little is left to
+        // write by then.
+        let path = &self.path;
+        let (histograms, synced) = std::thread::scope(|scope| {
+            let synced = scope.spawn(|| File::open(path).and_then(|file| file.sync_data()));
+            (histograms(path, fields), synced.join())
+        });
+        synced.map_err(|_| parquet_error("syncing the table panicked"))??;
+        Ok((rows, histograms?))
     }
 }
 
