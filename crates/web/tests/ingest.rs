@@ -397,6 +397,11 @@ async fn each_sheet_of_a_workbook_has_its_own_schema_form() {
     second.write_string(0, 1, "nombre").unwrap();
     second.write_number(1, 0, 39.0).unwrap();
     second.write_string(1, 1, "Monterrey").unwrap();
+    // Sheet names may end in a space, as spreadsheet programs allow.
+    let third = workbook.add_worksheet();
+    third.set_name("Notas ").unwrap();
+    third.write_string(0, 0, "nota").unwrap();
+    third.write_number(1, 0, 7.0).unwrap();
     let bytes = workbook.save_to_buffer().unwrap();
 
     let app = TestApp::start().await;
@@ -479,6 +484,14 @@ async fn each_sheet_of_a_workbook_has_its_own_schema_form() {
     assert_eq!(shown["datalab_analysis"]["tables"][1]["schema"]["fields"][0]["type"], "string");
     let form = page(format!("/dataset/libro/resource/{id}/schema?table=Municipios")).await;
     assert!(form.contains(r#"value="Nombre oficial""#), "the sheet's schema is kept");
+
+    // A sheet whose name ends in a space is found by its whole name.
+    let form = page(format!("/dataset/libro/resource/{id}/schema?table=Notas%20")).await;
+    assert!(form.contains(r#"name="table" value="Notas ""#), "{form}");
+    let status = save(vec![("table", "Notas "), ("f0.name", "nota"), ("f0.type", "string")]).await;
+    assert_eq!(status, 303);
+    let shown = analysed_with(2, "string").await;
+    assert_eq!(shown["datalab_analysis"]["tables"][2]["name"], "Notas ");
 }
 
 /// A column whose first 16,384 values are numbers and whose later ones are

@@ -1180,9 +1180,10 @@ impl SchemaTable {
     }
 }
 
-/// The sheet a schema form or its query names.
+/// The sheet a schema form or its query names, as it is named: untrimmed,
+/// since a workbook's sheet may end in a space.
 fn schema_table_param(pairs: &[(String, String)]) -> Option<String> {
-    Some(form_value(pairs, "table")).filter(|name| !name.is_empty())
+    pairs.iter().find(|(key, _)| key == "table").map(|(_, name)| name.clone()).filter(|name| !name.is_empty())
 }
 
 /// A schema form that could not be saved: what was sent, and why.
