@@ -128,7 +128,8 @@ pub async fn run(state: &AppState, request: ImportRequest<'_>) -> anyhow::Result
         let open = move || -> std::io::Result<_> {
             bar.reset();
             let file = std::fs::File::open(&path)?;
-            // Read in large pieces by the analysis's own decoder: no buffer here.
+            // Read in large pieces by the analysis (its decoder, or the spool
+            // of a workbook or archive): no buffer here.
             Ok(Progress { inner: file, bar: bar.clone() })
         };
         let pending = catalog::analyse_file(state, open, options).await;

@@ -416,7 +416,7 @@ fn histograms(path: &Path, fields: &[TypedField]) -> Result<Vec<Option<Histogram
     // The file's first column is the row number.
     let mask = parquet::arrow::ProjectionMask::roots(metadata.parquet_schema(), wanted.iter().map(|index| index + 1));
     // The row groups are shared out among the cores: this runs after the
-    // pass, while nothing else does.
+    // pass, while only the file's sync runs beside it.
     let groups = metadata.metadata().num_row_groups();
     let threads = std::thread::available_parallelism().map_or(1, |count| count.get()).clamp(1, groups.max(1));
     let shares: Vec<Vec<usize>> = (0..threads).map(|thread| (thread..groups).step_by(threads).collect()).collect();
@@ -494,10 +494,11 @@ impl Histogram {
 
     fn add_all(&mut self, values: impl Iterator<Item = f64>) {
         let (min, max, bins) = (self.min, self.max, self.counts.len());
-        let scale = if max > min { bins as f64 / (max - min) } else { 0.0 };
         for value in values {
             if value.is_finite() && value >= min && value <= max {
-                let index = ((value - min) * scale) as usize;
+                // Divided, not multiplied by a precomputed scale: values on
+                // a bin's edge fall in the same bin as they always did.
+                let index = if max > min { (((value - min) / (max - min)) * bins as f64) as usize } else { 0 };
                 self.counts[index.min(bins - 1)] += 1;
             }
         }

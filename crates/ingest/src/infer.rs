@@ -62,17 +62,14 @@ fn parse_number_and_point(cell: &str) -> Option<(f64, bool)> {
     if plain && digits > 0 {
         let body = text.strip_prefix(['-', '+']).unwrap_or(text);
         let sign = if text.starts_with('-') { -1.0 } else { 1.0 };
-        if signs == usize::from(body.len() != text.len()) && dots == 0 && digits <= 15 {
+        // At most one sign, in front, and a point only between digits.
+        let simple = signs == usize::from(body.len() != text.len()) && !body.starts_with('.') && !body.ends_with('.');
+        if simple && dots == 0 && digits <= 15 {
             // Whole digits: exact as f64 below 2^53, no float parser needed.
             let value = body.bytes().fold(0u64, |value, byte| value * 10 + u64::from(byte - b'0'));
             return Some((sign * value as f64, true));
         }
-        if signs == usize::from(body.len() != text.len())
-            && dots == 1
-            && digits <= 15
-            && !body.starts_with('.')
-            && !body.ends_with('.')
-        {
+        if simple && dots == 1 && digits <= 15 {
             // Digits and a point (coordinates, amounts): the digits and the
             // power of ten are both exact as f64, so one division rounds
             // correctly, as the float parser would (Clinger's fast path).
@@ -87,10 +84,8 @@ fn parse_number_and_point(cell: &str) -> Option<(f64, bool)> {
             }
             return Some((sign * (digits as f64 / POWERS_OF_TEN[decimals]), false));
         }
-        if signs == usize::from(body.len() != text.len())
+        if simple
             && dots <= 1
-            && !body.starts_with('.')
-            && !body.ends_with('.')
             && let Ok(value) = body.parse::<f64>()
         {
             return Some((sign * value, dots == 0));

@@ -173,11 +173,12 @@ pub(crate) fn with_settled_types<R: Read, T>(
 }
 
 /// Keeps a stream in a temporary file in the spool folder, to read it again.
-pub(crate) fn spool(mut input: impl Read, options: &AnalyzeOptions) -> Result<tempfile::NamedTempFile, IngestError> {
+pub(crate) fn spool(input: impl Read, options: &AnalyzeOptions) -> Result<tempfile::NamedTempFile, IngestError> {
     let folder = spool_folder(options);
     std::fs::create_dir_all(&folder)?;
     let mut spooled = tempfile::Builder::new().prefix("spool-").suffix(".tmp").tempfile_in(&folder)?;
-    std::io::copy(&mut input, &mut spooled)?;
+    // Read in large pieces, whatever the caller's reader does.
+    std::io::copy(&mut std::io::BufReader::with_capacity(256 * 1024, input), &mut spooled)?;
     std::io::Write::flush(&mut spooled)?;
     Ok(spooled)
 }

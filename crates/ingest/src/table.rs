@@ -151,7 +151,7 @@ pub struct ColumnProfile {
     pub max: Option<String>,
     pub mean: Option<f64>,
     pub stddev: Option<f64>,
-    /// The most frequent values, at most 10. None for a column whose values
+    /// The most frequent values, at most 10. Empty for a column whose values
     /// are nearly all different: past the 10,000 distinct values counted one
     /// by one, fewer than 1 in 100 values of a batch was one of them.
     pub top: Vec<TopValue>,
@@ -691,7 +691,8 @@ impl TableBuilder {
             if self.seen_rows.len() >= DUPLICATE_CAP {
                 self.duplicates_checked = false;
             }
-            // Told one row late (see `crate::seen`).
+            // Told one row late (see `crate::seen`): after the next row's
+            // own errors, if it has any.
             let repeated = match self.duplicates_checked {
                 true => self.seen_rows.add(row_hash(record), row_number),
                 false => self.seen_rows.finish(),

@@ -260,7 +260,7 @@ fn parquet_row_groups_keep_every_row_in_order() {
     // Row groups are binned on separate threads: each bin holds its share.
     let mut bins = vec![0u64; 20];
     for row in 1..=rows {
-        bins[(((row - 1) as f64 * 20.0 / (rows - 1) as f64) as usize).min(19)] += 1;
+        bins[((((row - 1) as f64 / (rows - 1) as f64) * 20.0) as usize).min(19)] += 1;
     }
     assert_eq!(n.histogram.as_ref().unwrap().counts, bins);
     // Distinct values beyond the 10,000 counted one by one are estimated
