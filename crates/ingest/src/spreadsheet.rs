@@ -31,6 +31,12 @@ impl Workbook {
     pub const XLSX: Workbook = Workbook { kind: Kind::Xlsx };
     pub const XLS: Workbook = Workbook { kind: Kind::Xls };
     pub const ODS: Workbook = Workbook { kind: Kind::Ods };
+
+    /// Whether a table read in `format` (a reader's [`Reader::format`]) is
+    /// a workbook's sheet.
+    pub fn reads(format: &str) -> bool {
+        [Workbook::XLSX, Workbook::XLS, Workbook::ODS].iter().any(|workbook| workbook.format() == format)
+    }
 }
 
 const ZIP: &[u8] = b"PK\x03\x04";

@@ -1127,7 +1127,7 @@ async fn schema_tables(
     let chosen = tables.get(index).map(|table| SchemaTable {
         name: names[index].clone(),
         first: index == 0,
-        sheet: matches!(table["format"].as_str(), Some("xlsx" | "xls" | "ods")),
+        sheet: table["format"].as_str().is_some_and(datalab_ingest::spreadsheet::Workbook::reads),
         analysed: table["schema"].clone(),
     });
     Ok((names, chosen))
