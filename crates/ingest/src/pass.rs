@@ -138,7 +138,7 @@ impl Learned {
     #[cfg(test)]
     fn examined(self) -> Examined {
         Examined {
-            fits: std::array::from_fn(|index| self.fits & (1 << index) != 0),
+            fits: std::array::from_fn(|index| self.fits(index)),
             number: self.number(),
             dates: std::array::from_fn(|index| self.date(index)),
         }
@@ -160,8 +160,8 @@ pub(crate) struct Column {
     // damage if one got through.
     pub(crate) distinct: Distinct<Learned>,
     pub(crate) distinct_overflow: bool,
-    /// Values are no longer looked up among the counted ones: the column
-    /// overflowed and then, over a batch of at least a quarter of
+    /// Values are no longer looked up among the counted ones: the counted
+    /// values filled their table and then, over a batch of at least a quarter of
     /// [`BATCH_ROWS`] lookups, fewer than 1 value in [`UNCOUNTED_RATIO`] was
     /// one of them (codes, amounts, coordinates). Decided once: a column
     /// whose later values repeat again stays uncounted.
@@ -169,8 +169,8 @@ pub(crate) struct Column {
     /// frequent values for it; everything else stays exact (see
     /// [`Column::add`]).
     pub(crate) uncounted: bool,
-    /// Since the column overflowed, in the current batch: values looked up
-    /// among the counted ones, and those found.
+    /// Since the counted values filled their table, in the current batch:
+    /// values looked up among them, and those found.
     lookups: u32,
     found: u32,
     /// Every value seen once `distinct` could not hold them all.
@@ -206,7 +206,7 @@ impl Column {
             // A value counted before is not examined again.
             let room = self.distinct.len() < DISTINCT_CAP;
             let (added, learned) = self.distinct.add(trimmed, room, || Learned::of(trimmed));
-            if self.distinct_overflow {
+            if !room {
                 self.lookups += 1;
                 self.found += u32::from(added == Added::Counted);
             }
@@ -291,8 +291,8 @@ impl Column {
         }
     }
 
-    /// Ends a batch: an overflowed column whose values were nearly all new
-    /// over the batch stops looking them up.
+    /// Ends a batch: a column whose counted values filled their table and
+    /// whose values were nearly all new over the batch stops looking them up.
     fn end_batch(&mut self) {
         if self.lookups >= BATCH_ROWS as u32 / 4 && self.found * UNCOUNTED_RATIO < self.lookups {
             self.uncounted = true;
@@ -750,6 +750,17 @@ mod tests {
             assert_eq!(column.moments().0, rows);
         }
         assert_eq!((unique.numeric_min, unique.numeric_max), (Some(0.0), Some(rows as f64 - 1.0)));
+        // A long value marks a column as overflowed, but new values it still
+        // has room to count are not misses: it goes on counting them.
+        let mut roomy = Column::default();
+        let long = "x".repeat(DISTINCT_VALUE_MAX + 1);
+        roomy.add(0, &long, &long);
+        for row in 1..=BATCH_ROWS as u64 / 2 {
+            let value = row.to_string();
+            roomy.add(row, &value, &value);
+        }
+        roomy.end_batch();
+        assert!(roomy.distinct_overflow && !roomy.uncounted);
         assert_eq!(unique.text_range(), (Some("0".to_string()), Some("9999".to_string())));
         let (estimate, estimated) = unique.distinct_count();
         assert!(estimated && (estimate as f64 - rows as f64).abs() / (rows as f64) < 0.05, "{estimate}");
