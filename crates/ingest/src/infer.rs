@@ -64,15 +64,12 @@ fn parse_number_and_point(cell: &str) -> Option<(f64, bool)> {
         let sign = if text.starts_with('-') { -1.0 } else { 1.0 };
         // At most one sign, in front, and a point only between digits.
         let simple = signs == usize::from(body.len() != text.len()) && !body.starts_with('.') && !body.ends_with('.');
-        if simple && dots == 0 && digits <= 15 {
-            // Whole digits: exact as f64 below 2^53, no float parser needed.
-            let value = body.bytes().fold(0u64, |value, byte| value * 10 + u64::from(byte - b'0'));
-            return Some((sign * value as f64, true));
-        }
-        if simple && dots == 1 && digits <= 15 {
-            // Digits and a point (coordinates, amounts): the digits and the
-            // power of ten are both exact as f64, so one division rounds
-            // correctly, as the float parser would (Clinger's fast path).
+        if simple && dots <= 1 && digits <= 15 {
+            // Digits and at most a point (codes, counts, coordinates,
+            // amounts): the digits and the power of ten are both exact as
+            // f64 (below 2^53), so one division rounds correctly, as the
+            // float parser would (Clinger's fast path); whole digits are
+            // divided by 1.
             let (mut digits, mut decimals, mut after) = (0u64, 0usize, false);
             for byte in body.bytes() {
                 if byte == b'.' {
@@ -82,7 +79,7 @@ fn parse_number_and_point(cell: &str) -> Option<(f64, bool)> {
                     decimals += usize::from(after);
                 }
             }
-            return Some((sign * (digits as f64 / POWERS_OF_TEN[decimals]), false));
+            return Some((sign * (digits as f64 / POWERS_OF_TEN[decimals]), dots == 0));
         }
         if simple
             && dots <= 1

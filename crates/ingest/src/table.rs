@@ -432,6 +432,9 @@ pub struct TableBuilder {
     /// Columns of the primary key, and hashes of the keys seen.
     key_columns: Vec<usize>,
     keys_seen: HashSet<u64>,
+    /// Some column has a publisher's field or is in the key: every row's
+    /// cells are checked one by one.
+    constrained: bool,
     missing: Option<Vec<String>>,
     primary_key: Vec<String>,
     progress: Option<std::sync::Arc<Progress>>,
@@ -590,6 +593,7 @@ impl TableBuilder {
         }
         Ok(TableBuilder {
             progress: options.progress.clone(),
+            constrained: !key_columns.is_empty() || given.iter().any(Option::is_some),
             given,
             unique_seen,
             key_columns,
@@ -705,8 +709,7 @@ impl TableBuilder {
         // cell, no undecodable byte, and no constraint to check.
         let short = record.len() < self.labels.len();
         let undecoded = self.check_decoding && record.joined().contains('\u{FFFD}');
-        let constrained = !self.key_columns.is_empty() || self.given.iter().any(Option::is_some);
-        for (index, label) in self.labels.iter().enumerate().filter(|_| short || undecoded || constrained) {
+        for (index, label) in self.labels.iter().enumerate().filter(|_| short || undecoded || self.constrained) {
             match record.get(index) {
                 None => errors.add(
                     "missing-cell",
