@@ -12,6 +12,7 @@ use parquet::arrow::ArrowWriter;
 use parquet::basic::Compression;
 use parquet::file::properties::WriterProperties;
 use tokio::sync::mpsc;
+use tokio::time::{Duration, Instant};
 
 use crate::{QueryEngine, QueryError, QueryResult, ROW_ID, RowsRequest, Table};
 
@@ -65,6 +66,25 @@ impl ExportFormat {
 /// Bytes of an export as they are produced; an `Err` ends it early.
 pub type ExportStream = mpsc::Receiver<Result<Bytes, QueryError>>;
 
+/// How an export's chunks reach its client: within `idle` of the client
+/// being ready for more, and before `deadline`. `false`: stop producing
+/// (the client left, stalled or ran out of time), which drops the query.
+struct Delivery {
+    sender: mpsc::Sender<Result<Bytes, QueryError>>,
+    idle: Duration,
+    deadline: Instant,
+}
+
+impl Delivery {
+    async fn send(&self, chunk: Result<Bytes, QueryError>) -> bool {
+        if Instant::now() >= self.deadline {
+            return false;
+        }
+        let wait = self.idle.min(self.deadline.saturating_duration_since(Instant::now()));
+        matches!(tokio::time::timeout(wait, self.sender.send(chunk)).await, Ok(Ok(())))
+    }
+}
+
 fn encode_text(batch: &RecordBatch, format: ExportFormat, header: bool) -> QueryResult<Vec<u8>> {
     let failed = |error: arrow::error::ArrowError| QueryError::Failed(error.to_string());
     match format {
@@ -91,6 +111,8 @@ fn write_xlsx(
     handle: &tokio::runtime::Handle,
     mut stream: datafusion::execution::SendableRecordBatchStream,
     path: &std::path::Path,
+    deadline: Instant,
+    limit: Duration,
 ) -> QueryResult<()> {
     use rust_xlsxwriter::Workbook;
     use serde_json::Value;
@@ -104,6 +126,9 @@ fn write_xlsx(
     let mut row: u32 = 1;
     'batches: while let Some(batch) = handle.block_on(stream.next()) {
         let batch = batch?;
+        if Instant::now() > deadline {
+            return Err(QueryError::TimedOut(limit));
+        }
         let columns: Vec<Vec<Value>> = batch.columns().iter().map(crate::values::column_json).collect();
         for index in 0..batch.num_rows() {
             if row > XLSX_MAX_ROWS {
@@ -135,7 +160,10 @@ impl QueryEngine {
     /// Streams the rows `request` selects (its filters, search, sort and
     /// columns; not its paging), without the internal row id unless asked for.
     pub async fn export(&self, table: Table, request: RowsRequest, format: ExportFormat) -> QueryResult<ExportStream> {
-        let permit = self.heavy.clone().acquire_owned().await.expect("the semaphore is never closed");
+        let permit = self.slot(&self.exports).await?;
+        let idle = self.settings.export_idle_timeout;
+        let limit = self.settings.export_time_limit;
+        let deadline = Instant::now() + limit;
         let context = self.context();
         let (sender, receiver) = mpsc::channel::<Result<Bytes, QueryError>>(4);
         // Plan first, so a bad filter is an error response rather than a broken download.
@@ -162,7 +190,7 @@ impl QueryEngine {
             let path = self.root.join("tmp").join(format!("{}.xlsx", uuid::Uuid::new_v4()));
             self.handle.spawn_blocking(move || {
                 let _permit = permit;
-                let outcome = write_xlsx(&handle, stream, &path);
+                let outcome = write_xlsx(&handle, stream, &path, deadline, limit);
                 let result = outcome.and_then(|()| {
                     use std::io::Read;
                     let mut file = std::fs::File::open(&path).map_err(|error| QueryError::Failed(error.to_string()))?;
@@ -172,8 +200,10 @@ impl QueryEngine {
                         if read == 0 {
                             return Ok(());
                         }
-                        if sender.blocking_send(Ok(Bytes::copy_from_slice(&buffer[..read]))).is_err() {
-                            return Ok(()); // The client went away.
+                        let chunk = Ok(Bytes::copy_from_slice(&buffer[..read]));
+                        let delivery = Delivery { sender: sender.clone(), idle, deadline };
+                        if !handle.block_on(delivery.send(chunk)) {
+                            return Ok(()); // The client went away, stalled or ran out of time.
                         }
                     }
                 });
@@ -184,6 +214,7 @@ impl QueryEngine {
             });
             return Ok(receiver);
         }
+        let sender = Delivery { sender, idle, deadline };
         self.handle.spawn(async move {
             let _permit = permit;
             let mut stream = stream;
@@ -213,7 +244,7 @@ impl QueryEngine {
                 if matches!(format, ExportFormat::Csv | ExportFormat::Tsv) {
                     match encode_text(&empty, format, true) {
                         Ok(bytes) => {
-                            if sender.send(Ok(Bytes::from(bytes))).await.is_err() {
+                            if !sender.send(Ok(Bytes::from(bytes))).await {
                                 return;
                             }
                         }
@@ -237,7 +268,7 @@ impl QueryEngine {
                 match chunk {
                     Ok(bytes) if bytes.is_empty() => continue,
                     Ok(bytes) => {
-                        if sender.send(Ok(Bytes::from(bytes))).await.is_err() {
+                        if !sender.send(Ok(Bytes::from(bytes))).await {
                             return; // The client went away: dropping the stream stops the query.
                         }
                     }

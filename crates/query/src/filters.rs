@@ -16,6 +16,14 @@ use crate::{QueryEngine, QueryError, QueryResult, ROW_ID, Table};
 pub const MAX_PAGE: usize = 1_000;
 /// Values listed per facet.
 pub const FACET_VALUES: usize = 30;
+/// Filters one request may give (each becomes a predicate the plan nests).
+pub const MAX_FILTERS: usize = 64;
+/// Facets one request may ask for (each is an aggregation over the rows).
+pub const MAX_FACETS: usize = 8;
+/// Columns one request may list with `_col`.
+pub const MAX_COLUMNS: usize = 256;
+/// Values of one `__in` filter.
+pub const MAX_LIST_VALUES: usize = 1_000;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FilterOp {
@@ -119,6 +127,15 @@ impl RowsRequest {
                 _ => request.filters.push(Filter::parse(key, value)),
             }
         }
+        if request.filters.len() > MAX_FILTERS {
+            return Err(QueryError::invalid("filters", format!("at most {MAX_FILTERS} filters are allowed")));
+        }
+        if request.facets.len() > MAX_FACETS {
+            return Err(QueryError::invalid("_facet", format!("at most {MAX_FACETS} facets are allowed")));
+        }
+        if request.columns.len() > MAX_COLUMNS {
+            return Err(QueryError::invalid("_col", format!("at most {MAX_COLUMNS} columns are allowed")));
+        }
         Ok(request)
     }
 
@@ -164,6 +181,12 @@ pub fn filter_expr(schema: &Schema, filter: &Filter) -> QueryResult<Expr> {
             text_pattern(text).like(lit(format!("%{}%", escape_like(&crate::search::fold(&filter.value)))))
         }
         FilterOp::In => {
+            if filter.value.split(',').count() > MAX_LIST_VALUES {
+                return Err(QueryError::invalid(
+                    &filter.column,
+                    format!("__in may list at most {MAX_LIST_VALUES} values"),
+                ));
+            }
             let values =
                 filter.value.split(',').map(|value| literal(field, value).map(lit)).collect::<QueryResult<Vec<_>>>()?;
             column.in_list(values, false)
@@ -189,6 +212,20 @@ fn decode_next(token: &str) -> QueryResult<(Value, i64)> {
     Ok((value["v"].clone(), id))
 }
 
+/// The one predicate of a request's filters and full-text search over a
+/// table of `schema` (none when it asks for every row), built balanced:
+/// its depth grows with the logarithm of the number of filters.
+pub fn row_predicate(schema: &Schema, request: &RowsRequest) -> QueryResult<Option<Expr>> {
+    let mut predicates =
+        request.filters.iter().map(|filter| filter_expr(schema, filter)).collect::<QueryResult<Vec<_>>>()?;
+    if let Some(search) = &request.search
+        && let Some(predicate) = full_text(schema, search, None)?
+    {
+        predicates.push(predicate);
+    }
+    Ok(crate::search::balanced(predicates, Expr::and))
+}
+
 impl QueryEngine {
     /// The filtered, sorted rows of `table` as a DataFrame (no paging).
     pub(crate) async fn rows_frame(
@@ -198,12 +235,7 @@ impl QueryEngine {
     ) -> QueryResult<(DataFrame, Vec<SortExpr>)> {
         let mut frame = Self::frame(context, table).await?;
         let schema = frame.schema().as_arrow().clone();
-        for filter in &request.filters {
-            frame = frame.filter(filter_expr(&schema, filter)?)?;
-        }
-        if let Some(search) = &request.search
-            && let Some(predicate) = full_text(&schema, search, None)?
-        {
+        if let Some(predicate) = row_predicate(&schema, request)? {
             frame = frame.filter(predicate)?;
         }
         let mut order = Vec::new();

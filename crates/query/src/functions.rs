@@ -129,6 +129,210 @@ impl ScalarUDFImpl for DatePart {
     }
 }
 
+/// Bytes one call of a generating function may produce (for a whole batch).
+pub const MAX_FUNCTION_OUTPUT_BYTES: usize = 64 * 1024 * 1024;
+
+/// The functions whose output size is set by an argument, not by their
+/// input: `repeat('a', 500000000)` is 500 MB from 18 bytes of SQL, and
+/// `range(1, 100000000)` 800 MB, allocated in one step that no time limit
+/// interrupts. Each is wrapped in [`Bounded`].
+pub(crate) const GENERATORS: [&str; 6] = ["repeat", "lpad", "rpad", "range", "generate_series", "array_repeat"];
+
+/// A DataFusion function that first estimates the bytes a call would make
+/// from its arguments and refuses past [`MAX_FUNCTION_OUTPUT_BYTES`], then
+/// checks what the call made: the memory of scalar results is counted
+/// where the memory pool does not see it.
+#[derive(Debug)]
+pub(crate) struct Bounded {
+    inner: Arc<dyn ScalarUDFImpl>,
+}
+
+impl PartialEq for Bounded {
+    fn eq(&self, other: &Self) -> bool {
+        self.inner.name() == other.inner.name()
+    }
+}
+
+impl Eq for Bounded {}
+
+impl std::hash::Hash for Bounded {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.inner.name().hash(state);
+    }
+}
+
+impl Bounded {
+    pub(crate) fn udf(inner: &ScalarUDF) -> ScalarUDF {
+        ScalarUDF::new_from_impl(Bounded { inner: inner.inner().clone() })
+    }
+
+    fn refuse(&self, bytes: u128) -> datafusion::error::DataFusionError {
+        datafusion::error::DataFusionError::ResourcesExhausted(format!(
+            "{}() would make {} MB in one step; the limit is {} MB",
+            self.inner.name(),
+            bytes >> 20,
+            MAX_FUNCTION_OUTPUT_BYTES >> 20
+        ))
+    }
+
+    /// An upper estimate of the bytes the call makes; `None` when the
+    /// arguments are of a kind it cannot size (refused).
+    fn estimate(&self, args: &ScalarFunctionArgs) -> Option<u128> {
+        let rows = args.number_rows.max(1);
+        match self.inner.name() {
+            // The first argument's bytes per row times the count.
+            "repeat" => Some(per_row_bytes(args.args.first()?) * counts(args.args.get(1)?, rows)?),
+            // A character is at most 4 bytes.
+            "lpad" | "rpad" => Some(4 * counts(args.args.get(1)?, rows)?),
+            "array_repeat" => Some((per_row_bytes(args.args.first()?) + 8) * counts(args.args.get(1)?, rows)?),
+            "range" | "generate_series" => range_elements(&args.args, rows).map(|elements| elements * 16),
+            _ => Some(0),
+        }
+    }
+}
+
+/// About how many bytes a row of `value` takes.
+fn per_row_bytes(value: &ColumnarValue) -> u128 {
+    match value {
+        ColumnarValue::Scalar(scalar) => scalar.size() as u128,
+        ColumnarValue::Array(array) => (array.get_array_memory_size() / array.len().max(1)).max(1) as u128,
+    }
+}
+
+/// The whole numbers of `value` as i64, one per row (nulls as 0).
+fn integers(value: &ColumnarValue, rows: usize) -> Option<Vec<i64>> {
+    let array = value.clone().into_array(1).ok()?;
+    let array = arrow::compute::cast(&array, &DataType::Int64).ok()?;
+    let values: Vec<i64> = array.as_primitive::<arrow::datatypes::Int64Type>().iter().map(|v| v.unwrap_or(0)).collect();
+    Some(match value {
+        ColumnarValue::Scalar(_) => vec![values.first().copied().unwrap_or(0); rows.min(1)],
+        ColumnarValue::Array(_) => values,
+    })
+}
+
+/// The sum over the rows of a count argument (negative counts make nothing).
+fn counts(value: &ColumnarValue, rows: usize) -> Option<u128> {
+    let values = integers(value, rows)?;
+    let sum: u128 = values.iter().map(|count| (*count).max(0) as u128).sum();
+    Some(match value {
+        ColumnarValue::Scalar(_) => sum * rows as u128,
+        ColumnarValue::Array(_) => sum,
+    })
+}
+
+/// The elements `range` or `generate_series` would make over all rows:
+/// whole numbers from their arguments, dates and times from their span
+/// in nanoseconds over the step's.
+fn range_elements(args: &[ColumnarValue], rows: usize) -> Option<u128> {
+    let is_integer = |value: &ColumnarValue| value.data_type().is_integer() || value.data_type().is_null();
+    let span = |start: i64, stop: i64, step: i64| -> u128 {
+        if step == 0 {
+            0
+        } else {
+            (i128::from(stop) - i128::from(start)).unsigned_abs() / step.unsigned_abs() as u128 + 1
+        }
+    };
+    let scale = |value: &ColumnarValue| if matches!(value, ColumnarValue::Scalar(_)) { rows as u128 } else { 1 };
+    if args.iter().all(is_integer) {
+        return Some(match args {
+            [stop] => integers(stop, rows)?.iter().map(|stop| span(0, *stop, 1)).sum::<u128>() * scale(stop),
+            [start, stop] | [start, stop, _] => {
+                let step = match args.get(2) {
+                    Some(step) => integers(step, rows)?,
+                    None => vec![1],
+                };
+                let starts = integers(start, rows)?;
+                let stops = integers(stop, rows)?;
+                let longest = starts.len().max(stops.len()).max(step.len());
+                let at = |values: &Vec<i64>, index: usize| values.get(index).or(values.first()).copied().unwrap_or(0);
+                let total: u128 =
+                    (0..longest).map(|index| span(at(&starts, index), at(&stops, index), at(&step, index))).sum();
+                if longest <= 1 { total * rows as u128 } else { total }
+            }
+            _ => return None,
+        });
+    }
+    // Dates and times: the span and the step in nanoseconds; a month is
+    // counted as 28 days, so the estimate is never below the real count.
+    let [start, stop, step] = args else { return None };
+    let nanoseconds = |value: &ColumnarValue| -> Option<Vec<i64>> {
+        let array = value.clone().into_array(1).ok()?;
+        let array =
+            arrow::compute::cast(&array, &DataType::Timestamp(arrow::datatypes::TimeUnit::Nanosecond, None)).ok()?;
+        let array = arrow::compute::cast(&array, &DataType::Int64).ok()?;
+        Some(array.as_primitive::<arrow::datatypes::Int64Type>().iter().map(|v| v.unwrap_or(0)).collect())
+    };
+    let steps: Vec<i64> = {
+        let array = step.clone().into_array(1).ok()?;
+        let array =
+            arrow::compute::cast(&array, &DataType::Interval(arrow::datatypes::IntervalUnit::MonthDayNano)).ok()?;
+        array
+            .as_primitive::<arrow::datatypes::IntervalMonthDayNanoType>()
+            .iter()
+            .map(|interval| {
+                interval.map_or(0, |interval| {
+                    let day = 86_400_000_000_000i64;
+                    (i64::from(interval.months) * 28 * day)
+                        .saturating_add(i64::from(interval.days).saturating_mul(day))
+                        .saturating_add(interval.nanoseconds)
+                })
+            })
+            .collect()
+    };
+    let (starts, stops) = (nanoseconds(start)?, nanoseconds(stop)?);
+    let longest = starts.len().max(stops.len()).max(steps.len());
+    let at = |values: &Vec<i64>, index: usize| values.get(index).or(values.first()).copied().unwrap_or(0);
+    let total: u128 = (0..longest).map(|index| span(at(&starts, index), at(&stops, index), at(&steps, index))).sum();
+    Some(if longest <= 1 { total * rows as u128 } else { total })
+}
+
+impl ScalarUDFImpl for Bounded {
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+
+    fn aliases(&self) -> &[String] {
+        self.inner.aliases()
+    }
+
+    fn signature(&self) -> &Signature {
+        self.inner.signature()
+    }
+
+    fn return_type(&self, arg_types: &[DataType]) -> Result<DataType> {
+        self.inner.return_type(arg_types)
+    }
+
+    fn return_field_from_args(&self, args: ReturnFieldArgs) -> Result<FieldRef> {
+        self.inner.return_field_from_args(args)
+    }
+
+    fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
+        self.inner.coerce_types(arg_types)
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        match self.estimate(&args) {
+            Some(bytes) if bytes <= MAX_FUNCTION_OUTPUT_BYTES as u128 => {}
+            Some(bytes) => return Err(self.refuse(bytes)),
+            None => return Err(self.refuse(u128::MAX >> 1)),
+        }
+        let output = self.inner.invoke_with_args(args)?;
+        let made = match &output {
+            ColumnarValue::Array(array) => array.get_array_memory_size(),
+            ColumnarValue::Scalar(scalar) => scalar.size(),
+        };
+        if made > MAX_FUNCTION_OUTPUT_BYTES {
+            return Err(self.refuse(made as u128));
+        }
+        Ok(output)
+    }
+
+    fn documentation(&self) -> Option<&Documentation> {
+        self.inner.documentation()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use arrow::array::Date32Array;

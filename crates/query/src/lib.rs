@@ -20,6 +20,7 @@
 //! footer, never from a scan.
 
 pub mod chart;
+mod coop;
 mod dictionary;
 pub mod export;
 pub mod filters;
@@ -61,6 +62,14 @@ pub enum QueryError {
     TimedOut(Duration),
     #[error("the query needs more memory than it is allowed: {0}")]
     TooBig(String),
+    /// The query ran into an error of its own making (a regular expression
+    /// too big to compile, a failed cast, a division by zero): the caller's
+    /// to fix, not the server's.
+    #[error("{0}")]
+    Rejected(String),
+    /// Every slot for this kind of work stayed taken for `0`: try again later.
+    #[error("the server is busy with other queries; try again in a few seconds")]
+    Busy(Duration),
     #[error("query failed: {0}")]
     Failed(String),
 }
@@ -78,11 +87,31 @@ impl QueryError {
 
 impl From<datafusion::error::DataFusionError> for QueryError {
     fn from(error: datafusion::error::DataFusionError) -> Self {
+        use arrow::error::ArrowError;
         use datafusion::error::DataFusionError;
         match error.find_root() {
             DataFusionError::ResourcesExhausted(message) => QueryError::TooBig(message.clone()),
             DataFusionError::SQL(..) | DataFusionError::Plan(..) | DataFusionError::SchemaError(..) => {
                 QueryError::Refused(error.strip_backtrace())
+            }
+            DataFusionError::Execution(_) | DataFusionError::NotImplemented(_) => {
+                QueryError::Rejected(error.strip_backtrace())
+            }
+            DataFusionError::ArrowError(arrow, _)
+                if matches!(
+                    arrow.as_ref(),
+                    ArrowError::ComputeError(_)
+                        | ArrowError::CastError(_)
+                        | ArrowError::DivideByZero
+                        | ArrowError::ArithmeticOverflow(_)
+                        | ArrowError::InvalidArgumentError(_)
+                        | ArrowError::ParseError(_)
+                ) =>
+            {
+                QueryError::Rejected(error.strip_backtrace())
+            }
+            DataFusionError::External(inner) if inner.downcast_ref::<regex::Error>().is_some() => {
+                QueryError::Rejected(error.strip_backtrace())
             }
             _ => QueryError::Failed(error.strip_backtrace()),
         }
@@ -99,8 +128,17 @@ pub struct QuerySettings {
     pub memory_limit_bytes: usize,
     /// Most rows `datastore_search_sql` returns.
     pub sql_row_cap: usize,
-    /// SQL queries and exports running at once; more wait their turn.
+    /// SQL queries running at once; more wait their turn, for at most `time_limit`.
     pub max_heavy_queries: usize,
+    /// Exports streaming at once; more wait their turn, for at most `time_limit`.
+    /// A pool apart from SQL's, so slow downloads cannot hold up queries.
+    pub max_exports: usize,
+    /// An export whose client reads nothing for this long is cut.
+    pub export_idle_timeout: Duration,
+    /// Longest an export may stream, however steadily it is read.
+    pub export_time_limit: Duration,
+    /// Most bytes of rows one JSON answer (SQL, `datastore_search`) may hold.
+    pub answer_byte_limit: usize,
     /// Threads of the query runtime (0: one per core).
     pub threads: usize,
     /// Answers of `datastore_search` and of the rows API kept in memory (0: none).
@@ -115,6 +153,10 @@ impl Default for QuerySettings {
             memory_limit_bytes: 256 * 1024 * 1024,
             sql_row_cap: 32_000,
             max_heavy_queries: 2,
+            max_exports: 2,
+            export_idle_timeout: Duration::from_secs(30),
+            export_time_limit: Duration::from_secs(30 * 60),
+            answer_byte_limit: 32 * 1024 * 1024,
             threads: 0,
             result_cache_entries: 1024,
         }
@@ -139,6 +181,9 @@ pub struct TableInfo {
     pub schema: SchemaRef,
     pub rows: u64,
 }
+
+/// The stack of every query thread.
+pub const QUERY_STACK_BYTES: usize = 16 * 1024 * 1024;
 
 /// Footers with a page index kept in memory at most (see [`Footers`]).
 const FOOTERS_KEPT: usize = 64;
@@ -198,6 +243,7 @@ pub struct QueryEngine {
     handle: tokio::runtime::Handle,
     datafusion: Arc<RuntimeEnv>,
     heavy: Arc<Semaphore>,
+    exports: Arc<Semaphore>,
     /// Pages, searches and charts running at once: a burst of them queues
     /// instead of sharing the cores (and memory) among dozens of scans.
     light: Arc<Semaphore>,
@@ -308,6 +354,10 @@ impl QueryEngine {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(threads)
             .thread_name("datalab-query")
+            // DataFusion's planner and optimizer recurse over expressions;
+            // the request bounds keep their depth to a few hundred levels,
+            // which this stack holds with room to spare.
+            .thread_stack_size(QUERY_STACK_BYTES)
             .enable_all()
             .build()
             .map_err(|error| QueryError::Failed(format!("cannot start the query runtime: {error}")))?;
@@ -322,6 +372,7 @@ impl QueryEngine {
             runtime: Some(runtime),
             datafusion,
             heavy: Arc::new(Semaphore::new(settings.max_heavy_queries.max(1))),
+            exports: Arc::new(Semaphore::new(settings.max_exports.max(1))),
             light: Arc::new(Semaphore::new(threads * 2)),
             searches: ResultCache::new(settings.result_cache_entries),
             pages: ResultCache::new(settings.result_cache_entries),
@@ -408,8 +459,19 @@ impl QueryEngine {
         options.execution.parquet.pushdown_filters = true;
         options.execution.parquet.reorder_filters = true;
         let config = config.with_extension(self.providers.clone());
-        let context = SessionContext::new_with_config_rt(config, self.datafusion.clone());
+        let state = datafusion::execution::SessionStateBuilder::new()
+            .with_config(config)
+            .with_runtime_env(self.datafusion.clone())
+            .with_default_features()
+            .with_physical_optimizer_rule(Arc::new(coop::YieldEverywhere))
+            .build();
+        let context = SessionContext::new_with_state(state);
         context.register_udf(functions::DatePart::udf());
+        for name in functions::GENERATORS {
+            if let Ok(generator) = datafusion::execution::FunctionRegistry::udf(&context, name) {
+                context.register_udf(functions::Bounded::udf(&generator));
+            }
+        }
         context.add_optimizer_rule(Arc::new(dictionary::GroupByCodes));
         context.add_analyzer_rule(Arc::new(dictionary::PlainAggregateArguments));
         context
@@ -478,16 +540,38 @@ impl QueryEngine {
         Ok(info)
     }
 
+    /// A slot of `pool`, waited for at most the time limit: past it the
+    /// caller is told the server is busy instead of queuing without end.
+    pub(crate) async fn slot(&self, pool: &Arc<Semaphore>) -> QueryResult<tokio::sync::OwnedSemaphorePermit> {
+        let limit = self.settings.time_limit;
+        match tokio::time::timeout(limit, pool.clone().acquire_owned()).await {
+            Ok(permit) => Ok(permit.expect("the semaphore is never closed")),
+            Err(_elapsed) => Err(QueryError::Busy(limit)),
+        }
+    }
+
     /// Runs `work` on the query runtime under the time limit.
     async fn run<T, F>(&self, work: F) -> QueryResult<T>
     where
         T: Send + 'static,
         F: std::future::Future<Output = QueryResult<T>> + Send + 'static,
     {
+        let permit = self.slot(&self.light).await?;
+        self.run_holding(permit, work).await
+    }
+
+    /// Runs `work` on the query runtime under the time limit, holding
+    /// `permit` until the work has really ended: an aborted query gives its
+    /// slot back only when it stops, so abandoned work cannot pile up
+    /// beyond the pool's size.
+    async fn run_holding<T, F>(&self, permit: tokio::sync::OwnedSemaphorePermit, work: F) -> QueryResult<T>
+    where
+        T: Send + 'static,
+        F: std::future::Future<Output = QueryResult<T>> + Send + 'static,
+    {
         let limit = self.settings.time_limit;
-        let light = self.light.clone();
         let task = self.handle.spawn(async move {
-            let _permit = light.acquire_owned().await.expect("the semaphore is never closed");
+            let _permit = permit;
             work.await
         });
         // On timeout, or if the caller goes away (the client disconnected),

@@ -117,8 +117,36 @@ pub(crate) fn escape_like(text: &str) -> String {
     text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
 }
 
+/// Most words a full-text search may have: each is a predicate over every text column.
+pub const MAX_SEARCH_WORDS: usize = 32;
+/// Most filters one `datastore_search` may give.
+pub const MAX_FILTERS: usize = 64;
+/// Most values one filter may list.
+pub const MAX_FILTER_VALUES: usize = 1_000;
+
+/// `predicates` joined by `join` as a balanced tree, so that its depth
+/// grows with the logarithm of their number, not with the number.
+pub(crate) fn balanced(mut predicates: Vec<Expr>, join: fn(Expr, Expr) -> Expr) -> Option<Expr> {
+    while predicates.len() > 1 {
+        let mut joined = Vec::with_capacity(predicates.len().div_ceil(2));
+        let mut pairs = predicates.into_iter();
+        while let Some(left) = pairs.next() {
+            joined.push(match pairs.next() {
+                Some(right) => join(left, right),
+                None => left,
+            });
+        }
+        predicates = joined;
+    }
+    predicates.pop()
+}
+
 /// Every word of `text` appears in one of the text columns (or in `only`).
 pub(crate) fn full_text(schema: &Schema, text: &str, only: Option<&str>) -> QueryResult<Option<Expr>> {
+    let words = text.split_whitespace().count();
+    if words > MAX_SEARCH_WORDS {
+        return Err(QueryError::invalid("q", format!("search for at most {MAX_SEARCH_WORDS} words (found {words})")));
+    }
     let columns: Vec<String> = match only {
         Some(name) => vec![field(schema, name)?.name().clone()],
         None => schema
@@ -131,7 +159,7 @@ pub(crate) fn full_text(schema: &Schema, text: &str, only: Option<&str>) -> Quer
     if columns.is_empty() {
         return Ok(Some(lit(false)));
     }
-    let mut predicate: Option<Expr> = None;
+    let mut every = Vec::new();
     for word in text.split_whitespace() {
         let pattern = lit(format!("%{}%", escape_like(&fold(word))));
         let any = columns
@@ -144,34 +172,72 @@ pub(crate) fn full_text(schema: &Schema, text: &str, only: Option<&str>) -> Quer
                 };
                 text_pattern(value).like(pattern.clone())
             })
-            .reduce(Expr::or)
-            .expect("at least one column");
-        predicate = Some(match predicate {
-            Some(before) => before.and(any),
-            None => any,
-        });
+            .collect();
+        every.push(balanced(any, Expr::or).expect("at least one column"));
     }
-    Ok(predicate)
+    Ok(balanced(every, Expr::and))
 }
 
-/// Reads a stream into JSON rows, stopping after `cap` rows.
+/// Reads a stream into JSON rows, stopping after `cap` rows; an answer
+/// past [`DEFAULT_ANSWER_BYTES`] is refused.
 pub(crate) async fn collect_rows(
-    mut stream: SendableRecordBatchStream,
+    stream: SendableRecordBatchStream,
     cap: usize,
 ) -> QueryResult<(Vec<(String, DataType)>, Vec<Vec<Value>>)> {
+    let (columns, rows, cut) = collect_rows_within(stream, cap, DEFAULT_ANSWER_BYTES).await?;
+    if cut {
+        return Err(QueryError::TooBig(format!(
+            "the answer would be larger than {} MB; ask for fewer rows or columns",
+            DEFAULT_ANSWER_BYTES >> 20
+        )));
+    }
+    Ok((columns, rows))
+}
+
+/// Bytes of rows a JSON answer holds at most, unless the settings say otherwise.
+pub const DEFAULT_ANSWER_BYTES: usize = 32 * 1024 * 1024;
+
+/// About how many bytes `value` takes once written as JSON.
+pub(crate) fn json_bytes(value: &Value) -> usize {
+    match value {
+        Value::Null | Value::Bool(_) => 5,
+        Value::Number(_) => 12,
+        Value::String(text) => text.len() + 3,
+        Value::Array(items) => 2 + items.iter().map(json_bytes).sum::<usize>(),
+        Value::Object(entries) => {
+            2 + entries.iter().map(|(key, value)| key.len() + 4 + json_bytes(value)).sum::<usize>()
+        }
+    }
+}
+
+/// Reads a stream into JSON rows, stopping after `cap` rows or once the
+/// rows would take more than `byte_limit` bytes of JSON; the flag says the
+/// bytes cut the answer short.
+pub(crate) async fn collect_rows_within(
+    mut stream: SendableRecordBatchStream,
+    cap: usize,
+    byte_limit: usize,
+) -> QueryResult<(Vec<(String, DataType)>, Vec<Vec<Value>>, bool)> {
     let columns =
         stream.schema().fields().iter().map(|field| (field.name().clone(), field.data_type().clone())).collect();
     let mut rows = Vec::new();
+    let mut bytes = 0usize;
     while let Some(batch) = stream.next().await {
         let batch = batch?;
         let room = cap.saturating_sub(rows.len());
         let batch = if batch.num_rows() > room { batch.slice(0, room) } else { batch };
-        rows.extend(batch_rows(&batch));
+        for row in batch_rows(&batch) {
+            bytes += row.iter().map(json_bytes).sum::<usize>() + 2;
+            if bytes > byte_limit {
+                return Ok((columns, rows, true));
+            }
+            rows.push(row);
+        }
         if rows.len() >= cap {
             break;
         }
     }
-    Ok((columns, rows))
+    Ok((columns, rows, false))
 }
 
 /// The row numbers (`_id`) a one-column frame gives, in its order.
@@ -294,8 +360,28 @@ impl QueryEngine {
         if request.limit > MAX_LIMIT {
             return Err(QueryError::invalid("limit", format!("must be at most {MAX_LIMIT}")));
         }
-        let key = format!("{}|{request:?}", table.path.display());
+        if request.filters.len() > MAX_FILTERS {
+            return Err(QueryError::invalid("filters", format!("at most {MAX_FILTERS} filters are allowed")));
+        }
+        if let Some(listed) = request.filters.values().filter_map(Value::as_array).map(Vec::len).max()
+            && listed > MAX_FILTER_VALUES
+        {
+            return Err(QueryError::invalid(
+                "filters",
+                format!("a filter may list at most {MAX_FILTER_VALUES} values"),
+            ));
+        }
+        if let Some(Value::Object(per_field)) = &request.q
+            && per_field.len() > MAX_FILTERS
+        {
+            return Err(QueryError::invalid("q", format!("search at most {MAX_FILTERS} fields")));
+        }
         let info = self.info(&table)?;
+        let mut request = request;
+        // No page starts past the last row: an offset beyond it is the same
+        // empty page, and DataFusion adds offset and limit unchecked.
+        request.offset = request.offset.min(info.rows as usize);
+        let key = format!("{}|{request:?}", table.path.display());
         let compute = move || async move {
             let context = self.context();
             let footers = self.footers.clone();

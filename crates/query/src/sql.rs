@@ -18,11 +18,70 @@ use datafusion::sql::sqlparser::ast::Statement;
 use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
 use serde_json::Value;
 
-use crate::search::collect_rows;
+use crate::search::collect_rows_within;
 use crate::{QueryEngine, QueryError, QueryResult, Table};
 
 /// Longest SQL text accepted.
 pub const MAX_SQL_BYTES: usize = 64 * 1024;
+
+/// Most operators (`+`, `AND`, `UNION`, `JOIN`…) one query may hold. A
+/// chain of operators parses into a tree as deep as the chain is long,
+/// and parsing, planning and dropping that tree recurse once per level: a
+/// bound on the count is a bound on the depth, checked on the tokens,
+/// before any tree is built.
+pub const MAX_SQL_OPERATORS: usize = 512;
+
+/// Counts the operators of `sql`'s tokens (see [`MAX_SQL_OPERATORS`]).
+fn check_operators(sql: &str) -> QueryResult<()> {
+    use datafusion::sql::sqlparser::keywords::Keyword;
+    use datafusion::sql::sqlparser::tokenizer::{Token, Tokenizer};
+    let tokens = Tokenizer::new(&PostgreSqlDialect {}, sql)
+        .tokenize()
+        .map_err(|error| QueryError::Refused(format!("the query does not parse: {error}")))?;
+    let operators = tokens
+        .iter()
+        .filter(|token| match token {
+            Token::Word(word) => matches!(
+                word.keyword,
+                Keyword::AND
+                    | Keyword::OR
+                    | Keyword::NOT
+                    | Keyword::UNION
+                    | Keyword::INTERSECT
+                    | Keyword::EXCEPT
+                    | Keyword::JOIN
+                    | Keyword::IS
+                    | Keyword::LIKE
+                    | Keyword::ILIKE
+                    | Keyword::BETWEEN
+                    | Keyword::IN
+                    | Keyword::SIMILAR
+            ),
+            Token::Number(..)
+            | Token::Comma
+            | Token::Whitespace(_)
+            | Token::LParen
+            | Token::RParen
+            | Token::Period
+            | Token::SemiColon
+            | Token::EOF
+            | Token::SingleQuotedString(_)
+            | Token::DoubleQuotedString(_)
+            | Token::NationalStringLiteral(_)
+            | Token::EscapedStringLiteral(_)
+            | Token::UnicodeStringLiteral(_)
+            | Token::HexStringLiteral(_)
+            | Token::DollarQuotedString(_) => false,
+            _ => true,
+        })
+        .count();
+    if operators > MAX_SQL_OPERATORS {
+        return Err(QueryError::Refused(format!(
+            "the query has {operators} operators; at most {MAX_SQL_OPERATORS} are allowed"
+        )));
+    }
+    Ok(())
+}
 
 /// Largest row product a join without equality keys (a cartesian product
 /// or a nested-loop join) may face. Such joins can keep a thread busy for
@@ -74,6 +133,7 @@ pub fn referenced_tables(sql: &str) -> QueryResult<Vec<String>> {
     if sql.len() > MAX_SQL_BYTES {
         return Err(QueryError::Refused(format!("the query is longer than {MAX_SQL_BYTES} bytes")));
     }
+    check_operators(sql)?;
     let mut statements = DFParser::parse_sql_with_dialect(sql, &PostgreSqlDialect {})
         .map_err(|error| QueryError::Refused(format!("the query does not parse: {error}")))?;
     if statements.len() != 1 {
@@ -113,10 +173,11 @@ impl QueryEngine {
         if let Some(missing) = named.iter().find(|name| !tables.iter().any(|table| &table.name == *name)) {
             return Err(QueryError::Refused(format!("\"{missing}\" is not a queryable resource")));
         }
-        let _permit = self.heavy.clone().acquire_owned().await.expect("the semaphore is never closed");
+        let permit = self.slot(&self.heavy).await?;
         let context = self.context();
         let cap = self.settings.sql_row_cap;
-        self.run(async move {
+        let byte_limit = self.settings.answer_byte_limit;
+        self.run_holding(permit, async move {
             for table in &tables {
                 context.register_table(&table.name, QueryEngine::provider(&context, table).await?)?;
             }
@@ -126,8 +187,8 @@ impl QueryEngine {
             let plan = frame.create_physical_plan().await?;
             check_joins(&plan)?;
             let stream = datafusion::physical_plan::execute_stream(plan, Arc::new(task))?;
-            let (fields, mut records) = collect_rows(stream, cap + 1).await?;
-            let truncated = records.len() > cap;
+            let (fields, mut records, cut) = collect_rows_within(stream, cap + 1, byte_limit).await?;
+            let truncated = cut || records.len() > cap;
             records.truncate(cap);
             Ok(SqlResult { fields, records, truncated })
         })
@@ -154,6 +215,9 @@ mod tests {
             "WITH RECURSIVE t(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM t) SELECT * FROM t",
             "SELECT * FROM information_schema.tables",
             "SELECT * FROM",
+            format!("SELECT 1{}", "+1".repeat(2_000)).as_str(),
+            format!("SELECT 1 WHERE true{}", " AND true".repeat(7_000)).as_str(),
+            format!("SELECT 1{}", " UNION SELECT 1".repeat(1_000)).as_str(),
         ] {
             assert!(
                 matches!(referenced_tables(refused), Err(QueryError::Refused(_))),
