@@ -147,6 +147,48 @@ impl Sort {
     }
 }
 
+/// Most results one search returns (the APIs cap `rows` lower).
+pub const MAX_ROWS: usize = 10_000;
+/// Most facet fields one search counts.
+pub const MAX_FACETS: usize = 16;
+/// Most exact filters one search applies.
+pub const MAX_FILTERS: usize = 64;
+/// Most words (terms and operators) in the query text.
+pub const MAX_QUERY_WORDS: usize = 64;
+/// Deepest nesting of parentheses in the query text: the query grammar
+/// recurses once per level.
+pub const MAX_QUERY_DEPTH: usize = 8;
+/// Longest query text, in bytes.
+pub const MAX_QUERY_BYTES: usize = 2048;
+
+/// Refuses query text whose size or nesting would make parsing or
+/// matching costly, before the grammar sees it.
+fn check_query_shape(text: &str) -> Result<(), SearchError> {
+    if text.len() > MAX_QUERY_BYTES {
+        return Err(SearchError::BadQuery(format!("the query is longer than {MAX_QUERY_BYTES} bytes")));
+    }
+    if text.split_whitespace().count() > MAX_QUERY_WORDS {
+        return Err(SearchError::BadQuery(format!("the query has more than {MAX_QUERY_WORDS} words")));
+    }
+    let (mut depth, mut deepest) = (0usize, 0usize);
+    for character in text.chars() {
+        match character {
+            '(' | '[' | '{' => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            ')' | ']' | '}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    // `NOT`/`-` prefixes also recurse, one level each; they are words, so
+    // the word bound above bounds them.
+    if deepest > MAX_QUERY_DEPTH {
+        return Err(SearchError::BadQuery(format!("the query nests parentheses deeper than {MAX_QUERY_DEPTH} levels")));
+    }
+    Ok(())
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct SearchRequest {
     /// Query text in the query language (words, "phrases", field:value, AND/OR/-).
@@ -464,6 +506,11 @@ impl SearchIndex {
     }
 
     pub fn search(&self, request: &SearchRequest, visibility: &Visibility) -> Result<SearchResults, SearchError> {
+        if request.facets.len() > MAX_FACETS || request.filters.len() > MAX_FILTERS {
+            return Err(SearchError::BadQuery(format!(
+                "at most {MAX_FACETS} facet fields and {MAX_FILTERS} filters are allowed in one search"
+            )));
+        }
         let key = ResultCache::key(request, visibility);
         if let Some(results) = self.cache.get(&key) {
             return Ok(results);
@@ -484,6 +531,7 @@ impl SearchIndex {
         let mut clauses: Vec<(Occur, Box<dyn Query>)> = vec![filter(self.visibility_query(visibility))];
         let query_text = request.query.trim();
         if !query_text.is_empty() && query_text != "*:*" {
+            check_query_shape(query_text)?;
             let mut parser = QueryParser::for_index(
                 &self.index,
                 vec![fields.title, fields.notes, fields.tags, fields.groups, fields.organization, fields.resources],
@@ -505,7 +553,11 @@ impl SearchIndex {
             if clauses.is_empty() { Box::new(AllQuery) } else { Box::new(BooleanQuery::new(clauses)) };
 
         let searcher = self.reader.searcher();
-        let limit = request.rows.max(1);
+        let limit = request.rows.clamp(1, MAX_ROWS);
+        // Tantivy's collectors allocate a heap of `start + limit` entries per
+        // segment: a start past the index's documents can match nothing, so
+        // it is cut to their number, which bounds the heap by the index.
+        let start = request.start.min(searcher.num_docs() as usize);
         let mut collectors = MultiCollector::new();
         let count_handle = collectors.add_collector(Count);
         let facet_handle = (!request.facets.is_empty()).then(|| {
@@ -514,7 +566,7 @@ impl SearchIndex {
                 tables: self.ordinal_tables.clone(),
             })
         });
-        let top = TopDocs::with_limit(limit).and_offset(request.start);
+        let top = TopDocs::with_limit(limit).and_offset(start);
         // Without query words every score is equal: relevance means newest first, as in CKAN.
         let sort = match request.sort {
             Sort::Relevance if query_text.is_empty() || query_text == "*:*" => Sort::ModifiedDescending,
@@ -546,7 +598,7 @@ impl SearchIndex {
                 let handle = collectors.add_collector(collectors::OrderByText {
                     field: "sort_title",
                     descending: sort == Sort::NameDescending,
-                    offset: request.start,
+                    offset: start,
                     limit,
                 });
                 let mut fruits = searcher.search(&query, &collectors)?;
