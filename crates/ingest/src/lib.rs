@@ -56,6 +56,10 @@ pub enum IngestError {
     Schema(String),
     #[error("the records spread into more than {0} columns")]
     TooManyColumns(usize),
+    /// The file would expand past one of the bounds of [`AnalyzeOptions`]
+    /// (`what` names it: "cells", "columns"); refused before it is made.
+    #[error("the file would expand to more than {limit} {what}; it is refused")]
+    ExpandsTooMuch { what: &'static str, limit: u64 },
     /// A table's columns were written as other types than the ones its
     /// values decide: the file is read again with these (see
     /// [`reader::analyze_source`]; never returned by it).

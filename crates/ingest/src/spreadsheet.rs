@@ -1,8 +1,15 @@
 //! Workbooks (XLSX, XLS, ODS) through calamine: every sheet with data
 //! becomes a table of the resource, named by its sheet. Formulas give the
 //! value the spreadsheet saved with them; they are never evaluated. XLSX
-//! sheets stream cell by cell; XLS and ODS sheets are read whole (calamine
-//! offers no streaming reader for them), one at a time.
+//! and XLSB sheets stream cell by cell; XLS and ODS sheets are read whole
+//! (calamine offers no streaming reader for them), one at a time.
+//!
+//! A workbook may expand: an ODS row or cell can be "repeated" a million
+//! times in a few bytes, and calamine makes every repeat. So an ODS file's
+//! `content.xml` is first scanned (streamed, nothing made) to count the
+//! cells and text it would expand to, and refused past
+//! [`AnalyzeOptions::max_cells`] or `max_uncompressed_bytes`; every sheet's
+//! rows are counted against the same bounds as they arrive.
 //!
 //! Government workbooks often start with a title and notes above the table:
 //! the header is the first of the leading rows that is at least half as wide
@@ -93,14 +100,19 @@ impl Reader for Workbook {
                 },
             },
             Kind::Xls => Sheets::Xls(calamine::Xls::new(open()?).map_err(workbook_error)?),
-            Kind::Ods => Sheets::Ods(calamine::Ods::new(open()?).map_err(workbook_error)?),
+            Kind::Ods => {
+                scan_ods(path, options)?;
+                Sheets::Ods(calamine::Ods::new(open()?).map_err(workbook_error)?)
+            }
         };
         let mut tables = Vec::new();
+        let mut cells_left = options.max_cells;
         for name in workbook.sheet_names() {
-            let mut sheet = SheetTable::new(self.format(), &name, options, tables.len());
-            match &mut workbook {
-                Sheets::Xlsx(xlsx) => {
-                    let mut cells = xlsx.worksheet_cells_reader(&name).map_err(workbook_error)?;
+            let mut sheet = SheetTable::new(self.format(), &name, options, tables.len(), cells_left);
+            // The streamed readers give cells in order, row by row.
+            macro_rules! stream_cells {
+                ($cells:expr) => {{
+                    let mut cells = $cells.map_err(workbook_error)?;
                     let mut current: Option<u32> = None;
                     let mut row = Vec::new();
                     while let Some(cell) = cells.next_cell().map_err(workbook_error)? {
@@ -119,7 +131,11 @@ impl Reader for Workbook {
                     if let Some(index) = current {
                         sheet.row(index, row)?;
                     }
-                }
+                }};
+            }
+            match &mut workbook {
+                Sheets::Xlsx(xlsx) => stream_cells!(xlsx.worksheet_cells_reader(&name)),
+                Sheets::Xlsb(xlsb) => stream_cells!(xlsb.worksheet_cells_reader(&name)),
                 other => {
                     let range = other.worksheet_range(&name).map_err(workbook_error)?;
                     let (first_row, first_column) = range.start().unwrap_or((0, 0));
@@ -136,6 +152,7 @@ impl Reader for Workbook {
                     }
                 }
             }
+            cells_left = sheet.cells_left;
             if let Some(table) = sheet.finish()? {
                 tables.push(table);
             }
@@ -145,6 +162,169 @@ impl Reader for Workbook {
         }
         Ok(tables)
     }
+}
+
+/// Repeats calamine honours at most: rows per sheet and columns per row.
+const ODS_MAX_ROWS: u64 = 1_048_576;
+const ODS_MAX_COLUMNS: u64 = 16_384;
+
+/// What one ODS sheet would expand to, counted as calamine expands it: the
+/// smallest box of rows and columns that holds every non-empty cell, each
+/// repeat made; and the text its repeated cells copy.
+#[derive(Default)]
+struct SheetExtent {
+    rows: u64,
+    first_row: Option<u64>,
+    last_row: u64,
+    first_column: u64,
+    last_column: u64,
+    formulas: bool,
+}
+
+impl SheetExtent {
+    fn cells(&self) -> u64 {
+        match self.first_row {
+            None => 0,
+            Some(first) => {
+                let rows = self.last_row - first + 1;
+                let columns = self.last_column.saturating_sub(self.first_column) + 1;
+                // calamine builds a second grid, of formulas, when a sheet has any.
+                rows.saturating_mul(columns).saturating_mul(if self.formulas { 2 } else { 1 })
+            }
+        }
+    }
+}
+
+/// Scans an ODS file's `content.xml` without making any cell, and refuses
+/// the file if its sheets would expand past [`AnalyzeOptions::max_cells`]
+/// cells or its repeated text past `max_uncompressed_bytes`.
+fn scan_ods(path: &std::path::Path, options: &AnalyzeOptions) -> Result<(), IngestError> {
+    use quick_xml::events::{BytesStart, Event};
+    let file = std::fs::File::open(path)?;
+    let mut archive =
+        zip::ZipArchive::new(BufReader::new(file)).map_err(|error| IngestError::Container(error.to_string()))?;
+    let content = archive.by_name("content.xml").map_err(|error| IngestError::Container(error.to_string()))?;
+    let mut reader = quick_xml::Reader::from_reader(BufReader::new(content));
+    let repeats = |element: &BytesStart, name: &str| -> u64 {
+        element
+            .try_get_attribute(name)
+            .ok()
+            .flatten()
+            .and_then(|attribute| attribute.value.trim().parse::<u64>().ok())
+            .unwrap_or(1)
+            .max(1)
+    };
+    let too_many_cells = || IngestError::ExpandsTooMuch { what: "cells", limit: options.max_cells };
+    let too_much_text = || IngestError::TooLarge { limit: options.max_uncompressed_bytes };
+    let (mut cells_before, mut text_bytes) = (0u64, 0u64);
+    let mut sheet = SheetExtent::default();
+    // The row being read: its repeats, the next column, and the open cell
+    // (its first column, repeats, whether it has a value, text bytes).
+    let (mut row_repeats, mut column) = (1u64, 0u64);
+    let mut cell: Option<(u64, u64, bool, u64)> = None;
+    let mut buffer = Vec::new();
+    loop {
+        let event = reader.read_event_into(&mut buffer).map_err(|error| IngestError::Workbook(error.to_string()))?;
+        let (element, empty) = match &event {
+            Event::Start(element) => (Some(element), false),
+            Event::Empty(element) => (Some(element), true),
+            _ => (None, false),
+        };
+        if let Some(element) = element {
+            match element.name().as_ref() {
+                "table:table" => sheet = SheetExtent::default(),
+                "table:table-row" => {
+                    row_repeats =
+                        repeats(element, "table:number-rows-repeated").min(ODS_MAX_ROWS - sheet.rows.min(ODS_MAX_ROWS));
+                    column = 0;
+                    if empty {
+                        sheet.rows += row_repeats;
+                    }
+                }
+                "table:table-cell" | "table:covered-table-cell" => {
+                    let count = repeats(element, "table:number-columns-repeated").min(ODS_MAX_COLUMNS);
+                    let has_value = element.try_get_attribute("office:value-type").ok().flatten().is_some()
+                        || element.try_get_attribute("table:formula").ok().flatten().is_some();
+                    sheet.formulas |= element.try_get_attribute("table:formula").ok().flatten().is_some();
+                    if empty {
+                        if has_value {
+                            mark(&mut sheet, column, count, row_repeats);
+                        }
+                        column = (column + count).min(ODS_MAX_COLUMNS);
+                    } else {
+                        cell = Some((column, count, has_value, 0));
+                    }
+                }
+                // `<text:s text:c="N"/>`: N spaces, made as many times as the cell repeats.
+                "text:s" => {
+                    if let Some((_, _, has_value, text)) = &mut cell {
+                        *text = text.saturating_add(repeats(element, "text:c"));
+                        *has_value = true;
+                    }
+                }
+                _ => {}
+            }
+        }
+        match &event {
+            Event::Text(text) => {
+                if let Some((_, _, has_value, bytes)) = &mut cell {
+                    let length = text.as_ref().len() as u64;
+                    if text.as_ref().chars().any(|character| !character.is_whitespace()) {
+                        *has_value = true;
+                    }
+                    *bytes = bytes.saturating_add(length);
+                }
+            }
+            Event::End(end) => match end.name().as_ref() {
+                "table:table-cell" | "table:covered-table-cell" => {
+                    if let Some((first, count, has_value, bytes)) = cell.take() {
+                        if has_value {
+                            mark(&mut sheet, first, count, row_repeats);
+                            text_bytes =
+                                text_bytes.saturating_add(bytes.saturating_mul(count).saturating_mul(row_repeats));
+                            if text_bytes > options.max_uncompressed_bytes {
+                                return Err(too_much_text());
+                            }
+                        }
+                        column = (first + count).min(ODS_MAX_COLUMNS);
+                    }
+                }
+                "table:table-row" => sheet.rows += row_repeats,
+                "table:table" => {
+                    cells_before = cells_before.saturating_add(sheet.cells());
+                    if cells_before > options.max_cells {
+                        return Err(too_many_cells());
+                    }
+                }
+                _ => {}
+            },
+            Event::Eof => break,
+            _ => {}
+        }
+        if cells_before.saturating_add(sheet.cells()) > options.max_cells {
+            return Err(too_many_cells());
+        }
+        buffer.clear();
+    }
+    Ok(())
+}
+
+/// Marks `count` cells from `column`, repeated over `row_repeats` rows
+/// from the sheet's current row, as holding a value.
+fn mark(sheet: &mut SheetExtent, column: u64, count: u64, row_repeats: u64) {
+    let last_column = (column + count - 1).min(ODS_MAX_COLUMNS - 1);
+    match sheet.first_row {
+        None => {
+            sheet.first_row = Some(sheet.rows);
+            sheet.first_column = column;
+            sheet.last_column = last_column;
+        }
+        Some(_) => {
+            sheet.first_column = sheet.first_column.min(column);
+            sheet.last_column = sheet.last_column.max(last_column);
+        }
+    }
+    sheet.last_row = sheet.last_row.max(sheet.rows + row_repeats.max(1) - 1);
 }
 
 fn workbook_error(error: impl std::fmt::Display) -> IngestError {
@@ -197,10 +377,12 @@ struct SheetTable<'a> {
     pending: Vec<(u32, Row)>,
     table: Option<(TableBuilder, u32, usize)>,
     record: csv::StringRecord,
+    /// Cells the file's tables may still make (see [`AnalyzeOptions::max_cells`]).
+    cells_left: u64,
 }
 
 impl<'a> SheetTable<'a> {
-    fn new(format: &'static str, name: &str, options: &'a AnalyzeOptions, index: usize) -> Self {
+    fn new(format: &'static str, name: &str, options: &'a AnalyzeOptions, index: usize, cells_left: u64) -> Self {
         SheetTable {
             format,
             name: name.to_string(),
@@ -209,7 +391,20 @@ impl<'a> SheetTable<'a> {
             pending: Vec::new(),
             table: None,
             record: csv::StringRecord::new(),
+            cells_left,
         }
+    }
+
+    /// Counts a row of `width` cells against the bounds, before it is made.
+    fn count(&mut self, width: usize) -> Result<(), IngestError> {
+        if width > self.options.max_columns {
+            return Err(IngestError::ExpandsTooMuch { what: "columns", limit: self.options.max_columns as u64 });
+        }
+        self.cells_left = self
+            .cells_left
+            .checked_sub(width as u64)
+            .ok_or(IngestError::ExpandsTooMuch { what: "cells", limit: self.options.max_cells })?;
+        Ok(())
     }
 
     fn row(&mut self, row: u32, cells: Row) -> Result<(), IngestError> {
@@ -234,6 +429,11 @@ impl<'a> SheetTable<'a> {
         let data_rows = if has_header { &pending[at + 1..] } else { &pending[at..] };
         let first_column =
             pending[at..].iter().flat_map(|(_, cells)| cells.iter().map(|cell| cell.0)).min().unwrap_or(0);
+        let last_anywhere =
+            pending[at..].iter().flat_map(|(_, cells)| cells.iter().map(|cell| cell.0)).max().unwrap_or(0);
+        if last_anywhere.saturating_sub(first_column) as usize >= self.options.max_columns {
+            return Err(IngestError::ExpandsTooMuch { what: "columns", limit: self.options.max_columns as u64 });
+        }
         let (labels, width) = if has_header {
             let last = header.iter().map(|cell| cell.0).max().unwrap_or(first_column);
             let mut labels = vec![String::new(); (last - first_column + 1) as usize];
@@ -257,14 +457,17 @@ impl<'a> SheetTable<'a> {
     }
 
     fn push(&mut self, row: u32, cells: &Row) -> Result<(), IngestError> {
-        let Some((builder, first_column, width)) = &mut self.table else { return Ok(()) };
+        let Some((_, first_column, width)) = &self.table else { return Ok(()) };
+        let (first_column, width) = (*first_column, *width);
         let last = cells.iter().map(|cell| cell.0).max().unwrap_or(0);
-        let span = (last.saturating_sub(*first_column) as usize + 1).max(*width);
+        let span = (last.saturating_sub(first_column) as usize + 1).max(width);
+        self.count(span)?;
+        let Some((builder, _, _)) = &mut self.table else { return Ok(()) };
         self.record.clear();
-        let mut cells = cells.iter().filter(|cell| cell.0 >= *first_column).peekable();
+        let mut cells = cells.iter().filter(|cell| cell.0 >= first_column).peekable();
         for column in 0..span {
             match cells.peek() {
-                Some((at, text, _)) if (*at - *first_column) as usize == column => {
+                Some((at, text, _)) if (*at - first_column) as usize == column => {
                     self.record.push_field(text);
                     cells.next();
                 }

@@ -16,6 +16,12 @@ use crate::infer::{DateFormat, FieldType, MISSING_MARKERS, TypeVotes, fits, is_m
 use crate::pass::{ColumnPass, Plan, shorten};
 use crate::sniff::{Dialect, sniff};
 
+/// Cells a workbook may expand to by default: 20 million (a million rows of
+/// 20 columns).
+pub const DEFAULT_MAX_CELLS: u64 = 20_000_000;
+/// Columns a table may have by default: a spreadsheet's most.
+pub const DEFAULT_MAX_COLUMNS: usize = 16_384;
+
 #[derive(Debug, Clone)]
 pub struct AnalyzeOptions {
     /// Use this encoding instead of detecting one (a WHATWG label such as "windows-1252").
@@ -34,6 +40,14 @@ pub struct AnalyzeOptions {
     /// The most a compressed container (a workbook, a zipped Shapefile) may
     /// expand to, summed over its entries.
     pub max_uncompressed_bytes: u64,
+    /// The most cells (rows × columns, empty ones too) all the sheets of a
+    /// workbook may expand to: repeated rows and columns make millions of
+    /// cells from a few bytes, so this is checked before any of them is
+    /// made. (Delimited text and JSON cannot expand: their cells are
+    /// bounded by the file's size.)
+    pub max_cells: u64,
+    /// The most columns a table may have.
+    pub max_columns: usize,
     /// Counters another thread may read while the analysis runs.
     pub progress: Option<std::sync::Arc<Progress>>,
     /// The publisher's Table Schema: its types, formats, missing values and
@@ -63,6 +77,8 @@ impl Default for AnalyzeOptions {
             parquet: None,
             format: None,
             max_uncompressed_bytes: 2 << 30,
+            max_cells: DEFAULT_MAX_CELLS,
+            max_columns: DEFAULT_MAX_COLUMNS,
             spool_dir: None,
             schema: None,
             progress: None,
@@ -1110,6 +1126,9 @@ pub(crate) fn analyze_delimited(
         read(&mut record)?;
     }
     let has_row = read(&mut record)?;
+    if record.len() > options.max_columns {
+        return Err(IngestError::ExpandsTooMuch { what: "columns", limit: options.max_columns as u64 });
+    }
     let (labels, first_is_data) = match (has_row, dialect.header) {
         (false, _) => (Vec::new(), false),
         (true, true) => (TextRow::new(&record)?.cells().map(str::to_string).collect(), false),
