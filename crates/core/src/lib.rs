@@ -8,6 +8,7 @@
 
 pub mod accountability;
 pub mod catalog;
+pub mod cells;
 pub mod inventory;
 pub mod licenses;
 pub mod municipalities;

@@ -126,17 +126,13 @@ impl FileStore {
         let key = format!("blobs/{}/{}", &sha256[..2], sha256);
         let final_path = ObjectPath::from(key.as_str());
         // Content-addressed: the same bytes uploaded twice are stored once.
-        match self.store.head(&final_path).await {
-            Ok(_) => {
-                self.store.delete(&temporary).await?;
-            }
-            Err(object_store::Error::NotFound { .. }) => {
-                self.store.rename(&temporary, &final_path).await?;
-            }
-            Err(error) => {
-                let _ = self.store.delete(&temporary).await;
-                return Err(error.into());
-            }
+        // The new copy replaces an existing one (the same bytes, atomically),
+        // which also makes the blob new again for `sweep_unreferenced`: a
+        // blob that a resource being saved is about to refer to is never
+        // old enough to be swept.
+        if let Err(error) = self.store.rename(&temporary, &final_path).await {
+            let _ = self.store.delete(&temporary).await;
+            return Err(error.into());
         }
         Ok(StoredBlob { key, size, sha256 })
     }
@@ -187,6 +183,31 @@ impl FileStore {
             self.delete(meta.location.as_ref()).await?;
         }
         Ok(leftovers.len())
+    }
+}
+
+impl FileStore {
+    /// Deletes the blobs that are not in `referenced` and were last
+    /// written more than `grace` ago (an upload whose resource is still
+    /// being saved is younger). Returns how many went.
+    pub async fn sweep_unreferenced(
+        &self,
+        referenced: &std::collections::HashSet<String>,
+        grace: std::time::Duration,
+    ) -> Result<usize, FilesError> {
+        let prefix = ObjectPath::from("blobs");
+        let blobs: Vec<_> = self.store.list(Some(&prefix)).try_collect().await?;
+        let cutoff = std::time::SystemTime::now() - grace;
+        let mut removed = 0;
+        for meta in blobs {
+            let key = meta.location.as_ref().to_string();
+            let written: std::time::SystemTime = meta.last_modified.into();
+            if written < cutoff && !referenced.contains(&key) {
+                self.delete(&key).await?;
+                removed += 1;
+            }
+        }
+        Ok(removed)
     }
 }
 

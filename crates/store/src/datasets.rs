@@ -455,15 +455,35 @@ impl Store {
         Ok(())
     }
 
-    /// Storage keys no resource refers to any more, among `candidates`: what
-    /// may be deleted from file storage after a resource was replaced.
+    /// Every storage key a resource or an evidence document refers to.
+    pub async fn referenced_storage_keys(&self) -> StoreResult<std::collections::HashSet<String>> {
+        let keys: Vec<String> = sqlx::query_scalar(
+            "SELECT storage_key FROM resources WHERE storage_key IS NOT NULL \
+             UNION SELECT json_extract(target, '$.storage_key') FROM milestone_evidence \
+             WHERE json_extract(target, '$.kind') = 'document'",
+        )
+        .fetch_all(&self.reader)
+        .await?;
+        Ok(keys.into_iter().collect())
+    }
+
+    /// Storage keys no resource or evidence refers to any more, among
+    /// `candidates`: what may be deleted from file storage after a
+    /// resource was replaced or an upload went unused.
     pub async fn unreferenced_storage_keys(&self, candidates: &[String]) -> StoreResult<Vec<String>> {
         let mut unreferenced = Vec::new();
         for key in candidates {
-            let used: Option<String> = sqlx::query_scalar("SELECT id FROM resources WHERE storage_key = $1 LIMIT 1")
-                .bind(key)
-                .fetch_optional(&self.reader)
-                .await?;
+            // Blobs are named by their content: a resource and an evidence
+            // document with the same bytes share one.
+            let used: Option<i64> = sqlx::query_scalar(
+                "SELECT 1 FROM resources WHERE storage_key = $1 \
+                 UNION ALL SELECT 1 FROM milestone_evidence \
+                 WHERE json_extract(target, '$.kind') = 'document' AND json_extract(target, '$.storage_key') = $1 \
+                 LIMIT 1",
+            )
+            .bind(key)
+            .fetch_optional(&self.reader)
+            .await?;
             if used.is_none() {
                 unreferenced.push(key.clone());
             }
