@@ -18,8 +18,12 @@ pub struct Config {
     pub max_upload_bytes: u64,
     /// Public address of the site, for absolute links (empty: from the request).
     pub public_url: String,
-    /// Mark cookies Secure (behind HTTPS).
+    /// Mark cookies Secure (behind HTTPS; the default when `public_url` is https).
     pub secure_cookies: bool,
+    /// Host names accepted in absolute links when `public_url` is empty (loopback names always are).
+    pub allowed_hosts: Vec<String>,
+    /// The header a trusted reverse proxy puts the client's address in (empty: none is trusted).
+    pub trusted_proxy_header: String,
     /// Failed logins allowed per account and address in 15 minutes.
     pub login_attempts: u32,
     /// `text` or `json` logs.
@@ -32,8 +36,10 @@ pub struct Config {
     pub query_memory_limit_bytes: usize,
     /// Most rows a SQL query returns (default 32000).
     pub sql_row_cap: usize,
-    /// SQL queries and exports running at once; more wait their turn (default 2).
+    /// SQL queries running at once; more wait their turn (default 2).
     pub max_heavy_queries: usize,
+    /// Exports streaming at once; more wait their turn (default 2).
+    pub max_exports: usize,
     /// Answers of datastore_search and the rows API kept in memory; 0 turns the cache off (default 1024).
     pub query_cache_entries: usize,
 }
@@ -49,6 +55,8 @@ impl std::fmt::Debug for Config {
             .field("max_upload_bytes", &self.max_upload_bytes)
             .field("public_url", &self.public_url)
             .field("secure_cookies", &self.secure_cookies)
+            .field("allowed_hosts", &self.allowed_hosts)
+            .field("trusted_proxy_header", &self.trusted_proxy_header)
             .field("login_attempts", &self.login_attempts)
             .field("log_format", &self.log_format)
             .field("search_cache_entries", &self.search_cache_entries)
@@ -56,6 +64,7 @@ impl std::fmt::Debug for Config {
             .field("query_memory_limit_bytes", &self.query_memory_limit_bytes)
             .field("sql_row_cap", &self.sql_row_cap)
             .field("max_heavy_queries", &self.max_heavy_queries)
+            .field("max_exports", &self.max_exports)
             .field("query_cache_entries", &self.query_cache_entries)
             .finish()
     }
@@ -70,6 +79,8 @@ pub struct FileConfig {
     pub max_upload_bytes: Option<u64>,
     pub public_url: Option<String>,
     pub secure_cookies: Option<bool>,
+    pub allowed_hosts: Option<Vec<String>>,
+    pub trusted_proxy_header: Option<String>,
     pub login_attempts: Option<u32>,
     pub log_format: Option<String>,
     pub search_cache_entries: Option<usize>,
@@ -77,6 +88,7 @@ pub struct FileConfig {
     pub query_memory_limit_bytes: Option<usize>,
     pub sql_row_cap: Option<usize>,
     pub max_heavy_queries: Option<usize>,
+    pub max_exports: Option<usize>,
     pub query_cache_entries: Option<usize>,
 }
 
@@ -95,9 +107,15 @@ pub struct ConfigArgs {
     /// Public address of the site, for absolute links in the API (for example https://datos.nl.gob.mx).
     #[arg(long, env = "DATALAB_PUBLIC_URL", global = true)]
     pub public_url: Option<String>,
-    /// Mark cookies Secure; set when the site is served over HTTPS.
+    /// Mark cookies Secure (default: when the public URL is https).
     #[arg(long, env = "DATALAB_SECURE_COOKIES", global = true)]
     pub secure_cookies: Option<bool>,
+    /// Host names accepted in absolute links when no public URL is set, comma-separated (loopback always is).
+    #[arg(long, env = "DATALAB_ALLOWED_HOSTS", global = true, value_delimiter = ',')]
+    pub allowed_hosts: Option<Vec<String>>,
+    /// Header in which a trusted reverse proxy gives the client's address (for example X-Forwarded-For).
+    #[arg(long, env = "DATALAB_TRUSTED_PROXY_HEADER", global = true)]
+    pub trusted_proxy_header: Option<String>,
     /// Failed logins allowed per account and per address in 15 minutes (default 10).
     #[arg(long, env = "DATALAB_LOGIN_ATTEMPTS", global = true)]
     pub login_attempts: Option<u32>,
@@ -116,9 +134,12 @@ pub struct ConfigArgs {
     /// Most rows a SQL query returns (default 32000).
     #[arg(long, env = "DATALAB_SQL_ROW_CAP", global = true)]
     pub sql_row_cap: Option<usize>,
-    /// SQL queries and exports running at once; more wait their turn (default 2).
+    /// SQL queries running at once; more wait their turn (default 2).
     #[arg(long, env = "DATALAB_MAX_HEAVY_QUERIES", global = true)]
     pub max_heavy_queries: Option<usize>,
+    /// Exports streaming at once; more wait their turn (default 2).
+    #[arg(long, env = "DATALAB_MAX_EXPORTS", global = true)]
+    pub max_exports: Option<usize>,
     /// Answers of datastore_search and the rows API kept in memory; 0 turns the cache off (default 1024).
     #[arg(long, env = "DATALAB_QUERY_CACHE_ENTRIES", global = true)]
     pub query_cache_entries: Option<usize>,
@@ -137,12 +158,38 @@ impl Config {
         if !matches!(log_format.as_str(), "text" | "json") {
             anyhow::bail!("log_format must be 'text' or 'json', not {log_format:?}");
         }
+        let public_url = arguments.public_url.clone().or(file.public_url).unwrap_or_default();
+        let public_url = public_url.trim().trim_end_matches('/').to_string();
+        if !public_url.is_empty() {
+            let parsed = url::Url::parse(&public_url)
+                .map_err(|error| anyhow::anyhow!("public_url {public_url:?} is not a URL: {error}"))?;
+            if !matches!(parsed.scheme(), "http" | "https") || parsed.host().is_none() {
+                anyhow::bail!("public_url must be an http or https address, like https://datos.nl.gob.mx");
+            }
+        }
+        let secure_by_default = public_url.starts_with("https://");
         Ok(Config {
             data_dir: arguments.data_dir.clone().or(file.data_dir).unwrap_or_else(|| PathBuf::from("datalab-data")),
             bind: bind.or(file.bind).unwrap_or_else(|| DEFAULT_BIND.parse().expect("default address parses")),
             max_upload_bytes: arguments.max_upload_bytes.or(file.max_upload_bytes).unwrap_or(DEFAULT_MAX_UPLOAD_BYTES),
-            public_url: arguments.public_url.clone().or(file.public_url).unwrap_or_default(),
-            secure_cookies: arguments.secure_cookies.or(file.secure_cookies).unwrap_or(false),
+            public_url,
+            secure_cookies: arguments.secure_cookies.or(file.secure_cookies).unwrap_or(secure_by_default),
+            allowed_hosts: arguments
+                .allowed_hosts
+                .clone()
+                .or(file.allowed_hosts)
+                .unwrap_or_default()
+                .into_iter()
+                .map(|host| host.trim().to_lowercase())
+                .filter(|host| !host.is_empty())
+                .collect(),
+            trusted_proxy_header: arguments
+                .trusted_proxy_header
+                .clone()
+                .or(file.trusted_proxy_header)
+                .unwrap_or_default()
+                .trim()
+                .to_lowercase(),
             login_attempts: arguments.login_attempts.or(file.login_attempts).unwrap_or(10),
             log_format,
             search_cache_entries: arguments
@@ -156,6 +203,7 @@ impl Config {
                 .unwrap_or(256 * 1024 * 1024),
             sql_row_cap: arguments.sql_row_cap.or(file.sql_row_cap).unwrap_or(32_000),
             max_heavy_queries: arguments.max_heavy_queries.or(file.max_heavy_queries).unwrap_or(2),
+            max_exports: arguments.max_exports.or(file.max_exports).unwrap_or(2),
             query_cache_entries: arguments.query_cache_entries.or(file.query_cache_entries).unwrap_or(1024),
         })
     }
@@ -182,8 +230,10 @@ impl Config {
             memory_limit_bytes: self.query_memory_limit_bytes,
             sql_row_cap: self.sql_row_cap.max(1),
             max_heavy_queries: self.max_heavy_queries.max(1),
+            max_exports: self.max_exports.max(1),
             threads: 0,
             result_cache_entries: self.query_cache_entries,
+            ..datalab_query::QuerySettings::default()
         }
     }
 }
@@ -235,6 +285,10 @@ mod tests {
             "login_attempts",
             "log_format",
             "search_cache_entries",
+            "allowed_hosts",
+            "trusted_proxy_header",
+            "max_exports",
+            "max_heavy_queries",
         ] {
             assert!(documentation.contains(&format!("`{key}`")), "docs/configuration.md does not document {key}");
             let variable = format!("DATALAB_{}", key.to_uppercase());

@@ -120,6 +120,8 @@ async fn open(config: &Config) -> anyhow::Result<AppState> {
     let settings = WebSettings {
         public_url: config.public_url.clone(),
         secure_cookies: config.secure_cookies,
+        allowed_hosts: config.allowed_hosts.clone(),
+        trusted_proxy_header: config.trusted_proxy_header.clone(),
         login_attempts_per_window: config.login_attempts,
         ..WebSettings::default()
     };
@@ -176,11 +178,18 @@ async fn main() -> anyhow::Result<()> {
                 tracing::info!(resumed, "file analyses started or resumed");
             }
             datalab_web::catalog::spawn_daily_reindex(state.clone());
+            datalab_web::catalog::spawn_blob_sweeps(state.clone());
             let listener = tokio::net::TcpListener::bind(config.bind)
                 .await
                 .with_context(|| format!("cannot listen on {}", config.bind))?;
             let address = listener.local_addr()?;
             tracing::info!(%address, data_dir = %config.data_dir.display(), "datalab is serving");
+            if config.public_url.is_empty() && !address.ip().is_loopback() {
+                tracing::warn!(
+                    "no public_url is set: absolute links use the Host header only for loopback names and \
+                     allowed_hosts, and http://localhost otherwise; set public_url (DATALAB_PUBLIC_URL) in production"
+                );
+            }
             println!("datalab: http://{address}/");
             let store = state.store.clone();
             datalab_web::serve(listener, state, shutdown_signal()).await?;

@@ -38,24 +38,27 @@ pub fn milestones_csv(commitment: &CommitmentOut) -> String {
     writer.write_record(CSV_COLUMNS).expect("writing to memory");
     for milestone in &commitment.milestones {
         writer
-            .write_record([
-                commitment.code.as_str(),
-                &milestone.number.to_string(),
-                &milestone.title_es,
-                &milestone.title_en,
-                &milestone.start,
-                &milestone.end,
-                &milestone.status,
-                &milestone.progress.to_string(),
-                &milestone.blocker_reason,
-                &milestone.blocker_owner,
-                &milestone.organizations.join(";"),
-                &milestone.evidence_count.to_string(),
-                if milestone.overdue { "true" } else { "false" },
-                &milestone.data_problems.join(";"),
-                &milestone.irm_completion,
-                &milestone.parent.map(|number| number.to_string()).unwrap_or_default(),
-            ])
+            .write_record(
+                [
+                    commitment.code.as_str(),
+                    &milestone.number.to_string(),
+                    &milestone.title_es,
+                    &milestone.title_en,
+                    &milestone.start,
+                    &milestone.end,
+                    &milestone.status,
+                    &milestone.progress.to_string(),
+                    &milestone.blocker_reason,
+                    &milestone.blocker_owner,
+                    &milestone.organizations.join(";"),
+                    &milestone.evidence_count.to_string(),
+                    if milestone.overdue { "true" } else { "false" },
+                    &milestone.data_problems.join(";"),
+                    &milestone.irm_completion,
+                    &milestone.parent.map(|number| number.to_string()).unwrap_or_default(),
+                ]
+                .map(|cell| datalab_core::cells::neutralise(cell).into_owned()),
+            )
             .expect("writing to memory");
     }
     String::from_utf8(writer.into_inner().expect("flushing memory")).expect("csv of utf-8 is utf-8")
@@ -384,7 +387,7 @@ pub async fn plan_import(
                 .iter()
                 .position(|header| header == column)
                 .and_then(|position| record.get(position))
-                .map(str::to_string)
+                .map(|cell| datalab_core::cells::restore(cell).to_string())
         };
         let mut fail = |field: &str, problem: RowProblem| errors.push(RowError { line, field: field.into(), problem });
         if value("commitment").as_deref() != Some(commitment.code.as_str()) {

@@ -458,7 +458,7 @@ async fn list_datasets(
         query: query.q.unwrap_or_default(),
         filters,
         sort,
-        start: (page - 1) * page_size,
+        start: (page - 1).saturating_mul(page_size),
         rows: page_size,
         facets: FacetName::ALL.to_vec(),
         facet_limit: 20,
@@ -752,7 +752,7 @@ async fn create_resource(
     let (actor, user) = api_caller(&state, &headers).await?;
     let before = catalog::readable_dataset(&state, &actor, &id).await?;
     actor.authorize(datalab_core::Action::UpdateDataset { organization: before.owner_org })?;
-    let (params, upload) = crate::ckan::read_params(&state, request).await?;
+    let (params, upload) = crate::ckan::read_params(&state, request, crate::ckan::Files::Accepted).await?;
     let outcome = async {
         let mut errors = FieldErrors::new();
         for key in params.keys() {

@@ -765,6 +765,32 @@ pub fn spawn_daily_reindex(state: AppState) {
     });
 }
 
+/// Uploads younger than this are never swept: their resource may still be
+/// being saved.
+pub const BLOB_SWEEP_GRACE: std::time::Duration = std::time::Duration::from_secs(60 * 60);
+
+/// Deletes the stored files no resource or evidence refers to (an upload
+/// sent to an action that failed, or whose resource was replaced by a
+/// crash's timing), older than [`BLOB_SWEEP_GRACE`].
+pub async fn sweep_blobs(state: &AppState) -> Result<usize, AppError> {
+    let referenced = state.store.referenced_storage_keys().await?;
+    Ok(state.files.sweep_unreferenced(&referenced, BLOB_SWEEP_GRACE).await?)
+}
+
+/// Sweeps unreferenced files now and every hour.
+pub fn spawn_blob_sweeps(state: AppState) {
+    tokio::spawn(async move {
+        loop {
+            match sweep_blobs(&state).await {
+                Ok(0) => {}
+                Ok(count) => tracing::info!(count, "removed stored files nothing refers to"),
+                Err(error) => tracing::warn!(%error, "cannot sweep stored files"),
+            }
+            tokio::time::sleep(BLOB_SWEEP_GRACE).await;
+        }
+    });
+}
+
 /// The queryable table of a resource's current file, if its analysis is
 /// done: the table named `name` (a workbook's sheet), or the default one.
 pub fn table_of(

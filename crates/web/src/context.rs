@@ -7,16 +7,13 @@
 //! signed-in browser call the API. An invalid token is an error, never a
 //! silent anonymous request.
 //!
-//! Every form carries a CSRF token equal to the `datalab_csrf` cookie
-//! (double submit, compared in constant time); SameSite cookies are the
-//! second line of defence.
+//! Every form carries a CSRF token, compared in constant time. For a
+//! signed-in browser it is derived from the session's secret, so it is
+//! bound to that session: a token planted in a cookie, or one from before
+//! sign-in, is worth nothing. Before sign-in it equals the `datalab_csrf`
+//! cookie (double submit). SameSite cookies are the second line of defence.
 
-use std::collections::HashMap;
-use std::net::{IpAddr, SocketAddr};
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
-
-use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
+use axum::extract::{FromRequestParts, Request, State};
 use axum::http::header::{COOKIE, SET_COOKIE};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue};
@@ -96,13 +93,19 @@ pub async fn request_context(State(state): State<AppState>, mut request: Request
     let lang = Lang::from_request(&request);
     let lang_from_query =
         request.uri().query().is_some_and(|query| query.split('&').any(|pair| pair.starts_with("lang=")));
-    let existing_csrf = cookie(request.headers(), CSRF_COOKIE).filter(|token| token.len() == 64);
-    let csrf_token = existing_csrf.clone().unwrap_or_else(random_token);
+    let existing_csrf = cookie(request.headers(), CSRF_COOKIE)
+        .filter(|token| token.len() == 64 && token.bytes().all(|byte| byte.is_ascii_hexdigit()));
+    let mut csrf_token = existing_csrf.clone().unwrap_or_else(random_token);
     let is_api = request.uri().path().starts_with("/api/");
     let mut user = None;
     if !is_api && let Some(secret) = cookie(request.headers(), SESSION_COOKIE) {
         match state.store.user_for_session(&secret).await {
-            Ok(found) => user = found,
+            Ok(found) => {
+                if found.is_some() {
+                    csrf_token = session_csrf_token(&secret);
+                }
+                user = found;
+            }
             Err(error) => tracing::error!(%error, "session lookup failed"),
         }
     }
@@ -140,7 +143,14 @@ pub async fn request_context(State(state): State<AppState>, mut request: Request
     response
 }
 
-/// Checks a submitted form's CSRF token against the cookie.
+/// The CSRF token of a session: a hash of its secret, which only the
+/// HttpOnly session cookie carries.
+pub fn session_csrf_token(session_secret: &str) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(format!("datalab-csrf:{session_secret}").as_bytes()))
+}
+
+/// Checks a submitted form's CSRF token against the session's (or, before sign-in, the cookie's).
 pub fn verify_csrf(context: &RequestContext, submitted: &str) -> Result<(), AppError> {
     if !submitted.is_empty() && constant_time_equal(&context.csrf_token, submitted) {
         Ok(())
@@ -162,57 +172,4 @@ pub async fn api_caller(state: &AppState, headers: &HeaderMap) -> Result<(Actor,
     let user = state.store.user_for_api_token(&token).await?.ok_or(AppError::Forbidden)?;
     let actor = actor_for(state, &user).await?;
     Ok((actor, Some(user)))
-}
-
-/// The client's address, when the server was started with connect info.
-pub fn client_ip(parts_extensions: &axum::http::Extensions) -> Option<IpAddr> {
-    parts_extensions.get::<ConnectInfo<SocketAddr>>().map(|info| info.0.ip())
-}
-
-/// Counts failed logins per account and per client address over a sliding
-/// 15-minute window; past the limit, logins are refused without checking the
-/// password (which also keeps argon2 from being used to exhaust the CPU).
-pub struct LoginLimiter {
-    limit: u32,
-    window: Duration,
-    failures: Mutex<HashMap<String, (u32, Instant)>>,
-}
-
-impl LoginLimiter {
-    pub fn new(limit: u32) -> LoginLimiter {
-        LoginLimiter { limit, window: Duration::from_secs(15 * 60), failures: Mutex::new(HashMap::new()) }
-    }
-
-    fn keys(account: &str, address: Option<IpAddr>) -> Vec<String> {
-        let mut keys = vec![format!("account:{}", account.trim().to_lowercase())];
-        if let Some(address) = address {
-            keys.push(format!("address:{address}"));
-        }
-        keys
-    }
-
-    pub fn is_blocked(&self, account: &str, address: Option<IpAddr>) -> bool {
-        let failures = self.failures.lock().expect("limiter lock");
-        Self::keys(account, address).iter().any(|key| {
-            failures.get(key).is_some_and(|(count, since)| since.elapsed() < self.window && *count >= self.limit)
-        })
-    }
-
-    pub fn record_failure(&self, account: &str, address: Option<IpAddr>) {
-        let mut failures = self.failures.lock().expect("limiter lock");
-        if failures.len() > 100_000 {
-            failures.retain(|_, (_, since)| since.elapsed() < self.window);
-        }
-        for key in Self::keys(account, address) {
-            let entry = failures.entry(key).or_insert((0, Instant::now()));
-            if entry.1.elapsed() >= self.window {
-                *entry = (0, Instant::now());
-            }
-            entry.0 += 1;
-        }
-    }
-
-    pub fn record_success(&self, account: &str) {
-        self.failures.lock().expect("limiter lock").remove(&format!("account:{}", account.trim().to_lowercase()));
-    }
 }

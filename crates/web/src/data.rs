@@ -25,6 +25,7 @@ use crate::api::{ApiError, ErrorBody};
 use crate::catalog;
 use crate::context::api_caller;
 use crate::error::AppError;
+use crate::throttle::ClientAddress;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -295,6 +296,7 @@ async fn rows_page(
 pub(crate) async fn rows_file(
     State(state): State<AppState>,
     headers: HeaderMap,
+    ClientAddress(address): ClientAddress,
     Path((id, file)): Path<(Uuid, String)>,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
@@ -307,7 +309,8 @@ pub(crate) async fn rows_file(
     let pairs = query_pairs(raw.as_deref())?;
     let (dataset, resource, table) = queryable(&state, &actor, id, table_param(&pairs)).await?;
     let request = RowsRequest::from_pairs(&pairs).map_err(AppError::from)?;
-    Ok(export_response(&state, &dataset, &resource, table, request, format).await?)
+    let slot = crate::throttle::heavy_slot(&state, address)?;
+    Ok(export_response(&state, &dataset, &resource, table, request, format, slot).await?)
 }
 
 /// A streamed download of the rows `request` selects.
@@ -318,11 +321,20 @@ pub async fn export_response(
     table: Table,
     request: RowsRequest,
     format: ExportFormat,
+    slot: crate::throttle::AddressSlot,
 ) -> Result<Response, AppError> {
     let receiver = state.query.export(table, request, format).await?;
-    let stream = futures_util::stream::unfold(receiver, |mut receiver| async move {
-        receiver.recv().await.map(|chunk| (chunk.map_err(std::io::Error::other), receiver))
-    });
+    // Fused: the compression layer polls a body again after its end (for
+    // trailers), and an unfused `unfold` panics when polled past its end,
+    // which cut every compressed export short (tower-http#732).
+    // The client's slot goes with the body: it is given back when the
+    // download ends or the client leaves.
+    let stream = futures_util::StreamExt::fuse(futures_util::stream::unfold(
+        (receiver, slot),
+        |(mut receiver, slot)| async move {
+            receiver.recv().await.map(|chunk| (chunk.map_err(std::io::Error::other), (receiver, slot)))
+        },
+    ));
     let stem: String = resource
         .name
         .rsplit_once('.')
@@ -365,9 +377,10 @@ pub struct SqlOut {
 pub(crate) async fn sql_get(
     State(state): State<AppState>,
     headers: HeaderMap,
+    ClientAddress(address): ClientAddress,
     axum::extract::Query(params): axum::extract::Query<SqlParams>,
 ) -> Result<Json<SqlOut>, ApiError> {
-    run_sql(&state, &headers, params.sql).await
+    run_sql(&state, &headers, address, params.sql).await
 }
 
 /// The same, with the query in a JSON body `{"sql": "…"}` (for long queries).
@@ -376,13 +389,20 @@ pub(crate) async fn sql_get(
 pub(crate) async fn sql_post(
     State(state): State<AppState>,
     headers: HeaderMap,
+    ClientAddress(address): ClientAddress,
     Json(params): Json<SqlParams>,
 ) -> Result<Json<SqlOut>, ApiError> {
-    run_sql(&state, &headers, params.sql).await
+    run_sql(&state, &headers, address, params.sql).await
 }
 
-async fn run_sql(state: &AppState, headers: &HeaderMap, sql: String) -> Result<Json<SqlOut>, ApiError> {
+async fn run_sql(
+    state: &AppState,
+    headers: &HeaderMap,
+    address: Option<std::net::IpAddr>,
+    sql: String,
+) -> Result<Json<SqlOut>, ApiError> {
     let (actor, _) = api_caller(state, headers).await?;
+    let _slot = crate::throttle::heavy_slot(state, address)?;
     let tables = sql_tables(state, &actor, &sql).await?;
     let result = state.query.sql(sql, tables).await.map_err(AppError::from)?;
     Ok(Json(SqlOut {

@@ -141,6 +141,8 @@ impl From<datalab_query::QueryError> for AppError {
                 field: "sql".into(),
                 message: format!("the query needs more memory than it is allowed ({message})"),
             },
+            QueryError::Rejected(message) => AppError::Invalid { field: "query".into(), message },
+            QueryError::Busy(_) => AppError::TooManyRequests,
             QueryError::Failed(message) => AppError::Internal(message),
         }
     }

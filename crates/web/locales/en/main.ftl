@@ -299,6 +299,7 @@ evidence-url = Link to the evidence
 evidence-dataset = Or a dataset of the catalog
 evidence-dataset-hint = Its URL name, for example municipios-de-nuevo-leon
 evidence-note = Note on the evidence
+evidence-not-available = Not available: the dataset is private or was deleted
 milestone-update = Update the milestone
 start = Start
 end = End

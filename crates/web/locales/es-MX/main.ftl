@@ -299,6 +299,7 @@ evidence-url = Enlace a la evidencia
 evidence-dataset = O un conjunto de datos del catálogo
 evidence-dataset-hint = Su nombre en la URL, por ejemplo municipios-de-nuevo-leon
 evidence-note = Nota sobre la evidencia
+evidence-not-available = No disponible: el conjunto de datos es privado o fue eliminado
 milestone-update = Actualizar el hito
 start = Inicio
 end = Término

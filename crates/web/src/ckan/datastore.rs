@@ -176,7 +176,7 @@ pub(super) async fn search(call: &mut Call<'_>) -> Result<SearchAnswer, AppError
     let result = call.state.query.search(table, request).await?;
     let records = result.rendered(format, |result| render_records(result, format))?;
     let start = action_link(call, limit, None);
-    let next = action_link(call, limit, Some(offset + limit));
+    let next = action_link(call, limit, Some(offset.saturating_add(limit)));
     let mut answer = json!({
         "include_total": include_total,
         "resource_id": table_id(id, table_name.as_deref()),
@@ -229,6 +229,7 @@ fn action_link(call: &Call<'_>, limit: i64, offset: Option<i64>) -> String {
 
 pub(super) async fn search_sql(call: &mut Call<'_>) -> Result<Value, AppError> {
     let sql = required_text(&call.params, "sql")?;
+    let _slot = crate::throttle::heavy_slot(call.state, call.address)?;
     let tables = data::sql_tables(call.state, &call.actor, &sql).await?;
     let result = call.state.query.sql(sql.clone(), tables).await?;
     let mut answer = json!({

@@ -85,6 +85,8 @@ struct Call<'a> {
     params: Params,
     upload: Option<(StoredBlob, String)>,
     base_url: String,
+    /// The client's address, for the limits per address.
+    address: Option<std::net::IpAddr>,
 }
 
 /// What an action answers: a JSON value, or a `datastore_search` answer
@@ -142,14 +144,28 @@ fn envelope(help: &str, outcome: Result<Answer, AppError>) -> Response {
     }
 }
 
-/// The site's base URL: configured, or from the request's Host header.
+/// The site's base URL: the configured public URL; without one, the
+/// request's `Host` when it is a loopback name or an allowed host, and
+/// `http://localhost` otherwise, so that a forged `Host` never reaches a
+/// link.
 pub fn base_url(state: &AppState, headers: &HeaderMap) -> String {
     if !state.settings.public_url.is_empty() {
         return state.settings.public_url.trim_end_matches('/').to_string();
     }
-    let host = headers.get(header::HOST).and_then(|value| value.to_str().ok()).unwrap_or("localhost");
     let scheme = if state.settings.secure_cookies { "https" } else { "http" };
-    format!("{scheme}://{host}")
+    let host = headers.get(header::HOST).and_then(|value| value.to_str().ok()).unwrap_or("");
+    match host.parse::<axum::http::uri::Authority>() {
+        Ok(authority) if allowed_host(&state.settings, authority.host()) => format!("{scheme}://{authority}"),
+        _ => format!("{scheme}://localhost"),
+    }
+}
+
+fn allowed_host(settings: &crate::WebSettings, host: &str) -> bool {
+    let host = host.to_lowercase();
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    host == "localhost"
+        || bare.parse::<std::net::IpAddr>().is_ok_and(|address| address.is_loopback())
+        || settings.allowed_hosts.contains(&host)
 }
 
 async fn action(State(state): State<AppState>, Path(name): Path<String>, request: Request) -> Response {
@@ -168,18 +184,25 @@ async fn action(State(state): State<AppState>, Path(name): Path<String>, request
         Ok(caller) => caller,
         Err(error) => return envelope(&help, Err(error)),
     };
-    let (params, upload) = match read_params(&state, request).await {
+    let address = crate::throttle::client_address(&state.settings, request.headers(), request.extensions());
+    let files = if user.is_some() && matches!(name.as_str(), "resource_create" | "resource_update" | "resource_patch") {
+        Files::IfAllowed { actor: &actor, action: &name }
+    } else {
+        Files::Refused
+    };
+    let read = read_params(&state, request, files).await;
+    let (params, upload) = match read {
         Ok(read) => read,
         Err(error) => return envelope(&help, Err(error)),
     };
-    let mut call = Call { state: &state, actor, user, params, upload, base_url: base };
+    let mut call = Call { state: &state, actor, user, params, upload, base_url: base, address };
     let outcome = match name.as_str() {
         "datastore_search" => datastore::search(&mut call).await.map(Answer::Search),
         _ => dispatch(&mut call, &name).await.map(Answer::Json),
     };
-    if let Some((blob, _)) = &call.upload
-        && outcome.is_err()
-    {
+    // An upload the action did not keep (it failed, or ignored the file)
+    // is deleted; one a resource now refers to stays.
+    if let Some((blob, _)) = &call.upload {
         catalog::discard_upload(&state, blob).await;
     }
     envelope(&help, outcome)
@@ -187,10 +210,100 @@ async fn action(State(state): State<AppState>, Path(name): Path<String>, request
 
 /// Largest text field accepted in a multipart form.
 const MAX_FORM_FIELD_BYTES: usize = 1024 * 1024;
+/// Most parts a multipart form may have.
+pub const MAX_FORM_FIELDS: usize = 256;
 
+/// Whether a body may carry a file, and who must be allowed to send it.
+#[derive(Clone, Copy)]
+pub(crate) enum Files<'a> {
+    /// No file: a file part is refused before any of it is stored.
+    Refused,
+    /// A file, already authorized by the caller.
+    Accepted,
+    /// A file for the CKAN `action`, if `actor` may write the dataset the
+    /// fields before it name (checked when the file part arrives, before
+    /// it is stored; clients send the fields first).
+    IfAllowed { actor: &'a Actor, action: &'a str },
+}
+
+/// Refuses a file for `action` before it is stored when the fields read so
+/// far name a dataset `actor` may not change. Fields not yet sent leave the
+/// check to the action, which deletes the file if it fails.
+async fn authorize_upload(state: &AppState, actor: &Actor, action: &str, params: &Params) -> Result<(), AppError> {
+    let dataset = match action {
+        "resource_create" => match params.get("package_id").and_then(text) {
+            Some(id) => catalog::readable_dataset(state, actor, &id).await?,
+            None => return Ok(()),
+        },
+        _ => match params.get("id").and_then(text).and_then(|id| Uuid::parse_str(id.trim()).ok()) {
+            Some(id) => {
+                let resource = state.store.resource(id).await?;
+                catalog::readable_dataset(state, actor, &resource.dataset_id.to_string()).await?
+            }
+            None => return Ok(()),
+        },
+    };
+    Ok(actor.authorize(Action::UpdateDataset { organization: dataset.owner_org })?)
+}
+
+/// The text fields of a multipart form into `params`, and its one file
+/// (only as `files` allows) streamed to storage into `upload`. Every
+/// bound is checked as the body streams: the number of parts, each text
+/// field's size and all text together (`max_body_bytes`); a file part sent
+/// where none is taken, or by someone who may not, is refused before any
+/// of it is stored.
+async fn read_multipart(
+    state: &AppState,
+    multipart: &mut Multipart,
+    params: &mut Params,
+    upload: &mut Option<(StoredBlob, String)>,
+    files: Files<'_>,
+) -> Result<(), AppError> {
+    let text_limit = state.settings.max_body_bytes;
+    let mut text_bytes = 0usize;
+    let mut parts = 0usize;
+    while let Some(mut field) = multipart.next_field().await.map_err(|error| AppError::BadRequest(error.to_string()))? {
+        parts += 1;
+        if parts > MAX_FORM_FIELDS {
+            return Err(AppError::BadRequest(format!("the form has more than {MAX_FORM_FIELDS} fields")));
+        }
+        let name = field.name().unwrap_or("").to_string();
+        if let Some(filename) = field.file_name().map(str::to_string) {
+            match files {
+                Files::Refused => {
+                    return Err(AppError::BadRequest(
+                        "this action takes no file; send files to resource_create, resource_update or \
+                         resource_patch with an API token"
+                            .into(),
+                    ));
+                }
+                Files::Accepted => {}
+                Files::IfAllowed { actor, action } => authorize_upload(state, actor, action, params).await?,
+            }
+            if name != "upload" || upload.is_some() {
+                return Err(AppError::Validation(FieldErrors::single(&name, FieldError::UnknownField)));
+            }
+            let stream = futures_util::stream::poll_fn(move |context| field.poll_next_unpin_compat(context));
+            let blob = catalog::store_upload(state, stream).await?;
+            *upload = Some((blob, filename));
+        } else {
+            let room = MAX_FORM_FIELD_BYTES.min(text_limit.saturating_sub(text_bytes).max(1));
+            let value = crate::pages::bounded_text(&mut field, room).await.map_err(|error| {
+                if room < MAX_FORM_FIELD_BYTES { AppError::PayloadTooLarge { limit: text_limit as u64 } } else { error }
+            })?;
+            text_bytes += value.len();
+            params.insert(name, Value::String(value));
+        }
+    }
+    Ok(())
+}
+
+/// The parameters of an API call, from its query string or body. A file
+/// part is taken only where `files` says (see [`read_multipart`]).
 pub(crate) async fn read_params(
     state: &AppState,
     request: Request,
+    files: Files<'_>,
 ) -> Result<(Params, Option<(StoredBlob, String)>), AppError> {
     let content_type = request
         .headers()
@@ -212,30 +325,14 @@ pub(crate) async fn read_params(
     if content_type.starts_with("multipart/form-data") {
         let mut multipart =
             Multipart::from_request(request, &()).await.map_err(|error| AppError::BadRequest(error.to_string()))?;
-        let mut upload = None;
-        while let Some(mut field) =
-            multipart.next_field().await.map_err(|error| AppError::BadRequest(error.to_string()))?
-        {
-            let name = field.name().unwrap_or("").to_string();
-            if let Some(filename) = field.file_name().map(str::to_string) {
-                if name != "upload" || upload.is_some() {
-                    return Err(AppError::Validation(FieldErrors::single(&name, FieldError::UnknownField)));
-                }
-                let stream = futures_util::stream::poll_fn(move |context| field.poll_next_unpin_compat(context));
-                let blob = catalog::store_upload(state, stream).await?;
-                upload = Some((blob, filename));
-            } else {
-                let mut value = Vec::new();
-                while let Some(chunk) = field.chunk().await.map_err(|error| AppError::BadRequest(error.to_string()))? {
-                    value.extend_from_slice(&chunk);
-                    if value.len() > MAX_FORM_FIELD_BYTES {
-                        return Err(AppError::Validation(FieldErrors::single(&name, FieldError::TooLong)));
-                    }
-                }
-                let value = String::from_utf8(value)
-                    .map_err(|_| AppError::BadRequest(format!("field {name} is not UTF-8 text")))?;
-                params.insert(name, Value::String(value));
+        let mut upload: Option<(StoredBlob, String)> = None;
+        let read = read_multipart(state, &mut multipart, &mut params, &mut upload, files).await;
+        if let Err(error) = read {
+            // Nothing of a refused body is kept.
+            if let Some((blob, _)) = &upload {
+                catalog::discard_upload(state, blob).await;
             }
+            return Err(error);
         }
         return Ok((params, upload));
     }

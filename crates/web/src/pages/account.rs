@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use super::{checked_form, form_value, redirect_local, render, translated_errors};
 use crate::AppState;
-use crate::context::{RequestContext, SESSION_COOKIE, SESSION_LIFETIME_DAYS, client_ip, cookie, set_cookie_header};
+use crate::context::{RequestContext, SESSION_COOKIE, SESSION_LIFETIME_DAYS, cookie, set_cookie_header};
 use crate::error::AppError;
 
 #[derive(Deserialize)]
@@ -33,7 +33,7 @@ pub async fn login(
     context: RequestContext,
     request: Request,
 ) -> Result<Response, AppError> {
-    let address = client_ip(request.extensions());
+    let address = crate::throttle::client_address(&state.settings, request.headers(), request.extensions());
     let body = axum::body::to_bytes(request.into_body(), 64 * 1024)
         .await
         .map_err(|_| AppError::BadRequest("form too large".into()))?;
@@ -46,7 +46,7 @@ pub async fn login(
     }
     match state.store.verify_password(&account, &password).await? {
         Some(user) => {
-            state.login_limiter.record_success(&account);
+            state.login_limiter.record_success(&account, address);
             let secret = state.store.create_session(user.id, time::Duration::days(SESSION_LIFETIME_DAYS)).await?;
             let mut response = redirect_local(if next.is_empty() { "/" } else { &next });
             let headers = response.headers_mut();

@@ -45,17 +45,35 @@ async fn organization_titles(state: &AppState) -> Result<std::collections::HashM
         .collect())
 }
 
-/// `milestone_path` is the milestone page's path, under which documents download.
-async fn evidence_view(state: &AppState, milestone_path: &str, evidence: &Evidence) -> Value {
+/// `milestone_path` is the milestone page's path, under which documents
+/// download. A dataset or resource given as evidence is shown only to a
+/// viewer who may read it *now*: one made private or deleted since it was
+/// added (or never readable by this viewer) shows as not available, with
+/// neither its title nor a link.
+async fn evidence_view(
+    state: &AppState,
+    actor: &datalab_core::Actor,
+    lang: crate::i18n::Lang,
+    milestone_path: &str,
+    evidence: &Evidence,
+) -> Value {
+    let unavailable = || (lang.t("evidence-not-available"), String::new());
+    let readable = async |dataset_id: Uuid| match state.store.dataset(&dataset_id.to_string()).await {
+        Ok(dataset) if actor.can(crate::catalog::read_action(&dataset)) => Some(dataset),
+        _ => None,
+    };
     let (label, url) = match &evidence.target {
         EvidenceTarget::Url { url } => (url.clone(), url.clone()),
-        EvidenceTarget::Dataset { dataset_id } => match state.store.dataset(&dataset_id.to_string()).await {
-            Ok(dataset) => (dataset.title, format!("/dataset/{}", dataset.name)),
-            Err(_) => (dataset_id.to_string(), format!("/dataset/{dataset_id}")),
+        EvidenceTarget::Dataset { dataset_id } => match readable(*dataset_id).await {
+            Some(dataset) => (dataset.title, format!("/dataset/{}", dataset.name)),
+            None => unavailable(),
         },
         EvidenceTarget::Resource { resource_id } => match state.store.resource(*resource_id).await {
-            Ok(resource) => (resource.name, format!("/dataset/{}/resource/{}", resource.dataset_id, resource.id)),
-            Err(_) => (resource_id.to_string(), String::new()),
+            Ok(resource) => match readable(resource.dataset_id).await {
+                Some(dataset) => (resource.name, format!("/dataset/{}/resource/{}", dataset.name, resource.id)),
+                None => unavailable(),
+            },
+            Err(_) => unavailable(),
         },
         EvidenceTarget::Document { filename, .. } => {
             (filename.clone(), format!("{milestone_path}/evidence/{}/download", evidence.id))
@@ -262,7 +280,7 @@ async fn milestone_page(
     let mut evidence = Vec::new();
     for item in &milestone.evidence {
         let path = format!("/commitment/{}/milestone/{}", commitment.code, milestone.number);
-        let mut view = evidence_view(state, &path, item).await;
+        let mut view = evidence_view(state, &context.actor, context.lang, &path, item).await;
         view["id"] = json!(item.id);
         view["flags"] = json!(flags
             .iter()
@@ -562,7 +580,9 @@ async fn read_import_form(
         .await
         .map_err(|error| AppError::BadRequest(error.to_string()))?;
     let (mut file, mut pasted, mut apply, mut csrf) = (Vec::new(), String::new(), false, String::new());
+    let mut parts = 0;
     while let Some(mut field) = multipart.next_field().await.map_err(|error| AppError::BadRequest(error.to_string()))? {
+        super::count_part(&mut parts)?;
         let name = field.name().unwrap_or("").to_string();
         let mut value = Vec::new();
         while let Some(chunk) = field.chunk().await.map_err(|error| AppError::BadRequest(error.to_string()))? {
@@ -700,8 +720,14 @@ pub async fn report(
         let mut evidence = Vec::new();
         for item in &milestone.evidence {
             evidence.push(
-                evidence_view(&state, &format!("/commitment/{}/milestone/{}", commitment.code, milestone.number), item)
-                    .await,
+                evidence_view(
+                    &state,
+                    &context.actor,
+                    context.lang,
+                    &format!("/commitment/{}/milestone/{}", commitment.code, milestone.number),
+                    item,
+                )
+                .await,
             );
         }
         row["evidence"] = json!(evidence);
@@ -748,10 +774,12 @@ pub async fn upload_document(
         .await
         .map_err(|error| AppError::BadRequest(error.to_string()))?;
     let (mut csrf_checked, mut note, mut upload) = (false, String::new(), None);
+    let mut parts = 0;
     let read: Result<(), AppError> = async {
         while let Some(mut field) =
             multipart.next_field().await.map_err(|error| AppError::BadRequest(error.to_string()))?
         {
+            super::count_part(&mut parts)?;
             let name = field.name().unwrap_or("").to_string();
             if name == "document" {
                 if !csrf_checked {
@@ -766,7 +794,7 @@ pub async fn upload_document(
                 });
                 upload = Some((crate::catalog::store_upload(&state, stream).await?, filename));
             } else {
-                let value = field.text().await.map_err(|error| AppError::BadRequest(error.to_string()))?;
+                let value = super::bounded_text(&mut field, 64 * 1024).await?;
                 match name.as_str() {
                     "csrf_token" => {
                         crate::context::verify_csrf(&context, &value)?;

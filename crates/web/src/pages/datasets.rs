@@ -402,10 +402,12 @@ pub async fn resource_upload(
     let mut fields: Vec<(String, String)> = Vec::new();
     let mut upload = None;
     let mut csrf_checked = false;
+    let mut parts = 0;
     let result: Result<(), AppError> = async {
         while let Some(mut field) =
             multipart.next_field().await.map_err(|error| AppError::BadRequest(error.to_string()))?
         {
+            super::count_part(&mut parts)?;
             let field_name = field.name().unwrap_or("").to_string();
             match field.file_name().map(str::to_string) {
                 Some(filename) if field_name == "upload" => {
@@ -423,10 +425,7 @@ pub async fn resource_upload(
                 }
                 Some(_) => return Err(AppError::BadRequest(format!("unexpected file field {field_name}"))),
                 None => {
-                    let value = field.text().await.map_err(|error| AppError::BadRequest(error.to_string()))?;
-                    if value.len() > 100_000 {
-                        return Err(AppError::Validation(FieldErrors::single(&field_name, FieldError::TooLong)));
-                    }
+                    let value = super::bounded_text(&mut field, 100_000).await?;
                     if field_name == "csrf_token" {
                         verify_csrf(&context, &value)?;
                         csrf_checked = true;

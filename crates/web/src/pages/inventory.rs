@@ -239,15 +239,18 @@ pub async fn csv(
         .map_err(AppError::internal)?;
     for (item, view) in items.iter().zip(&views) {
         writer
-            .write_record([
-                view["organization"]["name"].as_str().unwrap_or_default(),
-                &item.title,
-                &item.description,
-                &item.expected,
-                item.status.as_str(),
-                &item.reason,
-                view["dataset"]["name"].as_str().unwrap_or_default(),
-            ])
+            .write_record(
+                [
+                    view["organization"]["name"].as_str().unwrap_or_default(),
+                    &item.title,
+                    &item.description,
+                    &item.expected,
+                    item.status.as_str(),
+                    &item.reason,
+                    view["dataset"]["name"].as_str().unwrap_or_default(),
+                ]
+                .map(|cell| datalab_core::cells::neutralise(cell).into_owned()),
+            )
             .map_err(AppError::internal)?;
     }
     let bytes = writer.into_inner().map_err(AppError::internal)?;

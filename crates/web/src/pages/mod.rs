@@ -168,11 +168,50 @@ pub(crate) fn translated_errors(context: &RequestContext, errors: &FieldErrors) 
 
 /// Sends the browser to a local path only: `next` parameters cannot point elsewhere.
 pub(crate) fn redirect_local(target: &str) -> Response {
-    let safe = target.starts_with('/')
-        && !target.starts_with("//")
-        && !target.starts_with("/\\")
-        && !target.contains(['\r', '\n']);
-    Redirect::to(if safe { target } else { "/" }).into_response()
+    Redirect::to(&local_target(target).unwrap_or_else(|| "/".into())).into_response()
+}
+
+/// `target` as a path on this site, or `None`. It is parsed as a URL
+/// relative to this site, by the WHATWG rules browsers follow (which drop
+/// tabs and line breaks, so `/\t/evil.example/` is `//evil.example/`, and
+/// read `\` as `/`), and kept only if it stays on this site; what is kept
+/// is the parsed form, with nothing a header cannot carry.
+pub(crate) fn local_target(target: &str) -> Option<String> {
+    if !target.starts_with('/') {
+        return None;
+    }
+    let base = url::Url::parse("http://datalab.invalid/").expect("a valid base");
+    let parsed = base.join(target).ok()?;
+    (parsed.origin() == base.origin()).then(|| parsed[url::Position::BeforePath..].to_string())
+}
+
+/// A multipart form's text field, read chunk by chunk and refused as soon
+/// as it passes `limit` bytes (never read whole first).
+pub(crate) async fn bounded_text(
+    field: &mut axum::extract::multipart::Field<'_>,
+    limit: usize,
+) -> Result<String, AppError> {
+    let name = field.name().unwrap_or("").to_string();
+    let mut value = Vec::new();
+    while let Some(chunk) = field.chunk().await.map_err(|error| AppError::BadRequest(error.to_string()))? {
+        if value.len() + chunk.len() > limit {
+            return Err(AppError::Validation(datalab_core::FieldErrors::single(
+                &name,
+                datalab_core::FieldError::TooLong,
+            )));
+        }
+        value.extend_from_slice(&chunk);
+    }
+    String::from_utf8(value).map_err(|_| AppError::BadRequest(format!("field {name} is not UTF-8 text")))
+}
+
+/// Counts a multipart form's parts against [`crate::ckan::MAX_FORM_FIELDS`].
+pub(crate) fn count_part(parts: &mut usize) -> Result<(), AppError> {
+    *parts += 1;
+    if *parts > crate::ckan::MAX_FORM_FIELDS {
+        return Err(AppError::BadRequest(format!("the form has more than {} fields", crate::ckan::MAX_FORM_FIELDS)));
+    }
+    Ok(())
 }
 
 /// Reads a urlencoded form body as pairs (repeated keys kept) and checks its CSRF token.
