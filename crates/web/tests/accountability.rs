@@ -5,70 +5,10 @@
 mod common;
 
 use common::TestApp;
+use common::commitment;
 use datalab_core::Capacity;
-use datalab_core::accountability::{
-    ActionPlan, Bilingual, Commitment, Institution, InstitutionRole, Milestone, MilestoneStatus,
-};
+use datalab_core::accountability::MilestoneStatus;
 use uuid::Uuid;
-
-fn text(es: &str, en: &str) -> Bilingual {
-    Bilingual { es: es.into(), en: en.into() }
-}
-
-/// A commitment of organization "cultura" with three milestones: one long
-/// past, one with its end before its start (as published), one far ahead.
-async fn commitment(app: &TestApp) -> (Commitment, Vec<Milestone>) {
-    let culture = app.organization("cultura").await;
-    let commitment = Commitment {
-        id: Uuid::new_v4(),
-        code: "MXNLE0001".into(),
-        action_plan: ActionPlan {
-            code: "nl-2022-2024".into(),
-            title: text("Plan de acción", "Action plan"),
-            start: "2022".into(),
-            end: "2024".into(),
-        },
-        title: text("Participación con datos abiertos", "Participation with open data"),
-        problem: text("Falta de datos", "Lack of data"),
-        status_quo: text("", ""),
-        action: text("", ""),
-        contribution: text("", ""),
-        policy_area: text("Datos abiertos", "Open data"),
-        sector: text("Otro", "Other"),
-        ogp_values: vec![text("Acceso a la información", "Access to information")],
-        start: "2023-01".into(),
-        end: "2030-12".into(),
-        institutions: vec![Institution {
-            organization_id: Some(culture.id),
-            name: text("Secretaría de Cultura", "Secretariat of Culture"),
-            role: InstitutionRole::Lead,
-        }],
-    };
-    let milestone = |number: i64, start: &str, end: &str| Milestone {
-        id: Uuid::new_v4(),
-        commitment_id: commitment.id,
-        number,
-        parent_id: None,
-        weight: 1.0,
-        title: text(&format!("Hito {number}"), &format!("Milestone {number}")),
-        description: text("", ""),
-        start: start.into(),
-        end: end.into(),
-        status: MilestoneStatus::NotStarted,
-        progress: 0,
-        blocker_reason: String::new(),
-        blocker_owner: String::new(),
-        organizations: vec![culture.id],
-        evidence: vec![],
-    };
-    let milestones = vec![
-        milestone(1, "2023-01", "2023-02"),
-        milestone(2, "2023-02", "2023-01"),
-        milestone(3, "2029-01", "2030-06"),
-    ];
-    app.state.store.create_commitment(None, &commitment, &milestones).await.unwrap();
-    (commitment, milestones)
-}
 
 #[tokio::test]
 async fn who_may_update_a_milestone() {

@@ -213,6 +213,10 @@ async fn registration_tokens_and_member_admin_pages() {
 
     let profile = client.get(app.url("/user/lucia")).send().await.unwrap().text().await.unwrap();
     assert!(profile.contains("Tokens de la API"));
+    // Signed in, forms carry the session's token, not the one from before.
+    let before = csrf;
+    let csrf = app.csrf_token(&client).await;
+    assert_ne!(csrf, before);
     let created = client
         .post(app.url("/user/lucia/tokens"))
         .form(&[("csrf_token", csrf.as_str()), ("token_name", "mi script")])

@@ -8,6 +8,9 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use datalab_core::accountability::{
+    ActionPlan, Bilingual, Commitment, Institution, InstitutionRole, Milestone, MilestoneStatus,
+};
 use datalab_core::{Capacity, Organization, OrganizationKind, State, User};
 use datalab_files::FileStore;
 use datalab_search::SearchIndex;
@@ -32,12 +35,30 @@ impl TestApp {
     }
 
     pub async fn with_upload_limit(max_upload_bytes: u64) -> TestApp {
+        Self::with_settings(max_upload_bytes, Self::web_settings(), Default::default()).await
+    }
+
+    /// The web settings of every test: three failed logins per account and
+    /// address, and the client's address taken from `X-Forwarded-For`, so
+    /// that a test can speak from several addresses.
+    pub fn web_settings() -> WebSettings {
+        WebSettings {
+            login_attempts_per_window: 3,
+            trusted_proxy_header: "x-forwarded-for".into(),
+            ..WebSettings::default()
+        }
+    }
+
+    pub async fn with_settings(
+        max_upload_bytes: u64,
+        settings: WebSettings,
+        query_settings: datalab_query::QuerySettings,
+    ) -> TestApp {
         let directory = tempfile::tempdir().unwrap();
         let store = Store::open(&directory.path().join("datalab.sqlite")).await.unwrap();
         let files = FileStore::local(&directory.path().join("files"), max_upload_bytes).unwrap();
         let (search, _) = SearchIndex::open(&directory.path().join("search")).unwrap();
-        let settings = WebSettings { login_attempts_per_window: 3, ..WebSettings::default() };
-        let query = datalab_query::QueryEngine::new(&directory.path().join("tables"), Default::default()).unwrap();
+        let query = datalab_query::QueryEngine::new(&directory.path().join("tables"), query_settings).unwrap();
         let state = AppState::new(store, files, Arc::new(search), Arc::new(query), settings);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
@@ -241,4 +262,63 @@ impl Drop for TestApp {
 
 pub fn capacities() -> HashMap<&'static str, Capacity> {
     HashMap::from([("member", Capacity::Member), ("editor", Capacity::Editor), ("admin", Capacity::Admin)])
+}
+
+pub fn text(es: &str, en: &str) -> Bilingual {
+    Bilingual { es: es.into(), en: en.into() }
+}
+
+/// A commitment of organization "cultura" with three milestones: one long
+/// past, one with its end before its start (as published), one far ahead.
+pub async fn commitment(app: &TestApp) -> (Commitment, Vec<Milestone>) {
+    let culture = app.organization("cultura").await;
+    let commitment = Commitment {
+        id: Uuid::new_v4(),
+        code: "MXNLE0001".into(),
+        action_plan: ActionPlan {
+            code: "nl-2022-2024".into(),
+            title: text("Plan de acción", "Action plan"),
+            start: "2022".into(),
+            end: "2024".into(),
+        },
+        title: text("Participación con datos abiertos", "Participation with open data"),
+        problem: text("Falta de datos", "Lack of data"),
+        status_quo: text("", ""),
+        action: text("", ""),
+        contribution: text("", ""),
+        policy_area: text("Datos abiertos", "Open data"),
+        sector: text("Otro", "Other"),
+        ogp_values: vec![text("Acceso a la información", "Access to information")],
+        start: "2023-01".into(),
+        end: "2030-12".into(),
+        institutions: vec![Institution {
+            organization_id: Some(culture.id),
+            name: text("Secretaría de Cultura", "Secretariat of Culture"),
+            role: InstitutionRole::Lead,
+        }],
+    };
+    let milestone = |number: i64, start: &str, end: &str| Milestone {
+        id: Uuid::new_v4(),
+        commitment_id: commitment.id,
+        number,
+        parent_id: None,
+        weight: 1.0,
+        title: text(&format!("Hito {number}"), &format!("Milestone {number}")),
+        description: text("", ""),
+        start: start.into(),
+        end: end.into(),
+        status: MilestoneStatus::NotStarted,
+        progress: 0,
+        blocker_reason: String::new(),
+        blocker_owner: String::new(),
+        organizations: vec![culture.id],
+        evidence: vec![],
+    };
+    let milestones = vec![
+        milestone(1, "2023-01", "2023-02"),
+        milestone(2, "2023-02", "2023-01"),
+        milestone(3, "2029-01", "2030-06"),
+    ];
+    app.state.store.create_commitment(None, &commitment, &milestones).await.unwrap();
+    (commitment, milestones)
 }
