@@ -168,36 +168,76 @@ impl Reader for Workbook {
 const ODS_MAX_ROWS: u64 = 1_048_576;
 const ODS_MAX_COLUMNS: u64 = 16_384;
 
-/// What one ODS sheet would expand to, counted as calamine expands it: the
-/// smallest box of rows and columns that holds every non-empty cell, each
-/// repeat made; and the text its repeated cells copy.
-#[derive(Default)]
-struct SheetExtent {
-    rows: u64,
+/// The box of rows and columns that holds a sheet's cells of one kind:
+/// calamine makes every cell of it (each repeat made).
+#[derive(Default, Clone, Copy)]
+struct Extent {
     first_row: Option<u64>,
     last_row: u64,
     first_column: u64,
     last_column: u64,
-    formulas: bool,
 }
 
-impl SheetExtent {
+impl Extent {
     fn cells(&self) -> u64 {
         match self.first_row {
             None => 0,
             Some(first) => {
                 let rows = self.last_row - first + 1;
-                let columns = self.last_column.saturating_sub(self.first_column) + 1;
-                // calamine builds a second grid, of formulas, when a sheet has any.
-                rows.saturating_mul(columns).saturating_mul(if self.formulas { 2 } else { 1 })
+                rows.saturating_mul(self.last_column.saturating_sub(self.first_column) + 1)
             }
         }
     }
+
+    /// Marks `count` cells from `column` over `row_repeats` rows from `row`.
+    fn mark(&mut self, row: u64, column: u64, count: u64, row_repeats: u64) {
+        let last_column = (column + count.max(1) - 1).min(ODS_MAX_COLUMNS - 1);
+        match self.first_row {
+            None => {
+                self.first_row = Some(row);
+                self.first_column = column;
+                self.last_column = last_column;
+            }
+            Some(_) => {
+                self.first_column = self.first_column.min(column);
+                self.last_column = self.last_column.max(last_column);
+            }
+        }
+        self.last_row = self.last_row.max(row + row_repeats.max(1) - 1);
+    }
+}
+
+/// What one ODS sheet would expand to, counted as calamine expands it: a
+/// grid of values over the box holding every non-empty cell, and one of
+/// formulas over the box holding every formula.
+#[derive(Default)]
+struct SheetExtent {
+    rows: u64,
+    values: Extent,
+    formulas: Extent,
+}
+
+impl SheetExtent {
+    fn cells(&self) -> u64 {
+        self.values.cells().saturating_add(self.formulas.cells())
+    }
+}
+
+/// A cell being read: its first column, repeats, whether it holds a value
+/// or a formula, and the text bytes each copy of it makes.
+struct OpenCell {
+    column: u64,
+    count: u64,
+    has_value: bool,
+    formula: bool,
+    bytes: u64,
 }
 
 /// Scans an ODS file's `content.xml` without making any cell, and refuses
 /// the file if its sheets would expand past [`AnalyzeOptions::max_cells`]
-/// cells or its repeated text past `max_uncompressed_bytes`.
+/// cells or its repeated text (content, and attributes such as
+/// `office:string-value` and `table:formula`, which calamine copies too)
+/// past `max_uncompressed_bytes`.
 fn scan_ods(path: &std::path::Path, options: &AnalyzeOptions) -> Result<(), IngestError> {
     use quick_xml::events::{BytesStart, Event};
     let file = std::fs::File::open(path)?;
@@ -214,14 +254,27 @@ fn scan_ods(path: &std::path::Path, options: &AnalyzeOptions) -> Result<(), Inge
             .unwrap_or(1)
             .max(1)
     };
+    let has = |element: &BytesStart, name: &str| element.try_get_attribute(name).ok().flatten().is_some();
+    let attribute_bytes = |element: &BytesStart| -> u64 {
+        element.attributes().with_checks(false).flatten().map(|attribute| attribute.value.len() as u64).sum()
+    };
     let too_many_cells = || IngestError::ExpandsTooMuch { what: "cells", limit: options.max_cells };
     let too_much_text = || IngestError::TooLarge { limit: options.max_uncompressed_bytes };
     let (mut cells_before, mut text_bytes) = (0u64, 0u64);
     let mut sheet = SheetExtent::default();
-    // The row being read: its repeats, the next column, and the open cell
-    // (its first column, repeats, whether it has a value, text bytes).
     let (mut row_repeats, mut column) = (1u64, 0u64);
-    let mut cell: Option<(u64, u64, bool, u64)> = None;
+    let mut cell: Option<OpenCell> = None;
+    // Counts a finished cell: its boxes and the text its copies make.
+    let close = |sheet: &mut SheetExtent, cell: OpenCell, row_repeats: u64, text_bytes: &mut u64| {
+        if cell.has_value {
+            sheet.values.mark(sheet.rows, cell.column, cell.count, row_repeats);
+            *text_bytes = text_bytes.saturating_add(cell.bytes.saturating_mul(cell.count).saturating_mul(row_repeats));
+        }
+        if cell.formula {
+            sheet.formulas.mark(sheet.rows, cell.column, cell.count, row_repeats);
+        }
+        (cell.column + cell.count).min(ODS_MAX_COLUMNS)
+    };
     let mut buffer = Vec::new();
     loop {
         let event = reader.read_event_into(&mut buffer).map_err(|error| IngestError::Workbook(error.to_string()))?;
@@ -242,24 +295,25 @@ fn scan_ods(path: &std::path::Path, options: &AnalyzeOptions) -> Result<(), Inge
                     }
                 }
                 "table:table-cell" | "table:covered-table-cell" => {
-                    let count = repeats(element, "table:number-columns-repeated").min(ODS_MAX_COLUMNS);
-                    let has_value = element.try_get_attribute("office:value-type").ok().flatten().is_some()
-                        || element.try_get_attribute("table:formula").ok().flatten().is_some();
-                    sheet.formulas |= element.try_get_attribute("table:formula").ok().flatten().is_some();
+                    let formula = has(element, "table:formula");
+                    let opened = OpenCell {
+                        column,
+                        count: repeats(element, "table:number-columns-repeated").min(ODS_MAX_COLUMNS),
+                        has_value: has(element, "office:value-type") || formula,
+                        formula,
+                        bytes: attribute_bytes(element),
+                    };
                     if empty {
-                        if has_value {
-                            mark(&mut sheet, column, count, row_repeats);
-                        }
-                        column = (column + count).min(ODS_MAX_COLUMNS);
+                        column = close(&mut sheet, opened, row_repeats, &mut text_bytes);
                     } else {
-                        cell = Some((column, count, has_value, 0));
+                        cell = Some(opened);
                     }
                 }
                 // `<text:s text:c="N"/>`: N spaces, made as many times as the cell repeats.
                 "text:s" => {
-                    if let Some((_, _, has_value, text)) = &mut cell {
-                        *text = text.saturating_add(repeats(element, "text:c"));
-                        *has_value = true;
+                    if let Some(cell) = &mut cell {
+                        cell.bytes = cell.bytes.saturating_add(repeats(element, "text:c"));
+                        cell.has_value = true;
                     }
                 }
                 _ => {}
@@ -267,39 +321,38 @@ fn scan_ods(path: &std::path::Path, options: &AnalyzeOptions) -> Result<(), Inge
         }
         match &event {
             Event::Text(text) => {
-                if let Some((_, _, has_value, bytes)) = &mut cell {
-                    let length = text.as_ref().len() as u64;
+                if let Some(cell) = &mut cell {
                     if text.as_ref().chars().any(|character| !character.is_whitespace()) {
-                        *has_value = true;
+                        cell.has_value = true;
                     }
-                    *bytes = bytes.saturating_add(length);
+                    cell.bytes = cell.bytes.saturating_add(text.as_ref().len() as u64);
+                }
+            }
+            // `&amp;` and the like: a character or a few, once expanded.
+            Event::GeneralRef(reference) => {
+                if let Some(cell) = &mut cell {
+                    cell.has_value = true;
+                    cell.bytes = cell.bytes.saturating_add(reference.as_ref().len() as u64 + 2);
                 }
             }
             Event::End(end) => match end.name().as_ref() {
                 "table:table-cell" | "table:covered-table-cell" => {
-                    if let Some((first, count, has_value, bytes)) = cell.take() {
-                        if has_value {
-                            mark(&mut sheet, first, count, row_repeats);
-                            text_bytes =
-                                text_bytes.saturating_add(bytes.saturating_mul(count).saturating_mul(row_repeats));
-                            if text_bytes > options.max_uncompressed_bytes {
-                                return Err(too_much_text());
-                            }
-                        }
-                        column = (first + count).min(ODS_MAX_COLUMNS);
+                    if let Some(open) = cell.take() {
+                        column = close(&mut sheet, open, row_repeats, &mut text_bytes);
                     }
                 }
                 "table:table-row" => sheet.rows += row_repeats,
                 "table:table" => {
                     cells_before = cells_before.saturating_add(sheet.cells());
-                    if cells_before > options.max_cells {
-                        return Err(too_many_cells());
-                    }
+                    sheet = SheetExtent::default();
                 }
                 _ => {}
             },
             Event::Eof => break,
             _ => {}
+        }
+        if text_bytes > options.max_uncompressed_bytes {
+            return Err(too_much_text());
         }
         if cells_before.saturating_add(sheet.cells()) > options.max_cells {
             return Err(too_many_cells());
@@ -307,24 +360,6 @@ fn scan_ods(path: &std::path::Path, options: &AnalyzeOptions) -> Result<(), Inge
         buffer.clear();
     }
     Ok(())
-}
-
-/// Marks `count` cells from `column`, repeated over `row_repeats` rows
-/// from the sheet's current row, as holding a value.
-fn mark(sheet: &mut SheetExtent, column: u64, count: u64, row_repeats: u64) {
-    let last_column = (column + count - 1).min(ODS_MAX_COLUMNS - 1);
-    match sheet.first_row {
-        None => {
-            sheet.first_row = Some(sheet.rows);
-            sheet.first_column = column;
-            sheet.last_column = last_column;
-        }
-        Some(_) => {
-            sheet.first_column = sheet.first_column.min(column);
-            sheet.last_column = sheet.last_column.max(last_column);
-        }
-    }
-    sheet.last_row = sheet.last_row.max(sheet.rows + row_repeats.max(1) - 1);
 }
 
 fn workbook_error(error: impl std::fmt::Display) -> IngestError {

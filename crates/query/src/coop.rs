@@ -24,6 +24,18 @@ use datafusion::physical_optimizer::PhysicalOptimizerRule;
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::coop::CooperativeExec;
 
+/// DataFusion's physical optimizer rules with [`YieldEverywhere`] right
+/// after its own `EnsureCooperative`: before the filter pushdown that runs
+/// after optimization, so the dynamic filters joins and TopK sorts hand to
+/// their scans are made for the final plan (rebuilding a join or a sort
+/// above them later would leave the scans with stale ones).
+pub(crate) fn rules() -> Vec<Arc<dyn PhysicalOptimizerRule + Send + Sync>> {
+    let mut rules = datafusion::physical_optimizer::optimizer::PhysicalOptimizer::new().rules;
+    let at = rules.iter().position(|rule| rule.name() == "EnsureCooperative").map_or(rules.len(), |index| index + 1);
+    rules.insert(at, Arc::new(YieldEverywhere));
+    rules
+}
+
 #[derive(Debug, Default)]
 pub(crate) struct YieldEverywhere;
 

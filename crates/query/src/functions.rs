@@ -133,10 +133,28 @@ impl ScalarUDFImpl for DatePart {
 pub const MAX_FUNCTION_OUTPUT_BYTES: usize = 64 * 1024 * 1024;
 
 /// The functions whose output size is set by an argument, not by their
-/// input: `repeat('a', 500000000)` is 500 MB from 18 bytes of SQL, and
-/// `range(1, 100000000)` 800 MB, allocated in one step that no time limit
-/// interrupts. Each is wrapped in [`Bounded`].
-pub(crate) const GENERATORS: [&str; 6] = ["repeat", "lpad", "rpad", "range", "generate_series", "array_repeat"];
+/// input, or that multiply or add up their input: `repeat('a', 500000000)`
+/// is 500 MB from 18 bytes of SQL, and `range(1, 100000000)` 800 MB,
+/// allocated in one step that no time limit interrupts; `concat` of such
+/// values adds them up. Each is wrapped in [`Bounded`]. (The `||` operator
+/// on text is not a function here: it joins at most as many bounded
+/// values as the query has operators.)
+pub(crate) const GENERATORS: [&str; 14] = [
+    "repeat",
+    "lpad",
+    "rpad",
+    "range",
+    "generate_series",
+    "array_repeat",
+    "array_resize",
+    "replace",
+    "regexp_replace",
+    "concat",
+    "concat_ws",
+    "array_concat",
+    "array_append",
+    "array_prepend",
+];
 
 /// A DataFusion function that first estimates the bytes a call would make
 /// from its arguments and refuses past [`MAX_FUNCTION_OUTPUT_BYTES`], then
@@ -179,24 +197,84 @@ impl Bounded {
     /// arguments are of a kind it cannot size (refused).
     fn estimate(&self, args: &ScalarFunctionArgs) -> Option<u128> {
         let rows = args.number_rows.max(1);
+        let arg = |index: usize| args.args.get(index);
         match self.inner.name() {
-            // The first argument's bytes per row times the count.
-            "repeat" => Some(per_row_bytes(args.args.first()?) * counts(args.args.get(1)?, rows)?),
+            // Each row's text times its count.
+            "repeat" => Some(paired(&lengths(arg(0)?, rows), &row_counts(arg(1)?, rows)?, rows, |a, b| a * b)),
             // A character is at most 4 bytes.
-            "lpad" | "rpad" => Some(4 * counts(args.args.get(1)?, rows)?),
-            "array_repeat" => Some((per_row_bytes(args.args.first()?) + 8) * counts(args.args.get(1)?, rows)?),
+            "lpad" | "rpad" => Some(4 * total(&row_counts(arg(1)?, rows)?, rows)),
+            "array_repeat" => {
+                Some(paired(&lengths(arg(0)?, rows), &row_counts(arg(1)?, rows)?, rows, |a, b| (a + 8) * b))
+            }
+            "array_resize" => {
+                let fill = arg(2).map(|fill| lengths(fill, rows)).unwrap_or_else(|| vec![16]);
+                Some(paired(&fill, &row_counts(arg(1)?, rows)?, rows, |a, b| (a + 8) * b))
+            }
             "range" | "generate_series" => range_elements(&args.args, rows).map(|elements| elements * 16),
+            // Every match of `from` (at least one byte) becomes `to`.
+            "replace" => {
+                let from = lengths(arg(1)?, rows).into_iter().min().unwrap_or(1).max(1);
+                let to = lengths(arg(2)?, rows).into_iter().max().unwrap_or(0);
+                Some(total(&lengths(arg(0)?, rows), rows) * (1 + to / from))
+            }
+            // A pattern may match between every two characters.
+            "regexp_replace" => {
+                let replacement = lengths(arg(2)?, rows).into_iter().max().unwrap_or(0);
+                Some((total(&lengths(arg(0)?, rows), rows) + rows as u128) * (replacement + 1))
+            }
+            // What these make is what they were given, all together.
+            "concat" | "concat_ws" | "array_concat" | "array_append" | "array_prepend" => {
+                Some(args.args.iter().map(|value| total(&lengths(value, rows), rows)).sum())
+            }
             _ => Some(0),
         }
     }
 }
 
-/// About how many bytes a row of `value` takes.
-fn per_row_bytes(value: &ColumnarValue) -> u128 {
+/// The bytes of each row of `value` (one entry for a scalar, which every
+/// row shares): a text's or a binary's own length, else the array's
+/// memory spread over its rows.
+fn lengths(value: &ColumnarValue, rows: usize) -> Vec<u128> {
     match value {
-        ColumnarValue::Scalar(scalar) => scalar.size() as u128,
-        ColumnarValue::Array(array) => (array.get_array_memory_size() / array.len().max(1)).max(1) as u128,
+        ColumnarValue::Scalar(scalar) => match scalar.to_array_of_size(1) {
+            Ok(array) => lengths(&ColumnarValue::Array(array), 1),
+            Err(_) => vec![scalar.size() as u128],
+        },
+        ColumnarValue::Array(array) => match arrow::compute::kernels::length::length(array.as_ref())
+            .ok()
+            .and_then(|lengths| arrow::compute::cast(&lengths, &DataType::Int64).ok())
+        {
+            Some(lengths) => lengths
+                .as_primitive::<arrow::datatypes::Int64Type>()
+                .iter()
+                .map(|length| length.unwrap_or(0).max(0) as u128 + 1)
+                .collect(),
+            None => {
+                let each = (array.get_array_memory_size() / array.len().max(1)).max(1) as u128;
+                vec![each; array.len().max(1).min(rows.max(1))]
+            }
+        },
     }
+}
+
+/// The sum of per-row values (a single value stands for every row).
+fn total(values: &[u128], rows: usize) -> u128 {
+    if values.len() == 1 { values[0] * rows as u128 } else { values.iter().sum() }
+}
+
+/// The sum over the rows of `join(left, right)` (a single value stands for every row).
+fn paired(left: &[u128], right: &[u128], rows: usize, join: impl Fn(u128, u128) -> u128) -> u128 {
+    let at = |values: &[u128], index: usize| {
+        if values.len() == 1 { values[0] } else { values.get(index).copied().unwrap_or(0) }
+    };
+    let longest = left.len().max(right.len());
+    let sum: u128 = (0..longest).map(|index| join(at(left, index), at(right, index))).sum();
+    if longest <= 1 { sum * rows as u128 } else { sum }
+}
+
+/// A count argument per row (negative counts make nothing; one entry for a scalar).
+fn row_counts(value: &ColumnarValue, rows: usize) -> Option<Vec<u128>> {
+    Some(integers(value, rows)?.iter().map(|count| (*count).max(0) as u128).collect())
 }
 
 /// The whole numbers of `value` as i64, one per row (nulls as 0).
@@ -207,16 +285,6 @@ fn integers(value: &ColumnarValue, rows: usize) -> Option<Vec<i64>> {
     Some(match value {
         ColumnarValue::Scalar(_) => vec![values.first().copied().unwrap_or(0); rows.min(1)],
         ColumnarValue::Array(_) => values,
-    })
-}
-
-/// The sum over the rows of a count argument (negative counts make nothing).
-fn counts(value: &ColumnarValue, rows: usize) -> Option<u128> {
-    let values = integers(value, rows)?;
-    let sum: u128 = values.iter().map(|count| (*count).max(0) as u128).sum();
-    Some(match value {
-        ColumnarValue::Scalar(_) => sum * rows as u128,
-        ColumnarValue::Array(_) => sum,
     })
 }
 
@@ -257,8 +325,11 @@ fn range_elements(args: &[ColumnarValue], rows: usize) -> Option<u128> {
     let [start, stop, step] = args else { return None };
     let nanoseconds = |value: &ColumnarValue| -> Option<Vec<i64>> {
         let array = value.clone().into_array(1).ok()?;
-        let array =
-            arrow::compute::cast(&array, &DataType::Timestamp(arrow::datatypes::TimeUnit::Nanosecond, None)).ok()?;
+        // Not `safe`: a date outside the nanosecond range is an error
+        // (refused), not a null that would count as nothing.
+        let strict = arrow::compute::CastOptions { safe: false, ..Default::default() };
+        let nanosecond = DataType::Timestamp(arrow::datatypes::TimeUnit::Nanosecond, None);
+        let array = arrow::compute::cast_with_options(&array, &nanosecond, &strict).ok()?;
         let array = arrow::compute::cast(&array, &DataType::Int64).ok()?;
         Some(array.as_primitive::<arrow::datatypes::Int64Type>().iter().map(|v| v.unwrap_or(0)).collect())
     };
@@ -272,7 +343,7 @@ fn range_elements(args: &[ColumnarValue], rows: usize) -> Option<u128> {
             .map(|interval| {
                 interval.map_or(0, |interval| {
                     let day = 86_400_000_000_000i64;
-                    (i64::from(interval.months) * 28 * day)
+                    (i64::from(interval.months).saturating_mul(28 * day))
                         .saturating_add(i64::from(interval.days).saturating_mul(day))
                         .saturating_add(interval.nanoseconds)
                 })

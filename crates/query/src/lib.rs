@@ -463,7 +463,7 @@ impl QueryEngine {
             .with_config(config)
             .with_runtime_env(self.datafusion.clone())
             .with_default_features()
-            .with_physical_optimizer_rule(Arc::new(coop::YieldEverywhere))
+            .with_physical_optimizer_rules(coop::rules())
             .build();
         let context = SessionContext::new_with_state(state);
         context.register_udf(functions::DatePart::udf());

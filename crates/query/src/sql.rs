@@ -24,12 +24,12 @@ use crate::{QueryEngine, QueryError, QueryResult, Table};
 /// Longest SQL text accepted.
 pub const MAX_SQL_BYTES: usize = 64 * 1024;
 
-/// Most operators (`+`, `AND`, `UNION`, `JOIN`…) one query may hold. A
+/// Most operators and keywords (`+`, `AND`, `UNION`, `JOIN`, `SELECT`…) one query may hold. A
 /// chain of operators parses into a tree as deep as the chain is long,
 /// and parsing, planning and dropping that tree recurse once per level: a
 /// bound on the count is a bound on the depth, checked on the tokens,
 /// before any tree is built.
-pub const MAX_SQL_OPERATORS: usize = 512;
+pub const MAX_SQL_OPERATORS: usize = 1024;
 
 /// Counts the operators of `sql`'s tokens (see [`MAX_SQL_OPERATORS`]).
 fn check_operators(sql: &str) -> QueryResult<()> {
@@ -41,22 +41,10 @@ fn check_operators(sql: &str) -> QueryResult<()> {
     let operators = tokens
         .iter()
         .filter(|token| match token {
-            Token::Word(word) => matches!(
-                word.keyword,
-                Keyword::AND
-                    | Keyword::OR
-                    | Keyword::NOT
-                    | Keyword::UNION
-                    | Keyword::INTERSECT
-                    | Keyword::EXCEPT
-                    | Keyword::JOIN
-                    | Keyword::IS
-                    | Keyword::LIKE
-                    | Keyword::ILIKE
-                    | Keyword::BETWEEN
-                    | Keyword::IN
-                    | Keyword::SIMILAR
-            ),
+            // Every keyword counts: sqlparser reads some infix keywords (XOR,
+            // OVERLAPS, AT TIME ZONE…) in a loop, as it reads `+`, and a list
+            // of them would miss the next one it learns.
+            Token::Word(word) => word.keyword != Keyword::NoKeyword,
             Token::Number(..)
             | Token::Comma
             | Token::Whitespace(_)
@@ -77,7 +65,7 @@ fn check_operators(sql: &str) -> QueryResult<()> {
         .count();
     if operators > MAX_SQL_OPERATORS {
         return Err(QueryError::Refused(format!(
-            "the query has {operators} operators; at most {MAX_SQL_OPERATORS} are allowed"
+            "the query has {operators} operators and keywords; at most {MAX_SQL_OPERATORS} are allowed"
         )));
     }
     Ok(())
@@ -218,6 +206,7 @@ mod tests {
             format!("SELECT 1{}", "+1".repeat(2_000)).as_str(),
             format!("SELECT 1 WHERE true{}", " AND true".repeat(7_000)).as_str(),
             format!("SELECT 1{}", " UNION SELECT 1".repeat(1_000)).as_str(),
+            format!("SELECT true{}", " XOR true".repeat(7_000)).as_str(),
         ] {
             assert!(
                 matches!(referenced_tables(refused), Err(QueryError::Refused(_))),

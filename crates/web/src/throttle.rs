@@ -136,12 +136,12 @@ impl LoginLimiter {
         let account_failures = failures
             .get(&Self::account_key(account))
             .map_or(0, |entry| if now.duration_since(entry.last) < WINDOW { entry.count } else { 0 });
-        let pair_limit = if account_failures >= self.limit * ACCOUNT_FACTOR { 1 } else { self.limit };
+        let pair_limit = if account_failures >= self.limit.saturating_mul(ACCOUNT_FACTOR) { 1 } else { self.limit };
         let pair = failures.get(&Self::pair_key(account, address)).is_some_and(|entry| entry.blocked(pair_limit, now));
         let by_address = address.is_some_and(|address| {
             failures
                 .get(&format!("address:{address}"))
-                .is_some_and(|entry| entry.blocked(self.limit * ADDRESS_FACTOR, now))
+                .is_some_and(|entry| entry.blocked(self.limit.saturating_mul(ADDRESS_FACTOR), now))
         });
         pair || by_address
     }
@@ -166,9 +166,21 @@ impl LoginLimiter {
         }
     }
 
-    /// A correct password: the pair's failures are forgotten.
+    /// A correct password: the pair's failures are forgotten, and the
+    /// attempt counted before the check ([`LoginLimiter::record_failure`]
+    /// is called first) is taken back from the account and the address.
     pub fn record_success(&self, account: &str, address: Option<IpAddr>) {
-        self.failures.lock().expect("limiter lock").remove(&Self::pair_key(account, address));
+        let mut failures = self.failures.lock().expect("limiter lock");
+        failures.remove(&Self::pair_key(account, address));
+        let mut keys = vec![Self::account_key(account)];
+        if let Some(address) = address {
+            keys.push(format!("address:{address}"));
+        }
+        for key in keys {
+            if let Some(entry) = failures.get_mut(&key) {
+                entry.count = entry.count.saturating_sub(1);
+            }
+        }
     }
 }
 

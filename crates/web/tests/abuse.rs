@@ -155,7 +155,10 @@ async fn sizes_and_depths_taken_from_requests_are_bounded() {
         alive(&app).await;
     }
     // Long SQL goes in a body.
-    for (what, sql) in [("7,000 ANDs", &ands), ("a sum of 2,000 terms", &sum), ("2,000 UNIONs", &unions)] {
+    let xors = format!("SELECT true{}", " XOR true".repeat(7_000));
+    for (what, sql) in
+        [("7,000 ANDs", &ands), ("a sum of 2,000 terms", &sum), ("2,000 UNIONs", &unions), ("7,000 XORs", &xors)]
+    {
         let response = app.client.post(app.url("/api/v1/sql")).json(&json!({"sql": sql})).send().await.unwrap();
         assert_eq!(response.status(), 409, "{what}");
         let body = response.text().await.unwrap();
@@ -194,11 +197,25 @@ async fn queries_stop_at_their_limits() {
         ("SELECT lpad('a', 500000000)", "lpad"),
         ("SELECT array_repeat(1, 500000000)", "array_repeat"),
         (&format!("SELECT length(repeat(observaciones, 100000)) FROM \"{id}\""), "repeat"),
+        ("SELECT length(replace(lpad('', 16000000, 'x'), 'x', lpad('', 1000, 'y')))", "replace"),
+        (
+            "SELECT cardinality(range(arrow_cast(-95000000, 'Date32'), arrow_cast(95000000, 'Date32'), INTERVAL '1 day'))",
+            "range",
+        ),
     ] {
         let (status, body) = sql(generator).await;
         assert_eq!(status, 409, "{generator}: {body}");
         assert!(body.contains(named) && body.contains("MB"), "{generator}: {body}");
         alive(&app).await;
+    }
+    // Ordinary uses of the same functions pass.
+    for ordinary in [
+        "SELECT cardinality(range(DATE '2020-01-01', DATE '2020-12-31', INTERVAL '1 day')) AS n".to_string(),
+        format!("SELECT lpad(municipio, 30, '.') AS m, repeat('-', 3) AS r, municipio || ' NL' AS c FROM \"{id}\""),
+        format!("SELECT replace(observaciones, 'a', 'á') AS o, concat(folio, '-', fecha) AS f FROM \"{id}\""),
+    ] {
+        let (status, body) = sql(&ordinary).await;
+        assert_eq!(status, 200, "{ordinary}: {}", &body[..body.len().min(300)]);
     }
     // A join whose few rows multiply into billions: two at once, past the limit.
     let join = format!(
@@ -439,6 +456,19 @@ async fn bodies_are_bounded_as_they_stream() {
     assert_eq!(download.text().await.unwrap(), "a,b\n5,6\n");
 }
 
+/// An ODS file whose only sheet is `content`.
+fn ods(content: &str) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(&mut bytes));
+    let stored = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+    zip.start_file("mimetype", stored).unwrap();
+    std::io::Write::write_all(&mut zip, b"application/vnd.oasis.opendocument.spreadsheet").unwrap();
+    zip.start_file("content.xml", zip::write::SimpleFileOptions::default()).unwrap();
+    std::io::Write::write_all(&mut zip, content.as_bytes()).unwrap();
+    zip.finish().unwrap();
+    bytes
+}
+
 /// An ODS of a few hundred bytes whose repeated rows and cells make 30
 /// million cells is refused before they are made, naming the limit.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -458,17 +488,7 @@ async fn amplifying_workbooks_are_refused() {
         r#"office:value="1" table:number-columns-repeated="3000"><text:p>1</text:p></table:table-cell></table:table-row>"#,
         r#"</table:table></office:spreadsheet></office:body></office:document-content>"#
     );
-    let mut bytes = Vec::new();
-    {
-        let mut zip = zip::ZipWriter::new(std::io::Cursor::new(&mut bytes));
-        let stored = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
-        zip.start_file("mimetype", stored).unwrap();
-        std::io::Write::write_all(&mut zip, b"application/vnd.oasis.opendocument.spreadsheet").unwrap();
-        let deflated = zip::write::SimpleFileOptions::default();
-        zip.start_file("content.xml", deflated).unwrap();
-        std::io::Write::write_all(&mut zip, content.as_bytes()).unwrap();
-        zip.finish().unwrap();
-    }
+    let bytes = ods(content);
     assert!(bytes.len() < 2_000, "{} bytes", bytes.len());
     let created = app.upload(&token, dataset["id"].as_str().unwrap(), bytes, "bomba.ods").await;
     let resource = app.analysed(created["id"].as_str().unwrap(), None).await;
@@ -476,6 +496,18 @@ async fn amplifying_workbooks_are_refused() {
     assert_eq!(analysis["status"], "failed", "{analysis}");
     let error = analysis["error"].as_str().unwrap_or_default();
     assert!(error.contains("20000000 cells"), "{analysis}");
+    alive(&app).await;
+
+    // Under the cells' bound, but each copied cell holds 64 KB of text in an attribute.
+    let text = "x".repeat(64 * 1024);
+    let content = format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?><office:document-content xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0" xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0" office:version="1.2"><office:body><office:spreadsheet><table:table table:name="Hoja1"><table:table-row table:number-rows-repeated="1000"><table:table-cell office:value-type="string" office:string-value="{text}" table:number-columns-repeated="16384"/></table:table-row></table:table></office:spreadsheet></office:body></office:document-content>"#
+    );
+    let created = app.upload(&token, dataset["id"].as_str().unwrap(), ods(&content), "texto.ods").await;
+    let resource = app.analysed(created["id"].as_str().unwrap(), None).await;
+    let analysis = &resource["datalab_analysis"];
+    assert_eq!(analysis["status"], "failed", "{analysis}");
+    assert!(analysis["error"].as_str().unwrap_or_default().contains("bytes"), "{analysis}");
     alive(&app).await;
 }
 
@@ -524,6 +556,10 @@ async fn redirects_after_sign_in_stay_on_the_site() {
         ("\\\\evil.example", "/"),
         ("https://evil.example", "/"),
         ("/\u{0b}/x", "/%0B/x"),
+        ("/..//evil.example", "/"),
+        ("/.//evil.example", "/"),
+        ("/%2e%2e//evil.example", "/"),
+        ("/a/..//evil.example", "/"),
         ("/dataset?q=agua#resultados", "/dataset?q=agua#resultados"),
     ] {
         let client = TestApp::new_client();

@@ -155,7 +155,9 @@ pub fn base_url(state: &AppState, headers: &HeaderMap) -> String {
     let scheme = if state.settings.secure_cookies { "https" } else { "http" };
     let host = headers.get(header::HOST).and_then(|value| value.to_str().ok()).unwrap_or("");
     match host.parse::<axum::http::uri::Authority>() {
-        Ok(authority) if allowed_host(&state.settings, authority.host()) => format!("{scheme}://{authority}"),
+        Ok(authority) if !authority.as_str().contains('@') && allowed_host(&state.settings, authority.host()) => {
+            format!("{scheme}://{authority}")
+        }
         _ => format!("{scheme}://localhost"),
     }
 }
@@ -222,25 +224,29 @@ pub(crate) enum Files<'a> {
     Accepted,
     /// A file for the CKAN `action`, if `actor` may write the dataset the
     /// fields before it name (checked when the file part arrives, before
-    /// it is stored; clients send the fields first).
+    /// it is stored).
     IfAllowed { actor: &'a Actor, action: &'a str },
 }
 
-/// Refuses a file for `action` before it is stored when the fields read so
-/// far name a dataset `actor` may not change. Fields not yet sent leave the
-/// check to the action, which deletes the file if it fails.
+/// The answer to a file sent before the field that names where it goes.
+fn field_before_file(field: &str) -> AppError {
+    AppError::BadRequest(format!("send the {field} field before the file, so that it is checked before it is stored"))
+}
+
+/// Refuses a file for `action` before it is stored unless the fields read
+/// so far name a dataset `actor` may change (clients send the fields first).
 async fn authorize_upload(state: &AppState, actor: &Actor, action: &str, params: &Params) -> Result<(), AppError> {
     let dataset = match action {
         "resource_create" => match params.get("package_id").and_then(text) {
             Some(id) => catalog::readable_dataset(state, actor, &id).await?,
-            None => return Ok(()),
+            None => return Err(field_before_file("package_id")),
         },
         _ => match params.get("id").and_then(text).and_then(|id| Uuid::parse_str(id.trim()).ok()) {
             Some(id) => {
                 let resource = state.store.resource(id).await?;
                 catalog::readable_dataset(state, actor, &resource.dataset_id.to_string()).await?
             }
-            None => return Ok(()),
+            None => return Err(field_before_file("id")),
         },
     };
     Ok(actor.authorize(Action::UpdateDataset { organization: dataset.owner_org })?)

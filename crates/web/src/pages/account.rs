@@ -44,6 +44,9 @@ pub async fn login(
     if state.login_limiter.is_blocked(&account, address) {
         return Err(AppError::TooManyRequests);
     }
+    // The attempt counts before the password is checked: a burst of
+    // requests sent at once gets no more tries than requests sent in turn.
+    state.login_limiter.record_failure(&account, address);
     match state.store.verify_password(&account, &password).await? {
         Some(user) => {
             state.login_limiter.record_success(&account, address);
@@ -72,7 +75,6 @@ pub async fn login(
             Ok(response)
         }
         None => {
-            state.login_limiter.record_failure(&account, address);
             let page = render(
                 &state,
                 &context,

@@ -182,7 +182,10 @@ pub(crate) fn local_target(target: &str) -> Option<String> {
     }
     let base = url::Url::parse("http://datalab.invalid/").expect("a valid base");
     let parsed = base.join(target).ok()?;
-    (parsed.origin() == base.origin()).then(|| parsed[url::Position::BeforePath..].to_string())
+    let local = parsed[url::Position::BeforePath..].to_string();
+    // Dot segments can collapse into `//elsewhere` (`/..//evil.example`),
+    // which a browser reads as another site.
+    (parsed.origin() == base.origin() && !local.starts_with("//") && !local.starts_with("/\\")).then_some(local)
 }
 
 /// A multipart form's text field, read chunk by chunk and refused as soon
