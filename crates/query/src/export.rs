@@ -4,6 +4,7 @@
 //! channel is bounded), and a client that goes away stops the query.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use arrow::record_batch::RecordBatch;
 use bytes::Bytes;
@@ -63,25 +64,81 @@ impl ExportFormat {
     }
 }
 
-/// Bytes of an export as they are produced; an `Err` ends it early.
-pub type ExportStream = mpsc::Receiver<Result<Bytes, QueryError>>;
+/// Bytes of an export as they are produced; an `Err` ends it early. An
+/// export cut short (its client stalled past the idle timeout, or it ran
+/// past its time limit) ends with an `Err` too, never as if it were whole.
+pub struct ExportStream {
+    receiver: mpsc::Receiver<Result<Bytes, QueryError>>,
+    cut: Arc<AtomicBool>,
+    ended: bool,
+}
+
+impl ExportStream {
+    /// The next chunk; `None` once the export is whole.
+    pub async fn recv(&mut self) -> Option<Result<Bytes, QueryError>> {
+        if self.ended {
+            return None;
+        }
+        match self.receiver.recv().await {
+            Some(chunk) => Some(chunk),
+            None => {
+                self.ended = true;
+                self.cut.load(Ordering::Acquire).then(|| {
+                    Err(QueryError::Failed(
+                        "the export was cut: its client stopped reading or it ran out of time".into(),
+                    ))
+                })
+            }
+        }
+    }
+}
 
 /// How an export's chunks reach its client: within `idle` of the client
 /// being ready for more, and before `deadline`. `false`: stop producing
-/// (the client left, stalled or ran out of time), which drops the query.
+/// (the client left, stalled or ran out of time), which drops the query;
+/// a stall or the deadline also marks the export as cut.
+#[derive(Clone)]
 struct Delivery {
     sender: mpsc::Sender<Result<Bytes, QueryError>>,
     idle: Duration,
     deadline: Instant,
+    cut: Arc<AtomicBool>,
 }
 
 impl Delivery {
     async fn send(&self, chunk: Result<Bytes, QueryError>) -> bool {
         if Instant::now() >= self.deadline {
+            self.cut.store(true, Ordering::Release);
             return false;
         }
         let wait = self.idle.min(self.deadline.saturating_duration_since(Instant::now()));
-        matches!(tokio::time::timeout(wait, self.sender.send(chunk)).await, Ok(Ok(())))
+        match tokio::time::timeout(wait, self.sender.send(chunk)).await {
+            Ok(Ok(())) => true,
+            Ok(Err(_)) => false, // The client went away.
+            Err(_) => {
+                self.cut.store(true, Ordering::Release);
+                false
+            }
+        }
+    }
+
+    /// The next batch of `stream`, or `None` when the client went away or
+    /// the deadline passed first (a query that finds nothing for long holds
+    /// no slot past it).
+    async fn next(
+        &self,
+        stream: &mut datafusion::execution::SendableRecordBatchStream,
+    ) -> Option<datafusion::error::Result<RecordBatch>> {
+        tokio::select! {
+            next = tokio::time::timeout_at(self.deadline, stream.next()) => match next {
+                Ok(next) => next,
+                Err(_) => {
+                    self.cut.store(true, Ordering::Release);
+                    None
+                }
+            },
+            () = self.sender.closed() => None,
+        }
     }
 }
 
@@ -166,6 +223,9 @@ impl QueryEngine {
         let deadline = Instant::now() + limit;
         let context = self.context();
         let (sender, receiver) = mpsc::channel::<Result<Bytes, QueryError>>(4);
+        let cut = Arc::new(AtomicBool::new(false));
+        let delivery = Delivery { sender: sender.clone(), idle, deadline, cut: cut.clone() };
+        let receiver = ExportStream { receiver, cut, ended: false };
         // Plan first, so a bad filter is an error response rather than a broken download.
         let stream = self
             .run(async move {
@@ -201,7 +261,6 @@ impl QueryEngine {
                             return Ok(());
                         }
                         let chunk = Ok(Bytes::copy_from_slice(&buffer[..read]));
-                        let delivery = Delivery { sender: sender.clone(), idle, deadline };
                         if !handle.block_on(delivery.send(chunk)) {
                             return Ok(()); // The client went away, stalled or ran out of time.
                         }
@@ -214,7 +273,8 @@ impl QueryEngine {
             });
             return Ok(receiver);
         }
-        let sender = Delivery { sender, idle, deadline };
+        drop(sender);
+        let sender = delivery;
         self.handle.spawn(async move {
             let _permit = permit;
             let mut stream = stream;
@@ -255,7 +315,7 @@ impl QueryEngine {
                     }
                 }
             }
-            while let Some(batch) = stream.next().await {
+            while let Some(batch) = sender.next(&mut stream).await {
                 let chunk = batch.map_err(QueryError::from).and_then(|batch| match parquet.as_mut() {
                     Some(writer) => {
                         writer.write(&batch).map_err(|error| QueryError::Failed(error.to_string()))?;

@@ -295,7 +295,17 @@ async fn slow_clients_cannot_hold_the_shared_slots() {
     let whole = app.client.get(app.url(&export)).header("X-Forwarded-For", "198.51.100.1").send().await.unwrap();
     assert_eq!(whole.status(), 200);
     assert_eq!(whole.text().await.unwrap().lines().count(), 300_001);
-    drop(stalled);
+    // What the stalled client gets, read now, does not end as a whole
+    // download would: the cut is an error, not a short file.
+    let mut stalled = stalled;
+    let mut received = Vec::new();
+    let read = tokio::time::timeout(
+        Duration::from_secs(20),
+        tokio::io::AsyncReadExt::read_to_end(&mut stalled, &mut received),
+    )
+    .await;
+    assert!(read.is_ok(), "the cut connection ends");
+    assert!(!received.ends_with(b"\r\n0\r\n\r\n"), "a cut export must not look whole");
     alive(&app).await;
 }
 
