@@ -565,6 +565,7 @@ async fn redirects_after_sign_in_stay_on_the_site() {
         ("/\\evil.example", "/"),
         ("\\\\evil.example", "/"),
         ("https://evil.example", "/"),
+        ("//evil.example", "/"),
         ("/\u{0b}/x", "/%0B/x"),
         ("/..//evil.example", "/"),
         ("/.//evil.example", "/"),
