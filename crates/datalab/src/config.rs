@@ -32,7 +32,7 @@ pub struct Config {
     pub search_cache_entries: usize,
     /// Longest a data query (SQL, a page of rows) may run, in milliseconds (default 5000).
     pub query_time_limit_ms: u64,
-    /// Memory one data query may use for sorts, joins and aggregations, in bytes (default 256 MiB).
+    /// Memory the data queries running at once may use together for sorts, joins and aggregations, in bytes (default 256 MiB).
     pub query_memory_limit_bytes: usize,
     /// Most rows a SQL query returns (default 32000).
     pub sql_row_cap: usize,
@@ -128,7 +128,7 @@ pub struct ConfigArgs {
     /// Longest a data query (SQL, a page of rows) may run, in milliseconds (default 5000).
     #[arg(long, env = "DATALAB_QUERY_TIME_LIMIT_MS", global = true)]
     pub query_time_limit_ms: Option<u64>,
-    /// Memory one data query may use for sorts, joins and aggregations, in bytes (default 256 MiB).
+    /// Memory the data queries running at once may use together for sorts, joins and aggregations, in bytes (default 256 MiB).
     #[arg(long, env = "DATALAB_QUERY_MEMORY_LIMIT_BYTES", global = true)]
     pub query_memory_limit_bytes: Option<usize>,
     /// Most rows a SQL query returns (default 32000).

@@ -124,7 +124,7 @@ pub type QueryResult<T> = Result<T, QueryError>;
 pub struct QuerySettings {
     /// Longest a SQL query or a page may run (an export's time is not capped: it streams).
     pub time_limit: Duration,
-    /// Memory a single query may hold for sorts, joins and aggregations.
+    /// Memory the queries running at once may hold together for sorts, joins and aggregations (one pool).
     pub memory_limit_bytes: usize,
     /// Most rows `datastore_search_sql` returns.
     pub sql_row_cap: usize,

@@ -123,6 +123,10 @@ pub const MAX_SEARCH_WORDS: usize = 32;
 pub const MAX_FILTERS: usize = 64;
 /// Most values one filter may list.
 pub const MAX_FILTER_VALUES: usize = 1_000;
+/// Most columns one sort may name.
+pub const MAX_SORT_KEYS: usize = 16;
+/// Most columns `fields` may list (a table has at most 16,384).
+pub const MAX_FIELDS: usize = 16_384;
 
 /// `predicates` joined by `join` as a balanced tree, so that its depth
 /// grows with the logarithm of their number, not with the number.
@@ -337,6 +341,9 @@ fn sort_exprs(keys: &[SortKey]) -> Vec<SortExpr> {
 /// CKAN's `sort` as the columns (by their names in the table) and directions.
 pub(crate) fn sort_keys(schema: &Schema, sort: &str) -> QueryResult<Vec<SortKey>> {
     let mut order = Vec::new();
+    if sort.split(',').count() > MAX_SORT_KEYS {
+        return Err(QueryError::invalid("sort", format!("sort by at most {MAX_SORT_KEYS} columns")));
+    }
     for part in sort.split(',').map(str::trim).filter(|part| !part.is_empty()) {
         let (name, direction) = match part.rsplit_once(char::is_whitespace) {
             Some((name, direction)) if ["asc", "desc"].contains(&direction.to_lowercase().as_str()) => {
@@ -370,6 +377,9 @@ impl QueryEngine {
                 "filters",
                 format!("a filter may list at most {MAX_FILTER_VALUES} values"),
             ));
+        }
+        if request.fields.as_ref().is_some_and(|fields| fields.len() > MAX_FIELDS) {
+            return Err(QueryError::invalid("fields", format!("list at most {MAX_FIELDS} fields")));
         }
         if let Some(Value::Object(per_field)) = &request.q
             && per_field.len() > MAX_FILTERS

@@ -74,6 +74,19 @@ fn forwarded_address(entry: &str) -> Option<IpAddr> {
     value.strip_prefix('[').and_then(|rest| rest.split(']').next()).and_then(|inner| inner.parse().ok())
 }
 
+/// What one client is, for the login limits: an IPv4 address, or the /64
+/// network of an IPv6 one (one subscriber gets a whole /64 and could
+/// otherwise take a new address for every guess).
+fn network(address: IpAddr) -> IpAddr {
+    match address {
+        IpAddr::V4(_) => address,
+        IpAddr::V6(v6) => {
+            let segments = v6.segments();
+            IpAddr::V6(std::net::Ipv6Addr::new(segments[0], segments[1], segments[2], segments[3], 0, 0, 0, 0))
+        }
+    }
+}
+
 /// First wait once a pair (or an address) reaches its limit; each further
 /// failure doubles it, up to the window.
 const FIRST_WAIT: Duration = Duration::from_secs(30);
@@ -122,7 +135,7 @@ impl LoginLimiter {
 
     fn pair_key(account: &str, address: Option<IpAddr>) -> String {
         match address {
-            Some(address) => format!("pair:{}|{address}", account.trim().to_lowercase()),
+            Some(address) => format!("pair:{}|{}", account.trim().to_lowercase(), network(address)),
             None => format!("pair:{}|unknown", account.trim().to_lowercase()),
         }
     }
@@ -140,7 +153,7 @@ impl LoginLimiter {
         let pair = failures.get(&Self::pair_key(account, address)).is_some_and(|entry| entry.blocked(pair_limit, now));
         let by_address = address.is_some_and(|address| {
             failures
-                .get(&format!("address:{address}"))
+                .get(&format!("address:{}", network(address)))
                 .is_some_and(|entry| entry.blocked(self.limit.saturating_mul(ADDRESS_FACTOR), now))
         });
         pair || by_address
@@ -154,7 +167,7 @@ impl LoginLimiter {
         }
         let mut keys = vec![Self::pair_key(account, address), Self::account_key(account)];
         if let Some(address) = address {
-            keys.push(format!("address:{address}"));
+            keys.push(format!("address:{}", network(address)));
         }
         for key in keys {
             let entry = failures.entry(key).or_insert(Failures { count: 0, last: now });
@@ -174,7 +187,7 @@ impl LoginLimiter {
         failures.remove(&Self::pair_key(account, address));
         let mut keys = vec![Self::account_key(account)];
         if let Some(address) = address {
-            keys.push(format!("address:{address}"));
+            keys.push(format!("address:{}", network(address)));
         }
         for key in keys {
             if let Some(entry) = failures.get_mut(&key) {
@@ -256,6 +269,14 @@ mod tests {
         assert!(entry.blocked(2, Instant::now()), "the wait doubled twice: 120 s");
         let entry = Failures { count: 2, last: Instant::now() - Duration::from_secs(31) };
         assert!(!entry.blocked(2, Instant::now()), "the first wait is 30 s");
+    }
+
+    #[test]
+    fn an_ipv6_network_is_one_client() {
+        let limiter = LoginLimiter::new(1);
+        limiter.record_failure("ana", Some("2001:db8:1:2::1".parse().unwrap()));
+        assert!(limiter.is_blocked("ana", Some("2001:db8:1:2::ffff".parse().unwrap())), "the same /64");
+        assert!(!limiter.is_blocked("ana", Some("2001:db8:1:3::1".parse().unwrap())), "another /64");
     }
 
     #[test]

@@ -147,6 +147,12 @@ async fn sizes_and_depths_taken_from_requests_are_bounded() {
             Expect::Status(200),
         ),
         ("a huge start", "package_search", json!({"start": i64::MAX, "rows": 1000}), Expect::Status(200)),
+        (
+            "a sort by 100 columns",
+            "datastore_search",
+            json!({"resource_id": id, "sort": vec!["folio"; 100].join(",")}),
+            Expect::Status(409),
+        ),
     ];
     for (what, action, body, expected) in posts {
         let (status, answer) = app.ckan(action, None, body).await;
