@@ -40,6 +40,18 @@ fn secret_hash(secret: &str) -> String {
     hex::encode(Sha256::digest(secret.as_bytes()))
 }
 
+/// Password hashes computed at once. Argon2 takes tens of milliseconds of
+/// a core and 19 MiB by design: a burst of sign-ins waits here, on
+/// blocking threads, instead of stalling the async workers every request
+/// shares.
+static HASHING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
+
+/// Runs `work` (argon2) on a blocking thread, at most [`HASHING`]'s slots at once.
+async fn hashing<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> StoreResult<T> {
+    let _slot = HASHING.acquire().await.expect("the semaphore is never closed");
+    tokio::task::spawn_blocking(work).await.map_err(|error| StoreError::Corrupt(format!("password hashing: {error}")))
+}
+
 pub(crate) fn hash_password(password: &str) -> String {
     let salt = SaltString::generate(&mut argon2::password_hash::rand_core::OsRng);
     Argon2::default()
@@ -77,7 +89,8 @@ impl Store {
             state: State::Active,
             created: now(),
         };
-        let password_hash = hash_password(new_user.password);
+        let password = new_user.password.to_string();
+        let password_hash = hashing(move || hash_password(&password)).await?;
         let result = sqlx::query(
             "INSERT INTO users (id, name, fullname, email, about, password_hash, sysadmin, state, created) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, 'active', $8)",
@@ -142,18 +155,19 @@ impl Store {
         .bind(name_or_email.trim())
         .fetch_optional(&self.reader)
         .await?;
+        let password = password.to_string();
         let Some(row) = row else {
-            let _ = hash_password(password);
+            hashing(move || hash_password(&password)).await?;
             return Ok(None);
         };
         let stored: String = row.try_get("password_hash")?;
-        let parsed =
-            PasswordHash::new(&stored).map_err(|error| StoreError::Corrupt(format!("password hash: {error}")))?;
-        if Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok() {
-            Ok(Some(user_from_row(&row)?))
-        } else {
-            Ok(None)
-        }
+        PasswordHash::new(&stored).map_err(|error| StoreError::Corrupt(format!("password hash: {error}")))?;
+        let matches = hashing(move || {
+            PasswordHash::new(&stored)
+                .is_ok_and(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
+        })
+        .await?;
+        if matches { Ok(Some(user_from_row(&row)?)) } else { Ok(None) }
     }
 
     /// The user's role in each organization they belong to.
