@@ -99,7 +99,10 @@ impl Reader for Workbook {
                     Err(_) => return Err(workbook_error(error)),
                 },
             },
-            Kind::Xls => Sheets::Xls(calamine::Xls::new(open()?).map_err(workbook_error)?),
+            Kind::Xls => {
+                scan_xls(path, options)?;
+                Sheets::Xls(calamine::Xls::new(open()?).map_err(workbook_error)?)
+            }
             Kind::Ods => {
                 scan_ods(path, options)?;
                 Sheets::Ods(calamine::Ods::new(open()?).map_err(workbook_error)?)
@@ -221,6 +224,85 @@ impl SheetExtent {
     fn cells(&self) -> u64 {
         self.values.cells().saturating_add(self.formulas.cells())
     }
+}
+
+/// Scans an XLS workbook's records without reading its cells, and refuses
+/// it if its sheets declare more than [`AnalyzeOptions::max_cells`] cells
+/// in all: calamine reserves each sheet's declared rows × columns (its
+/// DIMENSIONS record, which a file of a few hundred bytes can set to
+/// 2³² × 2¹⁶) before reading it. Sheets are read where the workbook's
+/// sheet list puts them, as calamine reads them.
+fn scan_xls(path: &std::path::Path, options: &AnalyzeOptions) -> Result<(), IngestError> {
+    use std::io::{Read, Seek, SeekFrom};
+    let container = |error: std::io::Error| IngestError::Workbook(error.to_string());
+    let mut file = cfb::open(path).map_err(container)?;
+    let mut stream = file.open_stream("Workbook").or_else(|_| file.open_stream("Book")).map_err(container)?;
+    let length = stream.seek(SeekFrom::End(0)).map_err(container)?;
+    // Reads the records from `start` to the first EOF, giving each small
+    // record of a wanted type to `each` (the others are skipped unread).
+    let mut records = |start: u64, each: &mut dyn FnMut(u16, &[u8])| -> Result<(), IngestError> {
+        let mut at = start;
+        let mut header = [0u8; 4];
+        let mut data = Vec::new();
+        while at + 4 <= length {
+            stream.seek(SeekFrom::Start(at)).map_err(container)?;
+            stream.read_exact(&mut header).map_err(container)?;
+            let kind = u16::from_le_bytes([header[0], header[1]]);
+            let size = u64::from(u16::from_le_bytes([header[2], header[3]]));
+            if kind == 0x000A {
+                break; // EOF of this substream
+            }
+            if matches!(kind, 0x0085 | 0x0200) && at + 4 + size <= length {
+                data.resize(size as usize, 0);
+                stream.read_exact(&mut data).map_err(container)?;
+                each(kind, &data);
+            }
+            at += 4 + size;
+        }
+        Ok(())
+    };
+    // The globals: where each sheet starts (BOUNDSHEET, 0x0085).
+    let mut sheets = Vec::new();
+    records(0, &mut |kind, data| {
+        if kind == 0x0085 && data.len() >= 4 {
+            sheets.push(u64::from(u32::from_le_bytes([data[0], data[1], data[2], data[3]])));
+        }
+    })?;
+    let mut cells = 0u64;
+    for start in sheets.into_iter().take(4096) {
+        // The first DIMENSIONS of a sheet is the one calamine reserves for.
+        let mut declared = None;
+        records(start, &mut |kind, data| {
+            if kind == 0x0200 && declared.is_none() {
+                declared = declared_cells(data);
+            }
+        })?;
+        cells = cells.saturating_add(declared.unwrap_or(0));
+        if cells > options.max_cells {
+            return Err(IngestError::ExpandsTooMuch { what: "cells", limit: options.max_cells });
+        }
+    }
+    Ok(())
+}
+
+/// The cells a DIMENSIONS record declares, read as calamine reads it.
+fn declared_cells(data: &[u8]) -> Option<u64> {
+    let u16_at = |at: usize| u64::from(u16::from_le_bytes([data[at], data[at + 1]]));
+    let u32_at = |at: usize| u64::from(u32::from_le_bytes([data[at], data[at + 1], data[at + 2], data[at + 3]]));
+    let (first_row, last_row, mut first_column, last_column) = match data.len() {
+        10 => (u16_at(0), u16_at(2), u16_at(4), u16_at(6)),
+        14 | 16 => (u32_at(0), u32_at(4), u16_at(8), u16_at(10)),
+        _ => return None,
+    };
+    if first_column > 0xFF || last_column < first_column {
+        first_column = 0;
+    }
+    Some(
+        last_row
+            .saturating_sub(first_row)
+            .saturating_add(1)
+            .saturating_mul(last_column.saturating_sub(first_column).saturating_add(1)),
+    )
 }
 
 /// A cell being read: its first column, repeats, whether it holds a value

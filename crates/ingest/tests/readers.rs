@@ -573,3 +573,43 @@ fn a_zipped_shapefile_is_a_table_with_its_geometry() {
     let (_dir, result) = run(&zip_file(&[("capa.shp", b"not really", true)]), "capa.zip");
     assert!(matches!(&result, Err(IngestError::Container(message)) if message.contains(".dbf")), "{result:?}");
 }
+
+/// A workbook whose sheets declare 2³² rows (their DIMENSIONS records) is
+/// refused before calamine reserves room for them; the real one reads.
+#[test]
+fn an_xls_declaring_billions_of_cells_is_refused_before_it_is_read() {
+    use std::io::{Read, Seek, SeekFrom};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("enorme.xls");
+    std::fs::write(&path, include_bytes!("fixtures/incidentes.xls")).unwrap();
+    let mut workbook = Vec::new();
+    {
+        let mut file = cfb::open(&path).unwrap();
+        file.open_stream("Workbook").unwrap().read_to_end(&mut workbook).unwrap();
+    }
+    let mut at = 0;
+    let mut changed = 0;
+    while at + 4 <= workbook.len() {
+        let kind = u16::from_le_bytes([workbook[at], workbook[at + 1]]);
+        let size = u16::from_le_bytes([workbook[at + 2], workbook[at + 3]]) as usize;
+        if kind == 0x0200 && size >= 14 {
+            workbook[at + 8..at + 12].copy_from_slice(&u32::MAX.to_le_bytes());
+            changed += 1;
+        }
+        at += 4 + size;
+    }
+    assert_eq!(changed, 2, "one DIMENSIONS record per sheet");
+    {
+        let mut file = cfb::open_rw(&path).unwrap();
+        let mut stream = file.open_stream("Workbook").unwrap();
+        stream.seek(SeekFrom::Start(0)).unwrap();
+        stream.write_all(&workbook).unwrap();
+        stream.flush().unwrap();
+    }
+    let bytes = std::fs::read(&path).unwrap();
+    let (_dir, result) = run(&bytes, "enorme.xls");
+    match result {
+        Err(IngestError::ExpandsTooMuch { what: "cells", limit }) => assert_eq!(limit, 20_000_000),
+        other => panic!("{:?}", other.map(|file| file.tables.len())),
+    }
+}
