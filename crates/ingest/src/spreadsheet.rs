@@ -226,12 +226,13 @@ impl SheetExtent {
     }
 }
 
-/// Scans an XLS workbook's records without reading its cells, and refuses
-/// it if its sheets declare more than [`AnalyzeOptions::max_cells`] cells
-/// in all: calamine reserves each sheet's declared rows × columns (its
-/// DIMENSIONS record, which a file of a few hundred bytes can set to
-/// 2³² × 2¹⁶) before reading it. Sheets are read where the workbook's
-/// sheet list puts them, as calamine reads them.
+/// Scans an XLS workbook's records without making its cells, and refuses
+/// it if its sheets would take more than [`AnalyzeOptions::max_cells`]
+/// cells in all: calamine reserves each sheet's declared rows × columns
+/// (its DIMENSIONS record, which a file of a few hundred bytes can set to
+/// 2³² × 2¹⁶) before reading it, then makes the dense box that holds all
+/// its cell records (two cells far apart make billions). Sheets are read
+/// where the workbook's sheet list puts them, as calamine reads them.
 fn scan_xls(path: &std::path::Path, options: &AnalyzeOptions) -> Result<(), IngestError> {
     use std::io::{Read, Seek, SeekFrom};
     let container = |error: std::io::Error| IngestError::Workbook(error.to_string());
@@ -252,7 +253,7 @@ fn scan_xls(path: &std::path::Path, options: &AnalyzeOptions) -> Result<(), Inge
             if kind == 0x000A {
                 break; // EOF of this substream
             }
-            if matches!(kind, 0x0085 | 0x0200) && at + 4 + size <= length {
+            if (matches!(kind, 0x0085 | 0x0200) || XLS_CELLS.contains(&kind)) && at + 4 + size <= length {
                 data.resize(size as usize, 0);
                 stream.read_exact(&mut data).map_err(container)?;
                 each(kind, &data);
@@ -270,20 +271,45 @@ fn scan_xls(path: &std::path::Path, options: &AnalyzeOptions) -> Result<(), Inge
     })?;
     let mut cells = 0u64;
     for start in sheets.into_iter().take(4096) {
-        // The first DIMENSIONS of a sheet is the one calamine reserves for.
+        // The first DIMENSIONS of a sheet is the one calamine reserves for;
+        // then it makes the box that holds every cell record, dense.
         let mut declared = None;
+        let mut rows: Option<(u64, u64)> = None;
+        let mut columns: Option<(u64, u64)> = None;
         records(start, &mut |kind, data| {
             if kind == 0x0200 && declared.is_none() {
                 declared = declared_cells(data);
+            } else if XLS_CELLS.contains(&kind) && data.len() >= 4 {
+                let row = u64::from(u16::from_le_bytes([data[0], data[1]]));
+                let first = u64::from(u16::from_le_bytes([data[2], data[3]]));
+                // MULRK's last column closes the record.
+                let last = if kind == 0x00BD && data.len() >= 6 {
+                    u64::from(u16::from_le_bytes([data[data.len() - 2], data[data.len() - 1]]))
+                } else {
+                    first
+                };
+                rows = Some(rows.map_or((row, row), |(low, high)| (low.min(row), high.max(row))));
+                columns = Some(columns.map_or((first, last), |(low, high)| (low.min(first), high.max(last))));
             }
         })?;
-        cells = cells.saturating_add(declared.unwrap_or(0));
+        let dense = match (rows, columns) {
+            (Some((top, bottom)), Some((left, right))) => {
+                (bottom.saturating_sub(top) + 1).saturating_mul(right.saturating_sub(left) + 1)
+            }
+            _ => 0,
+        };
+        cells = cells.saturating_add(declared.unwrap_or(0).max(dense));
         if cells > options.max_cells {
             return Err(IngestError::ExpandsTooMuch { what: "cells", limit: options.max_cells });
         }
     }
     Ok(())
 }
+
+/// The XLS records of one cell each (MULRK: several), each starting with its
+/// row and column: number, label, rich label, bool or error, RK, shared
+/// string label, MULRK, formula.
+const XLS_CELLS: [u16; 8] = [0x0203, 0x0204, 0x00D6, 0x0205, 0x027E, 0x00FD, 0x00BD, 0x0006];
 
 /// The cells a DIMENSIONS record declares, read as calamine reads it.
 fn declared_cells(data: &[u8]) -> Option<u64> {

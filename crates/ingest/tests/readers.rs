@@ -613,3 +613,40 @@ fn an_xls_declaring_billions_of_cells_is_refused_before_it_is_read() {
         other => panic!("{:?}", other.map(|file| file.tables.len())),
     }
 }
+
+/// Two cells of a sheet far apart (row and column 65,534) would make a
+/// dense box of four billion cells: refused before it is made.
+#[test]
+fn an_xls_with_cells_far_apart_is_refused_before_it_is_read() {
+    use std::io::{Read, Seek, SeekFrom};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("lejos.xls");
+    std::fs::write(&path, include_bytes!("fixtures/incidentes.xls")).unwrap();
+    let mut workbook = Vec::new();
+    cfb::open(&path).unwrap().open_stream("Workbook").unwrap().read_to_end(&mut workbook).unwrap();
+    let mut at = 0;
+    let mut moved = false;
+    while at + 4 <= workbook.len() {
+        let kind = u16::from_le_bytes([workbook[at], workbook[at + 1]]);
+        let size = u16::from_le_bytes([workbook[at + 2], workbook[at + 3]]) as usize;
+        if !moved && matches!(kind, 0x0203 | 0x027E | 0x00FD) {
+            workbook[at + 4..at + 8].copy_from_slice(&[0xFE, 0xFF, 0xFE, 0xFF]);
+            moved = true;
+        }
+        at += 4 + size;
+    }
+    assert!(moved, "the fixture has a number or text cell");
+    let mut file = cfb::open_rw(&path).unwrap();
+    let mut stream = file.open_stream("Workbook").unwrap();
+    stream.seek(SeekFrom::Start(0)).unwrap();
+    stream.write_all(&workbook).unwrap();
+    stream.flush().unwrap();
+    drop(stream);
+    drop(file);
+    let (_dir, result) = run(&std::fs::read(&path).unwrap(), "lejos.xls");
+    assert!(
+        matches!(result, Err(IngestError::ExpandsTooMuch { what: "cells", .. })),
+        "{:?}",
+        result.map(|file| file.tables.len())
+    );
+}
