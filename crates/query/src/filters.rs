@@ -16,14 +16,13 @@ use crate::{QueryEngine, QueryError, QueryResult, ROW_ID, Table};
 pub const MAX_PAGE: usize = 1_000;
 /// Values listed per facet.
 pub const FACET_VALUES: usize = 30;
-/// Filters one request may give (each becomes a predicate the plan nests).
-pub const MAX_FILTERS: usize = 64;
+/// Filters and listed values one request may give: the same bounds as
+/// `datastore_search`'s.
+pub use crate::search::{MAX_FILTER_VALUES, MAX_FILTERS};
 /// Facets one request may ask for (each is an aggregation over the rows).
 pub const MAX_FACETS: usize = 8;
 /// Columns one request may list with `_col`.
 pub const MAX_COLUMNS: usize = 256;
-/// Values of one `__in` filter.
-pub const MAX_LIST_VALUES: usize = 1_000;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FilterOp {
@@ -181,10 +180,10 @@ pub fn filter_expr(schema: &Schema, filter: &Filter) -> QueryResult<Expr> {
             text_pattern(text).like(lit(format!("%{}%", escape_like(&crate::search::fold(&filter.value)))))
         }
         FilterOp::In => {
-            if filter.value.split(',').count() > MAX_LIST_VALUES {
+            if filter.value.split(',').count() > MAX_FILTER_VALUES {
                 return Err(QueryError::invalid(
                     &filter.column,
-                    format!("__in may list at most {MAX_LIST_VALUES} values"),
+                    format!("__in may list at most {MAX_FILTER_VALUES} values"),
                 ));
             }
             let values =

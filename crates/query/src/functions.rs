@@ -21,6 +21,36 @@ use datafusion::logical_expr::{
     ColumnarValue, Documentation, Expr, ReturnFieldArgs, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature,
 };
 
+/// The methods a wrapper of a DataFusion function takes from the function
+/// it wraps (its `inner`): its name, signature, types and documentation.
+macro_rules! delegated_to_inner {
+    () => {
+        fn name(&self) -> &str {
+            self.inner.name()
+        }
+
+        fn aliases(&self) -> &[String] {
+            self.inner.aliases()
+        }
+
+        fn signature(&self) -> &Signature {
+            self.inner.signature()
+        }
+
+        fn return_type(&self, arg_types: &[DataType]) -> Result<DataType> {
+            self.inner.return_type(arg_types)
+        }
+
+        fn return_field_from_args(&self, args: ReturnFieldArgs) -> Result<FieldRef> {
+            self.inner.return_field_from_args(args)
+        }
+
+        fn documentation(&self) -> Option<&Documentation> {
+            self.inner.documentation()
+        }
+    };
+}
+
 /// DataFusion's `date_part`, with the year, month and day of dates computed directly.
 #[derive(Debug, PartialEq, Eq, Hash)]
 pub(crate) struct DatePart {
@@ -93,25 +123,7 @@ impl DatePart {
 }
 
 impl ScalarUDFImpl for DatePart {
-    fn name(&self) -> &str {
-        self.inner.name()
-    }
-
-    fn aliases(&self) -> &[String] {
-        self.inner.aliases()
-    }
-
-    fn signature(&self) -> &Signature {
-        self.inner.signature()
-    }
-
-    fn return_type(&self, arg_types: &[DataType]) -> Result<DataType> {
-        self.inner.return_type(arg_types)
-    }
-
-    fn return_field_from_args(&self, args: ReturnFieldArgs) -> Result<FieldRef> {
-        self.inner.return_field_from_args(args)
-    }
+    delegated_to_inner!();
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
         match DatePart::fast(&args) {
@@ -122,10 +134,6 @@ impl ScalarUDFImpl for DatePart {
 
     fn preimage(&self, args: &[Expr], lit_expr: &Expr, info: &SimplifyContext) -> Result<PreimageResult> {
         self.inner.preimage(args, lit_expr, info)
-    }
-
-    fn documentation(&self) -> Option<&Documentation> {
-        self.inner.documentation()
     }
 }
 
@@ -200,15 +208,13 @@ impl Bounded {
         let arg = |index: usize| args.args.get(index);
         match self.inner.name() {
             // Each row's text times its count.
-            "repeat" => Some(paired(&lengths(arg(0)?, rows), &row_counts(arg(1)?, rows)?, rows, |a, b| a * b)),
+            "repeat" => Some(paired(&lengths(arg(0)?, rows), &row_counts(arg(1)?)?, rows, |a, b| a * b)),
             // A character is at most 4 bytes.
-            "lpad" | "rpad" => Some(4 * total(&row_counts(arg(1)?, rows)?, rows)),
-            "array_repeat" => {
-                Some(paired(&lengths(arg(0)?, rows), &row_counts(arg(1)?, rows)?, rows, |a, b| (a + 8) * b))
-            }
+            "lpad" | "rpad" => Some(4 * total(&row_counts(arg(1)?)?, rows)),
+            "array_repeat" => Some(paired(&lengths(arg(0)?, rows), &row_counts(arg(1)?)?, rows, |a, b| (a + 8) * b)),
             "array_resize" => {
                 let fill = arg(2).map(|fill| lengths(fill, rows)).unwrap_or_else(|| vec![16]);
-                Some(paired(&fill, &row_counts(arg(1)?, rows)?, rows, |a, b| (a + 8) * b))
+                Some(paired(&fill, &row_counts(arg(1)?)?, rows, |a, b| (a + 8) * b))
             }
             "range" | "generate_series" => range_elements(&args.args, rows).map(|elements| elements * 16),
             // Every match of `from` (at least one byte) becomes `to`.
@@ -273,19 +279,46 @@ fn paired(left: &[u128], right: &[u128], rows: usize, join: impl Fn(u128, u128) 
 }
 
 /// A count argument per row (negative counts make nothing; one entry for a scalar).
-fn row_counts(value: &ColumnarValue, rows: usize) -> Option<Vec<u128>> {
-    Some(integers(value, rows)?.iter().map(|count| (*count).max(0) as u128).collect())
+fn row_counts(value: &ColumnarValue) -> Option<Vec<u128>> {
+    Some(integers(value)?.iter().map(|count| (*count).max(0) as u128).collect())
 }
 
-/// The whole numbers of `value` as i64, one per row (nulls as 0).
-fn integers(value: &ColumnarValue, rows: usize) -> Option<Vec<i64>> {
-    let array = value.clone().into_array(1).ok()?;
-    let array = arrow::compute::cast(&array, &DataType::Int64).ok()?;
-    let values: Vec<i64> = array.as_primitive::<arrow::datatypes::Int64Type>().iter().map(|v| v.unwrap_or(0)).collect();
-    Some(match value {
-        ColumnarValue::Scalar(_) => vec![values.first().copied().unwrap_or(0); rows.min(1)],
-        ColumnarValue::Array(_) => values,
-    })
+/// The whole numbers of `value` as i64, one per row (one for a scalar;
+/// nulls as 0).
+fn integers(value: &ColumnarValue) -> Option<Vec<i64>> {
+    let array = arrow::compute::cast(&value.clone().into_array(1).ok()?, &DataType::Int64).ok()?;
+    Some(array.as_primitive::<arrow::datatypes::Int64Type>().iter().map(|v| v.unwrap_or(0)).collect())
+}
+
+/// Dates and times of `value` in nanoseconds. Not `safe`: a date outside
+/// the nanosecond range is an error (refused), not a null that would count
+/// as nothing.
+fn nanoseconds(value: &ColumnarValue) -> Option<Vec<i64>> {
+    let strict = arrow::compute::CastOptions { safe: false, ..Default::default() };
+    let nanosecond = DataType::Timestamp(arrow::datatypes::TimeUnit::Nanosecond, None);
+    let array = arrow::compute::cast_with_options(&value.clone().into_array(1).ok()?, &nanosecond, &strict).ok()?;
+    integers(&ColumnarValue::Array(array))
+}
+
+/// Intervals of `value` in nanoseconds, a month counted as 28 days (so
+/// that a count of steps is never below the real one).
+fn interval_nanoseconds(value: &ColumnarValue) -> Option<Vec<i64>> {
+    let month_day_nano = DataType::Interval(arrow::datatypes::IntervalUnit::MonthDayNano);
+    let array = arrow::compute::cast(&value.clone().into_array(1).ok()?, &month_day_nano).ok()?;
+    let day = 86_400_000_000_000i64;
+    Some(
+        array
+            .as_primitive::<arrow::datatypes::IntervalMonthDayNanoType>()
+            .iter()
+            .map(|interval| {
+                interval.map_or(0, |interval| {
+                    (i64::from(interval.months).saturating_mul(28 * day))
+                        .saturating_add(i64::from(interval.days).saturating_mul(day))
+                        .saturating_add(interval.nanoseconds)
+                })
+            })
+            .collect(),
+    )
 }
 
 /// The elements `range` or `generate_series` would make over all rows:
@@ -293,6 +326,17 @@ fn integers(value: &ColumnarValue, rows: usize) -> Option<Vec<i64>> {
 /// in nanoseconds over the step's.
 fn range_elements(args: &[ColumnarValue], rows: usize) -> Option<u128> {
     let is_integer = |value: &ColumnarValue| value.data_type().is_integer() || value.data_type().is_null();
+    let (starts, stops, steps) = if args.iter().all(is_integer) {
+        match args {
+            [stop] => (vec![0], integers(stop)?, vec![1]),
+            [start, stop] => (integers(start)?, integers(stop)?, vec![1]),
+            [start, stop, step] => (integers(start)?, integers(stop)?, integers(step)?),
+            _ => return None,
+        }
+    } else {
+        let [start, stop, step] = args else { return None };
+        (nanoseconds(start)?, nanoseconds(stop)?, interval_nanoseconds(step)?)
+    };
     let span = |start: i64, stop: i64, step: i64| -> u128 {
         if step == 0 {
             0
@@ -300,57 +344,7 @@ fn range_elements(args: &[ColumnarValue], rows: usize) -> Option<u128> {
             (i128::from(stop) - i128::from(start)).unsigned_abs() / step.unsigned_abs() as u128 + 1
         }
     };
-    let scale = |value: &ColumnarValue| if matches!(value, ColumnarValue::Scalar(_)) { rows as u128 } else { 1 };
-    if args.iter().all(is_integer) {
-        return Some(match args {
-            [stop] => integers(stop, rows)?.iter().map(|stop| span(0, *stop, 1)).sum::<u128>() * scale(stop),
-            [start, stop] | [start, stop, _] => {
-                let step = match args.get(2) {
-                    Some(step) => integers(step, rows)?,
-                    None => vec![1],
-                };
-                let starts = integers(start, rows)?;
-                let stops = integers(stop, rows)?;
-                let longest = starts.len().max(stops.len()).max(step.len());
-                let at = |values: &Vec<i64>, index: usize| values.get(index).or(values.first()).copied().unwrap_or(0);
-                let total: u128 =
-                    (0..longest).map(|index| span(at(&starts, index), at(&stops, index), at(&step, index))).sum();
-                if longest <= 1 { total * rows as u128 } else { total }
-            }
-            _ => return None,
-        });
-    }
-    // Dates and times: the span and the step in nanoseconds; a month is
-    // counted as 28 days, so the estimate is never below the real count.
-    let [start, stop, step] = args else { return None };
-    let nanoseconds = |value: &ColumnarValue| -> Option<Vec<i64>> {
-        let array = value.clone().into_array(1).ok()?;
-        // Not `safe`: a date outside the nanosecond range is an error
-        // (refused), not a null that would count as nothing.
-        let strict = arrow::compute::CastOptions { safe: false, ..Default::default() };
-        let nanosecond = DataType::Timestamp(arrow::datatypes::TimeUnit::Nanosecond, None);
-        let array = arrow::compute::cast_with_options(&array, &nanosecond, &strict).ok()?;
-        let array = arrow::compute::cast(&array, &DataType::Int64).ok()?;
-        Some(array.as_primitive::<arrow::datatypes::Int64Type>().iter().map(|v| v.unwrap_or(0)).collect())
-    };
-    let steps: Vec<i64> = {
-        let array = step.clone().into_array(1).ok()?;
-        let array =
-            arrow::compute::cast(&array, &DataType::Interval(arrow::datatypes::IntervalUnit::MonthDayNano)).ok()?;
-        array
-            .as_primitive::<arrow::datatypes::IntervalMonthDayNanoType>()
-            .iter()
-            .map(|interval| {
-                interval.map_or(0, |interval| {
-                    let day = 86_400_000_000_000i64;
-                    (i64::from(interval.months).saturating_mul(28 * day))
-                        .saturating_add(i64::from(interval.days).saturating_mul(day))
-                        .saturating_add(interval.nanoseconds)
-                })
-            })
-            .collect()
-    };
-    let (starts, stops) = (nanoseconds(start)?, nanoseconds(stop)?);
+    // A single value (a scalar) stands for every row.
     let longest = starts.len().max(stops.len()).max(steps.len());
     let at = |values: &Vec<i64>, index: usize| values.get(index).or(values.first()).copied().unwrap_or(0);
     let total: u128 = (0..longest).map(|index| span(at(&starts, index), at(&stops, index), at(&steps, index))).sum();
@@ -358,25 +352,7 @@ fn range_elements(args: &[ColumnarValue], rows: usize) -> Option<u128> {
 }
 
 impl ScalarUDFImpl for Bounded {
-    fn name(&self) -> &str {
-        self.inner.name()
-    }
-
-    fn aliases(&self) -> &[String] {
-        self.inner.aliases()
-    }
-
-    fn signature(&self) -> &Signature {
-        self.inner.signature()
-    }
-
-    fn return_type(&self, arg_types: &[DataType]) -> Result<DataType> {
-        self.inner.return_type(arg_types)
-    }
-
-    fn return_field_from_args(&self, args: ReturnFieldArgs) -> Result<FieldRef> {
-        self.inner.return_field_from_args(args)
-    }
+    delegated_to_inner!();
 
     fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
         self.inner.coerce_types(arg_types)
@@ -397,10 +373,6 @@ impl ScalarUDFImpl for Bounded {
             return Err(self.refuse(made as u128));
         }
         Ok(output)
-    }
-
-    fn documentation(&self) -> Option<&Documentation> {
-        self.inner.documentation()
     }
 }
 

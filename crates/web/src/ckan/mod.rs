@@ -269,10 +269,7 @@ async fn read_multipart(
     let mut text_bytes = 0usize;
     let mut parts = 0usize;
     while let Some(mut field) = multipart.next_field().await.map_err(|error| AppError::BadRequest(error.to_string()))? {
-        parts += 1;
-        if parts > MAX_FORM_FIELDS {
-            return Err(AppError::BadRequest(format!("the form has more than {MAX_FORM_FIELDS} fields")));
-        }
+        crate::pages::count_part(&mut parts)?;
         let name = field.name().unwrap_or("").to_string();
         if let Some(filename) = field.file_name().map(str::to_string) {
             match files {
