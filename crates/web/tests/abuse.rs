@@ -3,7 +3,7 @@
 //! still answers an ordinary request. The hostile inputs are data: add a
 //! row to a table to add a case.
 
-mod common;
+use crate::common;
 
 use std::io::Read as _;
 use std::time::Duration;

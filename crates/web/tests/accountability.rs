@@ -2,7 +2,7 @@
 //! status rules as translated form errors, the permanent timeline, and the
 //! dashboard's numbers against the data.
 
-mod common;
+use crate::common;
 
 use common::TestApp;
 use common::commitment;

@@ -1,7 +1,7 @@
 //! The CKAN Action API over HTTP: envelopes, status codes, validation, and
 //! the life of a dataset from creation to deletion.
 
-mod common;
+use crate::common;
 
 use common::TestApp;
 use datalab_core::Capacity;

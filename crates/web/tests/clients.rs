@@ -3,7 +3,7 @@
 //! `scripts/test.sh` (a Python virtualenv in `.venv`, Debian's chromium);
 //! a missing tool fails the test with instructions, it never skips.
 
-mod common;
+use crate::common;
 
 use std::path::PathBuf;
 use std::process::Command;

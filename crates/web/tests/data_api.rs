@@ -1,7 +1,7 @@
 //! The data API over a real server: CKAN DataStore actions, the native rows
 //! API with exports, guarded SQL, and the rows table of the resource page.
 
-mod common;
+use crate::common;
 
 use common::TestApp;
 use serde_json::{Value, json};

@@ -1,7 +1,7 @@
 //! Uploaded tables are analysed in the background: schema, profile and
 //! validation reach resource_show and the resource page.
 
-mod common;
+use crate::common;
 
 use common::TestApp;
 use serde_json::json;

@@ -1,7 +1,7 @@
 //! The data inventory: editors list what their organization holds or should
 //! hold; everyone sees it, its coverage and a CSV.
 
-mod common;
+use crate::common;
 
 use common::TestApp;
 use datalab_core::Capacity;

@@ -2,7 +2,7 @@
 //! finished analysis served, and a restart resumes or stops what a stop
 //! interrupted.
 
-mod common;
+use crate::common;
 
 use common::TestApp;
 use serde_json::json;

@@ -1,6 +1,6 @@
 //! The native API and its OpenAPI document.
 
-mod common;
+use crate::common;
 
 use common::TestApp;
 use serde_json::json;

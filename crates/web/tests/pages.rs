@@ -2,7 +2,7 @@
 //! publishing flow without JavaScript, error pages, and the dataset page's
 //! machine-readable parts.
 
-mod common;
+use crate::common;
 
 use common::TestApp;
 use datalab_core::Capacity;

@@ -1,7 +1,7 @@
 //! Authorization, CSRF, hostile text and login limits, over HTTP (redirects and the
 //! other hostile requests are in `abuse.rs`).
 
-mod common;
+use crate::common;
 
 use common::TestApp;
 use datalab_core::Capacity;
