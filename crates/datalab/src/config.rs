@@ -24,6 +24,8 @@ pub struct Config {
     pub allowed_hosts: Vec<String>,
     /// The header a trusted reverse proxy puts the client's address in (empty: none is trusted).
     pub trusted_proxy_header: String,
+    /// The addresses `trusted_proxy_header` is believed from.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     /// Failed logins allowed per account and address in 15 minutes.
     pub login_attempts: u32,
     /// `text` or `json` logs.
@@ -57,6 +59,7 @@ impl std::fmt::Debug for Config {
             .field("secure_cookies", &self.secure_cookies)
             .field("allowed_hosts", &self.allowed_hosts)
             .field("trusted_proxy_header", &self.trusted_proxy_header)
+            .field("trusted_proxies", &self.trusted_proxies)
             .field("login_attempts", &self.login_attempts)
             .field("log_format", &self.log_format)
             .field("search_cache_entries", &self.search_cache_entries)
@@ -81,6 +84,7 @@ pub struct FileConfig {
     pub secure_cookies: Option<bool>,
     pub allowed_hosts: Option<Vec<String>>,
     pub trusted_proxy_header: Option<String>,
+    pub trusted_proxies: Option<Vec<String>>,
     pub login_attempts: Option<u32>,
     pub log_format: Option<String>,
     pub search_cache_entries: Option<usize>,
@@ -116,6 +120,9 @@ pub struct ConfigArgs {
     /// Header in which a trusted reverse proxy gives the client's address (for example X-Forwarded-For).
     #[arg(long, env = "DATALAB_TRUSTED_PROXY_HEADER", global = true)]
     pub trusted_proxy_header: Option<String>,
+    /// Addresses or networks of the proxies whose header is believed, comma-separated (default: loopback).
+    #[arg(long, env = "DATALAB_TRUSTED_PROXIES", global = true, value_delimiter = ',')]
+    pub trusted_proxies: Option<Vec<String>>,
     /// Failed logins allowed per account and per address in 15 minutes (default 10).
     #[arg(long, env = "DATALAB_LOGIN_ATTEMPTS", global = true)]
     pub login_attempts: Option<u32>,
@@ -168,6 +175,23 @@ impl Config {
             }
         }
         let secure_by_default = public_url.starts_with("https://");
+        let trusted_proxies = arguments
+            .trusted_proxies
+            .clone()
+            .or(file.trusted_proxies)
+            .unwrap_or_else(|| vec!["127.0.0.0/8".into(), "::1/128".into()])
+            .iter()
+            .map(|entry| entry.trim())
+            .filter(|entry| !entry.is_empty())
+            .map(|entry| {
+                entry
+                    .parse::<ipnet::IpNet>()
+                    .or_else(|_| entry.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                    .map_err(|_| {
+                        anyhow::anyhow!("trusted_proxies: {entry:?} is not an address or a network (10.0.0.0/8)")
+                    })
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
         Ok(Config {
             data_dir: arguments.data_dir.clone().or(file.data_dir).unwrap_or_else(|| PathBuf::from("datalab-data")),
             bind: bind.or(file.bind).unwrap_or_else(|| DEFAULT_BIND.parse().expect("default address parses")),
@@ -190,6 +214,7 @@ impl Config {
                 .unwrap_or_default()
                 .trim()
                 .to_lowercase(),
+            trusted_proxies,
             login_attempts: arguments.login_attempts.or(file.login_attempts).unwrap_or(10),
             log_format,
             search_cache_entries: arguments
@@ -287,6 +312,7 @@ mod tests {
             "search_cache_entries",
             "allowed_hosts",
             "trusted_proxy_header",
+            "trusted_proxies",
             "max_exports",
             "max_heavy_queries",
         ] {

@@ -122,6 +122,7 @@ async fn open(config: &Config) -> anyhow::Result<AppState> {
         secure_cookies: config.secure_cookies,
         allowed_hosts: config.allowed_hosts.clone(),
         trusted_proxy_header: config.trusted_proxy_header.clone(),
+        trusted_proxies: config.trusted_proxies.clone(),
         login_attempts_per_window: config.login_attempts,
         ..WebSettings::default()
     };

@@ -162,6 +162,70 @@ fn cell(value: Option<&FieldValue>) -> String {
     }
 }
 
+/// Checks a `.shp` file's records against its size before the shapefile crate
+/// reads them: the crate reserves room for the parts and points a record
+/// declares, so a record declaring two billion would take the process down.
+/// Each record must fit in the file, and its parts and points in the record.
+fn check_shp(path: &Path) -> Result<(), IngestError> {
+    let bad = |why: &str| IngestError::Container(format!("the .shp file is damaged: {why}"));
+    let mut file = BufReader::new(std::fs::File::open(path)?);
+    let size = file.get_ref().metadata()?.len();
+    let mut header = [0u8; 100];
+    file.read_exact(&mut header).map_err(|_| bad("it is shorter than its header"))?;
+    let mut position = 100u64;
+    while position + 8 <= size {
+        let mut head = [0u8; 8];
+        file.read_exact(&mut head)?;
+        let content = u64::from(u32::from_be_bytes([head[4], head[5], head[6], head[7]])) * 2;
+        if content < 4 || position + 8 + content > size {
+            return Err(bad(&format!("the record at byte {position} runs past the end of the file")));
+        }
+        let mut start = [0u8; 44];
+        let read = content.min(44) as usize;
+        file.read_exact(&mut start[..read])?;
+        let int = |at: usize| i64::from(i32::from_le_bytes([start[at], start[at + 1], start[at + 2], start[at + 3]]));
+        let (parts, points) = match int(0) {
+            // Null, point, point M, point Z.
+            0 | 1 | 11 | 21 => (0, 0),
+            // Polyline, polygon and multipatch, plain, Z and M.
+            3 | 5 | 13 | 15 | 23 | 25 | 31 if read >= 44 => (int(36), int(40)),
+            // Multipoint, plain, Z and M.
+            8 | 18 | 28 if read >= 40 => (0, int(36)),
+            other => {
+                return Err(bad(&format!(
+                    "the record at byte {position} has shape type {other}, or is too short for it"
+                )));
+            }
+        };
+        if parts < 0 || points < 0 || (4 * parts + 16 * points) as u64 > content {
+            return Err(bad(&format!(
+                "the record at byte {position} declares {parts} parts and {points} points, more than its {content} bytes hold"
+            )));
+        }
+        file.seek_relative((content - read as u64) as i64)?;
+        position += 8 + content;
+    }
+    Ok(())
+}
+
+/// Checks a `.dbf` file's header before the dbase crate reads it: the crate
+/// subtracts from the header's length without checking it.
+fn check_dbf(path: &Path) -> Result<(), IngestError> {
+    let mut header = [0u8; 32];
+    std::fs::File::open(path)?
+        .read_exact(&mut header)
+        .map_err(|_| IngestError::Container("the .dbf file is shorter than its header".into()))?;
+    // Visual FoxPro tables keep 263 more bytes after the field descriptors.
+    let backlink = if matches!(header[0], 0x30..=0x32) { 263 } else { 0 };
+    let length = u16::from_le_bytes([header[8], header[9]]);
+    if usize::from(length) < 33 + backlink {
+        return Err(IngestError::Container(format!(
+            "the .dbf file is damaged: its header says it is {length} bytes long, too short for any field"
+        )));
+    }
+    Ok(())
+}
+
 /// Copies the archive entry ending in `suffix` (any case) of the layer `stem` to `folder`.
 fn extract(
     archive: &mut zip::ZipArchive<BufReader<std::fs::File>>,
@@ -230,6 +294,8 @@ impl Reader for ZippedShapefile {
                 crate::encoding::detect(&sample).0
             }
         };
+        check_shp(&shp_path)?;
+        check_dbf(&dbf_path)?;
         let dbf = dbase::Reader::new_with_encoding(
             BufReader::new(std::fs::File::open(&dbf_path)?),
             dbase::encoding::EncodingRs::from(encoding),

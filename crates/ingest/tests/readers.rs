@@ -501,6 +501,11 @@ fn shapefile_coordinates_become_longitude_and_latitude() {
 
 /// A zipped Shapefile of two polygons, its .dbf in Windows-1252 as its .cpg says.
 fn zipped_shapefile(with_cpg: bool) -> Vec<u8> {
+    tampered_shapefile(with_cpg, |_, _| {})
+}
+
+/// [`zipped_shapefile`], its `.shp` and `.dbf` bytes changed by `tamper` before they are zipped.
+fn tampered_shapefile(with_cpg: bool, tamper: impl Fn(&mut Vec<u8>, &mut Vec<u8>)) -> Vec<u8> {
     use shapefile::dbase::{self, FieldValue, TableWriterBuilder};
     use shapefile::{Point, Polygon, PolygonRing};
     let dir = tempfile::tempdir().unwrap();
@@ -527,7 +532,8 @@ fn zipped_shapefile(with_cpg: bool) -> Vec<u8> {
         }
     }
     let read = |extension: &str| std::fs::read(path.with_extension(extension)).unwrap();
-    let (shp, shx, dbf) = (read("shp"), read("shx"), read("dbf"));
+    let (mut shp, shx, mut dbf) = (read("shp"), read("shx"), read("dbf"));
+    tamper(&mut shp, &mut dbf);
     let mut entries: Vec<(&str, &[u8], bool)> = vec![
         ("colonias/colonias.shp", &shp, true),
         ("colonias/colonias.shx", &shx, true),
@@ -569,6 +575,25 @@ fn a_zipped_shapefile_is_a_table_with_its_geometry() {
         assert!((west + 100.3).abs() < 1e-9 && (south - 25.6).abs() < 1e-9);
         assert!((east + 100.15).abs() < 1e-9 && (north - 25.7).abs() < 1e-9);
     }
+    // A record declaring two billion points, or a header declaring none of
+    // its own length: refused before the readers reserve room or subtract.
+    let huge =
+        tampered_shapefile(true, |shp, _| shp[100 + 8 + 40..100 + 8 + 44].copy_from_slice(&i32::MAX.to_le_bytes()));
+    let (_dir, result) = run(&huge, "colonias.zip");
+    assert!(
+        matches!(&result, Err(IngestError::Container(message)) if message.contains("2147483647 points")),
+        "{result:?}"
+    );
+    let negative =
+        tampered_shapefile(true, |shp, _| shp[100 + 8 + 36..100 + 8 + 40].copy_from_slice(&(-1i32).to_le_bytes()));
+    assert!(matches!(run(&negative, "colonias.zip").1, Err(IngestError::Container(_))));
+    let past_end = tampered_shapefile(true, |shp, _| shp[100 + 4..100 + 8].copy_from_slice(&u32::MAX.to_be_bytes()));
+    assert!(
+        matches!(run(&past_end, "colonias.zip").1, Err(IngestError::Container(message)) if message.contains("past the end"))
+    );
+    let short_header = tampered_shapefile(true, |_, dbf| dbf[8..10].copy_from_slice(&10u16.to_le_bytes()));
+    let (_dir, result) = run(&short_header, "colonias.zip");
+    assert!(matches!(&result, Err(IngestError::Container(message)) if message.contains(".dbf")), "{result:?}");
     // A zip without a .shp is not a Shapefile; one with a .shp but no .dbf says so.
     let (_dir, result) = run(&zip_file(&[("capa.shp", b"not really", true)]), "capa.zip");
     assert!(matches!(&result, Err(IngestError::Container(message)) if message.contains(".dbf")), "{result:?}");

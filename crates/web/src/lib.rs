@@ -44,6 +44,9 @@ pub struct WebSettings {
     /// The header a trusted reverse proxy gives the client's address in
     /// (lowercase; empty: the connection's address is the client's).
     pub trusted_proxy_header: String,
+    /// The connection addresses `trusted_proxy_header` is believed from
+    /// (any other client could write it to pass for someone else).
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     /// Heavy requests (SQL, exports) one client address may have in flight.
     pub heavy_requests_per_address: usize,
     /// Failed logins allowed per account and per client address in 15 minutes.
@@ -62,6 +65,10 @@ impl Default for WebSettings {
             secure_cookies: false,
             allowed_hosts: Vec::new(),
             trusted_proxy_header: String::new(),
+            trusted_proxies: ["127.0.0.0/8", "::1/128"]
+                .iter()
+                .map(|network| network.parse().expect("loopback networks parse"))
+                .collect(),
             heavy_requests_per_address: 2,
             login_attempts_per_window: 10,
             max_body_bytes: 8 * 1024 * 1024,

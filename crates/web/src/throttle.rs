@@ -39,12 +39,17 @@ pub fn heavy_slot(state: &AppState, address: Option<IpAddr>) -> Result<AddressSl
     state.heavy_slots.take(address).ok_or(AppError::TooManyRequests)
 }
 
-/// The client's address: from the trusted proxy's header when one is
-/// configured and present, else the connection's (when the server was
-/// started with connect info).
+/// The client's address: from the proxy's header when one is configured,
+/// the connection comes from one of the trusted proxies and the header is
+/// there; else the connection's (when the server was started with connect info).
 pub fn client_address(settings: &WebSettings, headers: &HeaderMap, extensions: &Extensions) -> Option<IpAddr> {
     let connection = extensions.get::<ConnectInfo<SocketAddr>>().map(|info| info.0.ip());
     if settings.trusted_proxy_header.is_empty() {
+        return connection;
+    }
+    let from_proxy =
+        connection.is_some_and(|address| settings.trusted_proxies.iter().any(|network| network.contains(&address)));
+    if !from_proxy {
         return connection;
     }
     let forwarded = headers
@@ -243,6 +248,25 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_proxy_header_is_believed_only_from_a_trusted_proxy() {
+        let settings = WebSettings { trusted_proxy_header: "x-forwarded-for".into(), ..WebSettings::default() };
+        let mut headers = HeaderMap::new();
+        headers.insert("x-forwarded-for", "198.51.100.7, 203.0.113.9".parse().unwrap());
+        let from = |address: &str| {
+            let mut extensions = Extensions::new();
+            extensions.insert(ConnectInfo(SocketAddr::new(address.parse().unwrap(), 40000)));
+            client_address(&settings, &headers, &extensions).unwrap().to_string()
+        };
+        assert_eq!(from("127.0.0.1"), "203.0.113.9", "the proxy's own entry, the right-most");
+        assert_eq!(from("::1"), "203.0.113.9");
+        assert_eq!(from("192.0.2.50"), "192.0.2.50", "anyone else's header is ignored");
+        let settings = WebSettings { trusted_proxies: vec!["10.0.0.0/8".parse().unwrap()], ..settings };
+        let mut extensions = Extensions::new();
+        extensions.insert(ConnectInfo(SocketAddr::new("10.1.2.3".parse().unwrap(), 40000)));
+        assert_eq!(client_address(&settings, &headers, &extensions).unwrap().to_string(), "203.0.113.9");
+    }
+
+    #[test]
     fn someone_elses_failures_never_lock_the_owner_out() {
         let limiter = LoginLimiter::new(3);
         let attacker: IpAddr = "203.0.113.9".parse().unwrap();
@@ -284,7 +308,11 @@ mod tests {
         let settings = WebSettings { trusted_proxy_header: "x-forwarded-for".into(), ..WebSettings::default() };
         let mut headers = HeaderMap::new();
         headers.insert("x-forwarded-for", "10.0.0.1, 203.0.113.7".parse().unwrap());
-        assert_eq!(client_address(&settings, &headers, &Extensions::new()), Some("203.0.113.7".parse().unwrap()));
+        let mut from_proxy = Extensions::new();
+        from_proxy.insert(ConnectInfo(SocketAddr::from(([127, 0, 0, 1], 40000))));
+        assert_eq!(client_address(&settings, &headers, &from_proxy), Some("203.0.113.7".parse().unwrap()));
+        // Without the connection's address, no peer is known to be a proxy.
+        assert_eq!(client_address(&settings, &headers, &Extensions::new()), None);
         let untrusted = WebSettings::default();
         assert_eq!(client_address(&untrusted, &headers, &Extensions::new()), None);
         assert_eq!(forwarded_address("for=\"[2001:db8::1]:4711\""), Some("2001:db8::1".parse().unwrap()));
