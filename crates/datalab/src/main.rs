@@ -101,16 +101,13 @@ fn init_logging(config: &Config) {
 }
 
 /// Opens the database, file store and search index under the data directory,
-/// rebuilding the index when it is new.
+/// rebuilding the index when it is new. Takes no lock and removes nothing:
+/// an `admin` or `import` command runs beside a serving process.
 async fn open(config: &Config) -> anyhow::Result<AppState> {
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("cannot create data directory {}", config.data_dir.display()))?;
     let store = Store::open(&config.database_path()).await.context("cannot open the database")?;
     let files = FileStore::local(&config.files_dir(), config.max_upload_bytes)?;
-    let swept = files.sweep_temporary().await?;
-    if swept > 0 {
-        tracing::info!(swept, "removed files left by interrupted uploads");
-    }
     let (search, created) = SearchIndex::open(&config.search_dir())?;
     let search = Arc::new(search.with_cache_entries(config.search_cache_entries));
     if created {
@@ -164,7 +161,11 @@ async fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Serve { demo: load_demo, .. } => {
             let state = open(&config).await?;
-            // Before any analysis starts: what a crash left half-written goes.
+            // Before any upload or analysis starts: what a crash left half-written goes.
+            let swept = state.files.sweep_temporary().await?;
+            if swept > 0 {
+                tracing::info!(swept, "removed files left by interrupted uploads");
+            }
             let referenced = state.store.table_keys().await?;
             let swept = state.query.sweep(&referenced);
             if swept > 0 {

@@ -220,3 +220,167 @@ fn import_publishes_a_file_and_prints_its_analysis() {
     assert_eq!(summary["schema"]["fields"][0]["type"], "string", "the publisher's type, not the inferred integer");
     assert_eq!(summary["schema"]["fields"][7]["type"], "integer", "fields it does not name are still inferred");
 }
+
+/// README's "Using it" commands, read from README.md and run as written (the
+/// address and placeholders filled in) while `serve --demo` runs. Then the
+/// demo's every uploaded resource is analysed without a failure, and the
+/// server's log has no warning or error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readme_steps_work_in_order_while_serving() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md")).unwrap();
+    let block = readme.split("## Using it").nth(1).unwrap().split("```sh").nth(1).unwrap();
+    let block = block.split("```").next().unwrap();
+    let steps: Vec<&str> =
+        block.lines().map(|line| line.split(" #").next().unwrap().trim()).filter(|line| !line.is_empty()).collect();
+    assert!(steps[0].contains("serve --demo"), "README's first step serves the demo: {steps:?}");
+
+    let directory = tempfile::tempdir().unwrap();
+    let data = directory.path().join("data");
+    let file = directory.path().join("incidentes-readme.csv");
+    std::fs::copy(concat!(env!("CARGO_MANIFEST_DIR"), "/demo/incidentes_viales_ejemplo.csv"), &file).unwrap();
+    let log_path = directory.path().join("serve.log");
+    let client = reqwest::Client::new();
+    let mut server: Option<(std::process::Child, String)> = None;
+    let mut token = String::new();
+    for step in &steps {
+        let (stdin, command) = match step.strip_prefix("echo '") {
+            Some(rest) => {
+                let (password, command) = rest.split_once("' | ").expect("echo 'PASSWORD' | COMMAND");
+                (Some(format!("{password}\n")), command)
+            }
+            None => (None, *step),
+        };
+        let arguments = command.strip_prefix("cargo run -p datalab -- ").expect("each step runs the binary");
+        let arguments: Vec<String> = arguments
+            .split_whitespace()
+            .map(|word| match word {
+                "0.0.0.0:8080" => "127.0.0.1:0".to_string(),
+                "FILE.csv" => file.display().to_string(),
+                "NAME" => "incidentes-readme".to_string(),
+                "ORG" => "secretaria-de-economia".to_string(),
+                other => other.to_string(),
+            })
+            .collect();
+        if arguments[0] == "serve" {
+            let log = std::fs::File::create(&log_path).unwrap();
+            let mut child = datalab(&data)
+                .args(&arguments)
+                .env("DATALAB_LOG", "info")
+                .stdout(Stdio::piped())
+                .stderr(Stdio::from(log))
+                .spawn()
+                .unwrap();
+            let mut line = String::new();
+            BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+            let base = line.trim().strip_prefix("datalab: ").expect("serve prints its address");
+            server = Some((child, base.trim_end_matches('/').to_string()));
+            continue;
+        }
+        let mut command = datalab(&data);
+        command.args(&arguments);
+        let (ok, stdout, stderr) = run_with_stdin(command, stdin.as_deref().unwrap_or(""));
+        assert!(ok, "README step `{step}` fails while serving: {stderr}");
+        if arguments[..2] == ["admin", "create-token"] {
+            token = stdout.lines().last().unwrap().to_string();
+        }
+    }
+    let (mut child, base) = server.expect("README serves");
+
+    // The token the README made works against the running server.
+    assert!(token.starts_with("dl_"), "create-token printed a token: {token}");
+    let me: serde_json::Value = client
+        .get(format!("{base}/api/3/action/user_show"))
+        .header("Authorization", &token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["result"]["name"], "ana", "{me}");
+    assert_eq!(me["result"]["sysadmin"], true);
+    // What the commands wrote is what the server shows, its search included
+    // (the index is shared; the server follows other processes' commits).
+    let shown: serde_json::Value = client
+        .get(format!("{base}/api/3/action/package_show?id=incidentes-readme"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let resource_id = shown["result"]["resources"][0]["id"].as_str().unwrap();
+    let resource: serde_json::Value = client
+        .get(format!("{base}/api/3/action/resource_show?id={resource_id}"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(resource["result"]["datalab_analysis"]["rows"], 300, "{resource}");
+    let mut found = false;
+    for _ in 0..100 {
+        let search: serde_json::Value = client
+            .get(format!("{base}/api/3/action/package_search?q=readme"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if search["result"]["count"] == 1 {
+            found = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(found, "the server's search finds what `import` published beside it");
+
+    // Every uploaded resource of the demo is analysed, none fails.
+    let list: serde_json::Value =
+        client.get(format!("{base}/api/3/action/package_list")).send().await.unwrap().json().await.unwrap();
+    let mut checked = 0;
+    for name in list["result"].as_array().unwrap() {
+        let shown: serde_json::Value = client
+            .get(format!("{base}/api/3/action/package_show?id={}", name.as_str().unwrap()))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        for resource in shown["result"]["resources"].as_array().unwrap() {
+            if resource["url_type"] != "upload" {
+                continue;
+            }
+            let id = resource["id"].as_str().unwrap();
+            let mut analysis = serde_json::Value::Null;
+            for _ in 0..600 {
+                let shown: serde_json::Value = client
+                    .get(format!("{base}/api/3/action/resource_show?id={id}"))
+                    .send()
+                    .await
+                    .unwrap()
+                    .json()
+                    .await
+                    .unwrap();
+                analysis = shown["result"]["datalab_analysis"].clone();
+                if analysis["status"] == "done" || analysis["status"] == "failed" {
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            assert_eq!(analysis["status"], "done", "{name} {}: {analysis}", resource["name"]);
+            checked += 1;
+        }
+    }
+    assert!(checked >= 9, "every demo upload was analysed ({checked})");
+    terminate(&mut child);
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    let troubles: Vec<&str> = log
+        .lines()
+        .filter(|line| line.contains(" WARN ") || line.contains(" ERROR ") || line.contains("panicked"))
+        .collect();
+    assert!(troubles.is_empty(), "the demo's log has no warning or error:\n{}", troubles.join("\n"));
+}

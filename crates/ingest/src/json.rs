@@ -254,19 +254,21 @@ impl<'de> Visitor<'de> for Top<'_, '_> {
 
     fn visit_map<A: MapAccess<'de>>(mut self, mut map: A) -> Result<(), A::Error> {
         while let Some(key) = map.next_key::<String>()? {
-            if self.found
-                || (key != "features" && key != "data" && key != "records" && key != "results" && key != "rows")
-            {
+            if self.found {
                 map.next_value::<IgnoredAny>()?;
                 continue;
             }
+            // A member with one of the usual names holds the records whatever
+            // they are; any other member only if it is an array of objects (a
+            // report's `{"title": …, "milestones": [{…}, …]}`).
+            let named = matches!(key.as_str(), "features" | "data" | "records" | "results" | "rows");
             let failure = &mut *self.failure;
             let on_record = &mut *self.on_record;
-            self.found = map.next_value_seed(Nested { on_record, failure })?;
+            self.found = map.next_value_seed(Nested { on_record, failure, objects_only: !named })?;
         }
         if !self.found {
             return Err(serde::de::Error::custom(
-                "no array of records: expected a top-level array, or one under \"data\", \"records\", \"results\", \"rows\" or \"features\"",
+                "no array of records: expected a top-level array, or an object with a member that is an array of objects",
             ));
         }
         Ok(())
@@ -277,6 +279,8 @@ impl<'de> Visitor<'de> for Top<'_, '_> {
 struct Nested<'a, 'b> {
     on_record: &'a mut dyn FnMut(Record) -> Result<(), IngestError>,
     failure: &'b mut Option<IngestError>,
+    /// Holds the records only if it is an array whose first element is an object.
+    objects_only: bool,
 }
 
 impl<'de> DeserializeSeed<'de> for Nested<'_, '_> {
@@ -294,7 +298,22 @@ impl<'de> Visitor<'de> for Nested<'_, '_> {
         formatter.write_str("any value")
     }
 
-    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<bool, A::Error> {
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<bool, A::Error> {
+        if self.objects_only {
+            match seq.next_element::<Json>()? {
+                Some(first @ Json::Object(_)) => {
+                    if let Err(error) = (self.on_record)(Record::Value(first)) {
+                        *self.failure = Some(error);
+                        return Err(serde::de::Error::custom("stopped"));
+                    }
+                }
+                Some(_) => {
+                    while seq.next_element::<IgnoredAny>()?.is_some() {}
+                    return Ok(false);
+                }
+                None => return Ok(false),
+            }
+        }
         Top { on_record: self.on_record, failure: self.failure, found: false }.visit_seq(seq)?;
         Ok(true)
     }

@@ -318,6 +318,15 @@ fn json_records_are_flattened_with_dotted_names() {
     let wrapped = r#"{"total": 2, "data": [{"a": 1}, {"a": 2}], "pagina": 1}"#;
     let (_dir, result) = run(wrapped.as_bytes(), "api.json");
     assert_eq!(result.unwrap().tables[0].rows, 2);
+    // A report whose records are under a name of its own: the first member
+    // that is an array of objects, past arrays of plain values.
+    let report = r#"{"codigo": "MXNLE0001", "etiquetas": ["agua", "luz"], "vacio": [],
+        "hitos": [{"numero": 1, "titulo": "Diagnóstico"}, {"numero": 2}], "instituciones": [{"nombre": "SE"}]}"#;
+    let (_dir, result) = run(report.as_bytes(), "compromiso.json");
+    let table = &result.unwrap().tables[0];
+    assert_eq!(table.rows, 2);
+    let names: Vec<String> = field_types(table).into_iter().map(|(name, _)| name).collect();
+    assert_eq!(names, ["numero", "titulo"]);
 }
 
 #[test]

@@ -5,6 +5,11 @@
 //! recreates everything (`datalab admin reindex`). Private and draft datasets
 //! are indexed too, with who may see them, and every query carries a
 //! visibility filter, so a search can never leak them.
+//!
+//! Several processes share one index directory (`datalab serve` and an
+//! `admin` or `import` command run beside it): tantivy's writer lock is taken
+//! only for the length of one write, and readers follow commits made by any
+//! process.
 
 pub mod analysis;
 mod collectors;
@@ -249,20 +254,25 @@ struct Fields {
 pub struct SearchIndex {
     index: Index,
     reader: IndexReader,
-    writer: Mutex<IndexWriter<TantivyDocument>>,
+    /// One write at a time within this process; the directory's writer lock
+    /// serialises writes between processes.
+    writing: Mutex<()>,
+    /// The generation of the newest searcher seen (see `follow`).
+    seen_generation: std::sync::atomic::AtomicU64,
     fields: Fields,
     cache: ResultCache,
     ordinal_tables: collectors::OrdinalTables,
 }
 
-/// Results of recent searches, valid until the next commit. A portal asks
+/// Results of recent searches, valid while the searcher they were computed
+/// with is current (until a commit, by this process or another). A portal asks
 /// the same few searches over and over (the home page, an unfiltered
 /// listing, a theme); answering those from memory keeps match-everything
 /// queries with five facets off the CPU.
 struct ResultCache {
     capacity: usize,
-    /// Bumped after every commit; entries of older generations are never served.
-    generation: std::sync::atomic::AtomicU64,
+    /// Each entry with the generation of the searcher that computed it;
+    /// entries of other generations are never served.
     entries: Mutex<std::collections::HashMap<String, (u64, SearchResults)>>,
 }
 
@@ -271,15 +281,10 @@ impl ResultCache {
         format!("{request:?}|{visibility:?}")
     }
 
-    fn generation(&self) -> u64 {
-        self.generation.load(std::sync::atomic::Ordering::SeqCst)
-    }
-
-    fn get(&self, key: &str) -> Option<SearchResults> {
+    fn get(&self, key: &str, generation: u64) -> Option<SearchResults> {
         if self.capacity == 0 {
             return None;
         }
-        let generation = self.generation();
         let entries = self.entries.lock().expect("cache lock");
         entries
             .get(key)
@@ -287,10 +292,9 @@ impl ResultCache {
             .map(|(_, results)| results.clone())
     }
 
-    /// Stores results computed while `generation` was current, unless a
-    /// commit happened since.
+    /// Stores results computed by the searcher of `generation`.
     fn put(&self, key: String, generation: u64, results: &SearchResults) {
-        if self.capacity == 0 || generation != self.generation() {
+        if self.capacity == 0 {
             return;
         }
         let mut entries = self.entries.lock().expect("cache lock");
@@ -300,11 +304,13 @@ impl ResultCache {
         entries.insert(key, (generation, results.clone()));
     }
 
-    fn invalidate(&self) {
-        self.generation.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    fn clear(&self) {
         self.entries.lock().expect("cache lock").clear();
     }
 }
+
+/// How long a write waits for another process's write to finish.
+const WRITER_LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// How many distinct searches are kept between commits, by default.
 pub const DEFAULT_CACHE_ENTRIES: usize = 1024;
@@ -365,17 +371,47 @@ impl SearchIndex {
 
     fn with_index(index: Index, fields: Fields) -> Result<SearchIndex, SearchError> {
         index.tokenizers().register(analysis::SPANISH, analysis::spanish_analyzer());
-        // A catalog's documents are small and few: tantivy's smallest
-        // budget (15 MB) holds thousands before a flush, and every commit
-        // zeroes a budget's worth of fresh memory for the next segment.
-        let writer = index.writer_with_num_threads(1, 16 * 1024 * 1024)?;
-        let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into()?;
-        let cache = ResultCache {
-            capacity: DEFAULT_CACHE_ENTRIES,
-            generation: Default::default(),
-            entries: Mutex::new(Default::default()),
+        // Commits of other processes are seen within a second (tantivy
+        // watches meta.json); this process's own are seen at once (`after_commit`).
+        let reader = index.reader_builder().reload_policy(ReloadPolicy::OnCommitWithDelay).try_into()?;
+        let cache = ResultCache { capacity: DEFAULT_CACHE_ENTRIES, entries: Mutex::new(Default::default()) };
+        Ok(SearchIndex {
+            index,
+            reader,
+            writing: Mutex::new(()),
+            seen_generation: Default::default(),
+            fields,
+            cache,
+            ordinal_tables: Default::default(),
+        })
+    }
+
+    /// Runs one write with the index's writer, then commits it and waits for
+    /// its merges, releasing the directory's lock. The lock is held by another
+    /// process only for the length of its own write, so a busy lock is waited for.
+    fn write(
+        &self,
+        change: impl FnOnce(&mut IndexWriter<TantivyDocument>) -> tantivy::Result<()>,
+    ) -> Result<(), SearchError> {
+        let _writing = self.writing.lock().expect("index write lock");
+        let started = std::time::Instant::now();
+        let mut writer = loop {
+            // A catalog's documents are small and few: tantivy's smallest
+            // budget (15 MB) holds thousands before a flush.
+            match self.index.writer_with_num_threads(1, 16 * 1024 * 1024) {
+                Ok(writer) => break writer,
+                Err(tantivy::TantivyError::LockFailure(tantivy::directory::error::LockError::LockBusy, _))
+                    if started.elapsed() < WRITER_LOCK_WAIT =>
+                {
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                }
+                Err(error) => return Err(error.into()),
+            }
         };
-        Ok(SearchIndex { index, reader, writer: Mutex::new(writer), fields, cache, ordinal_tables: Default::default() })
+        change(&mut writer)?;
+        writer.commit()?;
+        writer.wait_merging_threads()?;
+        self.after_commit()
     }
 
     /// Sets how many distinct searches are kept between commits (0: none).
@@ -442,46 +478,61 @@ impl SearchIndex {
 
     /// Adds or replaces datasets and makes the change visible to searches.
     pub fn index(&self, items: &[IndexedDataset<'_>]) -> Result<(), SearchError> {
-        let mut writer = self.writer.lock().expect("index writer lock");
-        for item in items {
-            writer.delete_term(Term::from_field_text(self.fields.id, &item.dataset.id.to_string()));
-            writer.add_document(self.document(item))?;
-        }
-        writer.commit()?;
-        self.after_commit()?;
-        Ok(())
+        let documents: Vec<(Term, TantivyDocument)> = items
+            .iter()
+            .map(|item| (Term::from_field_text(self.fields.id, &item.dataset.id.to_string()), self.document(item)))
+            .collect();
+        self.write(|writer| {
+            for (id, document) in documents {
+                writer.delete_term(id);
+                writer.add_document(document)?;
+            }
+            Ok(())
+        })
     }
 
     pub fn remove(&self, dataset_id: Uuid) -> Result<(), SearchError> {
-        let mut writer = self.writer.lock().expect("index writer lock");
-        writer.delete_term(Term::from_field_text(self.fields.id, &dataset_id.to_string()));
-        writer.commit()?;
-        self.after_commit()?;
-        Ok(())
+        let id = Term::from_field_text(self.fields.id, &dataset_id.to_string());
+        self.write(|writer| {
+            writer.delete_term(id);
+            Ok(())
+        })
     }
 
     /// Empties the index and indexes `items`, in one commit: searches see the
     /// old index until the new one is complete.
     pub fn rebuild(&self, items: &[IndexedDataset<'_>]) -> Result<(), SearchError> {
-        let mut writer = self.writer.lock().expect("index writer lock");
-        writer.delete_all_documents()?;
-        for item in items {
-            writer.add_document(self.document(item))?;
-        }
-        writer.commit()?;
-        self.after_commit()?;
-        Ok(())
+        let documents: Vec<TantivyDocument> = items.iter().map(|item| self.document(item)).collect();
+        self.write(|writer| {
+            writer.delete_all_documents()?;
+            for document in documents {
+                writer.add_document(document)?;
+            }
+            Ok(())
+        })
     }
 
     /// Makes a commit visible: new searcher, empty result cache, no tables
     /// of merged-away segments.
     fn after_commit(&self) -> Result<(), SearchError> {
         self.reader.reload()?;
-        self.cache.invalidate();
-        let live: Vec<tantivy::index::SegmentId> =
-            self.reader.searcher().segment_readers().iter().map(|segment| segment.segment_id()).collect();
-        self.ordinal_tables.retain_segments(&live);
+        self.follow(&self.reader.searcher());
         Ok(())
+    }
+
+    /// When `searcher` is newer than the last one seen (a commit here or in
+    /// another process), drops what belonged to the old one: cached results,
+    /// tables of merged-away segments.
+    fn follow(&self, searcher: &tantivy::Searcher) {
+        let generation = searcher.generation().generation_id();
+        // Generations only grow; a request still holding an older searcher changes nothing.
+        let seen = self.seen_generation.fetch_max(generation, std::sync::atomic::Ordering::SeqCst);
+        if generation > seen {
+            self.cache.clear();
+            let live: Vec<tantivy::index::SegmentId> =
+                searcher.segment_readers().iter().map(|segment| segment.segment_id()).collect();
+            self.ordinal_tables.retain_segments(&live);
+        }
     }
 
     pub fn document_count(&self) -> u64 {
@@ -511,17 +562,24 @@ impl SearchIndex {
                 "at most {MAX_FACETS} facet fields and {MAX_FILTERS} filters are allowed in one search"
             )));
         }
+        let searcher = self.reader.searcher();
+        self.follow(&searcher);
+        let generation = searcher.generation().generation_id();
         let key = ResultCache::key(request, visibility);
-        if let Some(results) = self.cache.get(&key) {
+        if let Some(results) = self.cache.get(&key, generation) {
             return Ok(results);
         }
-        let generation = self.cache.generation();
-        let results = self.search_uncached(request, visibility)?;
+        let results = self.search_uncached(&searcher, request, visibility)?;
         self.cache.put(key, generation, &results);
         Ok(results)
     }
 
-    fn search_uncached(&self, request: &SearchRequest, visibility: &Visibility) -> Result<SearchResults, SearchError> {
+    fn search_uncached(
+        &self,
+        searcher: &tantivy::Searcher,
+        request: &SearchRequest,
+        visibility: &Visibility,
+    ) -> Result<SearchResults, SearchError> {
         let fields = &self.fields;
         let schema = self.index.schema();
         // Filters match or not; only the user's words decide relevance.
@@ -552,7 +610,6 @@ impl SearchIndex {
         let query: Box<dyn Query> =
             if clauses.is_empty() { Box::new(AllQuery) } else { Box::new(BooleanQuery::new(clauses)) };
 
-        let searcher = self.reader.searcher();
         let limit = request.rows.clamp(1, MAX_ROWS);
         // Tantivy's collectors allocate a heap of `start + limit` entries per
         // segment: a start past the index's documents can match nothing, so

@@ -278,6 +278,45 @@ fn reindexing_replaces_and_remove_deletes() {
     assert_eq!(find("inversion"), 0);
 }
 
+/// `datalab serve` and an `admin` or `import` command share one index
+/// directory: neither holds the writer between writes, and each sees the
+/// other's commits (cached results included) without being told.
+#[test]
+fn two_processes_share_one_index_directory() {
+    let directory = tempfile::tempdir().unwrap();
+    let (server, created) = SearchIndex::open(directory.path()).unwrap();
+    assert!(created);
+    let (command, created) = SearchIndex::open(directory.path()).unwrap();
+    assert!(!created, "the second opener finds the first one's index");
+    let culture = organization("cultura");
+    let find = |index: &SearchIndex, query: &str| {
+        index
+            .search(&SearchRequest { query: query.into(), rows: 5, ..Default::default() }, &Visibility::Public)
+            .unwrap()
+            .count
+    };
+    let first = dataset("uno", "Presupuesto estatal", &culture, 1);
+    server.index(&[IndexedDataset { dataset: &first, organization: &culture, quality: 0 }]).unwrap();
+    assert_eq!(find(&server, "presupuesto"), 1);
+    assert_eq!(find(&server, "museos"), 0, "cached from here on");
+    // The command writes while the server is open, and the server sees it.
+    let second = dataset("dos", "Museos del estado", &culture, 2);
+    command.index(&[IndexedDataset { dataset: &second, organization: &culture, quality: 0 }]).unwrap();
+    let seen = (0..100).any(|_| {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        find(&server, "museos") == 1
+    });
+    assert!(seen, "the server follows the command's commit, past its cached answer");
+    // And the other way round, with a rebuild.
+    server.rebuild(&[IndexedDataset { dataset: &second, organization: &culture, quality: 0 }]).unwrap();
+    let seen = (0..100).any(|_| {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        find(&command, "presupuesto") == 0
+    });
+    assert!(seen);
+    assert_eq!(find(&command, "museos"), 1);
+}
+
 /// Name order must hold across index segments (each commit makes one) and pages.
 #[test]
 fn name_order_spans_segments_and_pages() {
