@@ -91,6 +91,39 @@ pub fn markdown_to_safe_html(markdown: &str) -> String {
     ammonia::Builder::default().link_rel(Some("nofollow noopener noreferrer")).clean(&html).to_string()
 }
 
+/// Markdown as the plain text a reader sees once it is rendered (no marks,
+/// no raw HTML, blocks and line breaks as spaces), cut on a word boundary
+/// to at most `limit` characters, with "…" where it was cut.
+pub fn markdown_summary(markdown: &str, limit: usize) -> String {
+    use pulldown_cmark::{Event, TagEnd};
+    let mut raw = String::new();
+    for event in pulldown_cmark::Parser::new_ext(markdown, pulldown_cmark::Options::ENABLE_TABLES) {
+        match event {
+            Event::Text(part) | Event::Code(part) => raw.push_str(&part),
+            Event::SoftBreak | Event::HardBreak | Event::Rule => raw.push(' '),
+            Event::End(
+                TagEnd::Paragraph | TagEnd::Heading(_) | TagEnd::Item | TagEnd::TableCell | TagEnd::BlockQuote(_),
+            ) => raw.push(' '),
+            _ => {}
+        }
+        // Enough to fill the summary, whatever the spaces collapse.
+        if raw.len() > limit.saturating_mul(8) {
+            break;
+        }
+    }
+    let text = raw.split_whitespace().collect::<Vec<_>>().join(" ");
+    if text.chars().count() <= limit {
+        return text;
+    }
+    let cut: String = text.chars().take(limit).collect();
+    // Back to the last space, unless the first word alone is too long.
+    let cut = match cut.rfind(' ') {
+        Some(end) if end > 0 => cut[..end].trim_end_matches([',', ';', ':', '.', ' ']).to_string(),
+        _ => cut,
+    };
+    format!("{cut}…")
+}
+
 fn markdown(text: &str) -> Value {
     Value::from_safe_string(markdown_to_safe_html(text))
 }
@@ -209,6 +242,25 @@ mod tests {
         assert!(!html.contains("<script"));
         assert!(!html.contains("javascript:"));
         assert!(!html.contains("onerror"));
+    }
+
+    #[test]
+    fn summaries_are_plain_text_cut_on_a_word() {
+        let notes = "Estado de los hitos del compromiso **MXNLE0001: Participación**, con fechas.\n\n\
+                     > **Datos de ejemplo.** No son cifras oficiales. <b>x</b> [su página](/commitment/MXNLE0001)";
+        let summary = markdown_summary(notes, 500);
+        assert_eq!(
+            summary,
+            "Estado de los hitos del compromiso MXNLE0001: Participación, con fechas. Datos de ejemplo. No son \
+             cifras oficiales. x su página"
+        );
+        let cut = markdown_summary(notes, 40);
+        assert_eq!(cut, "Estado de los hitos del compromiso…");
+        assert!(cut.chars().count() <= 41);
+        assert_eq!(markdown_summary("# Título\n\n- uno\n- dos", 100), "Título uno dos");
+        assert_eq!(markdown_summary("", 10), "");
+        assert_eq!(markdown_summary("Supercalifragilístico", 5), "Super…");
+        assert_eq!(markdown_summary("a `código` b", 100), "a código b");
     }
 
     #[test]

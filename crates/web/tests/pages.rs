@@ -312,3 +312,41 @@ async fn organization_admins_edit_their_organization_and_see_its_activity() {
     let profile = client.get(app.url("/user/lucia")).send().await.unwrap().text().await.unwrap();
     assert!(profile.contains("actualizó la organización"), "the user page lists the user's changes");
 }
+
+/// A dataset's Markdown description is plain text in every list, cut on a
+/// word: the home page, search, its organization and its theme.
+#[tokio::test]
+async fn list_summaries_are_plain_text_cut_on_a_word() {
+    let app = TestApp::start().await;
+    let (_, token) = app.user("root", true).await;
+    app.organization("sec-economia").await;
+    let (status, body) = app.ckan("group_create", Some(&token), json!({"name": "economia", "title": "Economía"})).await;
+    assert_eq!(status, 200, "{body}");
+    let notes = format!(
+        "Estado de los hitos del compromiso **MXNLE0001: Participación**.\n\n> **Datos de ejemplo.** No son cifras \
+         oficiales; <b>véase</b> [la fuente](https://example.org). {}",
+        "palabra ".repeat(60)
+    );
+    let (status, body) = app
+        .ckan(
+            "package_create",
+            Some(&token),
+            json!({"name": "hitos", "title": "Hitos", "owner_org": "sec-economia", "notes": notes, "groups": [{"name": "economia"}]}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    for path in ["/", "/dataset", "/dataset?q=hitos", "/organization/sec-economia", "/group/economia"] {
+        let page = app.page(path).await;
+        let start = page.find("Estado de los hitos").unwrap_or_else(|| panic!("{path} lists the dataset"));
+        let summary = &page[start..start + page[start..].find("</p>").unwrap()];
+        assert!(
+            summary.starts_with(
+                "Estado de los hitos del compromiso MXNLE0001: Participación. Datos de ejemplo. No son cifras \
+                 oficiales; véase la fuente. palabra"
+            ),
+            "{path}: {summary}"
+        );
+        assert!(!summary.contains('*') && !summary.contains("&gt;") && !summary.contains("&lt;"), "{path}: {summary}");
+        assert!(summary.ends_with("palabra…"), "cut after a whole word: {summary}");
+    }
+}

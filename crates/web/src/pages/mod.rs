@@ -251,7 +251,11 @@ pub(crate) fn form_values(pairs: &[(String, String)], key: &str) -> Vec<String> 
         .collect()
 }
 
-/// A dataset as the templates show it in lists.
+/// How long a dataset's summary is in lists, at most.
+pub(crate) const SUMMARY_CHARACTERS: usize = 240;
+
+/// A dataset as the templates show it in lists: its description as plain
+/// text, cut on a word.
 pub(crate) fn dataset_summary(dataset: &Dataset, organizations: &[Organization]) -> Value {
     let organization = organizations.iter().find(|organization| organization.id == dataset.owner_org);
     let mut formats: Vec<String> = dataset
@@ -265,7 +269,7 @@ pub(crate) fn dataset_summary(dataset: &Dataset, organizations: &[Organization])
     json!({
         "name": dataset.name,
         "title": dataset.title,
-        "notes": dataset.notes.chars().take(240).collect::<String>(),
+        "notes": crate::templates::markdown_summary(&dataset.notes, SUMMARY_CHARACTERS),
         "private": dataset.private,
         "organization": organization.map(|organization| json!({"name": organization.name, "title": organization.title})),
         "formats": formats,
