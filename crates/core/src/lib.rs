@@ -16,6 +16,7 @@ pub mod policy;
 pub mod quality;
 pub mod validation;
 
+pub use accountability::Bilingual;
 pub use catalog::*;
 pub use policy::{Action, Actor, Capacity, PolicyError};
 pub use validation::{FieldError, FieldErrors, slugify, validate_slug};

@@ -163,7 +163,8 @@ pub async fn run(state: &AppState, request: ImportRequest<'_>) -> anyhow::Result
     });
     if let Some(pending) = pending {
         let outcome = catalog::record_analysis(state, resource.id, &resource.sha256, pending).await;
-        let file = outcome.map_err(|error| anyhow::anyhow!("{error}"))?;
+        // The terminal speaks Spanish first, as the pages do.
+        let file = outcome.map_err(|error| anyhow::anyhow!("{}", error.get("es")))?;
         let describe = |table: &datalab_ingest::Analysis| {
             serde_json::json!({
                 "name": table.name,
@@ -180,6 +181,9 @@ pub async fn run(state: &AppState, request: ImportRequest<'_>) -> anyhow::Result
         if let Some(first) = file.tables.first() {
             summary["rows"] = serde_json::json!(first.rows);
             summary["encoding"] = serde_json::json!(first.encoding);
+            if let Some(mixed) = &first.mixed_encoding {
+                summary["mixed_encoding"] = serde_json::json!(mixed);
+            }
             summary["schema"] = first.schema.clone();
             summary["validation"] = describe(first)["validation"].clone();
         }

@@ -223,6 +223,16 @@ async fn main() -> anyhow::Result<()> {
                     summary["encoding"].as_str().unwrap_or("-"),
                     summary["validation"]["errors"]
                 );
+                let mixed = &summary["mixed_encoding"];
+                if let Some(lines) = mixed["lines"].as_u64() {
+                    let first: Vec<String> =
+                        mixed["first_lines"].as_array().into_iter().flatten().map(|line| line.to_string()).collect();
+                    println!(
+                        "aviso: {lines} líneas están en {} (las primeras: {}); cada línea se leyó en su codificación",
+                        mixed["encoding"].as_str().unwrap_or_default(),
+                        first.join(", ")
+                    );
+                }
             }
         }
         Command::Demo => {

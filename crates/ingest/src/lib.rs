@@ -28,13 +28,16 @@ pub mod spreadsheet;
 pub mod table;
 
 pub use reader::{FileAnalysis, Reader, analyze_file, analyze_source, is_readable};
-pub use table::{Analysis, AnalyzeOptions, GeoSummary, ParquetSummary, Progress, analyze};
+pub use table::{Analysis, AnalyzeOptions, GeoSummary, MixedEncoding, ParquetSummary, Progress, analyze};
 
 #[derive(Debug, thiserror::Error)]
 pub enum IngestError {
     #[error("the file is empty")]
     Empty,
-    #[error("the file does not look like text (binary data in the first bytes)")]
+    #[error(
+        "this is not a text table: its first bytes are binary data (control characters), not delimited text; \
+         a spreadsheet or another format is read when its file name ends in its extension (.xlsx, .ods, .zip…)"
+    )]
     Binary,
     #[error("cannot read the file: {0}")]
     Io(#[from] std::io::Error),
@@ -65,4 +68,42 @@ pub enum IngestError {
     /// [`reader::analyze_source`]; never returned by it).
     #[error("table {table} must be written again with the types its values decide")]
     TypesChanged { table: usize, types: Vec<columnar::Written> },
+}
+
+impl IngestError {
+    /// The same reason in Spanish, for the pages (the details a parser gives stay as it gave them).
+    pub fn message_es(&self) -> String {
+        match self {
+            IngestError::Empty => "el archivo está vacío".into(),
+            IngestError::Binary => {
+                "esto no es una tabla de texto: sus primeros bytes son datos binarios (caracteres de \
+                                    control), no texto delimitado; una hoja de cálculo u otro formato se lee cuando el \
+                                    nombre del archivo termina en su extensión (.xlsx, .ods, .zip…)"
+                    .into()
+            }
+            IngestError::Io(error) => format!("no se pudo leer el archivo: {error}"),
+            IngestError::Csv(detail) => format!("no se pudo leer el archivo como texto delimitado: {detail}"),
+            IngestError::Parquet(detail) => format!("no se pudo escribir la tabla Parquet: {detail}"),
+            IngestError::NoTable => "el archivo no contiene ninguna tabla (ni hojas ni registros con datos)".into(),
+            IngestError::Container(detail) => format!("no se pudo leer el contenedor comprimido: {detail}"),
+            IngestError::TooLarge { limit } => {
+                format!("el archivo pasaría de {limit} bytes al descomprimirse; no se acepta")
+            }
+            IngestError::Workbook(detail) => format!("no se pudo leer el libro de cálculo: {detail}"),
+            IngestError::Json(detail) => format!("no se pudo leer el JSON: {detail}"),
+            IngestError::Schema(detail) => format!("no se puede aplicar el esquema: {detail}"),
+            IngestError::TooManyColumns(limit) => format!("los registros se reparten en más de {limit} columnas"),
+            IngestError::ExpandsTooMuch { what, limit } => {
+                let what = match *what {
+                    "cells" => "celdas",
+                    "columns" => "columnas",
+                    other => other,
+                };
+                format!("el archivo se expandiría a más de {limit} {what}; no se acepta")
+            }
+            IngestError::TypesChanged { table, .. } => {
+                format!("la tabla {table} debe escribirse de nuevo con los tipos que deciden sus valores")
+            }
+        }
+    }
 }

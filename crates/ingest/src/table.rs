@@ -119,6 +119,9 @@ pub struct Analysis {
     /// The text encoding, for text formats ("" for workbooks).
     pub encoding: String,
     pub encoding_source: Option<EncodingSource>,
+    /// Lines read in another encoding than `encoding` (a file that mixes two).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mixed_encoding: Option<MixedEncoding>,
     /// How delimited text was split, for delimited text.
     pub dialect: Option<Dialect>,
     pub rows: u64,
@@ -410,8 +413,21 @@ pub struct Source {
     pub name: String,
     pub encoding: Option<String>,
     pub encoding_source: Option<EncodingSource>,
+    /// Lines in another encoding than `encoding`, when a file mixes two.
+    pub mixed_encoding: Option<MixedEncoding>,
     pub dialect: Option<Dialect>,
     pub bytes: u64,
+}
+
+/// The lines of a text file in another encoding than most of its lines
+/// (each was read in its own).
+#[derive(Debug, Clone, Serialize)]
+pub struct MixedEncoding {
+    pub encoding: String,
+    /// How many lines.
+    pub lines: u64,
+    /// The first of them (line numbers from 1), up to ten.
+    pub first_lines: Vec<u64>,
 }
 
 /// Builds one table's analysis from its rows, whatever the format they come
@@ -997,6 +1013,16 @@ impl TableBuilder {
         if !self.duplicates_checked {
             warnings.push(format!("duplicate rows were checked in the first {DUPLICATE_CAP} rows only"));
         }
+        if let Some(mixed) = &source.mixed_encoding {
+            let first: Vec<String> = mixed.first_lines.iter().map(u64::to_string).collect();
+            warnings.push(format!(
+                "the file mixes encodings: {} lines are in {} (the first: {}), the others in {}; each line was read in its own",
+                mixed.lines,
+                mixed.encoding,
+                first.join(", "),
+                source.encoding.as_deref().unwrap_or_default()
+            ));
+        }
         let rows = self.rows;
         let mut stats = json!({"errors": errors.count, "rows": rows, "fields": labels.len(), "bytes": source.bytes});
         if let Some(encoding) = &source.encoding {
@@ -1041,6 +1067,7 @@ impl TableBuilder {
             parquet,
             encoding: source.encoding.unwrap_or_default(),
             encoding_source: source.encoding_source,
+            mixed_encoding: source.mixed_encoding,
             dialect: source.dialect,
             rows,
             bytes: source.bytes,
@@ -1101,16 +1128,36 @@ pub(crate) fn analyze_delimited(
     if looks_binary(&sample, encoding) {
         return Err(IngestError::Binary);
     }
-    let (decoded_sample, _, _) = encoding.decode(&sample);
+    // UTF-8 and single-byte encodings are decoded line by line, each line
+    // in the one it is valid in (see `LineDecoder`); a given encoding, and
+    // the others (UTF-16, multibyte Asian ones), for the whole file.
+    let by_line =
+        encoding_source != EncodingSource::Given && (encoding == encoding_rs::UTF_8 || encoding.is_single_byte());
+    let other = if encoding.is_single_byte() { encoding } else { encoding_rs::WINDOWS_1252 };
+    let decoded_sample = match by_line {
+        true => crate::encoding::decode_lines(&sample, other).into(),
+        false => encoding.decode(&sample).0,
+    };
     let dialect = sniff(&decoded_sample);
+    drop(decoded_sample);
     let byte_count = std::rc::Rc::new(std::cell::Cell::new(0u64));
     let counted = CountingReader { inner: std::io::Cursor::new(sample).chain(input), bytes: byte_count.clone() };
-    // Reads of 256 KiB, not the default 8 KiB: fewer system calls and calls
-    // through each layer.
-    let decoder = encoding_rs_io::DecodeReaderBytesBuilder::new()
-        .encoding(Some(encoding))
-        .bom_override(true)
-        .build_with_buffer(counted, vec![0; READ_BUFFER])?;
+    let mut line_encodings = None;
+    let decoder: Box<dyn Read> = match by_line {
+        true => {
+            let (decoder, lines) = crate::encoding::LineDecoder::new(counted, other);
+            line_encodings = Some(lines);
+            Box::new(decoder)
+        }
+        // Reads of 256 KiB, not the default 8 KiB: fewer system calls and
+        // calls through each layer.
+        false => Box::new(
+            encoding_rs_io::DecodeReaderBytesBuilder::new()
+                .encoding(Some(encoding))
+                .bom_override(true)
+                .build_with_buffer(counted, vec![0; READ_BUFFER])?,
+        ),
+    };
     let mut reader = csv::ReaderBuilder::new()
         .buffer_capacity(READ_BUFFER)
         .delimiter(dialect.delimiter as u8)
@@ -1149,11 +1196,16 @@ pub(crate) fn analyze_delimited(
         }
     }
     drop(reader);
+    let (name, mixed) = match line_encodings {
+        Some(lines) => lines.borrow().verdict(),
+        None => (encoding.name(), None),
+    };
     table.finish(Source {
         format: "csv".into(),
         name: options.name.clone(),
-        encoding: Some(encoding.name().to_string()),
+        encoding: Some(name.to_string()),
         encoding_source: Some(encoding_source),
+        mixed_encoding: mixed,
         dialect: Some(dialect),
         bytes: byte_count.get(),
     })

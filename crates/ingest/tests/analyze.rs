@@ -99,20 +99,99 @@ fn hostile_and_empty_files_get_clear_errors() {
     let long_line = "x".repeat(10 * 1024 * 1024);
     let analysis = run(long_line.as_bytes());
     assert_eq!(analysis.rows, 0);
-    // Mixed encodings: UTF-8 with a stray Windows-1252 byte far past the sample.
-    let mut mixed = "municipio,valor\n".to_string().into_bytes();
-    for number in 0..8000 {
-        mixed.extend_from_slice(format!("García,{number}\n").as_bytes());
+}
+
+/// 4 KiB of noise from a fixed seed: what a person would call "not a text table".
+fn noise(length: usize) -> Vec<u8> {
+    let mut state = 0x2545_F491_4F6C_DD1Du64;
+    (0..length)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 24) as u8
+        })
+        .collect()
+}
+
+#[test]
+fn binary_files_are_not_text_tables_and_rare_encodings_are() {
+    let refused = analyze(&noise(4096)[..], &AnalyzeOptions::default());
+    assert!(matches!(refused, Err(IngestError::Binary)), "{:?}", refused.map(|analysis| analysis.rows));
+    // Noise without a single NUL byte is still noise.
+    let no_nul: Vec<u8> = noise(4096).into_iter().map(|byte| byte.max(1)).collect();
+    assert!(matches!(analyze(&no_nul[..], &AnalyzeOptions::default()), Err(IngestError::Binary)));
+    let message = IngestError::Binary.message_es();
+    assert!(message.starts_with("esto no es una tabla de texto"), "{message}");
+    // A real table in an encoding seldom seen here is read.
+    let mut japanese = String::from("都道府県,市区町村,人口\n");
+    for (number, city) in
+        ["東京都,新宿区", "大阪府,大阪市", "北海道,札幌市", "福岡県,福岡市", "愛知県,名古屋市"].iter().enumerate()
+    {
+        for repeat in 0..20 {
+            japanese.push_str(&format!("{city},{}\n", 1000 + number * 100 + repeat));
+        }
     }
-    mixed.extend_from_slice(b"Anah\xfaac,2\n");
+    let (shift_jis, _, _) = encoding_rs::SHIFT_JIS.encode(&japanese);
+    let analysis = run(&shift_jis);
+    assert_eq!(analysis.encoding, "Shift_JIS");
+    assert_eq!(analysis.rows, 100);
+    assert_eq!(analysis.profile[0].name, "都道府県");
+    assert_eq!(field(&analysis, "人口").0, "integer");
+}
+
+#[test]
+fn mixed_encodings_are_read_line_by_line_and_reported() {
+    // Two exports concatenated by hand: UTF-8 first, then Windows-1252.
+    let mut mixed = "municipio,población,año\n".as_bytes().to_vec();
+    for number in 0..5 {
+        mixed.extend_from_slice(format!("García,{number},2024\n").as_bytes());
+    }
+    for number in 0..3 {
+        let text = format!("Anáhuac,{number},2023\n");
+        let (line, _, _) = encoding_rs::WINDOWS_1252.encode(&text);
+        mixed.extend_from_slice(&line);
+    }
     let analysis = run(&mixed);
-    assert_eq!(analysis.encoding, "UTF-8");
-    let errors = analysis.report["tasks"][0]["errors"].as_array().unwrap();
+    assert_eq!(analysis.profile[1].name, "población", "the UTF-8 header reads as written");
+    let names: Vec<&str> = analysis.profile[0].top.iter().map(|top| top.value.as_str()).collect();
+    assert_eq!(names, ["García", "Anáhuac"], "every row reads as written, in either encoding");
+    assert_eq!(analysis.encoding, "UTF-8", "most lines are UTF-8");
+    let mixed_encoding = analysis.mixed_encoding.as_ref().expect("the mix is reported");
+    assert_eq!(mixed_encoding.encoding, "windows-1252");
+    assert_eq!(mixed_encoding.lines, 3);
+    assert_eq!(mixed_encoding.first_lines, [7, 8, 9]);
+    let warnings = analysis.report["warnings"].as_array().unwrap();
     assert!(
-        errors.iter().any(|error| error["type"] == "encoding-error" && error["rowNumber"] == 8002),
-        "the bad row is named"
+        warnings.iter().any(|warning| warning.as_str().unwrap().contains("3 lines are in windows-1252")),
+        "{warnings:?}"
     );
-    assert_eq!(analysis.report["tasks"][0]["errorCounts"]["encoding-error"], 1);
+    assert_eq!(analysis.report["valid"], true);
+
+    // UTF-8 with one Windows-1252 line far past the sample.
+    let mut late = "municipio,valor\n".to_string().into_bytes();
+    for number in 0..8000 {
+        late.extend_from_slice(format!("García,{number}\n").as_bytes());
+    }
+    late.extend_from_slice(b"Anah\xfaac,2\n");
+    let analysis = run(&late);
+    assert_eq!(analysis.encoding, "UTF-8");
+    assert_eq!(analysis.rows, 8001);
+    assert_eq!(analysis.report["tasks"][0]["errorCounts"].get("encoding-error"), None, "no byte is lost");
+    assert_eq!(analysis.mixed_encoding.as_ref().unwrap().first_lines, [8002]);
+    assert!(analysis.profile[0].top.iter().any(|top| top.value == "Anahúac"));
+
+    // Mostly Windows-1252 with a UTF-8 line: the UTF-8 one is named.
+    let (mut legacy, _, _) =
+        encoding_rs::WINDOWS_1252.encode("municipio,valor\nSabinas Hidalgo,1\nAnáhuac,2\nGarcía,3\n");
+    legacy.to_mut().extend_from_slice("Peñuelas,4\n".as_bytes());
+    let analysis = run(&legacy);
+    assert_eq!(analysis.encoding, "windows-1252");
+    assert_eq!(analysis.mixed_encoding.as_ref().unwrap().encoding, "UTF-8");
+    assert_eq!(analysis.mixed_encoding.as_ref().unwrap().first_lines, [5]);
+    assert!(analysis.profile[0].top.iter().any(|top| top.value == "Peñuelas"));
+    // A single-encoding file says nothing of the kind.
+    assert!(run(include_bytes!("../../datalab/demo/incidentes_viales_ejemplo.csv")).mixed_encoding.is_none());
 }
 
 #[test]

@@ -4,6 +4,8 @@
 use sqlx::Row;
 use uuid::Uuid;
 
+use datalab_core::Bilingual;
+
 use crate::{Store, StoreResult, format_time, now};
 
 /// Whether a resource's current file has a table to query.
@@ -14,7 +16,8 @@ pub enum TableState {
     Ready(String),
     /// Analysed, but no table was written.
     NoTable,
-    Failed(String),
+    /// Why, in English and Spanish.
+    Failed(Bilingual),
     /// Analysed, but the file has no table of that name.
     NoSuchTable,
 }
@@ -23,7 +26,8 @@ pub enum TableState {
 pub enum AnalysisState {
     Running,
     Done(serde_json::Value),
-    Failed(String),
+    /// Why, in English and Spanish.
+    Failed(Bilingual),
 }
 
 impl AnalysisState {
@@ -62,28 +66,30 @@ impl Store {
     /// the same file before a schema change): that one stays served, and the
     /// job says what failed.
     pub async fn set_analysis(&self, resource_id: Uuid, sha256: &str, state: &AnalysisState) -> StoreResult<()> {
+        let none = Bilingual::default();
         let (status, analysis, error) = match state {
             AnalysisState::Running => return Ok(()),
-            AnalysisState::Done(value) => ("done", Some(value.to_string()), String::new()),
-            AnalysisState::Failed(error) => ("failed", None, error.clone()),
+            AnalysisState::Done(value) => ("done", Some(value.to_string()), &none),
+            AnalysisState::Failed(error) => ("failed", None, error),
         };
         let table_key = state.table_key();
         // The resource may be gone (deleted while analysed): then there is nothing to record.
         sqlx::query(
-            "INSERT INTO resource_analyses (resource_id, sha256, status, analysis, error, updated, table_key) \
-             SELECT $1, $2, $3, $4, $5, $6, $7 WHERE EXISTS (SELECT 1 FROM resources WHERE id = $1) \
+            "INSERT INTO resource_analyses (resource_id, sha256, status, analysis, error, updated, table_key, error_es) \
+             SELECT $1, $2, $3, $4, $5, $6, $7, $8 WHERE EXISTS (SELECT 1 FROM resources WHERE id = $1) \
              ON CONFLICT (resource_id) DO UPDATE SET sha256 = excluded.sha256, status = excluded.status, \
              analysis = excluded.analysis, error = excluded.error, updated = excluded.updated, \
-             table_key = excluded.table_key \
+             table_key = excluded.table_key, error_es = excluded.error_es \
              WHERE resource_analyses.status <> 'done' OR excluded.status = 'done'",
         )
         .bind(resource_id.to_string())
         .bind(sha256)
         .bind(status)
         .bind(analysis)
-        .bind(error)
+        .bind(&error.en)
         .bind(format_time(now()))
         .bind(table_key)
+        .bind(&error.es)
         .execute(&self.writer)
         .await?;
         Ok(())
@@ -122,7 +128,7 @@ impl Store {
         let row = match table {
             None => {
                 sqlx::query(
-                    "SELECT a.status, a.error, a.table_key, NULL AS named_key, \
+                    "SELECT a.status, a.error, a.error_es, a.table_key, NULL AS named_key, \
                      CASE WHEN a.table_key IS NULL AND a.status = 'done' \
                      THEN json_extract(a.analysis, '$.parquet.key') END AS old_key \
                      FROM resource_analyses a WHERE a.resource_id = $1",
@@ -133,7 +139,7 @@ impl Store {
             }
             Some(name) => {
                 sqlx::query(
-                    "SELECT a.status, a.error, a.table_key, \
+                    "SELECT a.status, a.error, a.error_es, a.table_key, \
                      (SELECT json_extract(t.value, '$.parquet.key') FROM json_each(a.analysis, '$.tables') t \
                       WHERE json_extract(t.value, '$.name') = $2) AS named_key, NULL AS old_key \
                      FROM resource_analyses a WHERE a.resource_id = $1",
@@ -161,10 +167,10 @@ impl Store {
         }
         Ok(match self.latest_job(resource_id).await? {
             Some(job) if !job.status.is_finished() => Some(TableState::Running),
-            Some(job) if job.status == crate::JobStatus::Failed => Some(TableState::Failed(job.error)),
+            Some(job) if job.status == crate::JobStatus::Failed => Some(TableState::Failed(job.failure())),
             _ => match row {
                 Some(row) if row.try_get::<String, _>("status")? == "failed" => {
-                    Some(TableState::Failed(row.try_get("error")?))
+                    Some(TableState::Failed(Bilingual { en: row.try_get("error")?, es: row.try_get("error_es")? }))
                 }
                 _ => None,
             },
@@ -174,10 +180,12 @@ impl Store {
     /// The last finished analysis of the resource's file, and the hash of
     /// the file it describes (an earlier file's while a new one is analysed).
     pub async fn analysis_of(&self, resource_id: Uuid) -> StoreResult<Option<(String, AnalysisState)>> {
-        let row = sqlx::query("SELECT sha256, status, analysis, error FROM resource_analyses WHERE resource_id = $1")
-            .bind(resource_id.to_string())
-            .fetch_optional(&self.reader)
-            .await?;
+        let row = sqlx::query(
+            "SELECT sha256, status, analysis, error, error_es FROM resource_analyses WHERE resource_id = $1",
+        )
+        .bind(resource_id.to_string())
+        .fetch_optional(&self.reader)
+        .await?;
         let Some(row) = row else { return Ok(None) };
         let status: String = row.try_get("status")?;
         let state = match status.as_str() {
@@ -185,7 +193,7 @@ impl Store {
                 let text: Option<String> = row.try_get("analysis")?;
                 AnalysisState::Done(text.and_then(|text| serde_json::from_str(&text).ok()).unwrap_or_default())
             }
-            "failed" => AnalysisState::Failed(row.try_get("error")?),
+            "failed" => AnalysisState::Failed(Bilingual { en: row.try_get("error")?, es: row.try_get("error_es")? }),
             // Written by versions before jobs: the job queue has it now.
             _ => return Ok(None),
         };
@@ -200,7 +208,7 @@ impl Store {
         }
         Ok(match self.latest_job(resource_id).await? {
             Some(job) if !job.status.is_finished() => Some(AnalysisState::Running),
-            Some(job) if job.status == crate::JobStatus::Failed => Some(AnalysisState::Failed(job.error)),
+            Some(job) if job.status == crate::JobStatus::Failed => Some(AnalysisState::Failed(job.failure())),
             _ => None,
         })
     }

@@ -4,6 +4,8 @@ use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
 use uuid::Uuid;
 
+use datalab_core::Bilingual;
+
 use crate::{Store, StoreResult, format_time, now, parse_time, parse_uuid};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -49,11 +51,21 @@ pub struct Job {
     pub bytes_total: Option<i64>,
     pub bytes_read: i64,
     pub rows_read: i64,
+    /// Why it failed (or, while queued again, why the last attempt did), in English.
     pub error: String,
+    /// The same in Spanish; empty where there is none (the English is shown).
+    pub error_es: String,
     #[serde(with = "time::serde::rfc3339")]
     pub created: time::OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
     pub updated: time::OffsetDateTime,
+}
+
+impl Job {
+    /// Why it failed, in both languages.
+    pub fn failure(&self) -> Bilingual {
+        Bilingual { en: self.error.clone(), es: self.error_es.clone() }
+    }
 }
 
 fn job_from_row(row: &SqliteRow) -> StoreResult<Job> {
@@ -67,6 +79,7 @@ fn job_from_row(row: &SqliteRow) -> StoreResult<Job> {
         bytes_read: row.try_get("bytes_read")?,
         rows_read: row.try_get("rows_read")?,
         error: row.try_get("error")?,
+        error_es: row.try_get("error_es")?,
         created: parse_time(row.try_get("created")?)?,
         updated: parse_time(row.try_get("updated")?)?,
     })
@@ -154,16 +167,18 @@ impl Store {
     }
 
     /// Ends a job: done, or failed with its error.
-    pub async fn finish_job(&self, id: Uuid, outcome: Result<(), &str>) -> StoreResult<()> {
+    pub async fn finish_job(&self, id: Uuid, outcome: Result<(), &Bilingual>) -> StoreResult<()> {
+        let none = Bilingual::default();
         let (status, error) = match outcome {
-            Ok(()) => (JobStatus::Done, ""),
+            Ok(()) => (JobStatus::Done, &none),
             Err(error) => (JobStatus::Failed, error),
         };
-        sqlx::query("UPDATE ingest_jobs SET status = $2, error = $3, updated = $4 WHERE id = $1")
+        sqlx::query("UPDATE ingest_jobs SET status = $2, error = $3, error_es = $5, updated = $4 WHERE id = $1")
             .bind(id.to_string())
             .bind(status.as_str())
-            .bind(error)
+            .bind(&error.en)
             .bind(format_time(now()))
+            .bind(&error.es)
             .execute(&self.writer)
             .await?;
         Ok(())
@@ -188,13 +203,15 @@ impl Store {
     /// Puts a job back in the queue: one a stop interrupted, or one whose
     /// attempt failed and will be tried again, with `note` (the failure)
     /// shown meanwhile.
-    pub async fn requeue_job(&self, id: Uuid, note: Option<&str>) -> StoreResult<()> {
+    pub async fn requeue_job(&self, id: Uuid, note: Option<&Bilingual>) -> StoreResult<()> {
         sqlx::query(
-            "UPDATE ingest_jobs SET status = 'queued', error = COALESCE($2, error), updated = $3 WHERE id = $1",
+            "UPDATE ingest_jobs SET status = 'queued', error = COALESCE($2, error), \
+             error_es = COALESCE($4, error_es), updated = $3 WHERE id = $1",
         )
         .bind(id.to_string())
-        .bind(note)
+        .bind(note.map(|note| &note.en))
         .bind(format_time(now()))
+        .bind(note.map(|note| &note.es))
         .execute(&self.writer)
         .await?;
         Ok(())

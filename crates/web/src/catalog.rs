@@ -5,7 +5,9 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use datalab_core::{Action, Actor, Dataset, DcatFields, Organization, Resource, ResourceLocation, State, User};
+use datalab_core::{
+    Action, Actor, Bilingual, Dataset, DcatFields, Organization, Resource, ResourceLocation, State, User,
+};
 use datalab_files::StoredBlob;
 use datalab_search::{IndexedDataset, SearchRequest, SearchResults, Visibility};
 use futures_util::Stream;
@@ -475,17 +477,29 @@ pub const JOB_RETRY_DELAY: std::time::Duration = std::time::Duration::from_secs(
 /// file that could not be read or written (storage, disk, database) may be
 /// there next time; a file that is not a table will not change.
 struct JobFailure {
-    message: String,
+    /// Why, in English and (where a reason was written for people) Spanish.
+    message: Bilingual,
     transient: bool,
 }
 
 impl JobFailure {
     fn lasting(message: impl Into<String>) -> JobFailure {
-        JobFailure { message: message.into(), transient: false }
+        JobFailure { message: Bilingual { en: message.into(), es: String::new() }, transient: false }
     }
 
     fn transient(message: impl std::fmt::Display) -> JobFailure {
-        JobFailure { message: message.to_string(), transient: true }
+        JobFailure { message: Bilingual { en: message.to_string(), es: String::new() }, transient: true }
+    }
+
+    /// A file ingestion refused, with its reason in both languages.
+    fn refused(error: &datalab_ingest::IngestError) -> JobFailure {
+        JobFailure { message: Bilingual { en: error.to_string(), es: error.message_es() }, transient: false }
+    }
+
+    /// The message with `prefix` before it (`en`, `es`).
+    fn prefixed(&self, en: &str, es: &str) -> Bilingual {
+        let spanish = if self.message.es.is_empty() { &self.message.en } else { &self.message.es };
+        Bilingual { en: format!("{en}{}", self.message.en), es: format!("{es}{spanish}") }
     }
 }
 
@@ -520,8 +534,11 @@ async fn run_job(state: AppState, job: datalab_store::Job) {
         match attempt {
             Ok(()) => break Ok(()),
             Err(failure) if failure.transient && attempts < MAX_JOB_ATTEMPTS => {
-                tracing::warn!(error = %failure.message, %resource_id, attempts, "analysis failed; trying again");
-                let note = format!("attempt {attempts} failed, trying again: {}", failure.message);
+                tracing::warn!(error = %failure.message.en, %resource_id, attempts, "analysis failed; trying again");
+                let note = failure.prefixed(
+                    &format!("attempt {attempts} failed, trying again: "),
+                    &format!("falló el intento {attempts}; se intentará de nuevo: "),
+                );
                 if let Err(error) = state.store.requeue_job(job.id, Some(&note)).await {
                     tracing::error!(%error, %resource_id, "cannot record a failed attempt");
                 }
@@ -529,15 +546,18 @@ async fn run_job(state: AppState, job: datalab_store::Job) {
                 delay *= 2;
             }
             Err(failure) if failure.transient => {
-                break Err(format!("stopped after {attempts} attempts: {}", failure.message));
+                break Err(failure.prefixed(
+                    &format!("stopped after {attempts} attempts: "),
+                    &format!("se detuvo tras {attempts} intentos: "),
+                ));
             }
             Err(failure) => break Err(failure.message),
         }
     };
     if let Err(error) = &outcome {
-        tracing::warn!(%error, %resource_id, "analysis failed");
+        tracing::warn!(error = %error.en, %resource_id, "analysis failed");
     }
-    if let Err(error) = state.store.finish_job(job.id, outcome.as_ref().map(|_| ()).map_err(String::as_str)).await {
+    if let Err(error) = state.store.finish_job(job.id, outcome.as_ref().map(|_| ())).await {
         tracing::error!(%error, %resource_id, "cannot record the end of an analysis");
     }
 }
@@ -656,7 +676,7 @@ where
                 // Reading the stored file or writing the tables failed: the
                 // file itself may be fine.
                 datalab_ingest::IngestError::Io(_) => JobFailure::transient(error),
-                error => JobFailure::lasting(error.to_string()),
+                error => JobFailure::refused(&error),
             })
         });
     PendingAnalysis { written, outcome: Some(outcome) }
@@ -674,7 +694,7 @@ pub async fn record_analysis(
     resource_id: Uuid,
     sha256: &str,
     pending: PendingAnalysis,
-) -> Result<datalab_ingest::FileAnalysis, String> {
+) -> Result<datalab_ingest::FileAnalysis, Bilingual> {
     record_attempt(state, resource_id, sha256, pending, true).await.map_err(|failure| failure.message)
 }
 
@@ -815,7 +835,10 @@ pub async fn resume_analyses(state: &AppState) -> Result<usize, AppError> {
     let mut started = 0;
     for job in state.store.unfinished_jobs().await? {
         if job.status == datalab_store::JobStatus::Running && job.attempts >= MAX_JOB_ATTEMPTS {
-            let error = format!("stopped after {} attempts: the analysis was interrupted each time", job.attempts);
+            let error = Bilingual {
+                en: format!("stopped after {} attempts: the analysis was interrupted each time", job.attempts),
+                es: format!("se detuvo tras {} intentos: el análisis se interrumpió cada vez", job.attempts),
+            };
             state.store.finish_job(job.id, Err(&error)).await?;
             continue;
         }

@@ -81,7 +81,7 @@ pub async fn queryable(
             Err(not_queryable("this file was analysed before tables were stored; upload it again"))
         }
         Some(datalab_store::TableState::Failed(error)) => {
-            Err(not_queryable(&format!("the file could not be read as a table: {error}")))
+            Err(not_queryable(&format!("the file could not be read as a table: {}", error.en)))
         }
         Some(datalab_store::TableState::Running) | None => {
             Err(not_queryable("the file is still being ingested; try again in a moment"))

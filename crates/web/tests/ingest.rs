@@ -40,7 +40,29 @@ async fn an_uploaded_windows_1252_csv_gets_a_schema_and_a_report() {
     let created = app.upload(&token, dataset["id"].as_str().unwrap(), binary, "falso.csv").await;
     let resource = app.analysed(created["id"].as_str().unwrap(), None).await;
     assert_eq!(resource["datalab_analysis"]["status"], "failed");
-    assert!(resource["datalab_analysis"]["error"].as_str().unwrap().contains("does not look like text"));
+    assert!(resource["datalab_analysis"]["error"].as_str().unwrap().contains("not a text table"));
+    // 4 KiB of noise named .csv: refused in the reader's language, on the
+    // page and in the job's state.
+    let mut state = 0x9E37_79B9_7F4A_7C15u64;
+    let noise: Vec<u8> = (0..4096)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 24) as u8 | 1
+        })
+        .collect();
+    let created = app.upload(&token, dataset["id"].as_str().unwrap(), noise, "ruido.csv").await;
+    let noise_id = created["id"].as_str().unwrap().to_string();
+    let resource = app.until(&noise_id, |resource| resource["datalab_analysis"]["job"]["status"] == "failed").await;
+    assert_eq!(resource["datalab_analysis"]["status"], "failed", "{resource}");
+    assert!(resource["datalab_analysis"]["error_es"].as_str().unwrap().starts_with("esto no es una tabla de texto"));
+    let job = &resource["datalab_analysis"]["job"];
+    assert!(job["error_es"].as_str().unwrap().starts_with("esto no es una tabla de texto"), "{job}");
+    let page = app.page(&format!("/dataset/incidentes/resource/{noise_id}")).await;
+    assert!(page.contains("No se pudo analizar el archivo: esto no es una tabla de texto"), "{page}");
+    let page = app.page(&format!("/dataset/incidentes/resource/{noise_id}?lang=en")).await;
+    assert!(page.contains("this is not a text table"), "the English page gives the English reason");
     // A broken zip named .csv is read as the container it claims to be, and says why it fails.
     let created =
         app.upload(&token, dataset["id"].as_str().unwrap(), b"PK\x03\x04\x00\x00binary".to_vec(), "zip.csv").await;

@@ -392,6 +392,10 @@ job-failed-previous-shown = The latest analysis of this file failed: { $error }.
 analysis-failed = The file could not be analysed:
 analysis-summary = { $rows } rows; encoding { $encoding }; delimiter “{ $delimiter }”.
 analysis-summary-format = { $rows } rows, read from { $format }.
+analysis-mixed-encoding = { $count ->
+    [one] The file mixes encodings: one line is in { $encoding } (line { $first }) and the others in { $main }; each line was read in its own.
+   *[other] The file mixes encodings: { $count } lines are in { $encoding } (the first: { $first }) and the others in { $main }; each line was read in its own.
+}
 analysis-geo = Each row has a geometry, in the column “{ $field }”.
 analysis-bbox = They cover longitudes { $west } to { $east } and latitudes { $south } to { $north }.
 analysis-crs-converted = The coordinates were converted from the “{ $crs }” system to longitude and latitude (WGS 84).

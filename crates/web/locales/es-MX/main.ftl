@@ -392,6 +392,10 @@ job-failed-previous-shown = El último análisis de este archivo falló: { $erro
 analysis-failed = No se pudo analizar el archivo:
 analysis-summary = { $rows } filas; codificación { $encoding }; separador «{ $delimiter }».
 analysis-summary-format = { $rows } filas, leídas de { $format }.
+analysis-mixed-encoding = { $count ->
+    [one] El archivo mezcla codificaciones: una línea está en { $encoding } (la { $first }) y las demás en { $main }; cada línea se leyó en la suya.
+   *[other] El archivo mezcla codificaciones: { $count } líneas están en { $encoding } (las primeras: { $first }) y las demás en { $main }; cada línea se leyó en la suya.
+}
 analysis-geo = Cada fila tiene una geometría, en la columna «{ $field }».
 analysis-bbox = Abarcan longitudes de { $west } a { $east } y latitudes de { $south } a { $north }.
 analysis-crs-converted = Las coordenadas se convirtieron del sistema «{ $crs }» a longitud y latitud (WGS 84).

@@ -210,6 +210,7 @@ pub fn job_dict(job: &datalab_store::Job, resource: &Resource) -> Value {
         "bytes_read": job.bytes_read,
         "rows_read": job.rows_read,
         "error": if job.error.is_empty() { Value::Null } else { Value::from(job.error.clone()) },
+        "error_es": if job.error_es.is_empty() { Value::Null } else { Value::from(job.error_es.clone()) },
         "current_file": job.sha256 == resource.sha256,
         "created": ckan_time(job.created),
         "updated": ckan_time(job.updated),
@@ -231,6 +232,7 @@ pub fn add_analysis(dict: &mut Value, analysis: &datalab_store::AnalysisState) {
                 "status": "done",
                 "format": first["format"],
                 "encoding": first["encoding"],
+                "mixed_encoding": first["mixed_encoding"],
                 "delimiter": first["dialect"]["delimiter"],
                 "rows": first["rows"],
                 "valid": first["report"]["valid"],
@@ -246,7 +248,7 @@ pub fn add_analysis(dict: &mut Value, analysis: &datalab_store::AnalysisState) {
         }
         datalab_store::AnalysisState::Running => dict["datalab_analysis"] = json!({"status": "running"}),
         datalab_store::AnalysisState::Failed(error) => {
-            dict["datalab_analysis"] = json!({"status": "failed", "error": error})
+            dict["datalab_analysis"] = json!({"status": "failed", "error": error.en, "error_es": error.es})
         }
     }
 }

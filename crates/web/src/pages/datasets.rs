@@ -81,7 +81,12 @@ fn schema_org(base: &str, dataset: &Dataset, organization: &datalab_core::Organi
         "@context": "https://schema.org",
         "@type": "Dataset",
         "name": dataset.title,
-        "description": if dataset.notes.is_empty() { dataset.title.clone() } else { dataset.notes.clone() },
+        // Plain text, as schema.org's description is read by search engines.
+        "description": if dataset.notes.is_empty() {
+            dataset.title.clone()
+        } else {
+            crate::templates::markdown_summary(&dataset.notes, 5000)
+        },
         "url": format!("{base}/dataset/{}", dataset.name),
         "identifier": dataset.id,
         "keywords": dataset.tags,
@@ -564,6 +569,7 @@ pub async fn resource_page(
                 "format": analysis["format"],
                 "geo": analysis["geo"],
                 "encoding": analysis["encoding"],
+                "mixed_encoding": analysis["mixed_encoding"],
                 "delimiter": match analysis["dialect"]["delimiter"].as_str() { Some("\t") => "TAB".to_string(), Some(other) => other.to_string(), None => String::new() },
                 "rows": analysis["rows"],
                 "valid": analysis["report"]["valid"],
@@ -575,7 +581,9 @@ pub async fn resource_page(
             })
         }
         Some((datalab_store::AnalysisState::Running, _)) => json!({"status": "running"}),
-        Some((datalab_store::AnalysisState::Failed(error), _)) => json!({"status": "failed", "error": error}),
+        Some((datalab_store::AnalysisState::Failed(error), _)) => {
+            json!({"status": "failed", "error": error.get(context.lang.code())})
+        }
         Some((datalab_store::AnalysisState::Done(_), None)) | None => Value::Null,
     };
     let job = state.store.latest_job(resource.id).await?.map(|job| {
@@ -592,7 +600,7 @@ pub async fn resource_page(
             "rows_read": job.rows_read,
             "percent": percent,
             "attempts": job.attempts,
-            "error": job.error,
+            "error": job.failure().get(context.lang.code()),
             "current_file": job.sha256 == resource.sha256,
         })
     });
