@@ -150,7 +150,7 @@ pub async fn run(state: &AppState, request: ImportRequest<'_>) -> anyhow::Result
         Some(before) => catalog::update_dataset(state, &system, None, &before, dataset).await,
         None => catalog::create_dataset(state, &system, None, dataset).await,
     }
-    .map_err(|error| anyhow::anyhow!("{error}"))?;
+    .map_err(|error| anyhow::anyhow!("{}", error.detailed()))?;
     let resource =
         saved.resources.iter().find(|resource| resource.id == resource_id).context("the resource was saved")?.clone();
 

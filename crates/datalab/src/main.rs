@@ -174,8 +174,9 @@ async fn main() -> anyhow::Result<()> {
             if load_demo {
                 demo::load(&state).await?;
             }
-            let resumed =
-                datalab_web::catalog::resume_analyses(&state).await.map_err(|error| anyhow::anyhow!("{error}"))?;
+            let resumed = datalab_web::catalog::resume_analyses(&state)
+                .await
+                .map_err(|error| anyhow::anyhow!("{}", error.detailed()))?;
             if resumed > 0 {
                 tracing::info!(resumed, "file analyses started or resumed");
             }
@@ -278,8 +279,9 @@ async fn main() -> anyhow::Result<()> {
                     println!("{}", secret.0);
                 }
                 AdminCommand::Reindex => {
-                    let count =
-                        datalab_web::catalog::reindex_all(&state).await.map_err(|error| anyhow::anyhow!("{error}"))?;
+                    let count = datalab_web::catalog::reindex_all(&state)
+                        .await
+                        .map_err(|error| anyhow::anyhow!("{}", error.detailed()))?;
                     println!("search index rebuilt: {count} datasets");
                 }
             }

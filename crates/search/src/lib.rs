@@ -257,6 +257,9 @@ pub struct SearchIndex {
     /// One write at a time within this process; the directory's writer lock
     /// serialises writes between processes.
     writing: Mutex<()>,
+    /// The index's directory (none in memory): each write opens it afresh,
+    /// so the writer starts from the files other processes left.
+    directory: Option<std::path::PathBuf>,
     /// The generation of the newest searcher seen (see `follow`).
     seen_generation: std::sync::atomic::AtomicU64,
     fields: Fields,
@@ -360,7 +363,9 @@ impl SearchIndex {
         let mmap = MmapDirectory::open(&path).map_err(|error| SearchError::Directory(error.to_string()))?;
         let created = !Index::exists(&mmap).map_err(|error| SearchError::Directory(error.to_string()))?;
         let index = Index::open_or_create(mmap, schema)?;
-        Self::with_index(index, fields).map(|search| (search, created))
+        let mut search = Self::with_index(index, fields)?;
+        search.directory = Some(path);
+        Ok((search, created))
     }
 
     /// An index in memory, for tests.
@@ -379,6 +384,7 @@ impl SearchIndex {
             index,
             reader,
             writing: Mutex::new(()),
+            directory: None,
             seen_generation: Default::default(),
             fields,
             cache,
@@ -394,11 +400,22 @@ impl SearchIndex {
         change: impl FnOnce(&mut IndexWriter<TantivyDocument>) -> tantivy::Result<()>,
     ) -> Result<(), SearchError> {
         let _writing = self.writing.lock().expect("index write lock");
+        // The list of files the index manages is read when it is opened:
+        // another process may have written since this one opened it.
+        let index = match &self.directory {
+            Some(path) => {
+                let directory = MmapDirectory::open(path).map_err(|error| SearchError::Directory(error.to_string()))?;
+                let index = Index::open(directory)?;
+                index.tokenizers().register(analysis::SPANISH, analysis::spanish_analyzer());
+                index
+            }
+            None => self.index.clone(),
+        };
         let started = std::time::Instant::now();
         let mut writer = loop {
             // A catalog's documents are small and few: tantivy's smallest
             // budget (15 MB) holds thousands before a flush.
-            match self.index.writer_with_num_threads(1, 16 * 1024 * 1024) {
+            match index.writer_with_num_threads(1, 16 * 1024 * 1024) {
                 Ok(writer) => break writer,
                 Err(tantivy::TantivyError::LockFailure(tantivy::directory::error::LockError::LockBusy, _))
                     if started.elapsed() < WRITER_LOCK_WAIT =>

@@ -241,7 +241,7 @@ impl Store {
         if task.title.es.trim().is_empty() && task.title.en.trim().is_empty() {
             return Err(datalab_core::FieldErrors::single("title", datalab_core::FieldError::Missing).into());
         }
-        let mut transaction = self.writer.begin().await?;
+        let mut transaction = self.write_transaction().await?;
         let next: i64 =
             sqlx::query_scalar("SELECT COALESCE(MAX(number), 0) + 1 FROM milestones WHERE commitment_id = $1")
                 .bind(parent.commitment_id.to_string())
@@ -271,7 +271,7 @@ impl Store {
             }
         }
         errors.into_result()?;
-        let mut transaction = self.writer.begin().await?;
+        let mut transaction = self.write_transaction().await?;
         let content = CommitmentContent {
             title: commitment.title.clone(),
             problem: commitment.problem.clone(),
@@ -487,7 +487,7 @@ impl Store {
             }
         }
         errors.into_result()?;
-        let mut transaction = self.writer.begin().await?;
+        let mut transaction = self.write_transaction().await?;
         let mut entries = 0;
         for milestone in inserts {
             insert_milestone(&mut transaction, by_user, milestone).await?;
@@ -603,7 +603,7 @@ impl Store {
         if reason.trim().is_empty() {
             return Err(datalab_core::FieldErrors::single("reason", datalab_core::FieldError::Missing).into());
         }
-        let mut transaction = self.writer.begin().await?;
+        let mut transaction = self.write_transaction().await?;
         let known: Option<String> =
             sqlx::query_scalar("SELECT id FROM milestone_evidence WHERE id = $1 AND milestone_id = $2")
                 .bind(evidence_id.to_string())

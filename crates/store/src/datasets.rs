@@ -317,7 +317,7 @@ impl Store {
                 }
             }
         }
-        let mut transaction = self.writer.begin().await?;
+        let mut transaction = self.write_transaction().await?;
         let (reference_errors, group_ids) = validate_references(&mut transaction, dataset).await?;
         errors.merge(reference_errors);
         errors.into_result()?;

@@ -30,7 +30,7 @@ impl Store {
     pub async fn save_inventory_item(&self, by_user: Option<Uuid>, item: &InventoryItem) -> StoreResult<()> {
         item.validate().into_result()?;
         let before = self.inventory_item(item.id).await.ok();
-        let mut transaction = self.writer.begin().await?;
+        let mut transaction = self.write_transaction().await?;
         sqlx::query(
             "INSERT INTO inventory_items (id, organization_id, title, description, expected, status, reason, dataset_id, updated) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (id) DO UPDATE SET title = excluded.title, \

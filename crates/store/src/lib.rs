@@ -86,6 +86,16 @@ impl Store {
         Ok(Store { reader, writer })
     }
 
+    /// A write transaction holding SQLite's write lock from its start
+    /// (`BEGIN IMMEDIATE`). Another process may write to the same database
+    /// (an `admin` or `import` command beside `serve`): a deferred
+    /// transaction that read before that process's write would fail at its
+    /// first write with SQLITE_BUSY at once; this one waits for the lock up
+    /// to the busy timeout instead.
+    pub(crate) async fn write_transaction(&self) -> StoreResult<sqlx::Transaction<'static, sqlx::Sqlite>> {
+        Ok(self.writer.begin_with("BEGIN IMMEDIATE").await?)
+    }
+
     pub async fn close(&self) {
         self.reader.close().await;
         self.writer.close().await;

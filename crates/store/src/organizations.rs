@@ -79,7 +79,7 @@ fn snapshot<T: serde::Serialize>(value: &T) -> serde_json::Value {
 impl Store {
     pub async fn create_organization(&self, by_user: Option<Uuid>, organization: &Organization) -> StoreResult<()> {
         datalab_core::validation::validate_organization(organization).into_result()?;
-        let mut transaction = self.writer.begin().await?;
+        let mut transaction = self.write_transaction().await?;
         let inserted = sqlx::query(
             "INSERT INTO organizations (id, name, title, description, image_url, kind, state, created) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
@@ -123,7 +123,7 @@ impl Store {
     pub async fn update_organization(&self, by_user: Option<Uuid>, organization: &Organization) -> StoreResult<()> {
         datalab_core::validation::validate_organization(organization).into_result()?;
         let before = self.organization(&organization.id.to_string()).await?;
-        let mut transaction = self.writer.begin().await?;
+        let mut transaction = self.write_transaction().await?;
         let updated = sqlx::query(
             "UPDATE organizations SET name = $2, title = $3, description = $4, image_url = $5, kind = $6, state = $7 WHERE id = $1",
         )
@@ -181,7 +181,7 @@ impl Store {
         user: &User,
         capacity: Capacity,
     ) -> StoreResult<()> {
-        let mut transaction = self.writer.begin().await?;
+        let mut transaction = self.write_transaction().await?;
         let before: Option<String> =
             sqlx::query_scalar("SELECT capacity FROM memberships WHERE organization_id = $1 AND user_id = $2")
                 .bind(organization.id.to_string())
@@ -216,7 +216,7 @@ impl Store {
         organization: &Organization,
         user: &User,
     ) -> StoreResult<()> {
-        let mut transaction = self.writer.begin().await?;
+        let mut transaction = self.write_transaction().await?;
         let before: Option<String> =
             sqlx::query_scalar("SELECT capacity FROM memberships WHERE organization_id = $1 AND user_id = $2")
                 .bind(organization.id.to_string())
@@ -273,7 +273,7 @@ impl Store {
             errors.add("title", FieldError::Missing);
         }
         errors.into_result()?;
-        let mut transaction = self.writer.begin().await?;
+        let mut transaction = self.write_transaction().await?;
         let inserted = sqlx::query(
             "INSERT INTO catalog_groups (id, name, title, description, image_url, state, created) VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )

@@ -79,6 +79,16 @@ impl AppError {
         }
     }
 
+    /// The error with its details, for a terminal: an internal error's
+    /// details are logged, not shown, on the web, but the person at the
+    /// command line is the operator.
+    pub fn detailed(&self) -> String {
+        match self {
+            AppError::Internal(details) => format!("internal error: {details}"),
+            other => other.to_string(),
+        }
+    }
+
     /// Logs what must be logged; called wherever the error is turned into a response.
     pub fn log(&self) {
         if let AppError::Internal(details) = self {
