@@ -161,15 +161,13 @@ async fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Serve { demo: load_demo, .. } => {
             let state = open(&config).await?;
-            // Before any upload or analysis starts: what a crash left half-written goes.
-            let swept = state.files.sweep_temporary().await?;
+            // What a crash left half-written goes (once old enough not to be
+            // a command's work in progress beside this server).
+            let swept = datalab_web::catalog::sweep_leftovers(&state)
+                .await
+                .map_err(|error| anyhow::anyhow!("{}", error.detailed()))?;
             if swept > 0 {
-                tracing::info!(swept, "removed files left by interrupted uploads");
-            }
-            let referenced = state.store.table_keys().await?;
-            let swept = state.query.sweep(&referenced);
-            if swept > 0 {
-                tracing::info!(swept, "removed table files no analysis refers to");
+                tracing::info!(swept, "removed files left by interrupted uploads and analyses");
             }
             if load_demo {
                 demo::load(&state).await?;

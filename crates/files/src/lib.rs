@@ -174,15 +174,21 @@ impl FileStore {
         }
     }
 
-    /// Removes temporary objects left by uploads a crash interrupted. Call at
-    /// start, before serving, when no upload can be in flight.
-    pub async fn sweep_temporary(&self) -> Result<usize, FilesError> {
+    /// Removes temporary objects left by uploads a crash interrupted: those
+    /// last written more than `grace` ago (an upload in flight, of this
+    /// process or another sharing the folder, writes all the time).
+    pub async fn sweep_temporary(&self, grace: std::time::Duration) -> Result<usize, FilesError> {
         let prefix = ObjectPath::from("tmp");
-        let leftovers: Vec<_> = self.store.list(Some(&prefix)).try_collect().await?;
-        for meta in &leftovers {
-            self.delete(meta.location.as_ref()).await?;
+        let cutoff = std::time::SystemTime::now() - grace;
+        let temporaries: Vec<_> = self.store.list(Some(&prefix)).try_collect().await?;
+        let mut removed = 0;
+        for meta in &temporaries {
+            if std::time::SystemTime::from(meta.last_modified) < cutoff {
+                self.delete(meta.location.as_ref()).await?;
+                removed += 1;
+            }
         }
-        Ok(leftovers.len())
+        Ok(removed)
     }
 }
 
@@ -247,7 +253,7 @@ mod tests {
         // The same bytes again: one stored object, same key.
         let again = files.put_stream(chunks(vec![b"hola mundo"])).await.unwrap();
         assert_eq!(again, blob);
-        assert_eq!(files.sweep_temporary().await.unwrap(), 0);
+        assert_eq!(files.sweep_temporary(std::time::Duration::ZERO).await.unwrap(), 0);
     }
 
     #[tokio::test]

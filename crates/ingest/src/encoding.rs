@@ -33,21 +33,23 @@ pub fn detect(sample: &[u8]) -> (&'static Encoding, EncodingSource) {
 }
 
 /// Tells binary data from text: NUL bytes outside UTF-16 are not text, and
-/// neither is a sample where more than one character in a hundred, decoded,
-/// is a control character or undecodable (random bytes: one in eight). A
-/// text in any encoding the detector knows, however rare, has almost none.
-pub fn looks_binary(sample: &[u8], encoding: &'static Encoding) -> bool {
+/// neither is a sample whose `text` (decoded as the file will be) has more
+/// than one character in a hundred that is a C0 control character (tab and
+/// line ends apart) or DEL (random bytes: about one in nine). Text in any
+/// encoding, however rare, has almost none. C1 controls are not counted (a
+/// UTF-8 `Á` read as Windows-1252 gives one), nor are undecodable bytes when
+/// the encoding was `given` (a wrong given encoding is not binary data).
+pub fn looks_binary(sample: &[u8], encoding: &'static Encoding, text: &str, given: bool) -> bool {
     let utf16 = encoding == encoding_rs::UTF_16LE || encoding == encoding_rs::UTF_16BE;
     if !utf16 && sample.iter().take(8192).any(|byte| *byte == 0) {
         return true;
     }
-    let (text, _, _) = encoding.decode(sample);
     let mut characters = 0usize;
     let mut strange = 0usize;
     for character in text.chars() {
         characters += 1;
-        let control = character.is_control() && !matches!(character, '\t' | '\n' | '\r' | '\u{0C}');
-        if control || character == '\u{FFFD}' {
+        let control = (character < ' ' && !matches!(character, '\t' | '\n' | '\r' | '\u{0C}')) || character == '\u{7F}';
+        if control || (!given && character == '\u{FFFD}') {
             strange += 1;
         }
     }
@@ -72,6 +74,21 @@ pub struct LineEncodings {
 pub const FIRST_LINES: usize = 10;
 
 impl LineEncodings {
+    /// Counts line `number`, whose pieces were of `kind` (`UTF8`, `OTHER`, both or neither).
+    fn count(&mut self, kind: u8, number: u64) {
+        let (count, first) = if kind & OTHER != 0 {
+            (&mut self.other_lines, &mut self.first_other)
+        } else if kind & UTF8 != 0 {
+            (&mut self.utf8_lines, &mut self.first_utf8)
+        } else {
+            return;
+        };
+        *count += 1;
+        if first.len() < FIRST_LINES {
+            first.push(number);
+        }
+    }
+
     /// The encoding most non-ASCII lines are in, and the lines in the other
     /// one when there are some.
     pub fn verdict(&self) -> (&'static str, Option<crate::table::MixedEncoding>) {
@@ -92,6 +109,10 @@ impl LineEncodings {
     }
 }
 
+/// Kinds of line pieces (see `LineDecoder::decode`).
+const UTF8: u8 = 1;
+const OTHER: u8 = 2;
+
 /// The longest run of bytes without a newline held before it is decoded
 /// (a line longer than this is decoded in parts, cut between characters).
 const MAX_HELD: usize = 1 << 20;
@@ -109,6 +130,8 @@ pub struct LineDecoder<R> {
     output: Vec<u8>,
     position: usize,
     line: u64,
+    /// The kinds of the pieces of a line not yet ended (`UTF8`, `OTHER`).
+    pending: u8,
     started: bool,
     done: bool,
     lines: std::rc::Rc<std::cell::RefCell<LineEncodings>>,
@@ -127,6 +150,7 @@ impl<R: std::io::Read> LineDecoder<R> {
             output: Vec::new(),
             position: 0,
             line: 0,
+            pending: 0,
             started: false,
             done: false,
             lines: lines.clone(),
@@ -136,7 +160,8 @@ impl<R: std::io::Read> LineDecoder<R> {
 
     /// Decodes `bytes`, whole lines (the last may lack its newline), into the output.
     fn decode(&mut self, bytes: &[u8], ends_line: bool) {
-        let mut lines = self.lines.borrow_mut();
+        let mut guard = self.lines.borrow_mut();
+        let lines = &mut *guard;
         let mut start = 0;
         let ends = memchr::memchr_iter(b'\n', bytes).map(|end| (end + 1, true));
         let tail = (start < bytes.len()).then_some((bytes.len(), ends_line));
@@ -146,29 +171,33 @@ impl<R: std::io::Read> LineDecoder<R> {
             }
             let line = &bytes[start..end];
             start = end;
-            if complete {
-                self.line += 1;
-            }
-            let number = self.line + u64::from(!complete);
-            if line.is_ascii() {
+            // What this piece was: plain ASCII, UTF-8, or the other encoding.
+            let kind = if line.is_ascii() {
                 self.output.extend_from_slice(line);
+                0
             } else if simdutf8::basic::from_utf8(line).is_ok() {
                 self.output.extend_from_slice(line);
-                lines.utf8_lines += 1;
-                if lines.first_utf8.len() < FIRST_LINES && lines.first_utf8.last() != Some(&number) {
-                    lines.first_utf8.push(number);
-                }
+                UTF8
             } else {
                 // Straight into the output: a single byte is at most three in UTF-8.
-                let start = self.output.len();
-                self.output.resize(start + line.len() * 3, 0);
-                let (_, _, written, _) = self.decoder.decode_to_utf8(line, &mut self.output[start..], false);
-                self.output.truncate(start + written);
-                lines.other_lines += 1;
-                if lines.first_other.len() < FIRST_LINES && lines.first_other.last() != Some(&number) {
-                    lines.first_other.push(number);
-                }
+                let at = self.output.len();
+                self.output.resize(at + line.len() * 3, 0);
+                let (_, _, written, _) = self.decoder.decode_to_utf8(line, &mut self.output[at..], false);
+                self.output.truncate(at + written);
+                OTHER
+            };
+            // A line decoded in pieces counts once, when it ends.
+            if !complete {
+                self.pending |= kind;
+                continue;
             }
+            self.line += 1;
+            lines.count(kind | std::mem::take(&mut self.pending), self.line);
+        }
+        // The file ended within a line decoded in pieces.
+        if ends_line && self.pending != 0 {
+            self.line += 1;
+            lines.count(std::mem::take(&mut self.pending), self.line);
         }
     }
 
@@ -254,6 +283,10 @@ mod tests {
         let (cp1252, _, _) = encoding_rs::WINDOWS_1252
             .encode("municipio,población,año\nGarcía,1200,2024\nAnáhuac,19000,2024\nPesquería,5,2023\n");
         assert_eq!(detect(&cp1252), (encoding_rs::WINDOWS_1252, EncodingSource::Detected));
-        assert!(looks_binary(b"PK\x03\x04\x00\x00", encoding_rs::UTF_8));
+        assert!(looks_binary(b"PK\x03\x04\x00\x00", encoding_rs::UTF_8, "PK\u{3}\u{4}", false));
+        // Upper-case Spanish in UTF-8, read as Windows-1252: C1 controls, still text.
+        let accents = "GARCÍA,SAN NICOLÁS DE LOS GARZA\n".repeat(20);
+        let (as_1252, _, _) = encoding_rs::WINDOWS_1252.decode(accents.as_bytes());
+        assert!(!looks_binary(accents.as_bytes(), encoding_rs::WINDOWS_1252, &as_1252, false));
     }
 }

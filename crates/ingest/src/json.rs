@@ -200,9 +200,20 @@ impl JsonReader {
             }
             return Ok(());
         }
+        let member = match layout(path)? {
+            Layout::Array => None,
+            Layout::Member(name) => Some(name),
+            Layout::Nothing => {
+                return Err(IngestError::Json(
+                    "no array of records: expected a top-level array, or an object with a member that is an array \
+                     of objects"
+                        .into(),
+                ));
+            }
+        };
         let mut failure = None;
         let mut deserializer = serde_json::Deserializer::from_reader(reader);
-        let visited = deserializer.deserialize_any(Top { on_record, failure: &mut failure, found: false });
+        let visited = deserializer.deserialize_any(Top { on_record, failure: &mut failure, member });
         if let Some(error) = failure {
             return Err(error);
         }
@@ -227,12 +238,168 @@ fn read_line_lossy(reader: &mut impl BufRead, line: &mut String) -> std::io::Res
     Ok(read)
 }
 
+/// Where a document's records are, decided before they are read (see [`layout`]).
+enum Layout {
+    /// The document is an array of records.
+    Array,
+    /// The object's member of this name holds them.
+    Member(String),
+    Nothing,
+}
+
+/// The usual names of the member that holds an object's records (a GeoJSON's
+/// `features`, an API answer's `data`, `records`, `results`, `rows`).
+fn usual_name(key: &str) -> bool {
+    matches!(key, "features" | "data" | "records" | "results" | "rows")
+}
+
+/// Reads the document once without keeping its values, to tell where its
+/// records are: a top-level array; else the first member with a usual name
+/// whose value is an array, wherever it is; else the first member that is an
+/// array of objects (a report's `{"title": …, "milestones": [{…}, …]}`),
+/// arrays of plain values passed over.
+fn layout(path: &Path) -> Result<Layout, IngestError> {
+    let mut reader = BufReader::with_capacity(256 * 1024, std::fs::File::open(path)?);
+    skip_bom(&mut reader)?;
+    let mut found = None;
+    let mut deserializer = serde_json::Deserializer::from_reader(reader);
+    let scanned = deserializer.deserialize_any(Scan { layout: &mut found });
+    match found {
+        Some(layout) => Ok(layout),
+        None => {
+            scanned.map_err(|error| IngestError::Json(error.to_string()))?;
+            Ok(Layout::Nothing)
+        }
+    }
+}
+
+/// The top of a document, for [`layout`]; stops as soon as it knows.
+struct Scan<'a> {
+    layout: &'a mut Option<Layout>,
+}
+
+impl<'de> Visitor<'de> for Scan<'_> {
+    type Value = ();
+
+    fn expecting(&self, formatter: &mut std::fmt::Formatter) -> std::fmt::Result {
+        formatter.write_str("an array of records, or an object holding one")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, _: A) -> Result<(), A::Error> {
+        *self.layout = Some(Layout::Array);
+        Err(serde::de::Error::custom("found"))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let mut candidate = None;
+        while let Some(key) = map.next_key::<String>()? {
+            let Shape(shape) = map.next_value::<Shape>()?;
+            match shape {
+                Some(_) if usual_name(&key) => {
+                    *self.layout = Some(Layout::Member(key));
+                    return Err(serde::de::Error::custom("found"));
+                }
+                Some(true) if candidate.is_none() => candidate = Some(key),
+                _ => {}
+            }
+        }
+        *self.layout = Some(candidate.map_or(Layout::Nothing, Layout::Member));
+        Ok(())
+    }
+}
+
+/// A member's value, for [`layout`]: `Some(first element is an object)` for
+/// an array, `None` for anything else. Nothing of it is kept.
+struct Shape(Option<bool>);
+
+impl<'de> serde::Deserialize<'de> for Shape {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Shape, D::Error> {
+        struct ShapeVisitor;
+        impl<'de> Visitor<'de> for ShapeVisitor {
+            type Value = Shape;
+            fn expecting(&self, formatter: &mut std::fmt::Formatter) -> std::fmt::Result {
+                formatter.write_str("any value")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Shape, A::Error> {
+                let first = seq.next_element::<IsObject>()?;
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(Shape(Some(matches!(first, Some(IsObject(true))))))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Shape, A::Error> {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(Shape(None))
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<Shape, E> {
+                Ok(Shape(None))
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<Shape, E> {
+                Ok(Shape(None))
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<Shape, E> {
+                Ok(Shape(None))
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<Shape, E> {
+                Ok(Shape(None))
+            }
+            fn visit_str<E>(self, _: &str) -> Result<Shape, E> {
+                Ok(Shape(None))
+            }
+            fn visit_unit<E>(self) -> Result<Shape, E> {
+                Ok(Shape(None))
+            }
+        }
+        deserializer.deserialize_any(ShapeVisitor)
+    }
+}
+
+/// Whether a value is an object, nothing of it kept.
+struct IsObject(bool);
+
+impl<'de> serde::Deserialize<'de> for IsObject {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<IsObject, D::Error> {
+        struct IsObjectVisitor;
+        impl<'de> Visitor<'de> for IsObjectVisitor {
+            type Value = IsObject;
+            fn expecting(&self, formatter: &mut std::fmt::Formatter) -> std::fmt::Result {
+                formatter.write_str("any value")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<IsObject, A::Error> {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(IsObject(true))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<IsObject, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(IsObject(false))
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<IsObject, E> {
+                Ok(IsObject(false))
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<IsObject, E> {
+                Ok(IsObject(false))
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<IsObject, E> {
+                Ok(IsObject(false))
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<IsObject, E> {
+                Ok(IsObject(false))
+            }
+            fn visit_str<E>(self, _: &str) -> Result<IsObject, E> {
+                Ok(IsObject(false))
+            }
+            fn visit_unit<E>(self) -> Result<IsObject, E> {
+                Ok(IsObject(false))
+            }
+        }
+        deserializer.deserialize_any(IsObjectVisitor)
+    }
+}
+
 /// The top of a JSON document: an array of records, or an object whose
-/// first array member holds them (a GeoJSON's `features`).
+/// member `member` holds them.
 struct Top<'a, 'b> {
     on_record: &'a mut dyn FnMut(Record) -> Result<(), IngestError>,
     failure: &'b mut Option<IngestError>,
-    found: bool,
+    member: Option<String>,
 }
 
 impl<'de> Visitor<'de> for Top<'_, '_> {
@@ -252,24 +419,16 @@ impl<'de> Visitor<'de> for Top<'_, '_> {
         Ok(())
     }
 
-    fn visit_map<A: MapAccess<'de>>(mut self, mut map: A) -> Result<(), A::Error> {
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let mut found = false;
         while let Some(key) = map.next_key::<String>()? {
-            if self.found {
+            if found || self.member.as_deref() != Some(key.as_str()) {
                 map.next_value::<IgnoredAny>()?;
                 continue;
             }
-            // A member with one of the usual names holds the records whatever
-            // they are; any other member only if it is an array of objects (a
-            // report's `{"title": …, "milestones": [{…}, …]}`).
-            let named = matches!(key.as_str(), "features" | "data" | "records" | "results" | "rows");
             let failure = &mut *self.failure;
             let on_record = &mut *self.on_record;
-            self.found = map.next_value_seed(Nested { on_record, failure, objects_only: !named })?;
-        }
-        if !self.found {
-            return Err(serde::de::Error::custom(
-                "no array of records: expected a top-level array, or an object with a member that is an array of objects",
-            ));
+            found = map.next_value_seed(Nested { on_record, failure })?;
         }
         Ok(())
     }
@@ -279,8 +438,6 @@ impl<'de> Visitor<'de> for Top<'_, '_> {
 struct Nested<'a, 'b> {
     on_record: &'a mut dyn FnMut(Record) -> Result<(), IngestError>,
     failure: &'b mut Option<IngestError>,
-    /// Holds the records only if it is an array whose first element is an object.
-    objects_only: bool,
 }
 
 impl<'de> DeserializeSeed<'de> for Nested<'_, '_> {
@@ -298,23 +455,8 @@ impl<'de> Visitor<'de> for Nested<'_, '_> {
         formatter.write_str("any value")
     }
 
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<bool, A::Error> {
-        if self.objects_only {
-            match seq.next_element::<Json>()? {
-                Some(first @ Json::Object(_)) => {
-                    if let Err(error) = (self.on_record)(Record::Value(first)) {
-                        *self.failure = Some(error);
-                        return Err(serde::de::Error::custom("stopped"));
-                    }
-                }
-                Some(_) => {
-                    while seq.next_element::<IgnoredAny>()?.is_some() {}
-                    return Ok(false);
-                }
-                None => return Ok(false),
-            }
-        }
-        Top { on_record: self.on_record, failure: self.failure, found: false }.visit_seq(seq)?;
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<bool, A::Error> {
+        Top { on_record: self.on_record, failure: self.failure, member: None }.visit_seq(seq)?;
         Ok(true)
     }
 

@@ -202,7 +202,23 @@ fn check_shp(path: &Path) -> Result<(), IngestError> {
                 "the record at byte {position} declares {parts} parts and {points} points, more than its {content} bytes hold"
             )));
         }
-        file.seek_relative((content - read as u64) as i64)?;
+        // Each part's first point: the crate sizes a part by the next one's
+        // start, so they must start at 0, never go back and stay within the points.
+        let mut read = read as u64;
+        let mut previous = 0i64;
+        for part in 0..parts {
+            let mut index = [0u8; 4];
+            file.read_exact(&mut index)?;
+            read += 4;
+            let start = i64::from(i32::from_le_bytes(index));
+            if (part == 0 && start != 0) || start < previous || start > points {
+                return Err(bad(&format!(
+                    "the record at byte {position} starts part {part} at point {start}, outside its {points} points"
+                )));
+            }
+            previous = start;
+        }
+        file.seek_relative((content - read) as i64)?;
         position += 8 + content;
     }
     Ok(())

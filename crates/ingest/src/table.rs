@@ -1125,19 +1125,19 @@ pub(crate) fn analyze_delimited(
             Some(encoding) => (encoding, EncodingSource::Given),
             None => detect(&sample),
         };
-    if looks_binary(&sample, encoding) {
-        return Err(IngestError::Binary);
-    }
     // UTF-8 and single-byte encodings are decoded line by line, each line
     // in the one it is valid in (see `LineDecoder`); a given encoding, and
     // the others (UTF-16, multibyte Asian ones), for the whole file.
-    let by_line =
-        encoding_source != EncodingSource::Given && (encoding == encoding_rs::UTF_8 || encoding.is_single_byte());
+    let given = encoding_source == EncodingSource::Given;
+    let by_line = !given && (encoding == encoding_rs::UTF_8 || encoding.is_single_byte());
     let other = if encoding.is_single_byte() { encoding } else { encoding_rs::WINDOWS_1252 };
     let decoded_sample = match by_line {
         true => crate::encoding::decode_lines(&sample, other).into(),
         false => encoding.decode(&sample).0,
     };
+    if looks_binary(&sample, encoding, &decoded_sample, given) {
+        return Err(IngestError::Binary);
+    }
     let dialect = sniff(&decoded_sample);
     drop(decoded_sample);
     let byte_count = std::rc::Rc::new(std::cell::Cell::new(0u64));

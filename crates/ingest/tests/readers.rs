@@ -327,6 +327,15 @@ fn json_records_are_flattened_with_dotted_names() {
     assert_eq!(table.rows, 2);
     let names: Vec<String> = field_types(table).into_iter().map(|(name, _)| name).collect();
     assert_eq!(names, ["numero", "titulo"]);
+    // A usual name wins wherever it is: a saved `datastore_search` answer
+    // lists its fields (objects) before its records.
+    let datastore = r#"{"help": "…", "result": 1, "fields": [{"id": "_id", "type": "int"}, {"id": "nombre", "type": "text"}],
+        "records": [{"_id": 1, "nombre": "Ana", "edad": 30}, {"_id": 2, "nombre": "Luis", "edad": 41}, {"_id": 3, "nombre": "Sofía", "edad": 25}]}"#;
+    let (_dir, result) = run(datastore.as_bytes(), "respuesta.json");
+    let table = &result.unwrap().tables[0];
+    assert_eq!(table.rows, 3);
+    let names: Vec<String> = field_types(table).into_iter().map(|(name, _)| name).collect();
+    assert_eq!(names, ["_id", "nombre", "edad"]);
 }
 
 #[test]
@@ -596,6 +605,11 @@ fn a_zipped_shapefile_is_a_table_with_its_geometry() {
     let negative =
         tampered_shapefile(true, |shp, _| shp[100 + 8 + 36..100 + 8 + 40].copy_from_slice(&(-1i32).to_le_bytes()));
     assert!(matches!(run(&negative, "colonias.zip").1, Err(IngestError::Container(_))));
+    // Parts that start past the record's points (the crate would size a part by them).
+    let far_part =
+        tampered_shapefile(true, |shp, _| shp[100 + 8 + 44..100 + 8 + 48].copy_from_slice(&i32::MAX.to_le_bytes()));
+    let (_dir, result) = run(&far_part, "colonias.zip");
+    assert!(matches!(&result, Err(IngestError::Container(message)) if message.contains("starts part")), "{result:?}");
     let past_end = tampered_shapefile(true, |shp, _| shp[100 + 4..100 + 8].copy_from_slice(&u32::MAX.to_be_bytes()));
     assert!(
         matches!(run(&past_end, "colonias.zip").1, Err(IngestError::Container(message)) if message.contains("past the end"))

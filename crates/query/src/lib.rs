@@ -434,16 +434,20 @@ impl QueryEngine {
     }
 
     /// Removes what a crash left behind: files in `tmp/` and table files no
-    /// analysis refers to. Returns how many files went.
-    pub fn sweep(&self, referenced: &std::collections::HashSet<String>) -> usize {
+    /// analysis refers to, last written more than `grace` ago (an analysis
+    /// under way, here or in another process sharing the folder, writes its
+    /// table and publishes it before it is referred to). Returns how many files went.
+    pub fn sweep(&self, referenced: &std::collections::HashSet<String>, grace: std::time::Duration) -> usize {
         let mut removed = 0;
+        let cutoff = std::time::SystemTime::now() - grace;
         let Ok(folders) = std::fs::read_dir(&self.root) else { return 0 };
         for folder in folders.flatten() {
             let name = folder.file_name().to_string_lossy().to_string();
             let Ok(files) = std::fs::read_dir(folder.path()) else { continue };
             for file in files.flatten() {
                 let key = format!("{name}/{}", file.file_name().to_string_lossy());
-                if (name == "tmp" || !referenced.contains(&key)) && std::fs::remove_file(file.path()).is_ok() {
+                let old = file.metadata().and_then(|meta| meta.modified()).is_ok_and(|written| written < cutoff);
+                if old && (name == "tmp" || !referenced.contains(&key)) && std::fs::remove_file(file.path()).is_ok() {
                     removed += 1;
                 }
             }

@@ -96,6 +96,11 @@ impl Store {
         Ok(self.writer.begin_with("BEGIN IMMEDIATE").await?)
     }
 
+    /// Whether [`Store::close`] was called (the process is shutting down).
+    pub fn is_closed(&self) -> bool {
+        self.writer.is_closed()
+    }
+
     pub async fn close(&self) {
         self.reader.close().await;
         self.writer.close().await;

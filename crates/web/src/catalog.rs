@@ -258,11 +258,18 @@ pub async fn reindex_dataset(state: &AppState, dataset: &Dataset) -> Result<(), 
     let quality = quality_report(&state.store, dataset).await?.score;
     let search = state.search.clone();
     let dataset = dataset.clone();
-    tokio::task::spawn_blocking(move || {
+    let id = dataset.id;
+    let indexed = tokio::task::spawn_blocking(move || {
         search.index(&[IndexedDataset { dataset: &dataset, organization: &organization, quality }])
     })
     .await
-    .map_err(AppError::internal)??;
+    .map_err(AppError::internal)?;
+    // The change is committed: failing the request now would tell the
+    // client it was not (and a retry would collide with it). The index is
+    // derived data; the daily re-index (or `datalab admin reindex`) mends it.
+    if let Err(error) = indexed {
+        tracing::error!(%error, dataset_id = %id, "cannot re-index a dataset after saving it; search shows it as it was");
+    }
     Ok(())
 }
 
@@ -288,7 +295,9 @@ pub async fn rebuild_index(
     for dataset in &datasets {
         quality.push(quality_report(store, dataset).await?.score);
     }
-    let search = search.clone();
+    let before: std::collections::HashMap<Uuid, time::OffsetDateTime> =
+        datasets.iter().map(|dataset| (dataset.id, dataset.metadata_modified)).collect();
+    let rebuilding = search.clone();
     let count = datasets.len();
     tokio::task::spawn_blocking(move || {
         let items: Vec<IndexedDataset<'_>> = datasets
@@ -301,9 +310,27 @@ pub async fn rebuild_index(
                     .map(|organization| IndexedDataset { dataset, organization, quality })
             })
             .collect();
-        search.rebuild(&items)
+        rebuilding.rebuild(&items)
     })
     .await??;
+    // A write while the snapshot was indexed (by this process or another
+    // sharing the folder) was undone by the rebuild: what changed since the
+    // snapshot is indexed again, what went is removed.
+    let after = store.all_datasets().await?;
+    let now: std::collections::HashSet<Uuid> = after.iter().map(|dataset| dataset.id).collect();
+    for dataset in after.into_iter().filter(|dataset| before.get(&dataset.id) != Some(&dataset.metadata_modified)) {
+        let organization = store.organization(&dataset.owner_org.to_string()).await?;
+        let quality = quality_report(store, &dataset).await?.score;
+        let search = search.clone();
+        tokio::task::spawn_blocking(move || {
+            search.index(&[IndexedDataset { dataset: &dataset, organization: &organization, quality }])
+        })
+        .await??;
+    }
+    for id in before.into_keys().filter(|id| !now.contains(id)) {
+        let search = search.clone();
+        tokio::task::spawn_blocking(move || search.remove(id)).await??;
+    }
     Ok(count)
 }
 
@@ -483,17 +510,20 @@ struct JobFailure {
 }
 
 impl JobFailure {
-    fn lasting(message: impl Into<String>) -> JobFailure {
-        JobFailure { message: Bilingual { en: message.into(), es: String::new() }, transient: false }
+    fn lasting(en: impl Into<String>, es: impl Into<String>) -> JobFailure {
+        JobFailure { message: Bilingual { en: en.into(), es: es.into() }, transient: false }
     }
 
+    /// Reading or storing the file or its tables failed: the file itself may be fine.
     fn transient(message: impl std::fmt::Display) -> JobFailure {
-        JobFailure { message: Bilingual { en: message.to_string(), es: String::new() }, transient: true }
+        let es = format!("no se pudo leer o guardar el archivo o sus tablas: {message}");
+        JobFailure { message: Bilingual { en: message.to_string(), es }, transient: true }
     }
 
-    /// A file ingestion refused, with its reason in both languages.
+    /// A file ingestion refused (or, for `Io`, could not read), with its reason in both languages.
     fn refused(error: &datalab_ingest::IngestError) -> JobFailure {
-        JobFailure { message: Bilingual { en: error.to_string(), es: error.message_es() }, transient: false }
+        let transient = matches!(error, datalab_ingest::IngestError::Io(_));
+        JobFailure { message: Bilingual { en: error.to_string(), es: error.message_es() }, transient }
     }
 
     /// The message with `prefix` before it (`en`, `es`).
@@ -531,6 +561,11 @@ async fn run_job(state: AppState, job: datalab_store::Job) {
         let slot = state.ingest_slots.clone().acquire_owned().await.expect("the semaphore is never closed");
         let attempt = run_job_inner(&state, &job, attempts).await;
         drop(slot);
+        if attempt.is_err() && state.store.is_closed() {
+            // Shutting down: the job stays `running` and the next start resumes it.
+            tracing::info!(%resource_id, "analysis stopped by the shutdown; it resumes at the next start");
+            return;
+        }
         match attempt {
             Ok(()) => break Ok(()),
             Err(failure) if failure.transient && attempts < MAX_JOB_ATTEMPTS => {
@@ -568,14 +603,22 @@ async fn run_job_inner(state: &AppState, job: &datalab_store::Job, attempt: i64)
     state.store.start_job(job.id).await.map_err(JobFailure::transient)?;
     let resource = match state.store.resource(job.resource_id).await {
         Ok(resource) => resource,
-        Err(datalab_store::StoreError::NotFound) => return Err(JobFailure::lasting("the resource was deleted")),
+        Err(datalab_store::StoreError::NotFound) => {
+            return Err(JobFailure::lasting("the resource was deleted", "el recurso se eliminó"));
+        }
         Err(error) => return Err(JobFailure::transient(error)),
     };
     if resource.sha256 != job.sha256 {
-        return Err(JobFailure::lasting("a newer file replaced this one before it was analysed"));
+        return Err(JobFailure::lasting(
+            "a newer file replaced this one before it was analysed",
+            "un archivo más reciente reemplazó a este antes de analizarlo",
+        ));
     }
     let ResourceLocation::Upload { storage_key, filename } = &resource.location else {
-        return Err(JobFailure::lasting("the resource is no longer an uploaded file"));
+        return Err(JobFailure::lasting(
+            "the resource is no longer an uploaded file",
+            "el recurso ya no es un archivo subido",
+        ));
     };
     let first = state.files.open(storage_key, None).await.map_err(JobFailure::transient)?;
     let bytes = Arc::new(std::sync::atomic::AtomicU64::new(0));
@@ -670,14 +713,13 @@ where
     options.parquet = Some(written.clone());
     let outcome = tokio::task::spawn_blocking(move || datalab_ingest::analyze_source(open, &options))
         .await
-        .map_err(|error| JobFailure::lasting(error.to_string()))
+        .map_err(|error| {
+            JobFailure::lasting(error.to_string(), format!("el análisis se detuvo por un error interno: {error}"))
+        })
         .and_then(|result| {
-            result.map_err(|error| match error {
-                // Reading the stored file or writing the tables failed: the
-                // file itself may be fine.
-                datalab_ingest::IngestError::Io(_) => JobFailure::transient(error),
-                error => JobFailure::refused(&error),
-            })
+            // Reading the stored file or writing the tables failed (`Io`):
+            // the file itself may be fine, and the job tries again.
+            result.map_err(|error| JobFailure::refused(&error))
         });
     PendingAnalysis { written, outcome: Some(outcome) }
 }
@@ -794,7 +836,22 @@ pub const BLOB_SWEEP_GRACE: std::time::Duration = std::time::Duration::from_secs
 /// crash's timing), older than [`BLOB_SWEEP_GRACE`].
 pub async fn sweep_blobs(state: &AppState) -> Result<usize, AppError> {
     let referenced = state.store.referenced_storage_keys().await?;
-    Ok(state.files.sweep_unreferenced(&referenced, BLOB_SWEEP_GRACE).await?)
+    let blobs = state.files.sweep_unreferenced(&referenced, BLOB_SWEEP_GRACE).await?;
+    Ok(blobs + sweep_leftovers(state).await?)
+}
+
+/// Removes what an interrupted upload or analysis left (temporary files,
+/// table files no analysis refers to) once it is older than
+/// [`BLOB_SWEEP_GRACE`]: anything younger may be another process's work in
+/// progress (`datalab import` beside `serve`). Returns how many files went.
+pub async fn sweep_leftovers(state: &AppState) -> Result<usize, AppError> {
+    let temporaries = state.files.sweep_temporary(BLOB_SWEEP_GRACE).await?;
+    let referenced = state.store.table_keys().await?;
+    let query = state.query.clone();
+    let tables = tokio::task::spawn_blocking(move || query.sweep(&referenced, BLOB_SWEEP_GRACE))
+        .await
+        .map_err(AppError::internal)?;
+    Ok(temporaries + tables)
 }
 
 /// Sweeps unreferenced files now and every hour.

@@ -97,9 +97,13 @@ pub fn markdown_to_safe_html(markdown: &str) -> String {
 pub fn markdown_summary(markdown: &str, limit: usize) -> String {
     use pulldown_cmark::{Event, TagEnd};
     let mut raw = String::new();
-    for event in pulldown_cmark::Parser::new_ext(markdown, pulldown_cmark::Options::ENABLE_TABLES) {
+    let mut stopped = false;
+    let options = pulldown_cmark::Options::ENABLE_TABLES | pulldown_cmark::Options::ENABLE_STRIKETHROUGH;
+    for event in pulldown_cmark::Parser::new_ext(markdown, options) {
         match event {
             Event::Text(part) | Event::Code(part) => raw.push_str(&part),
+            // Raw HTML (harvested descriptions often are): its text, tags as spaces.
+            Event::Html(html) | Event::InlineHtml(html) => html_text(&html, &mut raw),
             Event::SoftBreak | Event::HardBreak | Event::Rule => raw.push(' '),
             Event::End(
                 TagEnd::Paragraph | TagEnd::Heading(_) | TagEnd::Item | TagEnd::TableCell | TagEnd::BlockQuote(_),
@@ -108,20 +112,45 @@ pub fn markdown_summary(markdown: &str, limit: usize) -> String {
         }
         // Enough to fill the summary, whatever the spaces collapse.
         if raw.len() > limit.saturating_mul(8) {
+            stopped = true;
             break;
         }
     }
     let text = raw.split_whitespace().collect::<Vec<_>>().join(" ");
-    if text.chars().count() <= limit {
+    if text.chars().count() <= limit && !stopped {
         return text;
     }
-    let cut: String = text.chars().take(limit).collect();
-    // Back to the last space, unless the first word alone is too long.
+    // One character past the limit: a space there ends the last whole word.
+    let cut: String = text.chars().take(limit + 1).collect();
     let cut = match cut.rfind(' ') {
         Some(end) if end > 0 => cut[..end].trim_end_matches([',', ';', ':', '.', ' ']).to_string(),
-        _ => cut,
+        // The first word alone is too long.
+        _ => cut.chars().take(limit).collect(),
     };
     format!("{cut}…")
+}
+
+/// The text of an HTML fragment: tags become spaces, the usual entities their characters.
+fn html_text(html: &str, out: &mut String) {
+    let mut in_tag = false;
+    let mut text = String::new();
+    for character in html.chars() {
+        match (in_tag, character) {
+            (false, '<') => {
+                in_tag = true;
+                text.push(' ');
+            }
+            (true, '>') => in_tag = false,
+            (false, character) => text.push(character),
+            (true, _) => {}
+        }
+    }
+    for (entity, character) in
+        [("&nbsp;", " "), ("&lt;", "<"), ("&gt;", ">"), ("&quot;", "\""), ("&#39;", "'"), ("&amp;", "&")]
+    {
+        text = text.replace(entity, character);
+    }
+    out.push_str(&text);
 }
 
 fn markdown(text: &str) -> Value {
@@ -261,6 +290,14 @@ mod tests {
         assert_eq!(markdown_summary("", 10), "");
         assert_eq!(markdown_summary("Supercalifragilístico", 5), "Super…");
         assert_eq!(markdown_summary("a `código` b", 100), "a código b");
+        // The word that ends at the limit is kept.
+        assert_eq!(markdown_summary("hola mundo foo", 10), "hola mundo…");
+        // A description written in HTML, and marks the page renders.
+        assert_eq!(markdown_summary("<p>Población por municipio &amp; año</p>", 100), "Población por municipio & año");
+        assert_eq!(markdown_summary("uno<br>dos ~~obsoleto~~", 100), "uno dos obsoleto");
+        // Cut while reading (a very long description): still marked as cut.
+        let long = format!("{}\n\n{}", "    código sangrado ".repeat(200), "fin");
+        assert!(markdown_summary(&long, 10).ends_with('…'));
     }
 
     #[test]

@@ -39,6 +39,9 @@ pub fn heavy_slot(state: &AppState, address: Option<IpAddr>) -> Result<AddressSl
     state.heavy_slots.take(address).ok_or(AppError::TooManyRequests)
 }
 
+/// Whether the proxy header from an untrusted peer was logged (once per process).
+static UNTRUSTED_PROXY_WARNED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
 /// The client's address: from the proxy's header when one is configured,
 /// the connection comes from one of the trusted proxies and the header is
 /// there; else the connection's (when the server was started with connect info).
@@ -47,9 +50,21 @@ pub fn client_address(settings: &WebSettings, headers: &HeaderMap, extensions: &
     if settings.trusted_proxy_header.is_empty() {
         return connection;
     }
+    // A proxy on 127.0.0.1 reaches a server bound to `[::]` as ::ffff:127.0.0.1.
+    let connection = connection.map(|address| address.to_canonical());
     let from_proxy =
         connection.is_some_and(|address| settings.trusted_proxies.iter().any(|network| network.contains(&address)));
     if !from_proxy {
+        if headers.contains_key(settings.trusted_proxy_header.as_str())
+            && !UNTRUSTED_PROXY_WARNED.swap(true, std::sync::atomic::Ordering::Relaxed)
+        {
+            tracing::warn!(
+                peer = ?connection,
+                header = %settings.trusted_proxy_header,
+                "a request carries the proxy header from an address not in trusted_proxies; the header is ignored \
+                 (add the proxy's address to trusted_proxies if it is yours)"
+            );
+        }
         return connection;
     }
     let forwarded = headers
@@ -259,6 +274,7 @@ mod tests {
         };
         assert_eq!(from("127.0.0.1"), "203.0.113.9", "the proxy's own entry, the right-most");
         assert_eq!(from("::1"), "203.0.113.9");
+        assert_eq!(from("::ffff:127.0.0.1"), "203.0.113.9", "a proxy on loopback, to a server bound to [::]");
         assert_eq!(from("192.0.2.50"), "192.0.2.50", "anyone else's header is ignored");
         let settings = WebSettings { trusted_proxies: vec!["10.0.0.0/8".parse().unwrap()], ..settings };
         let mut extensions = Extensions::new();

@@ -468,6 +468,21 @@ async fn bodies_are_bounded_as_they_stream() {
     std::fs::File::options().write(true).open(&used_path).unwrap().set_modified(old).unwrap();
     assert_eq!(datalab_web::catalog::sweep_blobs(&app.state).await.unwrap(), 1);
     assert!(!orphan_path.exists() && used_path.exists());
+    // Temporary files and unreferenced tables: swept when old, kept when
+    // young (another process's upload or analysis in progress).
+    let tables = app.files_dir().parent().unwrap().join("tables");
+    std::fs::create_dir_all(tables.join("tmp")).unwrap();
+    let leftovers =
+        [tables.join("tmp/viejo.parquet"), app.files_dir().join("tmp/viejo"), tables.join("tmp/nuevo.parquet")];
+    for path in &leftovers {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, b"x").unwrap();
+    }
+    for path in &leftovers[..2] {
+        std::fs::File::options().write(true).open(path).unwrap().set_modified(old).unwrap();
+    }
+    assert_eq!(datalab_web::catalog::sweep_leftovers(&app.state).await.unwrap(), 2);
+    assert!(!leftovers[0].exists() && !leftovers[1].exists() && leftovers[2].exists());
     let download = app.client.get(kept["url"].as_str().unwrap()).send().await.unwrap();
     assert_eq!(download.text().await.unwrap(), "a,b\n5,6\n");
 }

@@ -54,7 +54,12 @@ async fn an_uploaded_windows_1252_csv_gets_a_schema_and_a_report() {
         .collect();
     let created = app.upload(&token, dataset["id"].as_str().unwrap(), noise, "ruido.csv").await;
     let noise_id = created["id"].as_str().unwrap().to_string();
-    let resource = app.until(&noise_id, |resource| resource["datalab_analysis"]["job"]["status"] == "failed").await;
+    let resource = app
+        .until(&noise_id, |resource| {
+            resource["datalab_analysis"]["job"]["status"] == "failed"
+                && resource["datalab_analysis"]["status"] == "failed"
+        })
+        .await;
     assert_eq!(resource["datalab_analysis"]["status"], "failed", "{resource}");
     assert!(resource["datalab_analysis"]["error_es"].as_str().unwrap().starts_with("esto no es una tabla de texto"));
     let job = &resource["datalab_analysis"]["job"];

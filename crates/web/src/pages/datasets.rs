@@ -82,10 +82,9 @@ fn schema_org(base: &str, dataset: &Dataset, organization: &datalab_core::Organi
         "@type": "Dataset",
         "name": dataset.title,
         // Plain text, as schema.org's description is read by search engines.
-        "description": if dataset.notes.is_empty() {
-            dataset.title.clone()
-        } else {
-            crate::templates::markdown_summary(&dataset.notes, 5000)
+        "description": match crate::templates::markdown_summary(&dataset.notes, 5000) {
+            summary if summary.is_empty() => dataset.title.clone(),
+            summary => summary,
         },
         "url": format!("{base}/dataset/{}", dataset.name),
         "identifier": dataset.id,
