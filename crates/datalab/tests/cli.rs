@@ -37,6 +37,17 @@ fn serve(data_dir: &std::path::Path, extra: &[&str]) -> (std::process::Child, St
     (child, base)
 }
 
+/// A GET answered with JSON.
+async fn get_json(client: &reqwest::Client, url: impl reqwest::IntoUrl) -> serde_json::Value {
+    client.get(url).send().await.unwrap().json().await.unwrap()
+}
+
+/// `user_show` with an API token: who the token signs in.
+async fn signed_in_user(client: &reqwest::Client, base: &str, token: &str) -> serde_json::Value {
+    let request = client.get(format!("{base}/api/3/action/user_show")).header("Authorization", token);
+    request.send().await.unwrap().json().await.unwrap()
+}
+
 fn terminate(child: &mut std::process::Child) {
     let status = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status().unwrap();
     assert!(status.success());
@@ -76,33 +87,17 @@ async fn admin_commands_demo_and_serving() {
 
     let (mut child, base) = serve(&data, &["--demo"]);
     let client = reqwest::Client::new();
-    let list: serde_json::Value =
-        client.get(format!("{base}/api/3/action/package_list")).send().await.unwrap().json().await.unwrap();
+    let list: serde_json::Value = get_json(&client, format!("{base}/api/3/action/package_list")).await;
     let names = list["result"].as_array().unwrap();
     assert_eq!(names.len(), 7, "six demo datasets and the commitment tracker's copy: {list}");
     assert!(names.contains(&serde_json::json!("seguimiento-mxnle0001")));
     assert!(names.contains(&serde_json::json!("municipios-de-nuevo-leon")));
-    let organizations: serde_json::Value =
-        client.get(format!("{base}/api/3/action/organization_list")).send().await.unwrap().json().await.unwrap();
+    let organizations: serde_json::Value = get_json(&client, format!("{base}/api/3/action/organization_list")).await;
     assert_eq!(organizations["result"].as_array().unwrap().len(), 6);
-    let me: serde_json::Value = client
-        .get(format!("{base}/api/3/action/user_show"))
-        .header("Authorization", &token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let me: serde_json::Value = signed_in_user(&client, &base, &token).await;
     assert_eq!(me["result"]["name"], "ana");
-    let shown: serde_json::Value = client
-        .get(format!("{base}/api/3/action/package_show?id=municipios-de-nuevo-leon"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let shown: serde_json::Value =
+        get_json(&client, format!("{base}/api/3/action/package_show?id=municipios-de-nuevo-leon")).await;
     let csv = client
         .get(shown["result"]["resources"][0]["url"].as_str().unwrap())
         .send()
@@ -113,17 +108,9 @@ async fn admin_commands_demo_and_serving() {
         .unwrap();
     assert_eq!(csv.lines().count(), 52, "header and the 51 municipalities");
     assert!(csv.contains("19039,19,039,Monterrey"));
-    let search: serde_json::Value = client
-        .get(format!("{base}/api/3/action/package_search?q=accidentes"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let search: serde_json::Value = get_json(&client, format!("{base}/api/3/action/package_search?q=accidentes")).await;
     assert_eq!(search["result"]["results"][0]["name"], "incidentes-viales-ejemplo");
-    let commitment: serde_json::Value =
-        client.get(format!("{base}/api/v1/commitments/MXNLE0001")).send().await.unwrap().json().await.unwrap();
+    let commitment: serde_json::Value = get_json(&client, format!("{base}/api/v1/commitments/MXNLE0001")).await;
     let milestones = commitment["milestones"].as_array().unwrap();
     assert_eq!(milestones.len(), 24, "the demo commitment has its 24 milestones");
     assert_eq!(milestones[1]["data_problems"], serde_json::json!(["end-before-start"]), "milestone 2 as published");
@@ -133,14 +120,7 @@ async fn admin_commands_demo_and_serving() {
     // The index is derived data: deleting it is harmless, it is rebuilt at start.
     std::fs::remove_dir_all(data.join("search")).unwrap();
     let (mut child, base) = serve(&data, &[]);
-    let search: serde_json::Value = client
-        .get(format!("{base}/api/3/action/package_search?q=municipios"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let search: serde_json::Value = get_json(&client, format!("{base}/api/3/action/package_search?q=municipios")).await;
     assert_eq!(search["result"]["results"][0]["name"], "municipios-de-nuevo-leon", "title matches rank first");
     terminate(&mut child);
 }
@@ -288,47 +268,20 @@ async fn readme_steps_work_in_order_while_serving() {
 
     // The token the README made works against the running server.
     assert!(token.starts_with("dl_"), "create-token printed a token: {token}");
-    let me: serde_json::Value = client
-        .get(format!("{base}/api/3/action/user_show"))
-        .header("Authorization", &token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let me: serde_json::Value = signed_in_user(&client, &base, &token).await;
     assert_eq!(me["result"]["name"], "ana", "{me}");
     assert_eq!(me["result"]["sysadmin"], true);
     // What the commands wrote is what the server shows, its search included
     // (the index is shared; the server follows other processes' commits).
-    let shown: serde_json::Value = client
-        .get(format!("{base}/api/3/action/package_show?id=incidentes-readme"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let shown: serde_json::Value =
+        get_json(&client, format!("{base}/api/3/action/package_show?id=incidentes-readme")).await;
     let resource_id = shown["result"]["resources"][0]["id"].as_str().unwrap();
-    let resource: serde_json::Value = client
-        .get(format!("{base}/api/3/action/resource_show?id={resource_id}"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let resource: serde_json::Value =
+        get_json(&client, format!("{base}/api/3/action/resource_show?id={resource_id}")).await;
     assert_eq!(resource["result"]["datalab_analysis"]["rows"], 300, "{resource}");
     let mut found = false;
     for _ in 0..100 {
-        let search: serde_json::Value = client
-            .get(format!("{base}/api/3/action/package_search?q=readme"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let search: serde_json::Value = get_json(&client, format!("{base}/api/3/action/package_search?q=readme")).await;
         if search["result"]["count"] == 1 {
             found = true;
             break;
@@ -338,18 +291,11 @@ async fn readme_steps_work_in_order_while_serving() {
     assert!(found, "the server's search finds what `import` published beside it");
 
     // Every uploaded resource of the demo is analysed, none fails.
-    let list: serde_json::Value =
-        client.get(format!("{base}/api/3/action/package_list")).send().await.unwrap().json().await.unwrap();
+    let list: serde_json::Value = get_json(&client, format!("{base}/api/3/action/package_list")).await;
     let mut checked = 0;
     for name in list["result"].as_array().unwrap() {
-        let shown: serde_json::Value = client
-            .get(format!("{base}/api/3/action/package_show?id={}", name.as_str().unwrap()))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let shown: serde_json::Value =
+            get_json(&client, format!("{base}/api/3/action/package_show?id={}", name.as_str().unwrap())).await;
         for resource in shown["result"]["resources"].as_array().unwrap() {
             if resource["url_type"] != "upload" {
                 continue;
@@ -357,14 +303,8 @@ async fn readme_steps_work_in_order_while_serving() {
             let id = resource["id"].as_str().unwrap();
             let mut analysis = serde_json::Value::Null;
             for _ in 0..600 {
-                let shown: serde_json::Value = client
-                    .get(format!("{base}/api/3/action/resource_show?id={id}"))
-                    .send()
-                    .await
-                    .unwrap()
-                    .json()
-                    .await
-                    .unwrap();
+                let shown: serde_json::Value =
+                    get_json(&client, format!("{base}/api/3/action/resource_show?id={id}")).await;
                 analysis = shown["result"]["datalab_analysis"].clone();
                 if analysis["status"] == "done" || analysis["status"] == "failed" {
                     break;

@@ -293,13 +293,12 @@ impl<'de> Visitor<'de> for Scan<'_> {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
         let mut candidate = None;
         while let Some(key) = map.next_key::<String>()? {
-            let Shape(shape) = map.next_value::<Shape>()?;
-            match shape {
-                Some(_) if usual_name(&key) => {
+            match map.next_value::<ValueKind>()? {
+                ValueKind::Array(_) if usual_name(&key) => {
                     *self.layout = Some(Layout::Member(key));
                     return Err(serde::de::Error::custom("found"));
                 }
-                Some(true) if candidate.is_none() => candidate = Some(key),
+                ValueKind::Array(true) if candidate.is_none() => candidate = Some(key),
                 _ => {}
             }
         }
@@ -308,89 +307,51 @@ impl<'de> Visitor<'de> for Scan<'_> {
     }
 }
 
-/// A member's value, for [`layout`]: `Some(first element is an object)` for
-/// an array, `None` for anything else. Nothing of it is kept.
-struct Shape(Option<bool>);
-
-impl<'de> serde::Deserialize<'de> for Shape {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Shape, D::Error> {
-        struct ShapeVisitor;
-        impl<'de> Visitor<'de> for ShapeVisitor {
-            type Value = Shape;
-            fn expecting(&self, formatter: &mut std::fmt::Formatter) -> std::fmt::Result {
-                formatter.write_str("any value")
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Shape, A::Error> {
-                let first = seq.next_element::<IsObject>()?;
-                while seq.next_element::<IgnoredAny>()?.is_some() {}
-                Ok(Shape(Some(matches!(first, Some(IsObject(true))))))
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Shape, A::Error> {
-                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-                Ok(Shape(None))
-            }
-            fn visit_bool<E>(self, _: bool) -> Result<Shape, E> {
-                Ok(Shape(None))
-            }
-            fn visit_i64<E>(self, _: i64) -> Result<Shape, E> {
-                Ok(Shape(None))
-            }
-            fn visit_u64<E>(self, _: u64) -> Result<Shape, E> {
-                Ok(Shape(None))
-            }
-            fn visit_f64<E>(self, _: f64) -> Result<Shape, E> {
-                Ok(Shape(None))
-            }
-            fn visit_str<E>(self, _: &str) -> Result<Shape, E> {
-                Ok(Shape(None))
-            }
-            fn visit_unit<E>(self) -> Result<Shape, E> {
-                Ok(Shape(None))
-            }
-        }
-        deserializer.deserialize_any(ShapeVisitor)
-    }
+/// What a value is, for [`layout`]; nothing of it is kept.
+enum ValueKind {
+    Object,
+    /// An array, and whether its first element is an object.
+    Array(bool),
+    Other,
 }
 
-/// Whether a value is an object, nothing of it kept.
-struct IsObject(bool);
-
-impl<'de> serde::Deserialize<'de> for IsObject {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<IsObject, D::Error> {
-        struct IsObjectVisitor;
-        impl<'de> Visitor<'de> for IsObjectVisitor {
-            type Value = IsObject;
+impl<'de> serde::Deserialize<'de> for ValueKind {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<ValueKind, D::Error> {
+        struct ValueKindVisitor;
+        impl<'de> Visitor<'de> for ValueKindVisitor {
+            type Value = ValueKind;
             fn expecting(&self, formatter: &mut std::fmt::Formatter) -> std::fmt::Result {
                 formatter.write_str("any value")
             }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<IsObject, A::Error> {
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<ValueKind, A::Error> {
                 while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-                Ok(IsObject(true))
+                Ok(ValueKind::Object)
             }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<IsObject, A::Error> {
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<ValueKind, A::Error> {
+                let first = seq.next_element::<ValueKind>()?;
                 while seq.next_element::<IgnoredAny>()?.is_some() {}
-                Ok(IsObject(false))
+                Ok(ValueKind::Array(matches!(first, Some(ValueKind::Object))))
             }
-            fn visit_bool<E>(self, _: bool) -> Result<IsObject, E> {
-                Ok(IsObject(false))
+            fn visit_bool<E>(self, _: bool) -> Result<ValueKind, E> {
+                Ok(ValueKind::Other)
             }
-            fn visit_i64<E>(self, _: i64) -> Result<IsObject, E> {
-                Ok(IsObject(false))
+            fn visit_i64<E>(self, _: i64) -> Result<ValueKind, E> {
+                Ok(ValueKind::Other)
             }
-            fn visit_u64<E>(self, _: u64) -> Result<IsObject, E> {
-                Ok(IsObject(false))
+            fn visit_u64<E>(self, _: u64) -> Result<ValueKind, E> {
+                Ok(ValueKind::Other)
             }
-            fn visit_f64<E>(self, _: f64) -> Result<IsObject, E> {
-                Ok(IsObject(false))
+            fn visit_f64<E>(self, _: f64) -> Result<ValueKind, E> {
+                Ok(ValueKind::Other)
             }
-            fn visit_str<E>(self, _: &str) -> Result<IsObject, E> {
-                Ok(IsObject(false))
+            fn visit_str<E>(self, _: &str) -> Result<ValueKind, E> {
+                Ok(ValueKind::Other)
             }
-            fn visit_unit<E>(self) -> Result<IsObject, E> {
-                Ok(IsObject(false))
+            fn visit_unit<E>(self) -> Result<ValueKind, E> {
+                Ok(ValueKind::Other)
             }
         }
-        deserializer.deserialize_any(IsObjectVisitor)
+        deserializer.deserialize_any(ValueKindVisitor)
     }
 }
 
