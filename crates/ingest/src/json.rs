@@ -15,7 +15,7 @@
 //! serde_json refuses nesting deeper than 128 levels with a clear error.
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 
 use serde::Deserialize;
@@ -230,10 +230,16 @@ fn skip_bom(reader: &mut impl BufRead) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Reads a line, replacing bytes that are not UTF-8 (reported as decoding errors).
-fn read_line_lossy(reader: &mut impl BufRead, line: &mut String) -> std::io::Result<usize> {
+/// Reads a line, replacing bytes that are not UTF-8 (reported as decoding
+/// errors); a line longer than [`crate::table::MAX_RECORD_BYTES`] is refused
+/// before it is held whole.
+fn read_line_lossy(reader: &mut impl BufRead, line: &mut String) -> Result<usize, IngestError> {
+    let limit = crate::table::MAX_RECORD_BYTES;
     let mut bytes = Vec::new();
-    let read = reader.read_until(b'\n', &mut bytes)?;
+    let read = reader.by_ref().take(limit + 1).read_until(b'\n', &mut bytes)?;
+    if read as u64 > limit {
+        return Err(IngestError::RecordTooLong(limit));
+    }
     line.push_str(&String::from_utf8_lossy(&bytes));
     Ok(read)
 }

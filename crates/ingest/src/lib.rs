@@ -59,6 +59,10 @@ pub enum IngestError {
     Schema(String),
     #[error("the records spread into more than {0} columns")]
     TooManyColumns(usize),
+    /// One record (a row of delimited text, a line of NDJSON) is longer than
+    /// [`table::MAX_RECORD_BYTES`]: refused before it fills memory.
+    #[error("a record (row) is longer than {0} bytes; the file is refused")]
+    RecordTooLong(u64),
     /// The file would expand past one of the bounds of [`AnalyzeOptions`]
     /// (`what` names it: "cells", "columns"); refused before it is made.
     #[error("the file would expand to more than {limit} {what}; it is refused")]
@@ -93,6 +97,9 @@ impl IngestError {
             IngestError::Json(detail) => format!("no se pudo leer el JSON: {detail}"),
             IngestError::Schema(detail) => format!("no se puede aplicar el esquema: {detail}"),
             IngestError::TooManyColumns(limit) => format!("los registros se reparten en más de {limit} columnas"),
+            IngestError::RecordTooLong(limit) => {
+                format!("un registro (fila) ocupa más de {limit} bytes; el archivo no se acepta")
+            }
             IngestError::ExpandsTooMuch { what, limit } => {
                 let what = match *what {
                     "cells" => "celdas",

@@ -1111,6 +1111,10 @@ pub(crate) fn analyze_once(mut input: impl Read, options: &AnalyzeOptions) -> Re
 /// Bytes read at a time from a delimited file, and decoded at a time.
 const READ_BUFFER: usize = 256 * 1024;
 
+/// The longest record (a row of delimited text, a line of NDJSON) a file
+/// may have: the readers hold a whole record in memory.
+pub const MAX_RECORD_BYTES: u64 = 64 * 1024 * 1024;
+
 /// Analyses delimited text whose first bytes, already read, are `sample`.
 pub(crate) fn analyze_delimited(
     sample: Vec<u8>,
@@ -1158,16 +1162,27 @@ pub(crate) fn analyze_delimited(
                 .build_with_buffer(counted, vec![0; READ_BUFFER])?,
         ),
     };
+    // The bytes given to the CSV reader since its last whole record: one
+    // record past the bound (a quoted field that never ends) is refused
+    // before it fills memory.
+    let since_record = std::rc::Rc::new(std::cell::Cell::new(0u64));
+    let bounded = RecordBound { inner: decoder, since: since_record.clone() };
     let mut reader = csv::ReaderBuilder::new()
         .buffer_capacity(READ_BUFFER)
         .delimiter(dialect.delimiter as u8)
         .has_headers(false)
         .flexible(true)
-        .from_reader(decoder);
+        .from_reader(bounded);
     // One record buffer for the whole file: no allocation per row.
     let mut record = csv::ByteRecord::new();
     let mut read = |record: &mut csv::ByteRecord| {
-        reader.read_byte_record(record).map_err(|error| IngestError::Csv(error.to_string()))
+        let read =
+            reader.read_byte_record(record).map_err(|error| match since_record.get() > RecordBound::<()>::LIMIT {
+                true => IngestError::RecordTooLong(MAX_RECORD_BYTES),
+                false => IngestError::Csv(error.to_string()),
+            });
+        since_record.set(0);
+        read
     };
     for _ in 0..dialect.preamble_lines {
         read(&mut record)?;
@@ -1225,6 +1240,29 @@ fn voted(votes: &TypeVotes, index: usize) -> u64 {
 struct CountingReader<R> {
     inner: R,
     bytes: std::rc::Rc<std::cell::Cell<u64>>,
+}
+
+/// Fails a read once more than a record's bound (and the reader's buffer)
+/// was read since `since` was last reset, at each whole record.
+struct RecordBound<R> {
+    inner: R,
+    since: std::rc::Rc<std::cell::Cell<u64>>,
+}
+
+impl<R> RecordBound<R> {
+    const LIMIT: u64 = MAX_RECORD_BYTES + READ_BUFFER as u64;
+}
+
+impl<R: Read> Read for RecordBound<R> {
+    fn read(&mut self, buffer: &mut [u8]) -> std::io::Result<usize> {
+        let read = self.inner.read(buffer)?;
+        let since = self.since.get() + read as u64;
+        self.since.set(since);
+        if since > Self::LIMIT {
+            return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, "a record is longer than the bound"));
+        }
+        Ok(read)
+    }
 }
 
 impl<R: Read> Read for CountingReader<R> {

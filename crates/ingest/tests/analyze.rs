@@ -114,6 +114,22 @@ fn noise(length: usize) -> Vec<u8> {
         .collect()
 }
 
+/// One record longer than the bound (a quoted field that never closes, an
+/// NDJSON line without end) is refused before it is held whole.
+#[test]
+fn a_record_longer_than_the_bound_is_refused() {
+    let mut unclosed = b"nombre,nota\nAna,\"".to_vec();
+    unclosed.resize(unclosed.len() + (70 << 20), b'x');
+    let result = analyze(&unclosed[..], &AnalyzeOptions::default());
+    assert!(matches!(result, Err(IngestError::RecordTooLong(_))), "{:?}", result.map(|analysis| analysis.rows));
+    assert!(IngestError::RecordTooLong(1).message_es().starts_with("un registro (fila) ocupa más de 1 bytes"));
+    // Long records under the bound still read.
+    let mut long = b"nombre,nota\nAna,\"".to_vec();
+    long.resize(long.len() + (8 << 20), b'x');
+    long.extend_from_slice(b"\"\nLuis,corta\n");
+    assert_eq!(run(&long).rows, 2);
+}
+
 #[test]
 fn binary_files_are_not_text_tables_and_rare_encodings_are() {
     let refused = analyze(&noise(4096)[..], &AnalyzeOptions::default());

@@ -350,6 +350,11 @@ fn ndjson_loads_every_good_line_and_reports_the_bad_one() {
     let error = &table.report["tasks"][0]["errors"][0];
     assert_eq!(error["rowNumber"], 3);
     assert!(error["messageEs"].as_str().unwrap().contains("línea 3"));
+    // A line longer than the bound is refused before it is held whole.
+    let mut endless = b"{\"id\": 1}\n{\"texto\": \"".to_vec();
+    endless.resize(endless.len() + (70 << 20), b'x');
+    let (_dir, result) = run(&endless, "sin-fin.ndjson");
+    assert!(matches!(result, Err(IngestError::RecordTooLong(_))), "{:?}", result.map(|file| file.format));
     // Recognised without its extension.
     let (_dir, result) = run(ndjson.as_bytes(), "personas");
     assert_eq!(result.unwrap().format, "ndjson");
