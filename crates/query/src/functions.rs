@@ -144,9 +144,8 @@ pub const MAX_FUNCTION_OUTPUT_BYTES: usize = 64 * 1024 * 1024;
 /// input, or that multiply or add up their input: `repeat('a', 500000000)`
 /// is 500 MB from 18 bytes of SQL, and `range(1, 100000000)` 800 MB,
 /// allocated in one step that no time limit interrupts; `concat` of such
-/// values adds them up. Each is wrapped in [`Bounded`]. (The `||` operator
-/// on text is not a function here: it joins at most as many bounded
-/// values as the query has operators.)
+/// values adds them up. Each is wrapped in [`Bounded`], and so is the `||`
+/// operator on text, which [`BoundedConcat`] turns into [`TextConcat`].
 pub(crate) const GENERATORS: [&str; 14] = [
     "repeat",
     "lpad",
@@ -193,9 +192,12 @@ impl Bounded {
     }
 
     fn refuse(&self, bytes: u128) -> datafusion::error::DataFusionError {
+        let name = match self.inner.name() {
+            TEXT_CONCAT => "the || operator".to_string(),
+            name => format!("{name}()"),
+        };
         datafusion::error::DataFusionError::ResourcesExhausted(format!(
-            "{}() would make {} MB in one step; the limit is {} MB",
-            self.inner.name(),
+            "{name} would make {} MB in one step; the limit is {} MB",
             bytes >> 20,
             MAX_FUNCTION_OUTPUT_BYTES >> 20
         ))
@@ -229,7 +231,7 @@ impl Bounded {
                 Some((total(&lengths(arg(0)?, rows), rows) + rows as u128) * (replacement + 1))
             }
             // What these make is what they were given, all together.
-            "concat" | "concat_ws" | "array_concat" | "array_append" | "array_prepend" => {
+            "concat" | "concat_ws" | "array_concat" | "array_append" | "array_prepend" | TEXT_CONCAT => {
                 Some(args.args.iter().map(|value| total(&lengths(value, rows), rows)).sum())
             }
             _ => Some(0),
@@ -373,6 +375,98 @@ impl ScalarUDFImpl for Bounded {
             return Err(self.refuse(made as u128));
         }
         Ok(output)
+    }
+}
+
+/// The name of [`TextConcat`], which no query can call by name (it is not registered).
+const TEXT_CONCAT: &str = "datalab_text_concat";
+
+/// The `||` operator on text, as a function: null when either side is
+/// null, else the two joined (arrow's `concat_elements`), in the type of
+/// the left side. Only [`BoundedConcat`] makes calls of it, wrapped in
+/// [`Bounded`], so `x || x || …` over values of 64 MB is refused when it
+/// would pass the bound, not built.
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub(crate) struct TextConcat {
+    signature: Signature,
+}
+
+impl TextConcat {
+    pub(crate) fn udf() -> Arc<ScalarUDF> {
+        let signature = Signature::any(2, datafusion::logical_expr::Volatility::Immutable);
+        Arc::new(Bounded::udf(&ScalarUDF::new_from_impl(TextConcat { signature })))
+    }
+}
+
+impl ScalarUDFImpl for TextConcat {
+    fn name(&self) -> &str {
+        TEXT_CONCAT
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, arg_types: &[DataType]) -> Result<DataType> {
+        Ok(arg_types.first().cloned().unwrap_or(DataType::Utf8))
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let rows = args.number_rows;
+        let scalars = args.args.iter().all(|value| matches!(value, ColumnarValue::Scalar(_)));
+        let left = args.args[0].to_array(rows)?;
+        let mut right = args.args[1].to_array(rows)?;
+        if right.data_type() != left.data_type() {
+            right = arrow::compute::cast(&right, left.data_type())?;
+        }
+        let joined = arrow::compute::kernels::concat_elements::concat_elements_dyn(&left, &right)?;
+        Ok(match scalars {
+            true => ColumnarValue::Scalar(datafusion::common::ScalarValue::try_from_array(&joined, 0)?),
+            false => ColumnarValue::Array(joined),
+        })
+    }
+}
+
+/// Turns every `a || b` on text into a bounded [`TextConcat`] call, after
+/// type coercion (array `||` is already `array_concat`, bounded as well).
+/// Names of projected columns are kept.
+#[derive(Debug)]
+pub(crate) struct BoundedConcat {
+    udf: Arc<ScalarUDF>,
+}
+
+impl BoundedConcat {
+    pub(crate) fn new() -> BoundedConcat {
+        BoundedConcat { udf: TextConcat::udf() }
+    }
+}
+
+impl datafusion::optimizer::AnalyzerRule for BoundedConcat {
+    fn name(&self) -> &str {
+        "datalab_bounded_concat"
+    }
+
+    fn analyze(
+        &self,
+        plan: datafusion::logical_expr::LogicalPlan,
+        _config: &datafusion::common::config::ConfigOptions,
+    ) -> Result<datafusion::logical_expr::LogicalPlan> {
+        use datafusion::common::tree_node::{Transformed, TransformedResult, TreeNode};
+        use datafusion::logical_expr::{BinaryExpr, Operator, expr::ScalarFunction};
+        plan.transform_up_with_subqueries(|plan| {
+            let names = datafusion::logical_expr::expr_rewriter::NamePreserver::new(&plan);
+            plan.map_expressions(|expr| {
+                let saved = names.save(&expr);
+                let rewritten = expr.transform_up(|expr| match expr {
+                    Expr::BinaryExpr(BinaryExpr { left, op: Operator::StringConcat, right }) => Ok(Transformed::yes(
+                        Expr::ScalarFunction(ScalarFunction::new_udf(self.udf.clone(), vec![*left, *right])),
+                    )),
+                    other => Ok(Transformed::no(other)),
+                })?;
+                Ok(rewritten.update_data(|expr| saved.restore(expr)))
+            })
+        })
+        .data()
     }
 }
 

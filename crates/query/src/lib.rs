@@ -478,6 +478,7 @@ impl QueryEngine {
         }
         context.add_optimizer_rule(Arc::new(dictionary::GroupByCodes));
         context.add_analyzer_rule(Arc::new(dictionary::PlainAggregateArguments));
+        context.add_analyzer_rule(Arc::new(functions::BoundedConcat::new()));
         context
     }
 

@@ -204,6 +204,8 @@ async fn queries_stop_at_their_limits() {
         ("SELECT array_repeat(1, 500000000)", "array_repeat"),
         (&format!("SELECT length(repeat(observaciones, 100000)) FROM \"{id}\""), "repeat"),
         ("SELECT length(replace(lpad('', 16000000, 'x'), 'x', lpad('', 1000, 'y')))", "replace"),
+        // Each side under the bound, joined past it; chains of || add up the same way.
+        ("WITH t AS (SELECT repeat('x', 20000000) AS a) SELECT length(a || a || a || a) FROM t", "||"),
         (
             "SELECT cardinality(range(arrow_cast(-95000000, 'Date32'), arrow_cast(95000000, 'Date32'), INTERVAL '1 day'))",
             "range",
@@ -219,6 +221,10 @@ async fn queries_stop_at_their_limits() {
         "SELECT cardinality(range(DATE '2020-01-01', DATE '2020-12-31', INTERVAL '1 day')) AS n".to_string(),
         format!("SELECT lpad(municipio, 30, '.') AS m, repeat('-', 3) AS r, municipio || ' NL' AS c FROM \"{id}\""),
         format!("SELECT replace(observaciones, 'a', 'á') AS o, concat(folio, '-', fecha) AS f FROM \"{id}\""),
+        // `||` as SQL has it: null with a null side, in filters, nested, under its own name.
+        "SELECT ('a' || NULL) IS NULL AS nulo, 'x' || 'y' || 'z' AS xyz".to_string(),
+        format!("SELECT municipio || '-' || folio FROM \"{id}\" WHERE municipio || 'x' = 'Monterreyx'"),
+        format!("SELECT count(*) AS n FROM (SELECT municipio || ' NL' AS m FROM \"{id}\") WHERE m LIKE '% NL'"),
     ] {
         let (status, body) = sql(&ordinary).await;
         assert_eq!(status, 200, "{ordinary}: {}", &body[..body.len().min(300)]);
