@@ -190,12 +190,16 @@ pub(crate) async fn collect_rows(
 ) -> QueryResult<(Vec<(String, DataType)>, Vec<Vec<Value>>)> {
     let (columns, rows, cut) = collect_rows_within(stream, cap, DEFAULT_ANSWER_BYTES).await?;
     if cut {
-        return Err(QueryError::TooBig(format!(
-            "the answer would be larger than {} MB; ask for fewer rows or columns",
-            DEFAULT_ANSWER_BYTES >> 20
-        )));
+        return Err(answer_too_big());
     }
     Ok((columns, rows))
+}
+
+fn answer_too_big() -> QueryError {
+    QueryError::TooBig(format!(
+        "the answer would be larger than {} MB; ask for fewer rows or columns",
+        DEFAULT_ANSWER_BYTES >> 20
+    ))
 }
 
 /// Bytes of rows a JSON answer holds at most, unless the settings say otherwise.
@@ -304,7 +308,18 @@ fn rows_by_id(table: MappedTable, ids: &[i64], wanted: &[(String, DataType)]) ->
         .with_batch_size(positions.len().max(1))
         .build()
         .map_err(QueryError::unreadable)?;
-    let batches = reader.collect::<Result<Vec<_>, _>>().map_err(QueryError::unreadable)?;
+    // The page's rows are bounded in number, not in size (a cell may hold
+    // megabytes): the same byte bound as every other answer, as they are read.
+    let mut batches = Vec::new();
+    let mut held = 0usize;
+    for batch in reader {
+        let batch = batch.map_err(QueryError::unreadable)?;
+        held += batch.get_array_memory_size();
+        if held > DEFAULT_ANSWER_BYTES {
+            return Err(answer_too_big());
+        }
+        batches.push(batch);
+    }
     let Some(first) = batches.first() else { return Ok(Some(Vec::new())) };
     let batch = arrow::compute::concat_batches(&first.schema(), &batches).map_err(QueryError::unreadable)?;
     let found = batch.column_by_name(ROW_ID).map(|column| column.as_primitive::<arrow::datatypes::Int64Type>());

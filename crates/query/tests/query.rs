@@ -510,3 +510,27 @@ async fn sql_over_text_with_few_values_matches_plain_text() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// A page is bounded in rows, and its rows in bytes as every answer is: a
+/// sorted page read late (by row number) of cells of megabytes is refused
+/// past the answer bound, not built.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_late_page_of_huge_cells_is_refused_past_the_answer_bound() {
+    let directory = tempfile::tempdir().unwrap();
+    let mut csv = String::from("folio,texto\n");
+    let cell = "x".repeat(6 << 20);
+    for folio in 1..=7 {
+        csv.push_str(&format!("{folio},{cell}\n"));
+    }
+    let path = directory.path().join("enorme.parquet");
+    let options = datalab_ingest::AnalyzeOptions { parquet: Some(path.clone()), ..Default::default() };
+    datalab_ingest::analyze(csv.as_bytes(), &options).unwrap();
+    let table = Table { name: "33333333-3333-4333-8333-333333333333".into(), path };
+    let engine = engine();
+    let request = |limit: usize| SearchRequest { sort: Some("folio desc".into()), limit, ..Default::default() };
+    let error = engine.search(table.clone(), request(7)).await.unwrap_err();
+    assert!(matches!(&error, QueryError::TooBig(message) if message.contains("32 MB")), "{error:?}");
+    // A page within the bound is served.
+    let page = engine.search(table, request(2)).await.unwrap();
+    assert_eq!(page.records.len(), 2);
+}
