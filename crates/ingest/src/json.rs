@@ -95,9 +95,14 @@ impl Reader for JsonReader {
     fn read(&self, input: Input<'_>, options: &AnalyzeOptions) -> Result<Vec<Analysis>, IngestError> {
         let path = input.path()?;
         let geo = self.kind == Kind::Geojson;
+        // Where the records are, decided once for both passes.
+        let member = match self.kind {
+            Kind::Ndjson => None,
+            _ => records_member(path)?,
+        };
         // First pass: the columns.
         let mut columns = Columns::default();
-        self.records(path, &mut |record| {
+        self.records(path, member.as_deref(), &mut |record| {
             match record {
                 Record::Value(value) => columns.collect(&value, geo)?,
                 Record::Bad { .. } => {}
@@ -122,7 +127,7 @@ impl Reader for JsonReader {
         }
         let mut cells: Vec<String> = vec![String::new(); labels.len()];
         let mut record = csv::StringRecord::new();
-        self.records(path, &mut |item| {
+        self.records(path, member.as_deref(), &mut |item| {
             match item {
                 Record::Bad { line, error } => table.source_error(
                     format!("line {line} is not JSON: {error}"),
@@ -173,9 +178,12 @@ enum Record {
 }
 
 impl JsonReader {
+    /// Each record of the file; `member` names the object member that
+    /// holds them (see [`records_member`]), `None` for a top-level array.
     fn records(
         &self,
         path: &Path,
+        member: Option<&str>,
         on_record: &mut dyn FnMut(Record) -> Result<(), IngestError>,
     ) -> Result<(), IngestError> {
         let mut reader = BufReader::with_capacity(256 * 1024, std::fs::File::open(path)?);
@@ -200,17 +208,6 @@ impl JsonReader {
             }
             return Ok(());
         }
-        let member = match layout(path)? {
-            Layout::Array => None,
-            Layout::Member(name) => Some(name),
-            Layout::Nothing => {
-                return Err(IngestError::Json(
-                    "no array of records: expected a top-level array, or an object with a member that is an array \
-                     of objects"
-                        .into(),
-                ));
-            }
-        };
         let mut failure = None;
         let mut deserializer = serde_json::Deserializer::from_reader(reader);
         let visited = deserializer.deserialize_any(Top { on_record, failure: &mut failure, member });
@@ -257,6 +254,19 @@ enum Layout {
 /// `features`, an API answer's `data`, `records`, `results`, `rows`).
 fn usual_name(key: &str) -> bool {
     matches!(key, "features" | "data" | "records" | "results" | "rows")
+}
+
+/// The member that holds a JSON document's records (`None`: the document is
+/// an array of them), or why it holds none.
+fn records_member(path: &Path) -> Result<Option<String>, IngestError> {
+    match layout(path)? {
+        Layout::Array => Ok(None),
+        Layout::Member(name) => Ok(Some(name)),
+        Layout::Nothing => Err(IngestError::Json(
+            "no array of records: expected a top-level array, or an object with a member that is an array of objects"
+                .into(),
+        )),
+    }
 }
 
 /// Reads the document once without keeping its values, to tell where its
@@ -366,7 +376,7 @@ impl<'de> serde::Deserialize<'de> for ValueKind {
 struct Top<'a, 'b> {
     on_record: &'a mut dyn FnMut(Record) -> Result<(), IngestError>,
     failure: &'b mut Option<IngestError>,
-    member: Option<String>,
+    member: Option<&'a str>,
 }
 
 impl<'de> Visitor<'de> for Top<'_, '_> {
@@ -389,7 +399,7 @@ impl<'de> Visitor<'de> for Top<'_, '_> {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
         let mut found = false;
         while let Some(key) = map.next_key::<String>()? {
-            if found || self.member.as_deref() != Some(key.as_str()) {
+            if found || self.member != Some(key.as_str()) {
                 map.next_value::<IgnoredAny>()?;
                 continue;
             }
