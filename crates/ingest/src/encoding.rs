@@ -164,7 +164,7 @@ impl<R: std::io::Read> LineDecoder<R> {
         let lines = &mut *guard;
         let mut start = 0;
         let ends = memchr::memchr_iter(b'\n', bytes).map(|end| (end + 1, true));
-        let tail = (start < bytes.len()).then_some((bytes.len(), ends_line));
+        let tail = (!bytes.is_empty()).then_some((bytes.len(), ends_line));
         for (end, complete) in ends.chain(tail) {
             if end <= start {
                 continue;

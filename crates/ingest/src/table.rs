@@ -1145,7 +1145,8 @@ pub(crate) fn analyze_delimited(
     let dialect = sniff(&decoded_sample);
     drop(decoded_sample);
     let byte_count = std::rc::Rc::new(std::cell::Cell::new(0u64));
-    let counted = CountingReader { inner: std::io::Cursor::new(sample).chain(input), bytes: byte_count.clone() };
+    let counted =
+        CountingReader { inner: std::io::Cursor::new(sample).chain(input), bytes: byte_count.clone(), limit: u64::MAX };
     let mut line_encodings = None;
     let decoder: Box<dyn Read> = match by_line {
         true => {
@@ -1166,7 +1167,7 @@ pub(crate) fn analyze_delimited(
     // record past the bound (a quoted field that never ends) is refused
     // before it fills memory.
     let since_record = std::rc::Rc::new(std::cell::Cell::new(0u64));
-    let bounded = RecordBound { inner: decoder, since: since_record.clone() };
+    let bounded = CountingReader { inner: decoder, bytes: since_record.clone(), limit: RECORD_READ_LIMIT };
     let mut reader = csv::ReaderBuilder::new()
         .buffer_capacity(READ_BUFFER)
         .delimiter(dialect.delimiter as u8)
@@ -1176,11 +1177,10 @@ pub(crate) fn analyze_delimited(
     // One record buffer for the whole file: no allocation per row.
     let mut record = csv::ByteRecord::new();
     let mut read = |record: &mut csv::ByteRecord| {
-        let read =
-            reader.read_byte_record(record).map_err(|error| match since_record.get() > RecordBound::<()>::LIMIT {
-                true => IngestError::RecordTooLong(MAX_RECORD_BYTES),
-                false => IngestError::Csv(error.to_string()),
-            });
+        let read = reader.read_byte_record(record).map_err(|error| match since_record.get() > RECORD_READ_LIMIT {
+            true => IngestError::RecordTooLong(MAX_RECORD_BYTES),
+            false => IngestError::Csv(error.to_string()),
+        });
         since_record.set(0);
         read
     };
@@ -1237,38 +1237,25 @@ fn voted(votes: &TypeVotes, index: usize) -> u64 {
     }
 }
 
+/// Counts the bytes read through it into `bytes`, and fails a read once the
+/// count passes `limit` (`u64::MAX`: never).
 struct CountingReader<R> {
     inner: R,
     bytes: std::rc::Rc<std::cell::Cell<u64>>,
+    limit: u64,
 }
 
-/// Fails a read once more than a record's bound (and the reader's buffer)
-/// was read since `since` was last reset, at each whole record.
-struct RecordBound<R> {
-    inner: R,
-    since: std::rc::Rc<std::cell::Cell<u64>>,
-}
-
-impl<R> RecordBound<R> {
-    const LIMIT: u64 = MAX_RECORD_BYTES + READ_BUFFER as u64;
-}
-
-impl<R: Read> Read for RecordBound<R> {
-    fn read(&mut self, buffer: &mut [u8]) -> std::io::Result<usize> {
-        let read = self.inner.read(buffer)?;
-        let since = self.since.get() + read as u64;
-        self.since.set(since);
-        if since > Self::LIMIT {
-            return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, "a record is longer than the bound"));
-        }
-        Ok(read)
-    }
-}
+/// The bytes the CSV reader may take in for one record: the bound, and its buffer's worth.
+const RECORD_READ_LIMIT: u64 = MAX_RECORD_BYTES + READ_BUFFER as u64;
 
 impl<R: Read> Read for CountingReader<R> {
     fn read(&mut self, buffer: &mut [u8]) -> std::io::Result<usize> {
         let read = self.inner.read(buffer)?;
-        self.bytes.set(self.bytes.get() + read as u64);
+        let bytes = self.bytes.get() + read as u64;
+        self.bytes.set(bytes);
+        if bytes > self.limit {
+            return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, "past the bound on bytes read"));
+        }
         Ok(read)
     }
 }
