@@ -161,14 +161,6 @@ async fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Serve { demo: load_demo, .. } => {
             let state = open(&config).await?;
-            // What a crash left half-written goes (once old enough not to be
-            // a command's work in progress beside this server).
-            let swept = datalab_web::catalog::sweep_leftovers(&state)
-                .await
-                .map_err(|error| anyhow::anyhow!("{}", error.detailed()))?;
-            if swept > 0 {
-                tracing::info!(swept, "removed files left by interrupted uploads and analyses");
-            }
             if load_demo {
                 demo::load(&state).await?;
             }
@@ -179,6 +171,9 @@ async fn main() -> anyhow::Result<()> {
                 tracing::info!(resumed, "file analyses started or resumed");
             }
             datalab_web::catalog::spawn_daily_reindex(state.clone());
+            // At once and hourly: blobs nothing refers to, and what a crash
+            // left half-written (once old enough not to be a command's work
+            // in progress beside this server).
             datalab_web::catalog::spawn_blob_sweeps(state.clone());
             let listener = tokio::net::TcpListener::bind(config.bind)
                 .await

@@ -252,23 +252,30 @@ pub async fn quality_report(
     Ok(datalab_core::quality::score(dataset, &facts, time::OffsetDateTime::now_utc().date()))
 }
 
-/// Indexes a dataset again, with its quality score as of now.
-pub async fn reindex_dataset(state: &AppState, dataset: &Dataset) -> Result<(), AppError> {
-    let organization = state.store.organization(&dataset.owner_org.to_string()).await?;
-    let quality = quality_report(&state.store, dataset).await?.score;
-    let search = state.search.clone();
-    let dataset = dataset.clone();
-    let id = dataset.id;
-    let indexed = tokio::task::spawn_blocking(move || {
+/// Indexes one dataset with its organization and its quality score as of
+/// now. The outer error is the store's; the inner one the index's.
+async fn index_dataset(
+    store: &datalab_store::Store,
+    search: &Arc<datalab_search::SearchIndex>,
+    dataset: Dataset,
+) -> Result<Result<(), datalab_search::SearchError>, AppError> {
+    let organization = store.organization(&dataset.owner_org.to_string()).await?;
+    let quality = quality_report(store, &dataset).await?.score;
+    let search = search.clone();
+    tokio::task::spawn_blocking(move || {
         search.index(&[IndexedDataset { dataset: &dataset, organization: &organization, quality }])
     })
     .await
-    .map_err(AppError::internal)?;
+    .map_err(AppError::internal)
+}
+
+/// Indexes a dataset again, with its quality score as of now.
+pub async fn reindex_dataset(state: &AppState, dataset: &Dataset) -> Result<(), AppError> {
     // The change is committed: failing the request now would tell the
     // client it was not (and a retry would collide with it). The index is
     // derived data; the daily re-index (or `datalab admin reindex`) mends it.
-    if let Err(error) = indexed {
-        tracing::error!(%error, dataset_id = %id, "cannot re-index a dataset after saving it; search shows it as it was");
+    if let Err(error) = index_dataset(&state.store, &state.search, dataset.clone()).await? {
+        tracing::error!(%error, dataset_id = %dataset.id, "cannot re-index a dataset after saving it; search shows it as it was");
     }
     Ok(())
 }
@@ -319,13 +326,7 @@ pub async fn rebuild_index(
     let after = store.all_datasets().await?;
     let now: std::collections::HashSet<Uuid> = after.iter().map(|dataset| dataset.id).collect();
     for dataset in after.into_iter().filter(|dataset| before.get(&dataset.id) != Some(&dataset.metadata_modified)) {
-        let organization = store.organization(&dataset.owner_org.to_string()).await?;
-        let quality = quality_report(store, &dataset).await?.score;
-        let search = search.clone();
-        tokio::task::spawn_blocking(move || {
-            search.index(&[IndexedDataset { dataset: &dataset, organization: &organization, quality }])
-        })
-        .await??;
+        index_dataset(store, search, dataset).await??;
     }
     for id in before.into_keys().filter(|id| !now.contains(id)) {
         let search = search.clone();
@@ -833,7 +834,8 @@ pub const BLOB_SWEEP_GRACE: std::time::Duration = std::time::Duration::from_secs
 
 /// Deletes the stored files no resource or evidence refers to (an upload
 /// sent to an action that failed, or whose resource was replaced by a
-/// crash's timing), older than [`BLOB_SWEEP_GRACE`].
+/// crash's timing), older than [`BLOB_SWEEP_GRACE`], and what interruptions
+/// left ([`sweep_leftovers`]).
 pub async fn sweep_blobs(state: &AppState) -> Result<usize, AppError> {
     let referenced = state.store.referenced_storage_keys().await?;
     let blobs = state.files.sweep_unreferenced(&referenced, BLOB_SWEEP_GRACE).await?;
@@ -854,13 +856,15 @@ pub async fn sweep_leftovers(state: &AppState) -> Result<usize, AppError> {
     Ok(temporaries + tables)
 }
 
-/// Sweeps unreferenced files now and every hour.
+/// Sweeps unreferenced files and leftovers ([`sweep_blobs`]) now and every hour.
 pub fn spawn_blob_sweeps(state: AppState) {
     tokio::spawn(async move {
         loop {
             match sweep_blobs(&state).await {
                 Ok(0) => {}
-                Ok(count) => tracing::info!(count, "removed stored files nothing refers to"),
+                Ok(count) => {
+                    tracing::info!(count, "removed stored files nothing refers to and leftovers of interruptions")
+                }
                 Err(error) => tracing::warn!(%error, "cannot sweep stored files"),
             }
             tokio::time::sleep(BLOB_SWEEP_GRACE).await;
