@@ -175,23 +175,23 @@ impl Config {
             }
         }
         let secure_by_default = public_url.starts_with("https://");
-        let trusted_proxies = arguments
-            .trusted_proxies
-            .clone()
-            .or(file.trusted_proxies)
-            .unwrap_or_else(|| vec!["127.0.0.0/8".into(), "::1/128".into()])
-            .iter()
-            .map(|entry| entry.trim())
-            .filter(|entry| !entry.is_empty())
-            .map(|entry| {
-                entry
-                    .parse::<ipnet::IpNet>()
-                    .or_else(|_| entry.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
-                    .map_err(|_| {
-                        anyhow::anyhow!("trusted_proxies: {entry:?} is not an address or a network (10.0.0.0/8)")
-                    })
-            })
-            .collect::<anyhow::Result<Vec<_>>>()?;
+        let trusted_proxies = match arguments.trusted_proxies.clone().or(file.trusted_proxies) {
+            // Loopback, as the web settings default to.
+            None => datalab_web::WebSettings::default().trusted_proxies,
+            Some(entries) => entries
+                .iter()
+                .map(|entry| entry.trim())
+                .filter(|entry| !entry.is_empty())
+                .map(|entry| {
+                    entry
+                        .parse::<ipnet::IpNet>()
+                        .or_else(|_| entry.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                        .map_err(|_| {
+                            anyhow::anyhow!("trusted_proxies: {entry:?} is not an address or a network (10.0.0.0/8)")
+                        })
+                })
+                .collect::<anyhow::Result<Vec<_>>>()?,
+        };
         Ok(Config {
             data_dir: arguments.data_dir.clone().or(file.data_dir).unwrap_or_else(|| PathBuf::from("datalab-data")),
             bind: bind.or(file.bind).unwrap_or_else(|| DEFAULT_BIND.parse().expect("default address parses")),

@@ -352,6 +352,17 @@ fn schema() -> (Schema, Fields) {
     (builder.build(), fields)
 }
 
+/// The index's files under `path`.
+fn directory_at(path: &Path) -> Result<MmapDirectory, SearchError> {
+    MmapDirectory::open(path).map_err(|error| SearchError::Directory(error.to_string()))
+}
+
+/// `index` with the Spanish analysis its text fields name.
+fn with_analysis(index: Index) -> Index {
+    index.tokenizers().register(analysis::SPANISH, analysis::spanish_analyzer());
+    index
+}
+
 impl SearchIndex {
     /// Opens the index under `directory` (creating it if needed). Returns
     /// whether it was just created, in which case the caller must rebuild it.
@@ -360,7 +371,7 @@ impl SearchIndex {
         std::fs::create_dir_all(&path)
             .map_err(|error| SearchError::Directory(format!("{}: {error}", path.display())))?;
         let (schema, fields) = schema();
-        let mmap = MmapDirectory::open(&path).map_err(|error| SearchError::Directory(error.to_string()))?;
+        let mmap = directory_at(&path)?;
         let created = !Index::exists(&mmap).map_err(|error| SearchError::Directory(error.to_string()))?;
         let index = Index::open_or_create(mmap, schema)?;
         let mut search = Self::with_index(index, fields)?;
@@ -375,7 +386,7 @@ impl SearchIndex {
     }
 
     fn with_index(index: Index, fields: Fields) -> Result<SearchIndex, SearchError> {
-        index.tokenizers().register(analysis::SPANISH, analysis::spanish_analyzer());
+        let index = with_analysis(index);
         // Commits of other processes are seen within a second (tantivy
         // watches meta.json); this process's own are seen at once (`after_commit`).
         let reader = index.reader_builder().reload_policy(ReloadPolicy::OnCommitWithDelay).try_into()?;
@@ -403,12 +414,7 @@ impl SearchIndex {
         // The list of files the index manages is read when it is opened:
         // another process may have written since this one opened it.
         let index = match &self.directory {
-            Some(path) => {
-                let directory = MmapDirectory::open(path).map_err(|error| SearchError::Directory(error.to_string()))?;
-                let index = Index::open(directory)?;
-                index.tokenizers().register(analysis::SPANISH, analysis::spanish_analyzer());
-                index
-            }
+            Some(path) => with_analysis(Index::open(directory_at(path)?)?),
             None => self.index.clone(),
         };
         let started = std::time::Instant::now();
