@@ -3,10 +3,10 @@
 //! exists (by name) is left alone.
 
 use bytes::Bytes;
-use datalab_core::{Actor, Group, Organization, OrganizationKind, ResourceLocation, State, municipalities};
-use datalab_web::AppState;
-use datalab_web::accountability::CommitmentDocument;
-use datalab_web::catalog;
+use datalab_app::App;
+use datalab_app::accountability::CommitmentDocument;
+use datalab_app::catalog;
+use datalab_core::{Group, Organization, OrganizationKind, ResourceLocation, State, municipalities};
 use uuid::Uuid;
 
 const ORGANIZATIONS: &[(&str, &str, OrganizationKind, &str)] = &[
@@ -209,20 +209,20 @@ fn file_contents(filename: &str) -> Vec<u8> {
 
 /// Loads Nuevo León's 2022–2024 commitment MXNLE0001 and its 24 milestones,
 /// all "Not started": the source publishes no status per milestone.
-async fn load_commitment(state: &AppState) -> anyhow::Result<()> {
+async fn load_commitment(state: &App) -> anyhow::Result<()> {
     let document: CommitmentDocument = serde_json::from_str(include_str!("../demo/mxnle0001.json"))?;
     if state.store.commitment(&document.commitment.code).await.is_ok() {
         return Ok(());
     }
-    datalab_web::accountability::create_commitment(state, None, document)
+    datalab_app::accountability::create_commitment(state, None, document)
         .await
         .map_err(|error| anyhow::anyhow!("demo commitment: {error}"))?;
     Ok(())
 }
 
 /// Loads everything that is not there yet.
-pub async fn load(state: &AppState) -> anyhow::Result<()> {
-    let system = Actor { user_id: None, sysadmin: true, memberships: Default::default() };
+pub async fn load(state: &App) -> anyhow::Result<()> {
+    let system = datalab_app::system_actor();
     for (name, title, kind, description) in ORGANIZATIONS {
         if state.store.organization(name).await.is_ok() {
             continue;

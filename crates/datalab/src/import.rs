@@ -7,9 +7,9 @@ use std::path::Path;
 
 use anyhow::Context;
 use bytes::Bytes;
-use datalab_core::{Actor, ResourceLocation};
-use datalab_web::AppState;
-use datalab_web::catalog;
+use datalab_app::App;
+use datalab_app::catalog;
+use datalab_core::ResourceLocation;
 use indicatif::{ProgressBar, ProgressStyle};
 
 pub struct ImportRequest<'a> {
@@ -46,8 +46,8 @@ impl<R: Read> Read for Progress<R> {
     }
 }
 
-pub async fn run(state: &AppState, request: ImportRequest<'_>) -> anyhow::Result<serde_json::Value> {
-    let system = Actor { user_id: None, sysadmin: true, memberships: Default::default() };
+pub async fn run(state: &App, request: ImportRequest<'_>) -> anyhow::Result<serde_json::Value> {
+    let system = datalab_app::system_actor();
     let filename = request.file.file_name().and_then(|name| name.to_str()).context("the file has no name")?.to_string();
     let size =
         std::fs::metadata(request.file).with_context(|| format!("cannot read {}", request.file.display()))?.len();
@@ -132,7 +132,7 @@ pub async fn run(state: &AppState, request: ImportRequest<'_>) -> anyhow::Result
             // of a workbook or archive): no buffer here.
             Ok(Progress { inner: file, bar: bar.clone() })
         };
-        let pending = catalog::analyse_file(state, open, options).await;
+        let pending = datalab_app::analysis::analyse_file(state, open, options).await;
         analysis_bar.finish();
         Some(pending)
     };
@@ -162,7 +162,7 @@ pub async fn run(state: &AppState, request: ImportRequest<'_>) -> anyhow::Result
         "sha256": blob.sha256,
     });
     if let Some(pending) = pending {
-        let outcome = catalog::record_analysis(state, resource.id, &resource.sha256, pending).await;
+        let outcome = datalab_app::analysis::record_analysis(state, resource.id, &resource.sha256, pending).await;
         // The terminal speaks Spanish first, as the pages do.
         let file = outcome.map_err(|error| anyhow::anyhow!("{}", error.get("es")))?;
         let describe = |table: &datalab_ingest::Analysis| {

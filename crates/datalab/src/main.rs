@@ -13,6 +13,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use config::{Config, ConfigArgs};
+use datalab_app::App;
 use datalab_files::FileStore;
 use datalab_search::SearchIndex;
 use datalab_store::{NewUser, Store};
@@ -103,18 +104,26 @@ fn init_logging(config: &Config) {
 /// Opens the database, file store and search index under the data directory,
 /// rebuilding the index when it is new. Takes no lock and removes nothing:
 /// an `admin` or `import` command runs beside a serving process.
-async fn open(config: &Config) -> anyhow::Result<AppState> {
+async fn open(config: &Config, settings: datalab_app::Settings) -> anyhow::Result<App> {
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("cannot create data directory {}", config.data_dir.display()))?;
     let store = Store::open(&config.database_path()).await.context("cannot open the database")?;
     let files = FileStore::local(&config.files_dir(), config.max_upload_bytes)?;
     let (search, created) = SearchIndex::open(&config.search_dir())?;
     let search = Arc::new(search.with_cache_entries(config.search_cache_entries));
+    let query = Arc::new(datalab_query::QueryEngine::new(&config.tables_dir(), config.query_settings())?);
+    let app = App::new(store, files, search, query, settings);
     if created {
-        let count = datalab_web::catalog::rebuild_index(&store, &search).await?;
+        let count =
+            datalab_app::index::reindex_all(&app).await.map_err(|error| anyhow::anyhow!("{}", error.detailed()))?;
         tracing::info!(count, "search index built");
     }
-    let settings = WebSettings {
+    Ok(app)
+}
+
+/// The web layer's settings from the configuration.
+fn web_settings(config: &Config) -> WebSettings {
+    WebSettings {
         public_url: config.public_url.clone(),
         secure_cookies: config.secure_cookies,
         allowed_hosts: config.allowed_hosts.clone(),
@@ -122,9 +131,7 @@ async fn open(config: &Config) -> anyhow::Result<AppState> {
         trusted_proxies: config.trusted_proxies.clone(),
         login_attempts_per_window: config.login_attempts,
         ..WebSettings::default()
-    };
-    let query = Arc::new(datalab_query::QueryEngine::new(&config.tables_dir(), config.query_settings())?);
-    Ok(AppState::new(store, files, search, query, settings))
+    }
 }
 
 async fn shutdown_signal() {
@@ -160,21 +167,21 @@ async fn main() -> anyhow::Result<()> {
     init_logging(&config);
     match cli.command {
         Command::Serve { demo: load_demo, .. } => {
-            let state = open(&config).await?;
+            let app = open(&config, Default::default()).await?;
             if load_demo {
-                demo::load(&state).await?;
+                demo::load(&app).await?;
             }
-            let resumed = datalab_web::catalog::resume_analyses(&state)
+            let resumed = datalab_app::analysis::resume_analyses(&app)
                 .await
                 .map_err(|error| anyhow::anyhow!("{}", error.detailed()))?;
             if resumed > 0 {
                 tracing::info!(resumed, "file analyses started or resumed");
             }
-            datalab_web::catalog::spawn_daily_reindex(state.clone());
+            datalab_app::index::spawn_daily_reindex(app.clone());
             // At once and hourly: blobs nothing refers to, and what a crash
             // left half-written (once old enough not to be a command's work
             // in progress beside this server).
-            datalab_web::catalog::spawn_blob_sweeps(state.clone());
+            datalab_app::sweeps::spawn_blob_sweeps(app.clone());
             let listener = tokio::net::TcpListener::bind(config.bind)
                 .await
                 .with_context(|| format!("cannot listen on {}", config.bind))?;
@@ -187,15 +194,12 @@ async fn main() -> anyhow::Result<()> {
                 );
             }
             println!("datalab: http://{address}/");
-            let store = state.store.clone();
-            datalab_web::serve(listener, state, shutdown_signal()).await?;
+            let store = app.store.clone();
+            datalab_web::serve(listener, AppState::new(app, web_settings(&config)), shutdown_signal()).await?;
             store.close().await;
         }
         Command::Import { file, dataset, org, title, encoding, json } => {
-            let mut state = open(&config).await?;
-            let mut settings = (*state.settings).clone();
-            settings.background_analysis = false;
-            state.settings = std::sync::Arc::new(settings);
+            let state = open(&config, datalab_app::Settings { background_analysis: false }).await?;
             let request = import::ImportRequest {
                 file: &file,
                 dataset: &dataset,
@@ -230,12 +234,12 @@ async fn main() -> anyhow::Result<()> {
             }
         }
         Command::Demo => {
-            let state = open(&config).await?;
+            let state = open(&config, Default::default()).await?;
             demo::load(&state).await?;
             state.store.close().await;
         }
         Command::Admin(command) => {
-            let state = open(&config).await?;
+            let state = open(&config, Default::default()).await?;
             match command {
                 AdminCommand::CreateUser { name, email, fullname, sysadmin } => {
                     let mut password = String::new();
@@ -272,7 +276,7 @@ async fn main() -> anyhow::Result<()> {
                     println!("{}", secret.0);
                 }
                 AdminCommand::Reindex => {
-                    let count = datalab_web::catalog::reindex_all(&state)
+                    let count = datalab_app::index::reindex_all(&state)
                         .await
                         .map_err(|error| anyhow::anyhow!("{}", error.detailed()))?;
                     println!("search index rebuilt: {count} datasets");

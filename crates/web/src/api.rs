@@ -15,10 +15,14 @@ use utoipa::{IntoParams, OpenApi, ToSchema};
 use uuid::Uuid;
 
 use crate::AppState;
-use crate::catalog;
 use crate::ckan::dicts::resource_url;
 use crate::context::api_caller;
 use crate::error::AppError;
+use datalab_app::catalog;
+
+/// The tracker's documents are the application's (the same JSON is
+/// published in the catalog); the API serves them under these names.
+pub use datalab_app::accountability::{CommitmentReport as CommitmentOut, MilestoneReport as MilestoneOut};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -47,7 +51,7 @@ pub fn routes() -> Router<AppState> {
 #[openapi(
     info(title = "datalab API", description = "Native API of datalab: datasets, organizations, groups, licences, commitments, and the rows of every tabular resource. The CKAN-compatible API lives at /api/3/action."),
     paths(list_datasets, create_dataset, show_dataset, dataset_quality, patch_dataset, delete_dataset, dataset_activity, create_resource, show_resource, delete_resource, show_user, list_commitments, create_commitment, show_commitment, milestone_history, import_milestones, list_organizations, show_organization, list_groups, list_licenses, crate::data::rows_json, crate::data::rows_file, crate::data::sql_get, crate::data::sql_post),
-    components(schemas(DatasetOut, QualityOut, CriterionOut, ResourceOut, ResourceIn, DatasetIn, DatasetPage, FacetValue, OrganizationOut, GroupOut, LicenseOut, ActivityOut, ChangeOut, UserOut, CommitmentOut, crate::accountability::CommitmentDocument, crate::accountability::CommitmentEntry, crate::accountability::InstitutionEntry, crate::accountability::MilestoneEntry, crate::accountability::Text, MilestoneOut, MilestoneEventOut, ImportOut, ImportChange, ImportProblem, ErrorBody, ErrorDetail, crate::data::RowsOut, crate::data::ColumnOut, crate::data::FacetValueOut, crate::data::SqlOut, crate::data::SqlParams)),
+    components(schemas(DatasetOut, QualityOut, CriterionOut, ResourceOut, ResourceIn, DatasetIn, DatasetPage, FacetValue, OrganizationOut, GroupOut, LicenseOut, ActivityOut, ChangeOut, UserOut, CommitmentOut, datalab_app::accountability::CommitmentDocument, datalab_app::accountability::CommitmentEntry, datalab_app::accountability::InstitutionEntry, datalab_app::accountability::MilestoneEntry, datalab_app::accountability::Text, MilestoneOut, MilestoneEventOut, ImportOut, ImportChange, ImportProblem, ErrorBody, ErrorDetail, crate::data::RowsOut, crate::data::ColumnOut, crate::data::FacetValueOut, crate::data::SqlOut, crate::data::SqlParams)),
     modifiers(&TokenSecurity),
     tags((name = "catalog", description = "Datasets and what they belong to"), (name = "accountability", description = "Commitments, milestones and their history"), (name = "data", description = "Rows of every tabular resource: filters, sort, paging, facets, exports and read-only SQL"))
 )]
@@ -91,6 +95,12 @@ impl ApiError {
 impl From<AppError> for ApiError {
     fn from(error: AppError) -> Self {
         ApiError(error)
+    }
+}
+
+impl From<datalab_app::Error> for ApiError {
+    fn from(error: datalab_app::Error) -> Self {
+        ApiError(error.into())
     }
 }
 
@@ -396,7 +406,7 @@ fn group_out(group: &Group) -> GroupOut {
 }
 
 async fn organization_name(state: &AppState, id: Uuid) -> ApiResult<String> {
-    Ok(state.store.organization(&id.to_string()).await?.name)
+    Ok(state.app.store.organization(&id.to_string()).await?.name)
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -463,9 +473,10 @@ async fn list_datasets(
         facets: FacetName::ALL.to_vec(),
         facet_limit: 20,
     };
-    let (results, datasets) = catalog::search(&state, &actor, &request, query.include_private.unwrap_or(false)).await?;
+    let (results, datasets) =
+        catalog::search(&state.app, &actor, &request, query.include_private.unwrap_or(false)).await?;
     let base = crate::ckan::base_url(&state, &headers);
-    let organizations = state.store.organizations().await?;
+    let organizations = state.app.store.organizations().await?;
     let name_of = |id: Uuid| {
         organizations.iter().find(|organization| organization.id == id).map(|organization| organization.name.as_str())
     };
@@ -504,7 +515,7 @@ async fn show_dataset(
     Path(id): Path<String>,
 ) -> ApiResult<Json<DatasetOut>> {
     let (actor, _) = api_caller(&state, &headers).await?;
-    let dataset = catalog::readable_dataset(&state, &actor, &id).await?;
+    let dataset = catalog::readable_dataset(&state.app, &actor, &id).await?;
     let base = crate::ckan::base_url(&state, &headers);
     Ok(Json(dataset_out(&base, &dataset, &organization_name(&state, dataset.owner_org).await?)))
 }
@@ -518,8 +529,8 @@ async fn dataset_quality(
     Path(id): Path<String>,
 ) -> ApiResult<Json<QualityOut>> {
     let (actor, _) = api_caller(&state, &headers).await?;
-    let dataset = catalog::readable_dataset(&state, &actor, &id).await?;
-    let report = catalog::quality_report(&state.store, &dataset).await.map_err(AppError::from)?;
+    let dataset = catalog::readable_dataset(&state.app, &actor, &id).await?;
+    let report = datalab_app::index::quality_report(&state.app, &dataset).await.map_err(AppError::from)?;
     Ok(Json(QualityOut {
         score: report.score,
         band: datalab_search::quality_band(report.score).to_string(),
@@ -594,7 +605,7 @@ async fn create_dataset(State(state): State<AppState>, request: Request) -> ApiR
     if organization_ref.is_empty() {
         return Err(AppError::Validation(FieldErrors::single("organization", datalab_core::FieldError::Missing)).into());
     }
-    let organization = state.store.organization(&organization_ref).await.map_err(|error| match error {
+    let organization = state.app.store.organization(&organization_ref).await.map_err(|error| match error {
         datalab_store::StoreError::NotFound => {
             AppError::Validation(FieldErrors::single("organization", datalab_core::FieldError::OrganizationUnknown))
         }
@@ -602,7 +613,7 @@ async fn create_dataset(State(state): State<AppState>, request: Request) -> ApiR
     })?;
     let mut dataset = catalog::new_dataset(organization.id, user.as_ref().map(|user| user.id));
     apply_input(&mut dataset, input);
-    let saved = catalog::create_dataset(&state, &actor, user.as_ref(), dataset).await?;
+    let saved = catalog::create_dataset(&state.app, &actor, user.as_ref(), dataset).await?;
     let base = crate::ckan::base_url(&state, &headers);
     Ok((StatusCode::CREATED, Json(dataset_out(&base, &saved, &organization.name))).into_response())
 }
@@ -618,15 +629,15 @@ async fn patch_dataset(
 ) -> ApiResult<Json<DatasetOut>> {
     let headers = request.headers().clone();
     let (actor, user) = api_caller(&state, &headers).await?;
-    let before = catalog::readable_dataset(&state, &actor, &id).await?;
+    let before = catalog::readable_dataset(&state.app, &actor, &id).await?;
     actor.authorize(datalab_core::Action::UpdateDataset { organization: before.owner_org })?;
     let input = json_body(&state, request).await?;
     let mut after = before.clone();
     if let Some(organization) = input.organization.as_ref().filter(|name| !name.is_empty()) {
-        after.owner_org = state.store.organization(organization).await?.id;
+        after.owner_org = state.app.store.organization(organization).await?.id;
     }
     apply_input(&mut after, input);
-    let saved = catalog::update_dataset(&state, &actor, user.as_ref(), &before, after).await?;
+    let saved = catalog::update_dataset(&state.app, &actor, user.as_ref(), &before, after).await?;
     let base = crate::ckan::base_url(&state, &headers);
     Ok(Json(dataset_out(&base, &saved, &organization_name(&state, saved.owner_org).await?)))
 }
@@ -641,8 +652,8 @@ async fn delete_dataset(
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
     let (actor, user) = api_caller(&state, &headers).await?;
-    let dataset = catalog::readable_dataset(&state, &actor, &id).await?;
-    catalog::delete_dataset(&state, &actor, user.as_ref(), &dataset).await?;
+    let dataset = catalog::readable_dataset(&state.app, &actor, &id).await?;
+    catalog::delete_dataset(&state.app, &actor, user.as_ref(), &dataset).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -655,8 +666,8 @@ async fn dataset_activity(
     Path(id): Path<String>,
 ) -> ApiResult<Json<Vec<ActivityOut>>> {
     let (actor, _) = api_caller(&state, &headers).await?;
-    let dataset = catalog::readable_dataset(&state, &actor, &id).await?;
-    let activities = state.store.activities(datalab_store::ActivityScope::Dataset(dataset.id), 100, 0).await?;
+    let dataset = catalog::readable_dataset(&state.app, &actor, &id).await?;
+    let activities = state.app.store.activities(datalab_store::ActivityScope::Dataset(dataset.id), 100, 0).await?;
     Ok(Json(
         activities
             .into_iter()
@@ -678,20 +689,20 @@ async fn dataset_activity(
 /// All active organizations.
 #[utoipa::path(get, path = "/api/v1/organizations", tag = "catalog", responses((status = 200, body = Vec<OrganizationOut>)))]
 async fn list_organizations(State(state): State<AppState>) -> ApiResult<Json<Vec<OrganizationOut>>> {
-    Ok(Json(state.store.organizations().await?.iter().map(organization_out).collect()))
+    Ok(Json(state.app.store.organizations().await?.iter().map(organization_out).collect()))
 }
 
 /// One organization by id or name.
 #[utoipa::path(get, path = "/api/v1/organizations/{id}", tag = "catalog", params(("id" = String, Path, description = "id or name")),
     responses((status = 200, body = OrganizationOut), (status = 404, body = ErrorBody)))]
 async fn show_organization(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<OrganizationOut>> {
-    Ok(Json(organization_out(&state.store.organization(&id).await?)))
+    Ok(Json(organization_out(&state.app.store.organization(&id).await?)))
 }
 
 /// All themes.
 #[utoipa::path(get, path = "/api/v1/groups", tag = "catalog", responses((status = 200, body = Vec<GroupOut>)))]
 async fn list_groups(State(state): State<AppState>) -> ApiResult<Json<Vec<GroupOut>>> {
-    Ok(Json(state.store.groups().await?.iter().map(group_out).collect()))
+    Ok(Json(state.app.store.groups().await?.iter().map(group_out).collect()))
 }
 
 /// The licence register.
@@ -750,7 +761,7 @@ async fn create_resource(
 ) -> ApiResult<Response> {
     let headers = request.headers().clone();
     let (actor, user) = api_caller(&state, &headers).await?;
-    let before = catalog::readable_dataset(&state, &actor, &id).await?;
+    let before = catalog::readable_dataset(&state.app, &actor, &id).await?;
     actor.authorize(datalab_core::Action::UpdateDataset { organization: before.owner_org })?;
     let (params, upload) = crate::ckan::read_params(&state, request, crate::ckan::Files::Accepted).await?;
     let outcome = async {
@@ -776,7 +787,7 @@ async fn create_resource(
         let resource_id = resource.id;
         let mut after = before.clone();
         after.resources.push(resource);
-        let saved = catalog::update_dataset(&state, &actor, user.as_ref(), &before, after).await?;
+        let saved = catalog::update_dataset(&state.app, &actor, user.as_ref(), &before, after).await?;
         Ok::<_, AppError>((saved, resource_id))
     }
     .await;
@@ -784,7 +795,7 @@ async fn create_resource(
         Ok(saved) => saved,
         Err(error) => {
             if let Some((blob, _)) = &upload {
-                catalog::discard_upload(&state, blob).await;
+                catalog::discard_upload(&state.app, blob).await;
             }
             return Err(error.into());
         }
@@ -804,8 +815,8 @@ async fn show_resource(
     Path(id): Path<Uuid>,
 ) -> ApiResult<Json<ResourceOut>> {
     let (actor, _) = api_caller(&state, &headers).await?;
-    let resource = state.store.resource(id).await?;
-    let dataset = catalog::readable_dataset(&state, &actor, &resource.dataset_id.to_string()).await?;
+    let resource = state.app.store.resource(id).await?;
+    let dataset = catalog::readable_dataset(&state.app, &actor, &resource.dataset_id.to_string()).await?;
     let base = crate::ckan::base_url(&state, &headers);
     let organization = organization_name(&state, dataset.owner_org).await?;
     Ok(Json(resource_out(&base, &dataset, id, &organization).ok_or(AppError::NotFound)?))
@@ -820,11 +831,11 @@ async fn delete_resource(
     Path(id): Path<Uuid>,
 ) -> ApiResult<StatusCode> {
     let (actor, user) = api_caller(&state, &headers).await?;
-    let resource = state.store.resource(id).await?;
-    let before = catalog::readable_dataset(&state, &actor, &resource.dataset_id.to_string()).await?;
+    let resource = state.app.store.resource(id).await?;
+    let before = catalog::readable_dataset(&state.app, &actor, &resource.dataset_id.to_string()).await?;
     let mut after = before.clone();
     after.resources.retain(|candidate| candidate.id != id);
-    catalog::update_dataset(&state, &actor, user.as_ref(), &before, after).await?;
+    catalog::update_dataset(&state.app, &actor, user.as_ref(), &before, after).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -837,7 +848,7 @@ async fn show_user(
     Path(name): Path<String>,
 ) -> ApiResult<Json<UserOut>> {
     let (actor, _) = api_caller(&state, &headers).await?;
-    let user = state.store.user(&name).await?;
+    let user = state.app.store.user(&name).await?;
     let private = actor.can(datalab_core::Action::ReadUserPrivate { user: user.id });
     Ok(Json(UserOut {
         name: user.name,
@@ -847,43 +858,6 @@ async fn show_user(
         created: rfc3339(user.created),
         email: private.then_some(user.email),
     }))
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct MilestoneOut {
-    pub number: i64,
-    /// For a task: the number of its milestone.
-    pub parent: Option<i64>,
-    pub title_es: String,
-    pub title_en: String,
-    /// YYYY-MM or YYYY-MM-DD, as published.
-    pub start: String,
-    pub end: String,
-    /// not-started, in-progress, stuck, finished or incomplete.
-    pub status: String,
-    pub progress: i64,
-    pub blocker_reason: String,
-    pub blocker_owner: String,
-    /// Names of the responsible organizations.
-    pub organizations: Vec<String>,
-    pub overdue: bool,
-    /// Problems in the data as published, e.g. end-before-start.
-    pub data_problems: Vec<String>,
-    /// The OGP IRM completion scale.
-    pub irm_completion: String,
-    pub evidence_count: usize,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct CommitmentOut {
-    pub code: String,
-    pub title_es: String,
-    pub title_en: String,
-    pub action_plan: String,
-    pub start: String,
-    pub end: String,
-    pub institutions: Vec<String>,
-    pub milestones: Vec<MilestoneOut>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -897,70 +871,18 @@ pub struct MilestoneEventOut {
     pub note: String,
 }
 
-pub(crate) async fn commitment_out(
-    state: &AppState,
-    commitment: &datalab_core::accountability::Commitment,
-) -> ApiResult<CommitmentOut> {
-    let organizations = state.store.organizations().await?;
-    let name_of = |id: &Uuid| {
-        organizations.iter().find(|organization| organization.id == *id).map(|organization| organization.name.clone())
-    };
-    let today = time::OffsetDateTime::now_utc().date();
-    let milestones = state.store.milestones(commitment.id).await?;
-    Ok(CommitmentOut {
-        code: commitment.code.clone(),
-        title_es: commitment.title.es.clone(),
-        title_en: commitment.title.en.clone(),
-        action_plan: commitment.action_plan.code.clone(),
-        start: commitment.start.clone(),
-        end: commitment.end.clone(),
-        institutions: commitment
-            .institutions
-            .iter()
-            .map(|institution| institution.name.get("es").to_string())
-            .collect(),
-        milestones: milestones
-            .iter()
-            .map(|milestone| MilestoneOut {
-                number: milestone.number,
-                parent: milestone
-                    .parent_id
-                    .and_then(|id| milestones.iter().find(|candidate| candidate.id == id))
-                    .map(|parent| parent.number),
-                title_es: milestone.title.es.clone(),
-                title_en: milestone.title.en.clone(),
-                start: milestone.start.clone(),
-                end: milestone.end.clone(),
-                status: milestone.status.as_str().into(),
-                progress: milestone.progress,
-                blocker_reason: milestone.blocker_reason.clone(),
-                blocker_owner: milestone.blocker_owner.clone(),
-                organizations: milestone.organizations.iter().filter_map(name_of).collect(),
-                overdue: milestone.is_overdue(today),
-                data_problems: milestone.data_problems().iter().map(|_| "end-before-start".to_string()).collect(),
-                irm_completion: milestone.irm_completion().english().into(),
-                evidence_count: milestone.evidence.len(),
-            })
-            .collect(),
-    })
-}
-
 /// Every commitment with its milestones.
 #[utoipa::path(get, path = "/api/v1/commitments", tag = "accountability", responses((status = 200, body = Vec<CommitmentOut>)))]
 async fn list_commitments(State(state): State<AppState>) -> ApiResult<Json<Vec<CommitmentOut>>> {
-    let mut out = Vec::new();
-    for commitment in state.store.commitments().await? {
-        out.push(commitment_out(&state, &commitment).await?);
-    }
-    Ok(Json(out))
+    Ok(Json(datalab_app::accountability::reports(&state.app).await?))
 }
 
 /// One commitment by code (for example MXNLE0001) with its milestones.
 #[utoipa::path(get, path = "/api/v1/commitments/{code}", tag = "accountability", params(("code" = String, Path)),
     responses((status = 200, body = CommitmentOut), (status = 404, body = ErrorBody)))]
 async fn show_commitment(State(state): State<AppState>, Path(code): Path<String>) -> ApiResult<Json<CommitmentOut>> {
-    let commitment = state.store.commitment(&code).await?;
-    Ok(Json(commitment_out(&state, &commitment).await?))
+    let commitment = state.app.store.commitment(&code).await?;
+    Ok(Json(datalab_app::accountability::report(&state.app, &commitment).await?))
 }
 
 /// A milestone's permanent timeline, oldest first.
@@ -971,9 +893,9 @@ async fn milestone_history(
     State(state): State<AppState>,
     Path((code, number)): Path<(String, i64)>,
 ) -> ApiResult<Json<Vec<MilestoneEventOut>>> {
-    let commitment = state.store.commitment(&code).await?;
-    let milestone = state.store.milestone(commitment.id, number).await?;
-    let events = state.store.milestone_events(milestone.id).await?;
+    let commitment = state.app.store.commitment(&code).await?;
+    let milestone = state.app.store.milestone(commitment.id, number).await?;
+    let events = state.app.store.milestone_events(milestone.id).await?;
     Ok(Json(
         events
             .into_iter()
@@ -1035,12 +957,12 @@ async fn import_milestones(
     let headers = request.headers().clone();
     let (actor, user) = api_caller(&state, &headers).await?;
     let user = user.ok_or(AppError::NotAuthenticated)?;
-    let commitment = state.store.commitment(&code).await?;
+    let commitment = state.app.store.commitment(&code).await?;
     let body = axum::body::to_bytes(request.into_body(), 2 * 1024 * 1024)
         .await
         .map_err(|_| AppError::PayloadTooLarge { limit: 2 * 1024 * 1024 })?;
     let lang = crate::i18n::Lang::Es;
-    match crate::accountability::plan_import(&state, &actor, Some(user.id), &commitment, &body).await {
+    match datalab_app::accountability::plan_import(&state.app, &actor, Some(user.id), &commitment, &body).await {
         Err(errors) => {
             let errors = errors
                 .iter()
@@ -1068,7 +990,7 @@ async fn import_milestones(
                 .collect();
             let apply = !query.dry_run.unwrap_or(false);
             if apply {
-                crate::accountability::apply_import(&state, Some(user.id), &commitment, &planned).await?;
+                datalab_app::accountability::apply_import(&state.app, Some(user.id), &commitment, &planned).await?;
             }
             Ok(Json(ImportOut { applied: apply, changes, errors: Vec::new() }).into_response())
         }
@@ -1077,7 +999,7 @@ async fn import_milestones(
 
 /// Create a commitment with its milestones (sysadmins). The body is the
 /// shape of the demo's `mxnle0001.json`.
-#[utoipa::path(post, path = "/api/v1/commitments", tag = "accountability", request_body = crate::accountability::CommitmentDocument,
+#[utoipa::path(post, path = "/api/v1/commitments", tag = "accountability", request_body = datalab_app::accountability::CommitmentDocument,
     security(("token" = [])),
     responses((status = 201, body = CommitmentOut), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
 async fn create_commitment(State(state): State<AppState>, request: Request) -> ApiResult<Response> {
@@ -1087,9 +1009,9 @@ async fn create_commitment(State(state): State<AppState>, request: Request) -> A
     let body = axum::body::to_bytes(request.into_body(), state.settings.max_body_bytes)
         .await
         .map_err(|_| AppError::PayloadTooLarge { limit: state.settings.max_body_bytes as u64 })?;
-    let document: crate::accountability::CommitmentDocument =
+    let document: datalab_app::accountability::CommitmentDocument =
         serde_json::from_slice(&body).map_err(|error| AppError::BadRequest(format!("invalid JSON body: {error}")))?;
     let commitment =
-        crate::accountability::create_commitment(&state, user.as_ref().map(|user| user.id), document).await?;
-    Ok((StatusCode::CREATED, Json(commitment_out(&state, &commitment).await?)).into_response())
+        datalab_app::accountability::create_commitment(&state.app, user.as_ref().map(|user| user.id), document).await?;
+    Ok((StatusCode::CREATED, Json(datalab_app::accountability::report(&state.app, &commitment).await?)).into_response())
 }

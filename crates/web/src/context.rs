@@ -84,7 +84,7 @@ pub fn constant_time_equal(left: &str, right: &str) -> bool {
 
 /// Builds the actor of a signed-in user: their roles in every organization.
 pub async fn actor_for(state: &AppState, user: &User) -> Result<Actor, AppError> {
-    let memberships = state.store.memberships(user.id).await?;
+    let memberships = state.app.store.memberships(user.id).await?;
     Ok(Actor::user(user.id, user.sysadmin, memberships))
 }
 
@@ -99,7 +99,7 @@ pub async fn request_context(State(state): State<AppState>, mut request: Request
     let is_api = request.uri().path().starts_with("/api/");
     let mut user = None;
     if !is_api && let Some(secret) = cookie(request.headers(), SESSION_COOKIE) {
-        match state.store.user_for_session(&secret).await {
+        match state.app.store.user_for_session(&secret).await {
             Ok(found) => {
                 if found.is_some() {
                     csrf_token = session_csrf_token(&secret);
@@ -169,7 +169,7 @@ pub async fn api_caller(state: &AppState, headers: &HeaderMap) -> Result<(Actor,
         .map(|value| value.trim().strip_prefix("Bearer ").unwrap_or(value.trim()).to_string())
         .filter(|value| !value.is_empty());
     let Some(token) = token else { return Ok((Actor::anonymous(), None)) };
-    let user = state.store.user_for_api_token(&token).await?.ok_or(AppError::Forbidden)?;
+    let user = state.app.store.user_for_api_token(&token).await?.ok_or(AppError::Forbidden)?;
     let actor = actor_for(state, &user).await?;
     Ok((actor, Some(user)))
 }

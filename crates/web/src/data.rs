@@ -22,10 +22,10 @@ use uuid::Uuid;
 
 use crate::AppState;
 use crate::api::{ApiError, ErrorBody};
-use crate::catalog;
 use crate::context::api_caller;
 use crate::error::AppError;
 use crate::throttle::ClientAddress;
+use datalab_app::catalog;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -50,7 +50,7 @@ pub async fn queryable(
     table: Option<&str>,
 ) -> Result<(String, Resource, Table), AppError> {
     // One query for the resource and its dataset's access facts: this runs on every data request.
-    let access = state.store.resource_access(id).await?;
+    let access = state.app.store.resource_access(id).await?;
     actor.authorize(Action::ReadDataset {
         organization: access.owner_org,
         private: access.private,
@@ -68,8 +68,8 @@ pub async fn queryable(
         None => resource.id.to_string(),
     };
     // Only the table's key is read, not the whole analysis: this runs on every data request.
-    match state.store.table_state(resource.id, table).await? {
-        Some(datalab_store::TableState::Ready(key)) => match state.query.table(&name, &key) {
+    match state.app.store.table_state(resource.id, table).await? {
+        Some(datalab_store::TableState::Ready(key)) => match state.app.query.table(&name, &key) {
             Some(table) => Ok((dataset, resource, table)),
             None => Err(AppError::internal(format!("resource {} has a malformed table key", resource.id))),
         },
@@ -252,7 +252,7 @@ async fn rows_page(
     let pairs = query_pairs(raw.as_deref())?;
     let (_, _, table) = queryable(state, &actor, id, table_param(&pairs)).await?;
     let request = RowsRequest::from_pairs(&pairs).map_err(AppError::from)?;
-    let page = state.query.rows(table, request).await.map_err(AppError::from)?;
+    let page = state.app.query.rows(table, request).await.map_err(AppError::from)?;
     let next_url = page.next.as_ref().map(|next| {
         let mut pairs: Vec<(String, String)> = pairs.into_iter().filter(|(key, _)| key != "_next").collect();
         pairs.push(("_next".into(), next.clone()));
@@ -323,7 +323,7 @@ pub async fn export_response(
     format: ExportFormat,
     slot: crate::throttle::AddressSlot,
 ) -> Result<Response, AppError> {
-    let receiver = state.query.export(table, request, format).await?;
+    let receiver = state.app.query.export(table, request, format).await?;
     // Fused: the compression layer polls a body again after its end (for
     // trailers), and an unfused `unfold` panics when polled past its end,
     // which cut every compressed export short (tower-http#732).
@@ -404,7 +404,7 @@ async fn run_sql(
     let (actor, _) = api_caller(state, headers).await?;
     let _slot = crate::throttle::heavy_slot(state, address)?;
     let tables = sql_tables(state, &actor, &sql).await?;
-    let result = state.query.sql(sql, tables).await.map_err(AppError::from)?;
+    let result = state.app.query.sql(sql, tables).await.map_err(AppError::from)?;
     Ok(Json(SqlOut {
         columns: columns_out(&result.fields),
         rows: row_objects(&result.fields, result.records),

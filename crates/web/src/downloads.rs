@@ -12,9 +12,9 @@ use datalab_core::ResourceLocation;
 use uuid::Uuid;
 
 use crate::AppState;
-use crate::catalog;
 use crate::context::{RequestContext, api_caller};
 use crate::error::AppError;
+use datalab_app::catalog;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -83,8 +83,8 @@ async fn serve(
         } else {
             context.actor.clone()
         };
-    let resource = state.store.resource(resource_id).await?;
-    let dataset = state.store.dataset(&resource.dataset_id.to_string()).await?;
+    let resource = state.app.store.resource(resource_id).await?;
+    let dataset = state.app.store.dataset(&resource.dataset_id.to_string()).await?;
     if dataset.id.to_string() != dataset_id && dataset.name != dataset_id {
         return Err(AppError::NotFound);
     }
@@ -115,7 +115,7 @@ async fn serve(
         Some(Ok(range)) => Some(range),
         None => None,
     };
-    let reader = state.files.open(&storage_key, range.clone()).await?;
+    let reader = state.app.files.open(&storage_key, range.clone()).await?;
     let length = reader.range.end - reader.range.start;
     let mut response = Response::new(Body::from_stream(reader.stream));
     let headers = response.headers_mut();

@@ -158,6 +158,23 @@ impl From<datalab_query::QueryError> for AppError {
     }
 }
 
+impl From<datalab_app::Error> for AppError {
+    fn from(error: datalab_app::Error) -> Self {
+        use datalab_app::Error;
+        match error {
+            Error::NotFound => AppError::NotFound,
+            Error::NotAuthenticated => AppError::NotAuthenticated,
+            Error::Forbidden => AppError::Forbidden,
+            Error::Validation(errors) => AppError::Validation(errors),
+            Error::Invalid { field, message } => AppError::Invalid { field, message },
+            Error::SearchQuery(message) => AppError::SearchQuery(message),
+            Error::PayloadTooLarge { limit } => AppError::PayloadTooLarge { limit },
+            Error::Interrupted(message) => AppError::BadRequest(format!("the upload was interrupted: {message}")),
+            Error::Internal(details) => AppError::Internal(details),
+        }
+    }
+}
+
 impl From<FieldErrors> for AppError {
     fn from(errors: FieldErrors) -> Self {
         AppError::Validation(errors)

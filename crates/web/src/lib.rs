@@ -3,19 +3,18 @@
 //! tokens, CSRF and static assets.
 //!
 //! Only this crate knows HTTP and JSON wire shapes. Handlers never decide
-//! authorization themselves: they build an `Actor` (see [`context`]) and the
-//! operations in [`catalog`] ask `datalab_core::policy` before reading a
-//! restricted object or writing anything.
+//! authorization themselves: they build an `Actor` (see [`context`]) and
+//! call the use cases in `datalab_app`, which ask `datalab_core::policy`
+//! before reading a restricted object or writing anything.
 
-pub mod accountability;
 pub mod api;
-pub mod catalog;
 pub mod charts;
 pub mod ckan;
 pub mod context;
 pub mod data;
 pub mod downloads;
 pub mod error;
+pub mod feeds;
 pub mod i18n;
 pub mod pages;
 pub mod templates;
@@ -25,9 +24,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
-use datalab_files::FileStore;
-use datalab_search::SearchIndex;
-use datalab_store::Store;
+use datalab_app::App;
 use tokio::net::TcpListener;
 
 /// Settings of the web layer, filled from the binary's configuration.
@@ -53,9 +50,6 @@ pub struct WebSettings {
     pub login_attempts_per_window: u32,
     /// Largest JSON or form body accepted by the APIs and forms (uploads apart).
     pub max_body_bytes: usize,
-    /// Analyse uploaded tables in the background. Off for `datalab import`,
-    /// which analyses in the foreground with a progress bar.
-    pub background_analysis: bool,
 }
 
 impl Default for WebSettings {
@@ -72,7 +66,6 @@ impl Default for WebSettings {
             heavy_requests_per_address: 2,
             login_attempts_per_window: 10,
             max_body_bytes: 8 * 1024 * 1024,
-            background_analysis: true,
         }
     }
 }
@@ -80,39 +73,23 @@ impl Default for WebSettings {
 /// What every handler can reach. Cheap to clone.
 #[derive(Clone)]
 pub struct AppState {
-    pub store: Store,
-    pub files: FileStore,
-    pub search: Arc<SearchIndex>,
-    /// Row-level queries over the tables ingestion wrote.
-    pub query: Arc<datalab_query::QueryEngine>,
+    /// The use cases, with the stores they work on.
+    pub app: App,
     pub templates: Arc<templates::Templates>,
     pub settings: Arc<WebSettings>,
     pub login_limiter: Arc<throttle::LoginLimiter>,
     /// Heavy requests in flight per client address.
     pub heavy_slots: Arc<throttle::AddressSlots>,
-    /// Ingestion jobs run one at a time: each is bounded in memory, and
-    /// they would only share the same cores.
-    pub ingest_slots: Arc<tokio::sync::Semaphore>,
 }
 
 impl AppState {
-    pub fn new(
-        store: Store,
-        files: FileStore,
-        search: Arc<SearchIndex>,
-        query: Arc<datalab_query::QueryEngine>,
-        settings: WebSettings,
-    ) -> AppState {
+    pub fn new(app: App, settings: WebSettings) -> AppState {
         AppState {
-            store,
-            files,
-            search,
-            query,
+            app,
             templates: Arc::new(templates::Templates::new()),
             login_limiter: Arc::new(throttle::LoginLimiter::new(settings.login_attempts_per_window)),
             heavy_slots: Arc::new(throttle::AddressSlots::new(settings.heavy_requests_per_address)),
             settings: Arc::new(settings),
-            ingest_slots: Arc::new(tokio::sync::Semaphore::new(1)),
         }
     }
 }

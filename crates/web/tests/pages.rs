@@ -239,7 +239,7 @@ async fn registration_tokens_and_member_admin_pages() {
 
     // an organization admin manages members through the admin page
     let organization = app.organization("vecinos").await;
-    app.member(&organization, &app.state.store.user("lucia").await.unwrap(), Capacity::Admin).await;
+    app.member(&organization, &app.store().user("lucia").await.unwrap(), Capacity::Admin).await;
     app.user("pedro", false).await;
     let added = client
         .post(app.url("/organization/vecinos/members"))

@@ -152,8 +152,9 @@ async fn forms_without_a_valid_csrf_token_are_refused() {
     assert_eq!(response.status(), 403);
     assert!(
         app.state
+            .app
             .store
-            .api_tokens(app.state.store.user("ana").await.unwrap().id)
+            .api_tokens(app.store().user("ana").await.unwrap().id)
             .await
             .unwrap()
             .iter()

@@ -122,7 +122,7 @@ async fn main() -> anyhow::Result<()> {
     let started = std::time::Instant::now();
     for index in 0..arguments.datasets {
         let organization = &organizations[random.gen_range(0..organizations.len())];
-        let mut dataset = datalab_web::catalog::new_dataset(organization.id, None);
+        let mut dataset = datalab_app::catalog::new_dataset(organization.id, None);
         dataset.id = Uuid::from_u128(random.r#gen());
         let words: Vec<&str> = WORDS.choose_multiple(&mut random, 3).copied().collect();
         dataset.title = format!("{} y {} de {} {}", capitalize(words[0]), words[1], words[2], 2000 + index % 25);
@@ -140,7 +140,7 @@ async fn main() -> anyhow::Result<()> {
         dataset.private = random.gen_bool(0.05);
         for position in 0..random.gen_range(1..4) {
             let format = FORMATS[random.gen_range(0..FORMATS.len())];
-            let mut resource = datalab_web::catalog::new_resource(
+            let mut resource = datalab_app::catalog::new_resource(
                 dataset.id,
                 ResourceLocation::Link {
                     url: format!("https://datos.example.org/{}/{position}.{}", dataset.name, format.to_lowercase()),
@@ -165,7 +165,11 @@ async fn main() -> anyhow::Result<()> {
     }
     jsonl.flush()?;
     let (search, _) = datalab_search::SearchIndex::open(&arguments.data_dir.join("search"))?;
-    let count = datalab_web::catalog::rebuild_index(&store, &Arc::new(search)).await?;
+    // The folders `datalab serve --data-dir` uses, so that it serves what was generated.
+    let files = datalab_files::FileStore::local(&arguments.data_dir.join("files"), u64::MAX)?;
+    let query = datalab_query::QueryEngine::new(&arguments.data_dir.join("tables"), Default::default())?;
+    let app = datalab_app::App::new(store.clone(), files, Arc::new(search), Arc::new(query), Default::default());
+    let count = datalab_app::index::reindex_all(&app).await.map_err(|error| anyhow::anyhow!("{}", error.detailed()))?;
     eprintln!("indexed {count} datasets; total {:.0?}", started.elapsed());
     store.close().await;
     Ok(())

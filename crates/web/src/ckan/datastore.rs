@@ -173,7 +173,7 @@ pub(super) async fn search(call: &mut Call<'_>) -> Result<SearchAnswer, AppError
         offset: offset as usize,
         include_total,
     };
-    let result = call.state.query.search(table, request).await?;
+    let result = call.state.app.query.search(table, request).await?;
     let records = result.rendered(format, |result| render_records(result, format))?;
     let start = action_link(call, limit, None);
     let next = action_link(call, limit, Some(offset.saturating_add(limit)));
@@ -231,7 +231,7 @@ pub(super) async fn search_sql(call: &mut Call<'_>) -> Result<Value, AppError> {
     let sql = required_text(&call.params, "sql")?;
     let _slot = crate::throttle::heavy_slot(call.state, call.address)?;
     let tables = data::sql_tables(call.state, &call.actor, &sql).await?;
-    let result = call.state.query.sql(sql.clone(), tables).await?;
+    let result = call.state.app.query.sql(sql.clone(), tables).await?;
     let mut answer = json!({
         "sql": sql,
         "fields": fields_out(&result.fields),
@@ -246,8 +246,8 @@ pub(super) async fn search_sql(call: &mut Call<'_>) -> Result<Value, AppError> {
 pub(super) async fn info(call: &mut Call<'_>) -> Result<Value, AppError> {
     let (id, table_name) = resource_id(&call.params)?;
     let (_, resource, table) = data::queryable(call.state, &call.actor, id, table_name.as_deref()).await?;
-    let info = call.state.query.info(&table)?;
-    let schema = match call.state.store.analysis(resource.id).await? {
+    let info = call.state.app.query.info(&table)?;
+    let schema = match call.state.app.store.analysis(resource.id).await? {
         Some(analysis) => {
             analysis.table(table_name.as_deref()).map(|table| table["schema"]["fields"].clone()).unwrap_or(Value::Null)
         }

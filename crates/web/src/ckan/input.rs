@@ -313,7 +313,7 @@ pub fn apply_resource(resource: &mut Resource, input: &Params, mode: Mode) -> Fi
         }
     }
     if resource.format.is_empty() {
-        resource.format = crate::catalog::guess_format(resource);
+        resource.format = datalab_app::catalog::guess_format(resource);
     }
     errors
 }

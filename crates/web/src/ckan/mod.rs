@@ -27,8 +27,8 @@ use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
 use crate::AppState;
-use crate::catalog;
 use crate::error::AppError;
+use datalab_app::catalog;
 use input::{Mode, Params, boolean, text};
 
 pub fn routes() -> Router<AppState> {
@@ -205,7 +205,7 @@ async fn action(State(state): State<AppState>, Path(name): Path<String>, request
     // An upload the action did not keep (it failed, or ignored the file)
     // is deleted; one a resource now refers to stays.
     if let Some((blob, _)) = &call.upload {
-        catalog::discard_upload(&state, blob).await;
+        catalog::discard_upload(&state.app, blob).await;
     }
     envelope(&help, outcome)
 }
@@ -238,13 +238,13 @@ fn field_before_file(field: &str) -> AppError {
 async fn authorize_upload(state: &AppState, actor: &Actor, action: &str, params: &Params) -> Result<(), AppError> {
     let dataset = match action {
         "resource_create" => match params.get("package_id").and_then(text) {
-            Some(id) => catalog::readable_dataset(state, actor, &id).await?,
+            Some(id) => catalog::readable_dataset(&state.app, actor, &id).await?,
             None => return Err(field_before_file("package_id")),
         },
         _ => match params.get("id").and_then(text).and_then(|id| Uuid::parse_str(id.trim()).ok()) {
             Some(id) => {
-                let resource = state.store.resource(id).await?;
-                catalog::readable_dataset(state, actor, &resource.dataset_id.to_string()).await?
+                let resource = state.app.store.resource(id).await?;
+                catalog::readable_dataset(&state.app, actor, &resource.dataset_id.to_string()).await?
             }
             None => return Err(field_before_file("id")),
         },
@@ -287,7 +287,7 @@ async fn read_multipart(
                 return Err(AppError::Validation(FieldErrors::single(&name, FieldError::UnknownField)));
             }
             let stream = futures_util::stream::poll_fn(move |context| field.poll_next_unpin_compat(context));
-            let blob = catalog::store_upload(state, stream).await?;
+            let blob = catalog::store_upload(&state.app, stream).await?;
             *upload = Some((blob, filename));
         } else {
             let room = MAX_FORM_FIELD_BYTES.min(text_limit.saturating_sub(text_bytes).max(1));
@@ -333,7 +333,7 @@ pub(crate) async fn read_params(
         if let Err(error) = read {
             // Nothing of a refused body is kept.
             if let Some((blob, _)) = &upload {
-                catalog::discard_upload(state, blob).await;
+                catalog::discard_upload(&state.app, blob).await;
             }
             return Err(error);
         }
@@ -428,7 +428,7 @@ async fn dispatch(call: &mut Call<'_>, name: &str) -> Result<Value, AppError> {
         "package_search" => package_search(call).await,
         "package_show" => {
             let dataset =
-                catalog::readable_dataset(call.state, &call.actor, &required_text(&call.params, "id")?).await?;
+                catalog::readable_dataset(&call.state.app, &call.actor, &required_text(&call.params, "id")?).await?;
             package_value(call, &dataset).await
         }
         "package_create" => package_create(call).await,
@@ -436,20 +436,20 @@ async fn dispatch(call: &mut Call<'_>, name: &str) -> Result<Value, AppError> {
         "package_patch" => package_write(call, Mode::Patch).await,
         "package_delete" => {
             let dataset =
-                catalog::readable_dataset(call.state, &call.actor, &required_text(&call.params, "id")?).await?;
-            catalog::delete_dataset(call.state, &call.actor, call.user.as_ref(), &dataset).await?;
+                catalog::readable_dataset(&call.state.app, &call.actor, &required_text(&call.params, "id")?).await?;
+            catalog::delete_dataset(&call.state.app, &call.actor, call.user.as_ref(), &dataset).await?;
             Ok(Value::Null)
         }
         "resource_show" => {
             let (dataset, index) = resource_in_dataset(call).await?;
             let resource = &dataset.resources[index];
             let mut dict = dicts::resource_dict(&call.base_url, resource);
-            let analysis = call.state.store.analysis(resource.id).await?;
+            let analysis = call.state.app.store.analysis(resource.id).await?;
             if let Some(analysis) = &analysis {
                 dicts::add_analysis(&mut dict, analysis);
             }
             // The latest ingestion job: its progress while it runs, its error if it failed.
-            if let Some(job) = call.state.store.latest_job(resource.id).await? {
+            if let Some(job) = call.state.app.store.latest_job(resource.id).await? {
                 if !dict["datalab_analysis"].is_object() {
                     dict["datalab_analysis"] = json!({});
                 }
@@ -458,7 +458,7 @@ async fn dispatch(call: &mut Call<'_>, name: &str) -> Result<Value, AppError> {
             dict["datastore_active"] = json!(
                 analysis
                     .as_ref()
-                    .and_then(|analysis| catalog::table_of(call.state, resource, analysis, None))
+                    .and_then(|analysis| datalab_app::analysis::table_of(&call.state.app, resource, analysis, None))
                     .is_some()
             );
             Ok(dict)
@@ -472,7 +472,7 @@ async fn dispatch(call: &mut Call<'_>, name: &str) -> Result<Value, AppError> {
             let (dataset, index) = resource_in_dataset(call).await?;
             let mut after = dataset.clone();
             after.resources.remove(index);
-            catalog::update_dataset(call.state, &call.actor, call.user.as_ref(), &dataset, after).await?;
+            catalog::update_dataset(&call.state.app, &call.actor, call.user.as_ref(), &dataset, after).await?;
             Ok(Value::Null)
         }
         "organization_list" => organization_list(call).await,
@@ -482,12 +482,12 @@ async fn dispatch(call: &mut Call<'_>, name: &str) -> Result<Value, AppError> {
             organization_member(call, name == "organization_member_create").await
         }
         "organization_activity_list" => {
-            let organization = call.state.store.organization(&required_text(&call.params, "id")?).await?;
+            let organization = call.state.app.store.organization(&required_text(&call.params, "id")?).await?;
             activity_list(call, datalab_store::ActivityScope::Organization(organization.id)).await
         }
         "group_list" => group_list(call).await,
         "group_show" => {
-            let group = call.state.store.group(&required_text(&call.params, "id")?).await?;
+            let group = call.state.app.store.group(&required_text(&call.params, "id")?).await?;
             let counts = facet_counts(call, FacetName::Groups).await?;
             Ok(dicts::group_dict(&group, Some(counts.get(&group.name).copied().unwrap_or(0))))
         }
@@ -495,7 +495,7 @@ async fn dispatch(call: &mut Call<'_>, name: &str) -> Result<Value, AppError> {
         "tag_list" => {
             let query = call.params.get("query").and_then(text).unwrap_or_default().to_lowercase();
             let all_fields = optional_bool(&call.params, "all_fields", false)?;
-            let tags = call.state.store.tag_counts().await?;
+            let tags = call.state.app.store.tag_counts().await?;
             Ok(Value::Array(
                 tags.into_iter()
                     .filter(|tag| query.is_empty() || tag.tag.to_lowercase().contains(&query))
@@ -519,14 +519,15 @@ async fn dispatch(call: &mut Call<'_>, name: &str) -> Result<Value, AppError> {
                     .map(|user| user.name.clone())
                     .ok_or_else(|| AppError::Validation(FieldErrors::single("id", FieldError::Missing)))?,
             };
-            let user = call.state.store.user(&id).await?;
+            let user = call.state.app.store.user(&id).await?;
             let show_private = call.actor.can(Action::ReadUserPrivate { user: user.id });
             Ok(dicts::user_dict(&user, show_private))
         }
         "api_token_create" => {
-            let user = call.state.store.user(&required_text(&call.params, "user")?).await?;
+            let user = call.state.app.store.user(&required_text(&call.params, "user")?).await?;
             call.actor.authorize(Action::ManageTokens { user: user.id })?;
-            let (_, secret) = call.state.store.create_api_token(user.id, &required_text(&call.params, "name")?).await?;
+            let (_, secret) =
+                call.state.app.store.create_api_token(user.id, &required_text(&call.params, "name")?).await?;
             Ok(json!({"token": secret.0}))
         }
         "api_token_list" => {
@@ -537,27 +538,27 @@ async fn dispatch(call: &mut Call<'_>, name: &str) -> Result<Value, AppError> {
                 .and_then(text)
                 .filter(|id| !id.is_empty());
             let user = match id {
-                Some(id) => call.state.store.user(&id).await?,
+                Some(id) => call.state.app.store.user(&id).await?,
                 None => call.user.clone().ok_or(AppError::NotAuthenticated)?,
             };
             call.actor.authorize(Action::ManageTokens { user: user.id })?;
-            Ok(Value::Array(call.state.store.api_tokens(user.id).await?.iter().map(dicts::token_dict).collect()))
+            Ok(Value::Array(call.state.app.store.api_tokens(user.id).await?.iter().map(dicts::token_dict).collect()))
         }
         "api_token_revoke" => {
             let (token_id, owner) =
                 if let Some(secret) = call.params.get("token").and_then(text).filter(|token| !token.is_empty()) {
-                    call.state.store.api_token_by_secret(&secret).await?.ok_or(AppError::NotFound)?
+                    call.state.app.store.api_token_by_secret(&secret).await?.ok_or(AppError::NotFound)?
                 } else {
                     let id = Uuid::parse_str(&required_text(&call.params, "jti")?).map_err(|_| AppError::NotFound)?;
-                    (id, call.state.store.api_token_owner(id).await?)
+                    (id, call.state.app.store.api_token_owner(id).await?)
                 };
             call.actor.authorize(Action::ManageTokens { user: owner })?;
-            call.state.store.revoke_api_token(token_id).await?;
+            call.state.app.store.revoke_api_token(token_id).await?;
             Ok(Value::Null)
         }
         "package_activity_list" => {
             let dataset =
-                catalog::readable_dataset(call.state, &call.actor, &required_text(&call.params, "id")?).await?;
+                catalog::readable_dataset(&call.state.app, &call.actor, &required_text(&call.params, "id")?).await?;
             activity_list(call, datalab_store::ActivityScope::Dataset(dataset.id)).await
         }
         _ => Err(AppError::BadRequest(format!("Action name not known: {name}"))),
@@ -565,14 +566,14 @@ async fn dispatch(call: &mut Call<'_>, name: &str) -> Result<Value, AppError> {
 }
 
 async fn package_value(call: &Call<'_>, dataset: &Dataset) -> Result<Value, AppError> {
-    let organizations = vec![call.state.store.organization(&dataset.owner_org.to_string()).await?];
+    let organizations = vec![call.state.app.store.organization(&dataset.owner_org.to_string()).await?];
     let mut value =
-        package_values(call, std::slice::from_ref(dataset), &organizations, &call.state.store.groups().await?)
+        package_values(call, std::slice::from_ref(dataset), &organizations, &call.state.app.store.groups().await?)
             .map(|mut values| values.remove(0))?;
     // Which resources the DataStore actions can query (only the table key is read, not each analysis).
     for (index, resource) in dataset.resources.iter().enumerate() {
         if catalog::is_tabular(resource) {
-            let table = call.state.store.table_state(resource.id, None).await?;
+            let table = call.state.app.store.table_state(resource.id, None).await?;
             value["resources"][index]["datastore_active"] =
                 json!(matches!(table, Some(datalab_store::TableState::Ready(_))));
         }
@@ -607,6 +608,7 @@ async fn package_list(call: &Call<'_>) -> Result<Value, AppError> {
     let offset = optional_integer(&call.params, "offset", 0)?.max(0) as usize;
     let names: Vec<String> = call
         .state
+        .app
         .store
         .dataset_summaries()
         .await?
@@ -666,7 +668,7 @@ fn facet_fields(params: &Params) -> Result<Vec<FacetName>, AppError> {
 
 async fn facet_counts(call: &Call<'_>, facet: FacetName) -> Result<HashMap<String, u64>, AppError> {
     let request = SearchRequest { rows: 1, facets: vec![facet], facet_limit: usize::MAX, ..SearchRequest::default() };
-    let results = call.state.search.search(&request, &catalog::visibility(&call.actor, false))?;
+    let results = call.state.app.search.search(&request, &catalog::visibility(&call.actor, false))?;
     Ok(results.facets.into_iter().flat_map(|(_, values)| values).collect())
 }
 
@@ -695,9 +697,9 @@ async fn package_search(call: &Call<'_>) -> Result<Value, AppError> {
         facet_limit: if facet_limit < 0 { usize::MAX } else { facet_limit as usize },
     };
     let include_private = optional_bool(params, "include_private", false)?;
-    let (results, datasets) = catalog::search(call.state, &call.actor, &request, include_private).await?;
-    let organizations = call.state.store.organizations().await?;
-    let groups = call.state.store.groups().await?;
+    let (results, datasets) = catalog::search(&call.state.app, &call.actor, &request, include_private).await?;
+    let organizations = call.state.app.store.organizations().await?;
+    let groups = call.state.app.store.groups().await?;
     let shown = &datasets[..datasets.len().min(rows as usize)];
     let packages = package_values(call, shown, &organizations, &groups)?;
     let mut facet_map = Map::new();
@@ -737,7 +739,7 @@ async fn package_search(call: &Call<'_>) -> Result<Value, AppError> {
 
 async fn resolve_organization(call: &Call<'_>, value: &Value) -> Result<Organization, AppError> {
     let name = text(value).unwrap_or_default();
-    call.state.store.organization(&name).await.map_err(|error| match error {
+    call.state.app.store.organization(&name).await.map_err(|error| match error {
         datalab_store::StoreError::NotFound => {
             AppError::Validation(FieldErrors::single("owner_org", FieldError::OrganizationUnknown))
         }
@@ -809,13 +811,13 @@ async fn package_create(call: &mut Call<'_>) -> Result<Value, AppError> {
     // Every problem at once: the format checks the store would make, too.
     errors.merge(datalab_core::validation::validate_dataset(&dataset));
     errors.into_result()?;
-    let saved = catalog::create_dataset(call.state, &call.actor, call.user.as_ref(), dataset).await?;
+    let saved = catalog::create_dataset(&call.state.app, &call.actor, call.user.as_ref(), dataset).await?;
     package_value(call, &saved).await
 }
 
 async fn package_write(call: &mut Call<'_>, mode: Mode) -> Result<Value, AppError> {
     let id = required_text(&call.params, "id").or_else(|_| required_text(&call.params, "name"))?;
-    let before = catalog::readable_dataset(call.state, &call.actor, &id).await?;
+    let before = catalog::readable_dataset(&call.state.app, &call.actor, &id).await?;
     call.actor.authorize(Action::UpdateDataset { organization: before.owner_org })?;
     let mut after = before.clone();
     let mut errors = FieldErrors::new();
@@ -836,22 +838,22 @@ async fn package_write(call: &mut Call<'_>, mode: Mode) -> Result<Value, AppErro
     }
     errors.merge(datalab_core::validation::validate_dataset(&after));
     errors.into_result()?;
-    let saved = catalog::update_dataset(call.state, &call.actor, call.user.as_ref(), &before, after).await?;
+    let saved = catalog::update_dataset(&call.state.app, &call.actor, call.user.as_ref(), &before, after).await?;
     package_value(call, &saved).await
 }
 
 /// Finds the dataset holding resource `id`, checking the actor may read it.
 async fn resource_in_dataset(call: &Call<'_>) -> Result<(Dataset, usize), AppError> {
     let id = Uuid::parse_str(&required_text(&call.params, "id")?).map_err(|_| AppError::NotFound)?;
-    let resource = call.state.store.resource(id).await?;
-    let dataset = catalog::readable_dataset(call.state, &call.actor, &resource.dataset_id.to_string()).await?;
+    let resource = call.state.app.store.resource(id).await?;
+    let dataset = catalog::readable_dataset(&call.state.app, &call.actor, &resource.dataset_id.to_string()).await?;
     let index = dataset.resources.iter().position(|candidate| candidate.id == id).ok_or(AppError::NotFound)?;
     Ok((dataset, index))
 }
 
 async fn resource_create(call: &mut Call<'_>) -> Result<Value, AppError> {
     let dataset_id = required_text(&call.params, "package_id")?;
-    let before = catalog::readable_dataset(call.state, &call.actor, &dataset_id).await?;
+    let before = catalog::readable_dataset(&call.state.app, &call.actor, &dataset_id).await?;
     call.actor.authorize(Action::UpdateDataset { organization: before.owner_org })?;
     let mut resource = catalog::new_resource(before.id, ResourceLocation::Link { url: String::new() });
     let mut params = call.params.clone();
@@ -866,7 +868,7 @@ async fn resource_create(call: &mut Call<'_>) -> Result<Value, AppError> {
     let resource_id = resource.id;
     let mut after = before.clone();
     after.resources.push(resource);
-    let saved = catalog::update_dataset(call.state, &call.actor, call.user.as_ref(), &before, after).await?;
+    let saved = catalog::update_dataset(&call.state.app, &call.actor, call.user.as_ref(), &before, after).await?;
     let saved_resource =
         saved.resources.iter().find(|resource| resource.id == resource_id).ok_or(AppError::NotFound)?;
     Ok(dicts::resource_dict(&call.base_url, saved_resource))
@@ -885,7 +887,7 @@ async fn resource_write(call: &mut Call<'_>, mode: Mode) -> Result<Value, AppErr
     resource.last_modified = datalab_store::now();
     let resource_id = resource.id;
     errors.into_result()?;
-    let saved = catalog::update_dataset(call.state, &call.actor, call.user.as_ref(), &before, after).await?;
+    let saved = catalog::update_dataset(&call.state.app, &call.actor, call.user.as_ref(), &before, after).await?;
     let saved_resource =
         saved.resources.iter().find(|resource| resource.id == resource_id).ok_or(AppError::NotFound)?;
     Ok(dicts::resource_dict(&call.base_url, saved_resource))
@@ -895,7 +897,7 @@ async fn organization_list(call: &Call<'_>) -> Result<Value, AppError> {
     let all_fields = optional_bool(&call.params, "all_fields", false)?;
     let limit = optional_integer(&call.params, "limit", 1000)?.clamp(0, 1000) as usize;
     let offset = optional_integer(&call.params, "offset", 0)?.max(0) as usize;
-    let mut organizations = call.state.store.organizations().await?;
+    let mut organizations = call.state.app.store.organizations().await?;
     let sort = call.params.get("sort").and_then(text).unwrap_or_default();
     if sort.starts_with("name") {
         organizations.sort_by(|a, b| a.name.cmp(&b.name));
@@ -918,7 +920,7 @@ async fn organization_list(call: &Call<'_>) -> Result<Value, AppError> {
 }
 
 async fn organization_show(call: &Call<'_>) -> Result<Value, AppError> {
-    let organization = call.state.store.organization(&required_text(&call.params, "id")?).await?;
+    let organization = call.state.app.store.organization(&required_text(&call.params, "id")?).await?;
     let counts = facet_counts(call, FacetName::Organization).await?;
     let mut dict = dicts::organization_dict(&organization, Some(counts.get(&organization.name).copied().unwrap_or(0)));
     if optional_bool(&call.params, "include_datasets", false)? {
@@ -928,14 +930,14 @@ async fn organization_show(call: &Call<'_>) -> Result<Value, AppError> {
             sort: Sort::NameAscending,
             ..SearchRequest::default()
         };
-        let (_, datasets) = catalog::search(call.state, &call.actor, &request, true).await?;
-        let groups = call.state.store.groups().await?;
+        let (_, datasets) = catalog::search(&call.state.app, &call.actor, &request, true).await?;
+        let groups = call.state.app.store.groups().await?;
         dict["packages"] = Value::Array(package_values(call, &datasets, std::slice::from_ref(&organization), &groups)?);
     }
     if optional_bool(&call.params, "include_users", false)?
         && call.actor.can(Action::ManageMembers { organization: organization.id })
     {
-        let members = call.state.store.members(organization.id).await?;
+        let members = call.state.app.store.members(organization.id).await?;
         dict["users"] = Value::Array(
             members.iter().map(|member| json!({"id": member.user.id, "name": member.user.name, "capacity": member.capacity.as_str()})).collect(),
         );
@@ -965,15 +967,15 @@ async fn organization_create(call: &Call<'_>) -> Result<Value, AppError> {
         state: Lifecycle::Active,
         created: datalab_store::now(),
     };
-    call.state.store.create_organization(call.user.as_ref().map(|user| user.id), &organization).await?;
+    call.state.app.store.create_organization(call.user.as_ref().map(|user| user.id), &organization).await?;
     Ok(dicts::organization_dict(&organization, Some(0)))
 }
 
 async fn organization_member(call: &Call<'_>, create: bool) -> Result<Value, AppError> {
-    let organization = call.state.store.organization(&required_text(&call.params, "id")?).await?;
+    let organization = call.state.app.store.organization(&required_text(&call.params, "id")?).await?;
     call.actor.authorize(Action::ManageMembers { organization: organization.id })?;
     let username = required_text(&call.params, "username")?;
-    let user = call.state.store.user(&username).await.map_err(|error| match error {
+    let user = call.state.app.store.user(&username).await.map_err(|error| match error {
         datalab_store::StoreError::NotFound => {
             AppError::Validation(FieldErrors::single("username", FieldError::UnknownValue))
         }
@@ -984,19 +986,19 @@ async fn organization_member(call: &Call<'_>, create: bool) -> Result<Value, App
         let role = required_text(&call.params, "role")?;
         let capacity = Capacity::parse(&role)
             .ok_or_else(|| AppError::Validation(FieldErrors::single("role", FieldError::UnknownValue)))?;
-        call.state.store.set_membership(by_user, &organization, &user, capacity).await?;
+        call.state.app.store.set_membership(by_user, &organization, &user, capacity).await?;
         Ok(
             json!({"group_id": organization.id, "table_id": user.id, "table_name": "user", "capacity": capacity.as_str(), "state": "active"}),
         )
     } else {
-        call.state.store.remove_membership(by_user, &organization, &user).await?;
+        call.state.app.store.remove_membership(by_user, &organization, &user).await?;
         Ok(Value::Null)
     }
 }
 
 async fn group_list(call: &Call<'_>) -> Result<Value, AppError> {
     let all_fields = optional_bool(&call.params, "all_fields", false)?;
-    let groups = call.state.store.groups().await?;
+    let groups = call.state.app.store.groups().await?;
     let counts = facet_counts(call, FacetName::Groups).await?;
     Ok(Value::Array(
         groups
@@ -1029,14 +1031,14 @@ async fn group_create(call: &Call<'_>) -> Result<Value, AppError> {
         state: Lifecycle::Active,
         created: datalab_store::now(),
     };
-    call.state.store.create_group(call.user.as_ref().map(|user| user.id), &group).await?;
+    call.state.app.store.create_group(call.user.as_ref().map(|user| user.id), &group).await?;
     Ok(dicts::group_dict(&group, Some(0)))
 }
 
 async fn activity_list(call: &Call<'_>, scope: datalab_store::ActivityScope) -> Result<Value, AppError> {
     let limit = optional_integer(&call.params, "limit", 31)?.clamp(1, 100);
     let offset = optional_integer(&call.params, "offset", 0)?.max(0);
-    let activities = catalog::visible_activities(call.state, &call.actor, scope, limit, offset).await?;
+    let activities = catalog::visible_activities(&call.state.app, &call.actor, scope, limit, offset).await?;
     Ok(Value::Array(activities.iter().map(dicts::activity_dict).collect()))
 }
 

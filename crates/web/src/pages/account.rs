@@ -47,10 +47,10 @@ pub async fn login(
     // The attempt counts before the password is checked: a burst of
     // requests sent at once gets no more tries than requests sent in turn.
     state.login_limiter.record_failure(&account, address);
-    match state.store.verify_password(&account, &password).await? {
+    match state.app.store.verify_password(&account, &password).await? {
         Some(user) => {
             state.login_limiter.record_success(&account, address);
-            let secret = state.store.create_session(user.id, time::Duration::days(SESSION_LIFETIME_DAYS)).await?;
+            let secret = state.app.store.create_session(user.id, time::Duration::days(SESSION_LIFETIME_DAYS)).await?;
             let mut response = redirect_local(if next.is_empty() { "/" } else { &next });
             let headers = response.headers_mut();
             headers.append(
@@ -97,7 +97,7 @@ pub async fn logout(
         .map_err(|_| AppError::BadRequest("form too large".into()))?;
     checked_form(&context, &body)?;
     if let Some(secret) = session {
-        state.store.delete_session(&secret).await?;
+        state.app.store.delete_session(&secret).await?;
     }
     let mut response = redirect_local("/");
     response.headers_mut().append(SET_COOKIE, set_cookie_header(SESSION_COOKIE, "", 0, state.settings.secure_cookies));
@@ -127,6 +127,7 @@ pub async fn register(
         Err(AppError::Validation(FieldErrors::single("password_confirmation", FieldError::UnknownValue)))
     } else {
         state
+            .app
             .store
             .create_user(datalab_store::NewUser {
                 name: &name,
@@ -140,7 +141,7 @@ pub async fn register(
     };
     match outcome {
         Ok(user) => {
-            let secret = state.store.create_session(user.id, time::Duration::days(SESSION_LIFETIME_DAYS)).await?;
+            let secret = state.app.store.create_session(user.id, time::Duration::days(SESSION_LIFETIME_DAYS)).await?;
             let mut response = redirect_local(&format!("/user/{}", user.name));
             response.headers_mut().append(
                 SET_COOKIE,
@@ -174,18 +175,23 @@ async fn profile_page(
     errors: &FieldErrors,
     status: StatusCode,
 ) -> Result<Response, AppError> {
-    let user = state.store.user(name).await?;
+    let user = state.app.store.user(name).await?;
     let is_owner = context.actor.can(Action::ReadUserPrivate { user: user.id });
-    let tokens = if is_owner { state.store.api_tokens(user.id).await? } else { Vec::new() };
-    let memberships = state.store.memberships(user.id).await?;
+    let tokens = if is_owner { state.app.store.api_tokens(user.id).await? } else { Vec::new() };
+    let memberships = state.app.store.memberships(user.id).await?;
     let mut organizations = Vec::new();
     for (organization_id, capacity) in memberships {
-        let organization = state.store.organization(&organization_id.to_string()).await?;
+        let organization = state.app.store.organization(&organization_id.to_string()).await?;
         organizations.push(json!({"name": organization.name, "title": organization.title, "role": context.lang.t(&format!("role-{}", capacity.as_str()))}));
     }
-    let activities =
-        crate::catalog::visible_activities(state, &context.actor, datalab_store::ActivityScope::User(user.id), 20, 0)
-            .await?;
+    let activities = datalab_app::catalog::visible_activities(
+        &state.app,
+        &context.actor,
+        datalab_store::ActivityScope::User(user.id),
+        20,
+        0,
+    )
+    .await?;
     let page = render(
         state,
         context,
@@ -219,10 +225,10 @@ pub async fn create_token(
     body: Bytes,
 ) -> Result<Response, AppError> {
     let pairs = checked_form(&context, &body)?;
-    let user = state.store.user(&name).await?;
+    let user = state.app.store.user(&name).await?;
     context.actor.authorize(Action::ManageTokens { user: user.id })?;
     let token_name = form_value(&pairs, "token_name");
-    match state.store.create_api_token(user.id, &token_name).await {
+    match state.app.store.create_api_token(user.id, &token_name).await {
         Ok((token, secret)) => {
             profile_page(&state, &context, &name, Some((token.name, secret.0)), &FieldErrors::new(), StatusCode::OK)
                 .await
@@ -242,8 +248,8 @@ pub async fn revoke_token(
     body: Bytes,
 ) -> Result<Response, AppError> {
     checked_form(&context, &body)?;
-    let owner = state.store.api_token_owner(token_id).await?;
+    let owner = state.app.store.api_token_owner(token_id).await?;
     context.actor.authorize(Action::ManageTokens { user: owner })?;
-    state.store.revoke_api_token(token_id).await?;
+    state.app.store.revoke_api_token(token_id).await?;
     Ok(redirect_local(&format!("/user/{name}")))
 }

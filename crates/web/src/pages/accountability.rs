@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use datalab_core::accountability::{
     Commitment, Evidence, EvidenceTarget, Milestone, MilestoneStatus, parse_end, parse_start,
 };
-use datalab_core::{Action, Actor, FieldError, FieldErrors};
+use datalab_core::{Action, FieldError, FieldErrors};
 use serde_json::{Value, json};
 use time::Date;
 use uuid::Uuid;
@@ -18,25 +18,11 @@ use super::{checked_form, form_value, redirect_local, render, translated_errors}
 use crate::AppState;
 use crate::context::RequestContext;
 use crate::error::AppError;
-
-/// Who may update a milestone: members of its responsible organizations, or
-/// of the commitment's institutions when the milestone names none.
-pub fn update_actions(commitment: &Commitment, milestone: &Milestone) -> Vec<Action> {
-    let organizations =
-        if milestone.organizations.is_empty() { commitment.organizations() } else { milestone.organizations.clone() };
-    organizations.into_iter().map(|organization| Action::UpdateMilestone { organization }).collect()
-}
-
-pub fn can_update(actor: &Actor, commitment: &Commitment, milestone: &Milestone) -> bool {
-    actor.authorize_any(&update_actions(commitment, milestone)).is_ok()
-}
-
-fn today() -> Date {
-    time::OffsetDateTime::now_utc().date()
-}
+use datalab_app::accountability::{can_update, update_actions};
 
 async fn organization_titles(state: &AppState) -> Result<std::collections::HashMap<Uuid, String>, AppError> {
     Ok(state
+        .app
         .store
         .organizations()
         .await?
@@ -58,8 +44,8 @@ async fn evidence_view(
     evidence: &Evidence,
 ) -> Value {
     let unavailable = || (lang.t("evidence-not-available"), String::new());
-    let readable = async |dataset_id: Uuid| match state.store.dataset(&dataset_id.to_string()).await {
-        Ok(dataset) if actor.can(crate::catalog::read_action(&dataset)) => Some(dataset),
+    let readable = async |dataset_id: Uuid| match state.app.store.dataset(&dataset_id.to_string()).await {
+        Ok(dataset) if actor.can(datalab_app::catalog::read_action(&dataset)) => Some(dataset),
         _ => None,
     };
     let (label, url) = match &evidence.target {
@@ -68,7 +54,7 @@ async fn evidence_view(
             Some(dataset) => (dataset.title, format!("/dataset/{}", dataset.name)),
             None => unavailable(),
         },
-        EvidenceTarget::Resource { resource_id } => match state.store.resource(*resource_id).await {
+        EvidenceTarget::Resource { resource_id } => match state.app.store.resource(*resource_id).await {
             Ok(resource) => match readable(resource.dataset_id).await {
                 Some(dataset) => (resource.name, format!("/dataset/{}/resource/{}", dataset.name, resource.id)),
                 None => unavailable(),
@@ -165,8 +151,8 @@ fn timeline_chart(milestones: &[Milestone], commitment: &Commitment, today: Date
 pub async fn list(State(state): State<AppState>, context: RequestContext) -> Result<Response, AppError> {
     let lang = context.lang.code();
     let mut items = Vec::new();
-    for commitment in state.store.commitments().await? {
-        let milestones = state.store.milestones(commitment.id).await?;
+    for commitment in state.app.store.commitments().await? {
+        let milestones = state.app.store.milestones(commitment.id).await?;
         let finished = milestones.iter().filter(|milestone| milestone.status == MilestoneStatus::Finished).count();
         items.push(json!({
             "code": commitment.code,
@@ -184,9 +170,10 @@ pub async fn show(
     context: RequestContext,
     Path(code): Path<String>,
 ) -> Result<Response, AppError> {
-    let commitment = state.store.commitment(&code).await?;
+    let commitment = state.app.store.commitment(&code).await?;
     // Tasks show on their milestone's page; the dashboard counts milestones.
     let milestones: Vec<Milestone> = state
+        .app
         .store
         .milestones(commitment.id)
         .await?
@@ -195,7 +182,7 @@ pub async fn show(
         .collect();
     let lang = context.lang.code();
     let titles = organization_titles(&state).await?;
-    let today = today();
+    let today = state.app.clock.today();
     let counts: Vec<Value> = MilestoneStatus::ALL
         .iter()
         .map(|status| {
@@ -251,12 +238,12 @@ pub async fn show(
             "problems": summaries.iter().filter(|summary| summary["problems"].as_array().is_some_and(|problems| !problems.is_empty())).cloned().collect::<Vec<_>>(),
             "institution_progress": by_institution.into_iter().map(|(name, (sum, count))| json!({"name": name, "progress": sum / count.max(1), "milestones": count})).collect::<Vec<_>>(),
             "chart": timeline_chart(&milestones, &commitment, today),
-            "catalog_dataset": state.store.dataset(&crate::accountability::dataset_name(&commitment.code)).await.ok().map(|dataset| dataset.name),
-            "monitors": state.store.monitors(commitment.id).await?.into_iter().map(|(_, name)| name).collect::<Vec<_>>(),
+            "catalog_dataset": state.app.store.dataset(&datalab_app::accountability::dataset_name(&commitment.code)).await.ok().map(|dataset| dataset.name),
+            "monitors": state.app.store.monitors(commitment.id).await?.into_iter().map(|(_, name)| name).collect::<Vec<_>>(),
             "can_manage": context.actor.can(Action::ManageCommitments),
-            "followers": state.store.follower_count(commitment.id).await?,
+            "followers": state.app.store.follower_count(commitment.id).await?,
             "following": match &context.user {
-                Some(user) => state.store.followed_commitments(user.id).await?.contains(&commitment.code),
+                Some(user) => state.app.store.followed_commitments(user.id).await?.contains(&commitment.code),
                 None => false,
             },
             "today": today.to_string(),
@@ -275,8 +262,8 @@ async fn milestone_page(
 ) -> Result<Response, AppError> {
     let lang = context.lang.code();
     let titles = organization_titles(state).await?;
-    let events = state.store.milestone_events(milestone.id).await?;
-    let flags = state.store.evidence_flags(milestone.id).await?;
+    let events = state.app.store.milestone_events(milestone.id).await?;
+    let flags = state.app.store.evidence_flags(milestone.id).await?;
     let mut evidence = Vec::new();
     for item in &milestone.evidence {
         let path = format!("/commitment/{}/milestone/{}", commitment.code, milestone.number);
@@ -291,12 +278,12 @@ async fn milestone_page(
     }
     let can_monitor =
         context.actor.can(Action::Monitor { assigned_monitor: is_monitor(state, context, commitment).await? });
-    let all = state.store.milestones(commitment.id).await?;
+    let all = state.app.store.milestones(commitment.id).await?;
     let tasks: Vec<Value> = all
         .iter()
         .filter(|task| task.parent_id == Some(milestone.id))
         .map(|task| {
-            let mut view = milestone_summary(task, lang, &titles, today());
+            let mut view = milestone_summary(task, lang, &titles, state.app.clock.today());
             view["weight"] = json!(task.weight);
             view
         })
@@ -338,7 +325,7 @@ async fn milestone_page(
         "milestone.html",
         json!({
             "commitment": {"code": commitment.code, "title": commitment.title.get(lang)},
-            "milestone": milestone_summary(milestone, lang, &titles, today()),
+            "milestone": milestone_summary(milestone, lang, &titles, state.app.clock.today()),
             "description": milestone.description.get(lang),
             "blocker_reason": milestone.blocker_reason,
             "blocker_owner": milestone.blocker_owner,
@@ -372,8 +359,8 @@ pub async fn milestone(
     context: RequestContext,
     Path((code, number)): Path<(String, i64)>,
 ) -> Result<Response, AppError> {
-    let commitment = state.store.commitment(&code).await?;
-    let milestone = state.store.milestone(commitment.id, number).await?;
+    let commitment = state.app.store.commitment(&code).await?;
+    let milestone = state.app.store.milestone(commitment.id, number).await?;
     milestone_page(
         &state,
         &context,
@@ -416,7 +403,7 @@ async fn apply_update(
     let evidence_url = form_value(pairs, "evidence_url");
     let evidence_dataset = form_value(pairs, "evidence_dataset");
     let target = if !evidence_dataset.is_empty() {
-        match crate::catalog::readable_dataset(state, &context.actor, &evidence_dataset).await {
+        match datalab_app::catalog::readable_dataset(&state.app, &context.actor, &evidence_dataset).await {
             Ok(dataset) => Some(EvidenceTarget::Dataset { dataset_id: dataset.id }),
             Err(_) => {
                 errors.add("evidence_dataset", FieldError::UnknownValue);
@@ -447,11 +434,12 @@ pub async fn update(
     body: Bytes,
 ) -> Result<Response, AppError> {
     let pairs = checked_form(&context, &body)?;
-    let commitment = state.store.commitment(&code).await?;
-    let before = state.store.milestone(commitment.id, number).await?;
+    let commitment = state.app.store.commitment(&code).await?;
+    let before = state.app.store.milestone(commitment.id, number).await?;
     context.actor.authorize_any(&update_actions(&commitment, &before))?;
     let (mut after, mut errors) = apply_update(&state, &context, &before, &pairs).await?;
-    let has_tasks = state.store.milestones(commitment.id).await?.iter().any(|task| task.parent_id == Some(before.id));
+    let has_tasks =
+        state.app.store.milestones(commitment.id).await?.iter().any(|task| task.parent_id == Some(before.id));
     if has_tasks {
         // Derived from the tasks; the form does not offer it.
         after.progress = before.progress;
@@ -461,6 +449,7 @@ pub async fn update(
     let note = form_value(&pairs, "note");
     let outcome = if errors.is_empty() {
         state
+            .app
             .store
             .update_milestone(context.user.as_ref().map(|user| user.id), &before, &after, &note)
             .await
@@ -470,7 +459,7 @@ pub async fn update(
     };
     match outcome {
         Ok(_) => {
-            crate::accountability::sync_catalog_copy(&state, &commitment).await?;
+            datalab_app::accountability::sync_catalog_copy(&state.app, &commitment).await?;
             Ok(redirect_local(&format!("/commitment/{}/milestone/{}", commitment.code, number)))
         }
         Err(AppError::Validation(errors)) => {
@@ -485,8 +474,8 @@ pub async fn update(
 /// The milestones as CSV, with the IRM completion scale: the export for the
 /// end-of-commitment report.
 pub async fn csv(State(state): State<AppState>, Path(code): Path<String>) -> Result<Response, AppError> {
-    let commitment = state.store.commitment(&code).await?;
-    let data = crate::api::commitment_out(&state, &commitment).await.map_err(|error| error.into_app_error())?;
+    let commitment = state.app.store.commitment(&code).await?;
+    let data = datalab_app::accountability::report(&state.app, &commitment).await?;
     Ok((
         [
             (axum::http::header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
@@ -495,7 +484,7 @@ pub async fn csv(State(state): State<AppState>, Path(code): Path<String>) -> Res
                 format!("attachment; filename=\"{}-hitos.csv\"", commitment.code),
             ),
         ],
-        crate::accountability::milestones_csv(&data),
+        datalab_app::accountability::milestones_csv(&data),
     )
         .into_response())
 }
@@ -506,23 +495,23 @@ pub async fn feed(
     Path(code): Path<String>,
     request: axum::extract::Request,
 ) -> Result<Response, AppError> {
-    let commitment = state.store.commitment(&code).await?;
-    let events = state.store.commitment_events(commitment.id, &["status", "evidence"], 100).await?;
+    let commitment = state.app.store.commitment(&code).await?;
+    let events = state.app.store.commitment_events(commitment.id, &["status", "evidence"], 100).await?;
     let base = crate::ckan::base_url(&state, request.headers());
     Ok((
         [(axum::http::header::CONTENT_TYPE, "application/atom+xml; charset=utf-8")],
-        crate::accountability::atom_feed(&base, &commitment, &events, context.lang),
+        crate::feeds::commitment_feed(&base, &commitment, &events, context.lang),
     )
         .into_response())
 }
 
 /// Problems of a bulk update as the page shows them: line, field, translated message.
-fn row_errors_view(context: &RequestContext, errors: &[crate::accountability::RowError]) -> Vec<Value> {
+fn row_errors_view(context: &RequestContext, errors: &[datalab_app::accountability::RowError]) -> Vec<Value> {
     errors
         .iter()
         .map(|error| {
             let detail = match &error.problem {
-                crate::accountability::RowProblem::Malformed(detail) => detail.clone(),
+                datalab_app::accountability::RowProblem::Malformed(detail) => detail.clone(),
                 _ => String::new(),
             };
             json!({"line": error.line, "field": error.field, "message": context.lang.t(&error.problem.code()), "detail": detail})
@@ -530,7 +519,7 @@ fn row_errors_view(context: &RequestContext, errors: &[crate::accountability::Ro
         .collect()
 }
 
-fn planned_view(context: &RequestContext, planned: &[crate::accountability::PlannedUpdate]) -> Vec<Value> {
+fn planned_view(context: &RequestContext, planned: &[datalab_app::accountability::PlannedUpdate]) -> Vec<Value> {
     let show = |field: &str, value: &str| -> String {
         if field == "status" { context.lang.t(&format!("status-{value}")) } else { value.to_string() }
     };
@@ -555,7 +544,7 @@ pub async fn import_form(
     context: RequestContext,
     Path(code): Path<String>,
 ) -> Result<Response, AppError> {
-    let commitment = state.store.commitment(&code).await?;
+    let commitment = state.app.store.commitment(&code).await?;
     if context.user.is_none() {
         return Ok(redirect_local(&format!("/user/login?next=/commitment/{}/import", commitment.code)));
     }
@@ -609,11 +598,12 @@ pub async fn import(
     Path(code): Path<String>,
     request: axum::extract::Request,
 ) -> Result<Response, AppError> {
-    let commitment = state.store.commitment(&code).await?;
+    let commitment = state.app.store.commitment(&code).await?;
     let user = context.user.clone().ok_or(AppError::NotAuthenticated)?;
     let (bytes, apply) = read_import_form(&state, &context, request).await?;
     let lang = context.lang.code();
-    let plan = crate::accountability::plan_import(&state, &context.actor, Some(user.id), &commitment, &bytes).await;
+    let plan =
+        datalab_app::accountability::plan_import(&state.app, &context.actor, Some(user.id), &commitment, &bytes).await;
     let csv_text = String::from_utf8_lossy(&bytes).into_owned();
     let base = json!({"commitment": {"code": commitment.code, "title": commitment.title.get(lang)}, "csv": csv_text});
     let mut view = base.as_object().cloned().unwrap_or_default();
@@ -624,7 +614,8 @@ pub async fn import(
             StatusCode::UNPROCESSABLE_ENTITY
         }
         Ok(planned) if apply => {
-            let entries = crate::accountability::apply_import(&state, Some(user.id), &commitment, &planned).await?;
+            let entries =
+                datalab_app::accountability::apply_import(&state.app, Some(user.id), &commitment, &planned).await?;
             view.insert("applied".into(), json!({"milestones": planned.len(), "entries": entries}));
             view.insert("changes".into(), json!(planned_view(&context, &planned)));
             view.insert("csv".into(), json!(""));
@@ -645,7 +636,7 @@ pub async fn import(
 
 async fn is_monitor(state: &AppState, context: &RequestContext, commitment: &Commitment) -> Result<bool, AppError> {
     let Some(user) = &context.user else { return Ok(false) };
-    Ok(state.store.monitors(commitment.id).await?.iter().any(|(id, _)| *id == user.id))
+    Ok(state.app.store.monitors(commitment.id).await?.iter().any(|(id, _)| *id == user.id))
 }
 
 /// A monitor's comment on a milestone.
@@ -656,10 +647,11 @@ pub async fn comment(
     body: Bytes,
 ) -> Result<Response, AppError> {
     let pairs = checked_form(&context, &body)?;
-    let commitment = state.store.commitment(&code).await?;
-    let milestone = state.store.milestone(commitment.id, number).await?;
+    let commitment = state.app.store.commitment(&code).await?;
+    let milestone = state.app.store.milestone(commitment.id, number).await?;
     context.actor.authorize(Action::Monitor { assigned_monitor: is_monitor(&state, &context, &commitment).await? })?;
     let outcome = state
+        .app
         .store
         .add_milestone_comment(context.user.as_ref().map(|user| user.id), milestone.id, &form_value(&pairs, "comment"))
         .await;
@@ -674,11 +666,11 @@ pub async fn flag_evidence(
     body: Bytes,
 ) -> Result<Response, AppError> {
     let pairs = checked_form(&context, &body)?;
-    let commitment = state.store.commitment(&code).await?;
-    let milestone = state.store.milestone(commitment.id, number).await?;
+    let commitment = state.app.store.commitment(&code).await?;
+    let milestone = state.app.store.milestone(commitment.id, number).await?;
     context.actor.authorize(Action::Monitor { assigned_monitor: is_monitor(&state, &context, &commitment).await? })?;
     let user = context.user.as_ref().map(|user| user.id);
-    let outcome = state.store.flag_evidence(user, milestone.id, evidence_id, &form_value(&pairs, "reason")).await;
+    let outcome = state.app.store.flag_evidence(user, milestone.id, evidence_id, &form_value(&pairs, "reason")).await;
     after_milestone_write(&state, &context, &commitment, &milestone, outcome).await
 }
 
@@ -691,14 +683,14 @@ pub async fn add_monitor(
 ) -> Result<Response, AppError> {
     let pairs = checked_form(&context, &body)?;
     context.actor.authorize(Action::ManageCommitments)?;
-    let commitment = state.store.commitment(&code).await?;
-    let user = state.store.user(&form_value(&pairs, "username")).await.map_err(|error| match error {
+    let commitment = state.app.store.commitment(&code).await?;
+    let user = state.app.store.user(&form_value(&pairs, "username")).await.map_err(|error| match error {
         datalab_store::StoreError::NotFound => {
             AppError::Validation(FieldErrors::single("username", FieldError::UnknownValue))
         }
         other => other.into(),
     })?;
-    state.store.add_monitor(commitment.id, user.id).await?;
+    state.app.store.add_monitor(commitment.id, user.id).await?;
     Ok(redirect_local(&format!("/commitment/{}", commitment.code)))
 }
 
@@ -709,11 +701,11 @@ pub async fn report(
     context: RequestContext,
     Path(code): Path<String>,
 ) -> Result<Response, AppError> {
-    let commitment = state.store.commitment(&code).await?;
-    let milestones = state.store.milestones(commitment.id).await?;
+    let commitment = state.app.store.commitment(&code).await?;
+    let milestones = state.app.store.milestones(commitment.id).await?;
     let lang = context.lang.code();
     let titles = organization_titles(&state).await?;
-    let today = today();
+    let today = state.app.clock.today();
     let mut rows = Vec::new();
     for milestone in &milestones {
         let mut row = milestone_summary(milestone, lang, &titles, today);
@@ -732,7 +724,7 @@ pub async fn report(
         }
         row["evidence"] = json!(evidence);
         row["blocker_reason"] = json!(milestone.blocker_reason);
-        let events = state.store.milestone_events(milestone.id).await?;
+        let events = state.app.store.milestone_events(milestone.id).await?;
         row["last_note"] =
             json!(events.iter().rev().find(|event| !event.note.is_empty()).map(|event| event.note.clone()));
         rows.push(row);
@@ -767,8 +759,8 @@ pub async fn upload_document(
     request: axum::extract::Request,
 ) -> Result<Response, AppError> {
     use axum::extract::FromRequest;
-    let commitment = state.store.commitment(&code).await?;
-    let before = state.store.milestone(commitment.id, number).await?;
+    let commitment = state.app.store.commitment(&code).await?;
+    let before = state.app.store.milestone(commitment.id, number).await?;
     context.actor.authorize_any(&update_actions(&commitment, &before))?;
     let mut multipart = axum::extract::Multipart::from_request(request, &state)
         .await
@@ -792,7 +784,7 @@ pub async fn upload_document(
                 let stream = futures_util::stream::poll_fn(move |poll| {
                     futures_util::Stream::poll_next(std::pin::Pin::new(&mut field), poll)
                 });
-                upload = Some((crate::catalog::store_upload(&state, stream).await?, filename));
+                upload = Some((datalab_app::catalog::store_upload(&state.app, stream).await?, filename));
             } else {
                 let value = super::bounded_text(&mut field, 64 * 1024).await?;
                 match name.as_str() {
@@ -810,7 +802,7 @@ pub async fn upload_document(
     .await;
     if let Err(error) = read {
         if let Some((blob, _)) = &upload {
-            crate::catalog::discard_upload(&state, blob).await;
+            datalab_app::catalog::discard_upload(&state.app, blob).await;
         }
         return Err(error);
     }
@@ -832,15 +824,15 @@ pub async fn upload_document(
         id: Uuid::new_v4(),
         target: EvidenceTarget::Document {
             storage_key: blob.key.clone(),
-            filename: crate::catalog::safe_filename(&filename),
+            filename: datalab_app::catalog::safe_filename(&filename),
             sha256: blob.sha256.clone(),
         },
         note: note.clone(),
         added_by: context.user.as_ref().map(|user| user.id),
         added_at: datalab_store::now(),
     });
-    state.store.update_milestone(context.user.as_ref().map(|user| user.id), &before, &after, &note).await?;
-    crate::accountability::sync_catalog_copy(&state, &commitment).await?;
+    state.app.store.update_milestone(context.user.as_ref().map(|user| user.id), &before, &after, &note).await?;
+    datalab_app::accountability::sync_catalog_copy(&state.app, &commitment).await?;
     Ok(redirect_local(&format!("/commitment/{}/milestone/{}", commitment.code, number)))
 }
 
@@ -849,13 +841,13 @@ pub async fn download_document(
     State(state): State<AppState>,
     Path((code, number, evidence_id)): Path<(String, i64, Uuid)>,
 ) -> Result<Response, AppError> {
-    let commitment = state.store.commitment(&code).await?;
-    let milestone = state.store.milestone(commitment.id, number).await?;
+    let commitment = state.app.store.commitment(&code).await?;
+    let milestone = state.app.store.milestone(commitment.id, number).await?;
     let evidence = milestone.evidence.iter().find(|item| item.id == evidence_id).ok_or(AppError::NotFound)?;
     let EvidenceTarget::Document { storage_key, filename, sha256 } = &evidence.target else {
         return Err(AppError::NotFound);
     };
-    let reader = state.files.open(storage_key, None).await?;
+    let reader = state.app.files.open(storage_key, None).await?;
     let mimetype = mime_guess::from_path(filename).first_or_octet_stream().essence_str().to_string();
     let encoded = percent_encoding::utf8_percent_encode(filename, percent_encoding::NON_ALPHANUMERIC).to_string();
     Ok((
@@ -879,8 +871,8 @@ pub async fn add_task(
     body: Bytes,
 ) -> Result<Response, AppError> {
     let pairs = checked_form(&context, &body)?;
-    let commitment = state.store.commitment(&code).await?;
-    let parent = state.store.milestone(commitment.id, number).await?;
+    let commitment = state.app.store.commitment(&code).await?;
+    let parent = state.app.store.milestone(commitment.id, number).await?;
     context.actor.authorize_any(&update_actions(&commitment, &parent))?;
     let weight = form_value(&pairs, "weight").parse::<f64>().unwrap_or(f64::NAN);
     let task = Milestone {
@@ -903,9 +895,10 @@ pub async fn add_task(
         organizations: parent.organizations.clone(),
         evidence: Vec::new(),
     };
-    let outcome = state.store.create_task(context.user.as_ref().map(|user| user.id), &parent, &task).await.map(|_| ());
+    let outcome =
+        state.app.store.create_task(context.user.as_ref().map(|user| user.id), &parent, &task).await.map(|_| ());
     if outcome.is_ok() {
-        crate::accountability::sync_catalog_copy(&state, &commitment).await?;
+        datalab_app::accountability::sync_catalog_copy(&state.app, &commitment).await?;
     }
     after_milestone_write(&state, &context, &commitment, &parent, outcome).await
 }
@@ -919,8 +912,8 @@ pub async fn follow(
 ) -> Result<Response, AppError> {
     let pairs = checked_form(&context, &body)?;
     let user = context.user.clone().ok_or(AppError::NotAuthenticated)?;
-    let commitment = state.store.commitment(&code).await?;
-    state.store.set_following(commitment.id, user.id, form_value(&pairs, "follow") != "false").await?;
+    let commitment = state.app.store.commitment(&code).await?;
+    state.app.store.set_following(commitment.id, user.id, form_value(&pairs, "follow") != "false").await?;
     Ok(redirect_local(&format!("/commitment/{}", commitment.code)))
 }
 
@@ -931,9 +924,10 @@ pub async fn followed_updates(
     user_id: Uuid,
 ) -> Result<Vec<Value>, AppError> {
     let mut updates = Vec::new();
-    for code in state.store.followed_commitments(user_id).await? {
-        let commitment = state.store.commitment(&code).await?;
-        let events = state.store.commitment_events(commitment.id, &["status", "evidence", "evidence_flag"], 10).await?;
+    for code in state.app.store.followed_commitments(user_id).await? {
+        let commitment = state.app.store.commitment(&code).await?;
+        let events =
+            state.app.store.commitment_events(commitment.id, &["status", "evidence", "evidence_flag"], 10).await?;
         updates.push(json!({
             "code": commitment.code,
             "title": commitment.title.get(context.lang.code()),

@@ -14,11 +14,11 @@ use super::{
     translated_errors,
 };
 use crate::AppState;
-use crate::catalog;
 use crate::ckan::dicts::{ckan_time, resource_url};
 use crate::context::{RequestContext, verify_csrf};
 use crate::error::AppError;
 use crate::templates::json_for_script;
+use datalab_app::catalog;
 
 pub async fn home(State(state): State<AppState>, context: RequestContext) -> Result<Response, AppError> {
     let newest_request = SearchRequest {
@@ -28,9 +28,9 @@ pub async fn home(State(state): State<AppState>, context: RequestContext) -> Res
         facet_limit: usize::MAX,
         ..SearchRequest::default()
     };
-    let (results, newest) = catalog::search(&state, &context.actor, &newest_request, false).await?;
-    let organizations = state.store.organizations().await?;
-    let groups = state.store.groups().await?;
+    let (results, newest) = catalog::search(&state.app, &context.actor, &newest_request, false).await?;
+    let organizations = state.app.store.organizations().await?;
+    let groups = state.app.store.groups().await?;
     let group_counts: std::collections::HashMap<String, u64> =
         results.facets.into_iter().flat_map(|(_, values)| values).collect();
     render(
@@ -59,9 +59,11 @@ pub async fn search_page(
 
 /// A dataset the reader may see; private ones are "not found" to others.
 async fn visible_dataset(state: &AppState, context: &RequestContext, name: &str) -> Result<Dataset, AppError> {
-    catalog::readable_dataset(state, &context.actor, name).await.map_err(|error| match error {
-        AppError::Forbidden | AppError::NotAuthenticated => AppError::NotFound,
-        other => other,
+    catalog::readable_dataset(&state.app, &context.actor, name).await.map_err(AppError::from).map_err(|error| {
+        match error {
+            AppError::Forbidden | AppError::NotAuthenticated => AppError::NotFound,
+            other => other,
+        }
     })
 }
 
@@ -129,8 +131,9 @@ pub async fn show(
 ) -> Result<Response, AppError> {
     let dataset = visible_dataset(&state, &context, &name).await?;
     let base = crate::ckan::base_url(&state, request.headers());
-    let organization = state.store.organization(&dataset.owner_org.to_string()).await?;
+    let organization = state.app.store.organization(&dataset.owner_org.to_string()).await?;
     let groups: Vec<Value> = state
+        .app
         .store
         .groups()
         .await?
@@ -138,7 +141,7 @@ pub async fn show(
         .filter(|group| dataset.groups.contains(&group.name))
         .map(|group| json!({"name": group.name, "title": group.title}))
         .collect();
-    let activities = state.store.activities(datalab_store::ActivityScope::Dataset(dataset.id), 20, 0).await?;
+    let activities = state.app.store.activities(datalab_store::ActivityScope::Dataset(dataset.id), 20, 0).await?;
     let quality = quality_view(&state, &context, &dataset).await?;
     let lang = context.lang;
     let frequency = if dataset.dcat.update_frequency.is_empty() {
@@ -199,6 +202,7 @@ pub async fn show(
 /// The organizations the reader may publish in, for the form's select.
 async fn publishable_organizations(state: &AppState, context: &RequestContext) -> Result<Vec<Value>, AppError> {
     Ok(state
+        .app
         .store
         .organizations()
         .await?
@@ -244,7 +248,7 @@ async fn form_view(
         "errors": translated_errors(context, errors),
         "organizations": publishable_organizations(state, context).await?,
         "licenses": datalab_core::licenses::LICENSES.iter().map(|license| json!({"id": license.id, "title": license.title})).collect::<Vec<_>>(),
-        "all_groups": state.store.groups().await?.iter().map(|group| json!({"name": group.name, "title": group.title})).collect::<Vec<_>>(),
+        "all_groups": state.app.store.groups().await?.iter().map(|group| json!({"name": group.name, "title": group.title})).collect::<Vec<_>>(),
         "frequencies": datalab_core::UPDATE_FREQUENCIES.iter().map(|code| json!({"code": code, "label": lang.t(&format!("frequency-{code}"))})).collect::<Vec<_>>(),
         "municipalities": std::iter::once((municipalities::STATE_CODE, municipalities::STATE_NAME)).chain(municipalities::MUNICIPALITIES.iter().copied()).map(|(code, name)| json!({"code": code, "name": name})).collect::<Vec<_>>(),
     }))
@@ -310,7 +314,7 @@ pub async fn create(State(state): State<AppState>, context: RequestContext, body
     let mut errors = FieldErrors::new();
     apply_form(&mut dataset, &pairs, &mut errors);
     let outcome = if errors.is_empty() {
-        catalog::create_dataset(&state, &context.actor, Some(&user), dataset.clone()).await
+        catalog::create_dataset(&state.app, &context.actor, Some(&user), dataset.clone()).await.map_err(AppError::from)
     } else {
         Err(AppError::Validation(errors))
     };
@@ -348,7 +352,9 @@ pub async fn update(
     let mut errors = FieldErrors::new();
     apply_form(&mut after, &pairs, &mut errors);
     let outcome = if errors.is_empty() {
-        catalog::update_dataset(&state, &context.actor, context.user.as_ref(), &before, after.clone()).await
+        catalog::update_dataset(&state.app, &context.actor, context.user.as_ref(), &before, after.clone())
+            .await
+            .map_err(AppError::from)
     } else {
         Err(AppError::Validation(errors))
     };
@@ -370,8 +376,8 @@ pub async fn delete(
 ) -> Result<Response, AppError> {
     checked_form(&context, &body)?;
     let dataset = visible_dataset(&state, &context, &name).await?;
-    catalog::delete_dataset(&state, &context.actor, context.user.as_ref(), &dataset).await?;
-    let organization = state.store.organization(&dataset.owner_org.to_string()).await?;
+    catalog::delete_dataset(&state.app, &context.actor, context.user.as_ref(), &dataset).await?;
+    let organization = state.app.store.organization(&dataset.owner_org.to_string()).await?;
     Ok(redirect_local(&format!("/organization/{}", organization.name)))
 }
 
@@ -386,7 +392,7 @@ pub async fn resource_form(
         &state,
         &context,
         "resource_form.html",
-        json!({"dataset": {"name": dataset.name, "title": dataset.title}, "errors": {}, "form": {}, "max_upload_bytes": state.files.max_upload_bytes()}),
+        json!({"dataset": {"name": dataset.name, "title": dataset.title}, "errors": {}, "form": {}, "max_upload_bytes": state.app.files.max_upload_bytes()}),
     )
 }
 
@@ -424,7 +430,7 @@ pub async fn resource_upload(
                     let stream = futures_util::stream::poll_fn(move |poll_context| {
                         futures_util::Stream::poll_next(std::pin::Pin::new(&mut field), poll_context)
                     });
-                    let blob = catalog::store_upload(&state, stream).await?;
+                    let blob = catalog::store_upload(&state.app, stream).await?;
                     upload = Some((blob, filename));
                 }
                 Some(_) => return Err(AppError::BadRequest(format!("unexpected file field {field_name}"))),
@@ -446,7 +452,7 @@ pub async fn resource_upload(
     .await;
     if let Err(error) = result {
         if let Some((blob, _)) = &upload {
-            catalog::discard_upload(&state, blob).await;
+            catalog::discard_upload(&state.app, blob).await;
         }
         return Err(error);
     }
@@ -467,7 +473,9 @@ pub async fn resource_upload(
     let mut after = before.clone();
     after.resources.push(resource);
     let outcome = if errors.is_empty() {
-        catalog::update_dataset(&state, &context.actor, context.user.as_ref(), &before, after).await
+        catalog::update_dataset(&state.app, &context.actor, context.user.as_ref(), &before, after)
+            .await
+            .map_err(AppError::from)
     } else {
         Err(AppError::Validation(errors))
     };
@@ -475,7 +483,7 @@ pub async fn resource_upload(
         Ok(saved) => Ok(redirect_local(&format!("/dataset/{}", saved.name))),
         Err(error) => {
             if let Some((blob, _)) = &upload {
-                catalog::discard_upload(&state, blob).await;
+                catalog::discard_upload(&state.app, blob).await;
             }
             match error {
                 AppError::Validation(errors) => {
@@ -484,7 +492,7 @@ pub async fn resource_upload(
                         &state,
                         &context,
                         "resource_form.html",
-                        json!({"dataset": {"name": before.name, "title": before.title}, "errors": translated_errors(&context, &errors), "form": form, "max_upload_bytes": state.files.max_upload_bytes()}),
+                        json!({"dataset": {"name": before.name, "title": before.title}, "errors": translated_errors(&context, &errors), "form": form, "max_upload_bytes": state.app.files.max_upload_bytes()}),
                     )?;
                     Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
                 }
@@ -503,7 +511,7 @@ pub async fn resource_page(
     let dataset = visible_dataset(&state, &context, &name).await?;
     let resource = dataset.resources.iter().find(|resource| resource.id == resource_id).ok_or(AppError::NotFound)?;
     let base = crate::ckan::base_url(&state, request.headers());
-    let analysis_state = state.store.analysis(resource.id).await?;
+    let analysis_state = state.app.store.analysis(resource.id).await?;
     // `_table` picks one of a workbook's sheets; the first is the default.
     let pairs: Vec<(String, String)> =
         serde_urlencoded::from_str(request.uri().query().unwrap_or_default()).unwrap_or_default();
@@ -537,7 +545,7 @@ pub async fn resource_page(
     }
     let preview = match analysis_state
         .as_ref()
-        .and_then(|analysis| catalog::table_of(&state, resource, analysis, selected.as_deref()))
+        .and_then(|analysis| datalab_app::analysis::table_of(&state.app, resource, analysis, selected.as_deref()))
     {
         Some(table) => {
             // A geographic table's geometry column, as its analysis found it.
@@ -585,7 +593,7 @@ pub async fn resource_page(
         }
         Some((datalab_store::AnalysisState::Done(_), None)) | None => Value::Null,
     };
-    let job = state.store.latest_job(resource.id).await?.map(|job| {
+    let job = state.app.store.latest_job(resource.id).await?.map(|job| {
         let percent = job
             .bytes_total
             .filter(|total| *total > 0)
@@ -699,7 +707,7 @@ async fn data_preview(
     let without = |keys: &[&str]| -> Vec<(String, String)> {
         pairs.iter().filter(|(key, _)| !keys.contains(&key.as_str())).cloned().collect()
     };
-    let info = state.query.info(&table).ok();
+    let info = state.app.query.info(&table).ok();
     let all_columns: Vec<String> = info
         .as_ref()
         .map(|info| info.schema.fields().iter().map(|field| field.name().clone()).collect())
@@ -711,7 +719,7 @@ async fn data_preview(
     request.size = request.size.min(50);
     let sort = request.sort.clone();
     let sort_desc = request.sort_desc;
-    let page = match state.query.rows(table.clone(), request.clone()).await {
+    let page = match state.app.query.rows(table.clone(), request.clone()).await {
         Ok(page) => page,
         Err(error) => return json!({"error": error.to_string(), "reset_url": url(&[]), "filter_columns": all_columns}),
     };
@@ -769,7 +777,9 @@ async fn data_preview(
     });
     let chart = chart_view(state, &table, &pairs, &request, info.as_ref()).await;
     let shapes = match geometry {
-        Some(column) => state.query.geometry_map(table.clone(), request.clone(), column, 2_000, 2).await.ok().flatten(),
+        Some(column) => {
+            state.app.query.geometry_map(table.clone(), request.clone(), column, 2_000, 2).await.ok().flatten()
+        }
         None => None,
     };
     let spanish = lang == crate::i18n::Lang::Es;
@@ -815,7 +825,7 @@ async fn data_preview(
     };
     let map = match map {
         Some(map) => map,
-        None => match state.query.map(table.clone(), request.clone(), 2).await {
+        None => match state.app.query.map(table.clone(), request.clone(), 2).await {
             Ok(Some(cells)) if !cells.is_empty() => {
                 let mapped: u64 = cells.iter().map(|cell| cell.count).sum();
                 let rows = crate::charts::number(mapped as f64);
@@ -909,7 +919,7 @@ async fn chart_view(
     let x = get("x").unwrap_or_default();
     let y = get("y").filter(|y| !y.is_empty());
     let request = ChartRequest { rows: rows.clone(), kind, x: x.clone(), y: y.clone(), aggregate };
-    match state.query.chart(table.clone(), request).await {
+    match state.app.query.chart(table.clone(), request).await {
         Ok(data) => {
             let measure = match (aggregate, &y) {
                 (Aggregate::Count, _) | (_, None) => "n".to_string(),
@@ -953,12 +963,12 @@ pub async fn resource_delete(
     if after.resources.len() == before.resources.len() {
         return Err(AppError::NotFound);
     }
-    catalog::update_dataset(&state, &context.actor, context.user.as_ref(), &before, after).await?;
+    catalog::update_dataset(&state.app, &context.actor, context.user.as_ref(), &before, after).await?;
     Ok(redirect_local(&format!("/dataset/{}", before.name)))
 }
 
 async fn quality_view(state: &AppState, context: &RequestContext, dataset: &Dataset) -> Result<Value, AppError> {
-    let report = crate::catalog::quality_report(&state.store, dataset).await?;
+    let report = datalab_app::index::quality_report(&state.app, dataset).await?;
     let lang = context.lang;
     Ok(json!({
         "score": report.score,
@@ -1125,7 +1135,7 @@ async fn schema_tables(
     resource: &Resource,
     wanted: Option<&str>,
 ) -> Result<(Vec<String>, Option<SchemaTable>), AppError> {
-    let analysis = state.store.analysis(resource.id).await?;
+    let analysis = state.app.store.analysis(resource.id).await?;
     let tables: Vec<&Value> = analysis.as_ref().map(|analysis| analysis.tables()).unwrap_or_default();
     let names: Vec<String> =
         tables.iter().map(|table| table["name"].as_str().unwrap_or_default().to_string()).collect();
@@ -1290,7 +1300,10 @@ pub async fn resource_schema_save(
             candidate.schema = whole.clone();
         }
     }
-    match catalog::update_dataset(&state, &context.actor, context.user.as_ref(), &before, after).await {
+    match catalog::update_dataset(&state.app, &context.actor, context.user.as_ref(), &before, after)
+        .await
+        .map_err(AppError::from)
+    {
         Ok(saved) => Ok(redirect_local(&format!("/dataset/{}/resource/{resource_id}#analysis-heading", saved.name))),
         Err(AppError::Invalid { message, .. }) => {
             let missing = form_value(&pairs, "missing_values");
@@ -1311,6 +1324,6 @@ pub async fn resource_reingest(
 ) -> Result<Response, AppError> {
     checked_form(&context, &body)?;
     let (dataset, resource) = editable_resource(&state, &context, &name, resource_id).await?;
-    catalog::reingest(&state, &resource)?;
+    datalab_app::analysis::reingest(&state.app, &resource)?;
     Ok(redirect_local(&format!("/dataset/{}/resource/{resource_id}#analysis-heading", dataset.name)))
 }

@@ -33,11 +33,12 @@ async fn items_view(
         let organization = organizations.iter().find(|organization| organization.id == item.organization_id);
         let dataset = match item.dataset_id {
             Some(id) => state
+                .app
                 .store
                 .dataset(&id.to_string())
                 .await
                 .ok()
-                .filter(|dataset| context.actor.can(crate::catalog::read_action(dataset))),
+                .filter(|dataset| context.actor.can(datalab_app::catalog::read_action(dataset))),
             None => None,
         };
         views.push(json!({
@@ -90,8 +91,8 @@ pub async fn state_wide(
     context: RequestContext,
     Query(query): Query<InventoryQuery>,
 ) -> Result<Response, AppError> {
-    let organizations = state.store.organizations().await?;
-    let all = state.store.inventory(None).await?;
+    let organizations = state.app.store.organizations().await?;
+    let all = state.app.store.inventory(None).await?;
     let items = filtered(all.clone(), &query, &organizations);
     let mut by_organization = Vec::new();
     for organization in &organizations {
@@ -127,8 +128,8 @@ async fn organization_page(
     form: Value,
     status: StatusCode,
 ) -> Result<Response, AppError> {
-    let organizations = state.store.organizations().await?;
-    let items = state.store.inventory(Some(organization.id)).await?;
+    let organizations = state.app.store.organizations().await?;
+    let items = state.app.store.inventory(Some(organization.id)).await?;
     let page = render(
         state,
         context,
@@ -151,7 +152,7 @@ pub async fn for_organization(
     context: RequestContext,
     Path(name): Path<String>,
 ) -> Result<Response, AppError> {
-    let organization = state.store.organization(&name).await?;
+    let organization = state.app.store.organization(&name).await?;
     organization_page(
         &state,
         &context,
@@ -171,10 +172,10 @@ pub async fn save(
     body: Bytes,
 ) -> Result<Response, AppError> {
     let pairs = checked_form(&context, &body)?;
-    let organization = state.store.organization(&name).await?;
+    let organization = state.app.store.organization(&name).await?;
     context.actor.authorize(Action::ManageInventory { organization: organization.id })?;
     let existing = match Uuid::parse_str(&form_value(&pairs, "id")) {
-        Ok(id) => Some(state.store.inventory_item(id).await?)
+        Ok(id) => Some(state.app.store.inventory_item(id).await?)
             .filter(|item| item.organization_id == organization.id)
             .ok_or(AppError::NotFound)
             .map(Some)?,
@@ -189,7 +190,7 @@ pub async fn save(
     let dataset_id = if dataset_name.is_empty() {
         None
     } else {
-        match state.store.dataset(&dataset_name).await {
+        match state.app.store.dataset(&dataset_name).await {
             Ok(dataset) if dataset.owner_org == organization.id => Some(dataset.id),
             _ => {
                 errors.add("dataset", FieldError::UnknownValue);
@@ -210,7 +211,12 @@ pub async fn save(
     };
     errors.merge(item.validate());
     let outcome = if errors.is_empty() {
-        state.store.save_inventory_item(context.user.as_ref().map(|user| user.id), &item).await.map_err(AppError::from)
+        state
+            .app
+            .store
+            .save_inventory_item(context.user.as_ref().map(|user| user.id), &item)
+            .await
+            .map_err(AppError::from)
     } else {
         Err(AppError::Validation(errors))
     };
@@ -230,8 +236,8 @@ pub async fn csv(
     context: RequestContext,
     Query(query): Query<InventoryQuery>,
 ) -> Result<Response, AppError> {
-    let organizations = state.store.organizations().await?;
-    let items = filtered(state.store.inventory(None).await?, &query, &organizations);
+    let organizations = state.app.store.organizations().await?;
+    let items = filtered(state.app.store.inventory(None).await?, &query, &organizations);
     let views = items_view(&state, &context, &items, &organizations).await?;
     let mut writer = csv::Writer::from_writer(Vec::new());
     writer

@@ -18,9 +18,9 @@ use datalab_search::{FacetName, SearchRequest, Sort};
 use serde_json::{Value, json};
 
 use crate::AppState;
-use crate::catalog;
 use crate::context::RequestContext;
 use crate::error::AppError;
+use datalab_app::catalog;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -339,22 +339,23 @@ pub(crate) async fn search_view(
     params: &SearchParams,
 ) -> Result<Value, AppError> {
     let request = params.request();
-    let (results, datasets) = match catalog::search(state, &context.actor, &request, true).await {
-        Ok(found) => found,
-        // A query with a syntax error is retried as plain words rather than failing the page.
-        Err(AppError::SearchQuery(_)) => {
-            let mut plain = request.clone();
-            plain.query = params
-                .query
-                .chars()
-                .map(|character| if character.is_alphanumeric() { character } else { ' ' })
-                .collect();
-            catalog::search(state, &context.actor, &plain, true).await?
-        }
-        Err(other) => return Err(other),
-    };
-    let organizations = state.store.organizations().await?;
-    let groups: Vec<Group> = state.store.groups().await?;
+    let (results, datasets) =
+        match catalog::search(&state.app, &context.actor, &request, true).await.map_err(AppError::from) {
+            Ok(found) => found,
+            // A query with a syntax error is retried as plain words rather than failing the page.
+            Err(AppError::SearchQuery(_)) => {
+                let mut plain = request.clone();
+                plain.query = params
+                    .query
+                    .chars()
+                    .map(|character| if character.is_alphanumeric() { character } else { ' ' })
+                    .collect();
+                catalog::search(&state.app, &context.actor, &plain, true).await?
+            }
+            Err(other) => return Err(other),
+        };
+    let organizations = state.app.store.organizations().await?;
+    let groups: Vec<Group> = state.app.store.groups().await?;
     let lang = context.lang;
     let facets: Vec<Value> = results
         .facets

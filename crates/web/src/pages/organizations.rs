@@ -25,12 +25,12 @@ async fn organization_counts(
         facet_limit: usize::MAX,
         ..Default::default()
     };
-    let results = state.search.search(&request, &crate::catalog::visibility(&context.actor, true))?;
+    let results = state.app.search.search(&request, &datalab_app::catalog::visibility(&context.actor, true))?;
     Ok(results.facets.into_iter().flat_map(|(_, values)| values).collect())
 }
 
 pub async fn list(State(state): State<AppState>, context: RequestContext) -> Result<Response, AppError> {
-    let organizations = state.store.organizations().await?;
+    let organizations = state.app.store.organizations().await?;
     let counts = organization_counts(&state, &context).await?;
     let lang = context.lang;
     render(
@@ -55,13 +55,13 @@ pub async fn show(
     Path(name): Path<String>,
     RawQuery(query): RawQuery,
 ) -> Result<Response, AppError> {
-    let organization = state.store.organization(&name).await?;
+    let organization = state.app.store.organization(&name).await?;
     let mut params = SearchParams::from_query(query.as_deref());
     params.filters.retain(|(facet, _)| *facet != FacetName::Organization);
     params.filters.push((FacetName::Organization, organization.name.clone()));
     let view = search_view(&state, &context, &params).await?;
-    let activities = crate::catalog::visible_activities(
-        &state,
+    let activities = datalab_app::catalog::visible_activities(
+        &state.app,
         &context.actor,
         datalab_store::ActivityScope::Organization(organization.id),
         20,
@@ -132,6 +132,7 @@ pub async fn create(State(state): State<AppState>, context: RequestContext, body
     };
     let outcome = if errors.is_empty() {
         state
+            .app
             .store
             .create_organization(context.user.as_ref().map(|user| user.id), &organization)
             .await
@@ -162,7 +163,7 @@ async fn members_page(
     errors: &FieldErrors,
     status: StatusCode,
 ) -> Result<Response, AppError> {
-    let members = state.store.members(organization.id).await?;
+    let members = state.app.store.members(organization.id).await?;
     let lang = context.lang;
     let page = render(
         state,
@@ -187,7 +188,7 @@ pub async fn members(
     context: RequestContext,
     Path(name): Path<String>,
 ) -> Result<Response, AppError> {
-    let organization = state.store.organization(&name).await?;
+    let organization = state.app.store.organization(&name).await?;
     context.actor.authorize(Action::ManageMembers { organization: organization.id })?;
     members_page(&state, &context, &organization, &FieldErrors::new(), StatusCode::OK).await
 }
@@ -199,14 +200,14 @@ pub async fn add_member(
     body: Bytes,
 ) -> Result<Response, AppError> {
     let pairs = checked_form(&context, &body)?;
-    let organization = state.store.organization(&name).await?;
+    let organization = state.app.store.organization(&name).await?;
     context.actor.authorize(Action::ManageMembers { organization: organization.id })?;
     let mut errors = FieldErrors::new();
     let capacity = Capacity::parse(&form_value(&pairs, "role"));
     if capacity.is_none() {
         errors.add("role", FieldError::UnknownValue);
     }
-    let user = match state.store.user(&form_value(&pairs, "username")).await {
+    let user = match state.app.store.user(&form_value(&pairs, "username")).await {
         Ok(user) => Some(user),
         Err(datalab_store::StoreError::NotFound) => {
             errors.add("username", FieldError::UnknownValue);
@@ -217,6 +218,7 @@ pub async fn add_member(
     match (user, capacity) {
         (Some(user), Some(capacity)) if errors.is_empty() => {
             state
+                .app
                 .store
                 .set_membership(context.user.as_ref().map(|user| user.id), &organization, &user, capacity)
                 .await?;
@@ -233,22 +235,22 @@ pub async fn remove_member(
     body: Bytes,
 ) -> Result<Response, AppError> {
     checked_form(&context, &body)?;
-    let organization = state.store.organization(&name).await?;
+    let organization = state.app.store.organization(&name).await?;
     context.actor.authorize(Action::ManageMembers { organization: organization.id })?;
-    let user = state.store.user(&username).await?;
-    state.store.remove_membership(context.user.as_ref().map(|user| user.id), &organization, &user).await?;
+    let user = state.app.store.user(&username).await?;
+    state.app.store.remove_membership(context.user.as_ref().map(|user| user.id), &organization, &user).await?;
     Ok(redirect_local(&format!("/organization/{}/members", organization.name)))
 }
 
 pub async fn groups(State(state): State<AppState>, context: RequestContext) -> Result<Response, AppError> {
-    let groups = state.store.groups().await?;
+    let groups = state.app.store.groups().await?;
     let request = datalab_search::SearchRequest {
         rows: 1,
         facets: vec![FacetName::Groups],
         facet_limit: usize::MAX,
         ..Default::default()
     };
-    let results = state.search.search(&request, &crate::catalog::visibility(&context.actor, true))?;
+    let results = state.app.search.search(&request, &datalab_app::catalog::visibility(&context.actor, true))?;
     let counts: std::collections::HashMap<String, u64> =
         results.facets.into_iter().flat_map(|(_, values)| values).collect();
     render(
@@ -265,7 +267,7 @@ pub async fn group(
     Path(name): Path<String>,
     RawQuery(query): RawQuery,
 ) -> Result<Response, AppError> {
-    let group = state.store.group(&name).await?;
+    let group = state.app.store.group(&name).await?;
     let mut params = SearchParams::from_query(query.as_deref());
     params.filters.retain(|(facet, _)| *facet != FacetName::Groups);
     params.filters.push((FacetName::Groups, group.name.clone()));
@@ -293,7 +295,7 @@ pub async fn edit_form(
     context: RequestContext,
     Path(name): Path<String>,
 ) -> Result<Response, AppError> {
-    let organization = state.store.organization(&name).await?;
+    let organization = state.app.store.organization(&name).await?;
     context.actor.authorize(Action::UpdateOrganization { organization: organization.id })?;
     render(
         &state,
@@ -310,7 +312,7 @@ pub async fn update(
     body: Bytes,
 ) -> Result<Response, AppError> {
     let pairs = checked_form(&context, &body)?;
-    let before = state.store.organization(&name).await?;
+    let before = state.app.store.organization(&name).await?;
     context.actor.authorize(Action::UpdateOrganization { organization: before.id })?;
     let mut errors = FieldErrors::new();
     let mut after = before.clone();
@@ -326,7 +328,12 @@ pub async fn update(
         None => errors.add("kind", FieldError::UnknownValue),
     }
     let outcome = if errors.is_empty() {
-        state.store.update_organization(context.user.as_ref().map(|user| user.id), &after).await.map_err(AppError::from)
+        state
+            .app
+            .store
+            .update_organization(context.user.as_ref().map(|user| user.id), &after)
+            .await
+            .map_err(AppError::from)
     } else {
         Err(AppError::Validation(errors))
     };
@@ -335,10 +342,10 @@ pub async fn update(
             if after.name != before.name {
                 // Datasets show their organization's name in search: re-index them.
                 for summary in
-                    state.store.dataset_summaries().await?.iter().filter(|summary| summary.owner_org == after.id)
+                    state.app.store.dataset_summaries().await?.iter().filter(|summary| summary.owner_org == after.id)
                 {
-                    let dataset = state.store.dataset(&summary.id.to_string()).await?;
-                    crate::catalog::reindex_dataset(&state, &dataset).await?;
+                    let dataset = state.app.store.dataset(&summary.id.to_string()).await?;
+                    datalab_app::index::reindex_dataset(&state.app, &dataset).await?;
                 }
             }
             Ok(redirect_local(&format!("/organization/{}", after.name)))

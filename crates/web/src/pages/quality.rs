@@ -25,7 +25,7 @@ pub async fn dashboard(
     context: RequestContext,
     Query(query): Query<QualityQuery>,
 ) -> Result<Response, AppError> {
-    let organizations = state.store.organizations().await?;
+    let organizations = state.app.store.organizations().await?;
     let selected = query
         .organization
         .as_deref()
@@ -35,11 +35,11 @@ pub async fn dashboard(
     if let Some(organization) = selected {
         request.filters.push((FacetName::Organization, organization.name.clone()));
     }
-    let (_, datasets) = crate::catalog::search(&state, &context.actor, &request, false).await?;
+    let (_, datasets) = datalab_app::catalog::search(&state.app, &context.actor, &request, false).await?;
     let lang = context.lang;
     let mut rows = Vec::new();
     for dataset in &datasets {
-        let report = crate::catalog::quality_report(&state.store, dataset).await?;
+        let report = datalab_app::index::quality_report(&state.app, dataset).await?;
         let first_finding = report
             .criteria
             .iter()
@@ -58,7 +58,7 @@ pub async fn dashboard(
     }
     let average =
         |scores: &[u64]| if scores.is_empty() { None } else { Some(scores.iter().sum::<u64>() / scores.len() as u64) };
-    let inventory = state.store.inventory(selected.map(|organization| organization.id)).await?;
+    let inventory = state.app.store.inventory(selected.map(|organization| organization.id)).await?;
     let mut by_organization = Vec::new();
     for organization in &organizations {
         let scores: Vec<u64> = rows

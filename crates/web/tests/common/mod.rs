@@ -30,6 +30,20 @@ pub struct TestApp {
 pub const PASSWORD: &str = "contraseña-segura";
 
 impl TestApp {
+    /// The day the rules that read a date (overdue milestones, freshness)
+    /// take as today in every test, so that a date in a fixture keeps its
+    /// meaning whenever the suite runs.
+    pub const TODAY: time::OffsetDateTime = time::macros::datetime!(2026-12-01 12:00 UTC);
+
+    /// The use cases the server runs, for a test to call directly.
+    pub fn app(&self) -> &datalab_app::App {
+        &self.state.app
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.state.app.store
+    }
+
     pub async fn start() -> TestApp {
         Self::with_upload_limit(10 * 1024 * 1024).await
     }
@@ -59,7 +73,9 @@ impl TestApp {
         let files = FileStore::local(&directory.path().join("files"), max_upload_bytes).unwrap();
         let (search, _) = SearchIndex::open(&directory.path().join("search")).unwrap();
         let query = datalab_query::QueryEngine::new(&directory.path().join("tables"), query_settings).unwrap();
-        let state = AppState::new(store, files, Arc::new(search), Arc::new(query), settings);
+        let app = datalab_app::App::new(store, files, Arc::new(search), Arc::new(query), Default::default())
+            .with_clock(datalab_app::Clock::Fixed(Self::TODAY));
+        let state = AppState::new(app, settings);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let (sender, receiver) = tokio::sync::oneshot::channel::<()>();
@@ -110,6 +126,7 @@ impl TestApp {
     pub async fn user(&self, name: &str, sysadmin: bool) -> (User, String) {
         let user = self
             .state
+            .app
             .store
             .create_user(NewUser {
                 name,
@@ -120,7 +137,7 @@ impl TestApp {
             })
             .await
             .unwrap();
-        let (_, secret) = self.state.store.create_api_token(user.id, "tests").await.unwrap();
+        let (_, secret) = self.store().create_api_token(user.id, "tests").await.unwrap();
         (user, secret.0)
     }
 
@@ -135,12 +152,12 @@ impl TestApp {
             state: State::Active,
             created: datalab_store::now(),
         };
-        self.state.store.create_organization(None, &organization).await.unwrap();
+        self.store().create_organization(None, &organization).await.unwrap();
         organization
     }
 
     pub async fn member(&self, organization: &Organization, user: &User, capacity: Capacity) {
-        self.state.store.set_membership(None, organization, user, capacity).await.unwrap();
+        self.store().set_membership(None, organization, user, capacity).await.unwrap();
     }
 
     /// Calls a CKAN action with a JSON body (POST), returning status and body.
@@ -319,6 +336,6 @@ pub async fn commitment(app: &TestApp) -> (Commitment, Vec<Milestone>) {
         milestone(2, "2023-02", "2023-01"),
         milestone(3, "2029-01", "2030-06"),
     ];
-    app.state.store.create_commitment(None, &commitment, &milestones).await.unwrap();
+    app.store().create_commitment(None, &commitment, &milestones).await.unwrap();
     (commitment, milestones)
 }

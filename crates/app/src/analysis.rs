@@ -1,0 +1,412 @@
+//! The analysis of uploaded files as jobs: a new file, a changed
+//! publisher schema or the re-analyse button queues one; jobs run one at a
+//! time with their progress written every half second; a finished
+//! analysis and its tables are published together, in one write; a stop
+//! is resumed at the next start.
+
+use std::sync::Arc;
+
+use datalab_core::{Bilingual, Dataset, Resource, ResourceLocation};
+use uuid::Uuid;
+
+use crate::catalog::is_tabular;
+use crate::index::reindex_dataset;
+use crate::{App, Error};
+
+/// Queues the analysis (encoding, dialect, types, profile, validation) of
+/// every tabular upload of `after` whose file or schema is new or changed
+/// since `before`. It runs in the background as a job with progress; the
+/// last finished analysis stays served until the new one is complete, and a
+/// restart resumes what was not finished ([`resume_analyses`]). The file
+/// streams from storage; memory stays bounded.
+pub fn schedule_analyses(app: &App, before: Option<&Dataset>, after: &Dataset) {
+    if !app.settings.background_analysis {
+        return;
+    }
+    for resource in after.resources.iter().filter(|resource| is_tabular(resource)) {
+        if !resource.is_upload() {
+            continue;
+        }
+        let unchanged = before
+            .and_then(|before| before.resources.iter().find(|old| old.id == resource.id))
+            .is_some_and(|old| old.sha256 == resource.sha256 && old.schema == resource.schema && is_tabular(old));
+        if unchanged {
+            continue;
+        }
+        enqueue(app.clone(), resource.clone());
+    }
+}
+
+/// Analyses a resource's file again (after a schema change the analysis
+/// reruns by itself; this is for anything else).
+pub fn reingest(app: &App, resource: &Resource) -> Result<(), Error> {
+    if !resource.is_upload() {
+        return Err(Error::Invalid { field: "resource".into(), message: "only uploaded files are analysed".into() });
+    }
+    if !is_tabular(resource) {
+        return Err(Error::Invalid { field: "format".into(), message: "this format is not read as a table".into() });
+    }
+    enqueue(app.clone(), resource.clone());
+    Ok(())
+}
+
+/// Times a job that keeps being interrupted (the server stops or crashes
+/// while it runs), or that keeps failing to read or store its files, is
+/// tried before it is stopped with its error shown.
+pub const MAX_JOB_ATTEMPTS: i64 = 3;
+
+/// The wait before the second attempt of a job whose storage failed; it
+/// doubles before each next one.
+pub const JOB_RETRY_DELAY: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Why an attempt at a job failed, and whether trying again may help: a
+/// file that could not be read or written (storage, disk, database) may be
+/// there next time; a file that is not a table will not change.
+struct JobFailure {
+    /// Why, in English and (where a reason was written for people) Spanish.
+    message: Bilingual,
+    transient: bool,
+}
+
+impl JobFailure {
+    fn lasting(en: impl Into<String>, es: impl Into<String>) -> JobFailure {
+        JobFailure { message: Bilingual { en: en.into(), es: es.into() }, transient: false }
+    }
+
+    /// Reading or storing the file or its tables failed: the file itself may be fine.
+    fn transient(message: impl std::fmt::Display) -> JobFailure {
+        let es = format!("no se pudo leer o guardar el archivo o sus tablas: {message}");
+        JobFailure { message: Bilingual { en: message.to_string(), es }, transient: true }
+    }
+
+    /// A file ingestion refused (or, for `Io`, could not read), with its reason in both languages.
+    fn refused(error: &datalab_ingest::IngestError) -> JobFailure {
+        let transient = matches!(error, datalab_ingest::IngestError::Io(_));
+        JobFailure { message: Bilingual { en: error.to_string(), es: error.message_es() }, transient }
+    }
+
+    /// The message with `prefix` before it (`en`, `es`).
+    fn prefixed(&self, en: &str, es: &str) -> Bilingual {
+        let spanish = if self.message.es.is_empty() { &self.message.en } else { &self.message.es };
+        Bilingual { en: format!("{en}{}", self.message.en), es: format!("{es}{spanish}") }
+    }
+}
+
+fn enqueue(app: App, resource: Resource) {
+    tokio::spawn(async move {
+        match app.store.queue_job(resource.id, &resource.sha256, resource.size).await {
+            Ok(Some(job)) => run_job(app, job).await,
+            // The resource was deleted meanwhile.
+            Ok(None) => {}
+            Err(error) => tracing::error!(%error, resource_id = %resource.id, "cannot queue an analysis"),
+        }
+    });
+}
+
+/// Runs a queued job: one at a time per server (bounded memory), with its
+/// progress (bytes read, rows) written every half second.
+/// A failure to read or store a file is tried again, after
+/// [`JOB_RETRY_DELAY`] and then twice as long each time, up to
+/// [`MAX_JOB_ATTEMPTS`] attempts in all (a restart's count too); meanwhile
+/// the job is queued again with the failure as its note.
+async fn run_job(app: App, job: datalab_store::Job) {
+    let resource_id = job.resource_id;
+    let mut attempts = job.attempts;
+    let mut delay = JOB_RETRY_DELAY;
+    let outcome = loop {
+        attempts += 1;
+        // The slot is held for one attempt: while a failed job waits to try
+        // again, the next queued analysis runs.
+        let slot = app.ingest_slots.clone().acquire_owned().await.expect("the semaphore is never closed");
+        let attempt = run_job_inner(&app, &job, attempts).await;
+        drop(slot);
+        if attempt.is_err() && app.store.is_closed() {
+            // Shutting down: the job stays `running` and the next start resumes it.
+            tracing::info!(%resource_id, "analysis stopped by the shutdown; it resumes at the next start");
+            return;
+        }
+        match attempt {
+            Ok(()) => break Ok(()),
+            Err(failure) if failure.transient && attempts < MAX_JOB_ATTEMPTS => {
+                tracing::warn!(error = %failure.message.en, %resource_id, attempts, "analysis failed; trying again");
+                let note = failure.prefixed(
+                    &format!("attempt {attempts} failed, trying again: "),
+                    &format!("falló el intento {attempts}; se intentará de nuevo: "),
+                );
+                if let Err(error) = app.store.requeue_job(job.id, Some(&note)).await {
+                    tracing::error!(%error, %resource_id, "cannot record a failed attempt");
+                }
+                tokio::time::sleep(delay).await;
+                delay *= 2;
+            }
+            Err(failure) if failure.transient => {
+                break Err(failure.prefixed(
+                    &format!("stopped after {attempts} attempts: "),
+                    &format!("se detuvo tras {attempts} intentos: "),
+                ));
+            }
+            Err(failure) => break Err(failure.message),
+        }
+    };
+    if let Err(error) = &outcome {
+        tracing::warn!(error = %error.en, %resource_id, "analysis failed");
+    }
+    if let Err(error) = app.store.finish_job(job.id, outcome.as_ref().map(|_| ())).await {
+        tracing::error!(%error, %resource_id, "cannot record the end of an analysis");
+    }
+}
+
+/// Attempt number `attempt` (from 1) at a job.
+async fn run_job_inner(app: &App, job: &datalab_store::Job, attempt: i64) -> Result<(), JobFailure> {
+    // Counted first, so the stored attempts are the ones made, whatever stops this one.
+    app.store.start_job(job.id).await.map_err(JobFailure::transient)?;
+    let resource = match app.store.resource(job.resource_id).await {
+        Ok(resource) => resource,
+        Err(datalab_store::StoreError::NotFound) => {
+            return Err(JobFailure::lasting("the resource was deleted", "el recurso se eliminó"));
+        }
+        Err(error) => return Err(JobFailure::transient(error)),
+    };
+    if resource.sha256 != job.sha256 {
+        return Err(JobFailure::lasting(
+            "a newer file replaced this one before it was analysed",
+            "un archivo más reciente reemplazó a este antes de analizarlo",
+        ));
+    }
+    let ResourceLocation::Upload { storage_key, filename } = &resource.location else {
+        return Err(JobFailure::lasting(
+            "the resource is no longer an uploaded file",
+            "el recurso ya no es un archivo subido",
+        ));
+    };
+    let first = app.files.open(storage_key, None).await.map_err(JobFailure::transient)?;
+    let bytes = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    // The stored file, from its start, each time the analysis reads it
+    // (twice when its first rows suggest other types than the rest).
+    let open = {
+        let (files, key, bytes) = (app.files.clone(), storage_key.clone(), bytes.clone());
+        let handle = tokio::runtime::Handle::current();
+        let mut first = Some(first);
+        move || -> std::io::Result<_> {
+            use futures_util::TryStreamExt;
+            let reader = match first.take() {
+                Some(reader) => reader,
+                None => handle.block_on(files.open(&key, None)).map_err(std::io::Error::other)?,
+            };
+            bytes.store(0, std::sync::atomic::Ordering::Relaxed);
+            let bytes = bytes.clone();
+            let counted = reader.stream.map_err(std::io::Error::other).inspect_ok(move |chunk| {
+                bytes.fetch_add(chunk.len() as u64, std::sync::atomic::Ordering::Relaxed);
+            });
+            Ok(tokio_util::io::SyncIoBridge::new_with_handle(
+                tokio_util::io::StreamReader::new(counted),
+                handle.clone(),
+            ))
+        }
+    };
+    let progress = Arc::new(datalab_ingest::Progress::default());
+    let options = datalab_ingest::AnalyzeOptions {
+        name: filename.clone(),
+        format: Some(resource.format.clone()),
+        schema: resource.schema.clone(),
+        progress: Some(progress.clone()),
+        ..Default::default()
+    };
+    let report = |app: App,
+                  id: Uuid,
+                  bytes: Arc<std::sync::atomic::AtomicU64>,
+                  progress: Arc<datalab_ingest::Progress>| async move {
+        let read = |counter: &std::sync::atomic::AtomicU64| counter.load(std::sync::atomic::Ordering::Relaxed) as i64;
+        let _ = app.store.job_progress(id, read(&bytes), read(&progress.rows)).await;
+    };
+    let ticker = {
+        let (app, id, bytes, progress) = (app.clone(), job.id, bytes.clone(), progress.clone());
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+                report(app.clone(), id, bytes.clone(), progress.clone()).await;
+            }
+        })
+    };
+    let last_attempt = attempt >= MAX_JOB_ATTEMPTS;
+    let outcome = analyse_attempt(app, resource.id, &resource.sha256, open, options, last_attempt).await;
+    ticker.abort();
+    report(app.clone(), job.id, bytes, progress).await;
+    outcome.map(|_| ())
+}
+
+/// A file analysed into table files that are not published yet (see
+/// [`record_analysis`]); dropped unrecorded, it removes them.
+pub struct PendingAnalysis {
+    written: std::path::PathBuf,
+    outcome: Option<Result<datalab_ingest::FileAnalysis, JobFailure>>,
+}
+
+impl Drop for PendingAnalysis {
+    fn drop(&mut self) {
+        if let Some(Ok(analysis)) = &self.outcome {
+            for table in &analysis.tables {
+                if let Some(parquet) = &table.parquet {
+                    let _ = std::fs::remove_file(&parquet.path);
+                }
+            }
+        }
+        let _ = std::fs::remove_file(&self.written);
+    }
+}
+
+/// Analyses a file, which `open` gives from its start each time it is
+/// called (see [`datalab_ingest::analyze_source`]), whatever its format:
+/// decode, find its tables (a workbook's sheets), infer, profile, validate,
+/// and write a Parquet table for each, not yet published.
+pub async fn analyse_file<R, O>(app: &App, open: O, mut options: datalab_ingest::AnalyzeOptions) -> PendingAnalysis
+where
+    R: std::io::Read,
+    O: FnMut() -> std::io::Result<R> + Send + 'static,
+{
+    let written = app.query.new_table_path();
+    options.parquet = Some(written.clone());
+    let outcome = tokio::task::spawn_blocking(move || datalab_ingest::analyze_source(open, &options))
+        .await
+        .map_err(|error| {
+            JobFailure::lasting(error.to_string(), format!("el análisis se detuvo por un error interno: {error}"))
+        })
+        .and_then(|result| {
+            // Reading the stored file or writing the tables failed (`Io`):
+            // the file itself may be fine, and the job tries again.
+            result.map_err(|error| JobFailure::refused(&error))
+        });
+    PendingAnalysis { written, outcome: Some(outcome) }
+}
+
+/// Publishes an analysis of resource `resource_id`'s file (whose hash is
+/// `sha256`) and its tables: the analysis and the tables become visible
+/// together, in one write, only once every table file is complete and in
+/// its place; then older table versions are removed. A failure is recorded
+/// with its error (a finished analysis of the resource stays served); a
+/// crash leaves table files nothing refers to, which the start-up sweep
+/// removes.
+pub async fn record_analysis(
+    app: &App,
+    resource_id: Uuid,
+    sha256: &str,
+    pending: PendingAnalysis,
+) -> Result<datalab_ingest::FileAnalysis, Bilingual> {
+    record_attempt(app, resource_id, sha256, pending, true).await.map_err(|failure| failure.message)
+}
+
+/// [`analyse_file`] then [`record_analysis`], saying whether a failure may
+/// pass; a failure that may is recorded as the resource's analysis only
+/// when `record_any_failure` (the last attempt), so a passing storage error
+/// does not replace a good analysis's place on the page while the job tries
+/// again. A crash leaves a `running` job that [`resume_analyses`] retries.
+async fn analyse_attempt<R, O>(
+    app: &App,
+    resource_id: Uuid,
+    sha256: &str,
+    open: O,
+    options: datalab_ingest::AnalyzeOptions,
+    record_any_failure: bool,
+) -> Result<datalab_ingest::FileAnalysis, JobFailure>
+where
+    R: std::io::Read,
+    O: FnMut() -> std::io::Result<R> + Send + 'static,
+{
+    let pending = analyse_file(app, open, options).await;
+    record_attempt(app, resource_id, sha256, pending, record_any_failure).await
+}
+
+async fn record_attempt(
+    app: &App,
+    resource_id: Uuid,
+    sha256: &str,
+    mut pending: PendingAnalysis,
+    record_any_failure: bool,
+) -> Result<datalab_ingest::FileAnalysis, JobFailure> {
+    let outcome = pending.outcome.take().expect("an analysis is recorded once");
+    let published = outcome.and_then(|analysis| {
+        let mut keys = Vec::new();
+        for table in &analysis.tables {
+            match &table.parquet {
+                Some(parquet) => {
+                    keys.push(Some(app.query.publish(&parquet.path, resource_id).map_err(JobFailure::transient)?))
+                }
+                None => keys.push(None),
+            }
+        }
+        Ok((analysis, keys))
+    });
+    drop(pending);
+    let (record, result) = match published {
+        Ok((analysis, keys)) => {
+            let mut value = serde_json::to_value(&analysis).expect("analyses serialize");
+            for (table, key) in value["tables"].as_array_mut().into_iter().flatten().zip(&keys) {
+                if let Some(key) = key {
+                    table["parquet"]["key"] = serde_json::json!(key);
+                }
+            }
+            (datalab_store::AnalysisState::Done(value), Ok((analysis, keys)))
+        }
+        Err(failure) if failure.transient && !record_any_failure => return Err(failure),
+        Err(failure) => (datalab_store::AnalysisState::Failed(failure.message.clone()), Err(failure)),
+    };
+    app.store.set_analysis(resource_id, sha256, &record).await.map_err(JobFailure::transient)?;
+    let (analysis, keys) = result?;
+    let current: Vec<&str> = keys.iter().flatten().map(String::as_str).collect();
+    app.query.remove_other_versions(resource_id, &current);
+    // The analysis changes the dataset's quality score, which search sorts and filters by.
+    if let Err(error) = reindex_resource_dataset(app, resource_id).await {
+        tracing::warn!(%error, %resource_id, "cannot index the dataset's new quality score");
+    }
+    Ok(analysis)
+}
+
+async fn reindex_resource_dataset(app: &App, resource_id: Uuid) -> Result<(), Error> {
+    let resource = app.store.resource(resource_id).await?;
+    let dataset = app.store.dataset(&resource.dataset_id.to_string()).await?;
+    reindex_dataset(app, &dataset).await
+}
+
+/// The queryable table of a resource's current file, if its analysis is
+/// done: the table named `name` (a workbook's sheet), or the default one.
+pub fn table_of(
+    app: &App,
+    resource: &Resource,
+    analysis: &datalab_store::AnalysisState,
+    name: Option<&str>,
+) -> Option<datalab_query::Table> {
+    let key = analysis.table(name)?["parquet"]["key"].as_str()?;
+    let query_name = match name {
+        Some(name) => format!("{}/{name}", resource.id),
+        None => resource.id.to_string(),
+    };
+    app.query.table(&query_name, key)
+}
+
+/// Resumes what a stop interrupted: queued jobs run, running ones are
+/// retried up to [`MAX_JOB_ATTEMPTS`] and then stopped with their error, and
+/// uploads with neither an analysis nor a job (a stop between saving and
+/// queueing) are queued. One query finds those, not a walk over every dataset.
+pub async fn resume_analyses(app: &App) -> Result<usize, Error> {
+    let mut started = 0;
+    for job in app.store.unfinished_jobs().await? {
+        if job.status == datalab_store::JobStatus::Running && job.attempts >= MAX_JOB_ATTEMPTS {
+            let error = Bilingual {
+                en: format!("stopped after {} attempts: the analysis was interrupted each time", job.attempts),
+                es: format!("se detuvo tras {} intentos: el análisis se interrumpió cada vez", job.attempts),
+            };
+            app.store.finish_job(job.id, Err(&error)).await?;
+            continue;
+        }
+        app.store.requeue_job(job.id, None).await?;
+        tokio::spawn(run_job(app.clone(), job));
+        started += 1;
+    }
+    for resource in app.store.resources_without_analysis().await? {
+        if is_tabular(&resource) {
+            enqueue(app.clone(), resource);
+            started += 1;
+        }
+    }
+    Ok(started)
+}
