@@ -15,9 +15,9 @@ use utoipa::{IntoParams, OpenApi, ToSchema};
 use uuid::Uuid;
 
 use crate::AppState;
-use crate::ckan::dicts::resource_url;
 use crate::context::api_caller;
-use crate::error::AppError;
+use crate::error::{ApiError, AppError, ErrorBody, ErrorDetail};
+use crate::links::resource_url;
 use datalab_app::catalog;
 
 /// The tracker's documents are the application's (the same JSON is
@@ -65,92 +65,6 @@ impl utoipa::Modify for TokenSecurity {
         let components = openapi.components.get_or_insert_with(Default::default);
         components
             .add_security_scheme("token", SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("Authorization"))));
-    }
-}
-
-/// Errors of the native API: a stable code, a message, and per-field codes for invalid input.
-#[derive(Serialize, ToSchema)]
-pub struct ErrorBody {
-    pub error: ErrorDetail,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct ErrorDetail {
-    /// Stable: not-found, unauthenticated, forbidden, invalid, bad-request, search-query, too-large, too-many-requests, internal.
-    pub code: String,
-    pub message: String,
-    /// For `invalid`: field name → error codes (for example `name` → [`name-taken`]).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub fields: Option<std::collections::BTreeMap<String, Vec<String>>>,
-}
-
-pub struct ApiError(AppError);
-
-impl ApiError {
-    pub fn into_app_error(self) -> AppError {
-        self.0
-    }
-}
-
-impl From<AppError> for ApiError {
-    fn from(error: AppError) -> Self {
-        ApiError(error)
-    }
-}
-
-impl From<datalab_app::Error> for ApiError {
-    fn from(error: datalab_app::Error) -> Self {
-        ApiError(error.into())
-    }
-}
-
-impl From<datalab_store::StoreError> for ApiError {
-    fn from(error: datalab_store::StoreError) -> Self {
-        ApiError(error.into())
-    }
-}
-
-impl From<datalab_core::PolicyError> for ApiError {
-    fn from(error: datalab_core::PolicyError) -> Self {
-        ApiError(error.into())
-    }
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let error = self.0;
-        error.log();
-        let code = match &error {
-            AppError::NotFound => "not-found",
-            AppError::NotAuthenticated => "unauthenticated",
-            AppError::Forbidden | AppError::Csrf => "forbidden",
-            AppError::Validation(_) | AppError::Invalid { .. } => "invalid",
-            AppError::BadRequest(_) => "bad-request",
-            AppError::SearchQuery(_) => "search-query",
-            AppError::PayloadTooLarge { .. } => "too-large",
-            AppError::TooManyRequests => "too-many-requests",
-            AppError::Internal(_) => "internal",
-        };
-        let fields = match &error {
-            AppError::Validation(fields) => Some(
-                fields
-                    .0
-                    .iter()
-                    .map(|(field, errors)| {
-                        (field.clone(), errors.iter().map(|error| error.code().to_string()).collect())
-                    })
-                    .collect(),
-            ),
-            AppError::Invalid { field, message } => {
-                Some([(field.clone(), vec![message.clone()])].into_iter().collect())
-            }
-            _ => None,
-        };
-        let message = match &error {
-            AppError::Internal(_) => "internal error".to_string(),
-            other => other.to_string(),
-        };
-        (error.status(), Json(ErrorBody { error: ErrorDetail { code: code.into(), message, fields } })).into_response()
     }
 }
 
@@ -475,7 +389,7 @@ async fn list_datasets(
     };
     let (results, datasets) =
         catalog::search(&state.app, &actor, &request, query.include_private.unwrap_or(false)).await?;
-    let base = crate::ckan::base_url(&state, &headers);
+    let base = crate::links::base_url(&state, &headers);
     let organizations = state.app.store.organizations().await?;
     let name_of = |id: Uuid| {
         organizations.iter().find(|organization| organization.id == id).map(|organization| organization.name.as_str())
@@ -516,7 +430,7 @@ async fn show_dataset(
 ) -> ApiResult<Json<DatasetOut>> {
     let (actor, _) = api_caller(&state, &headers).await?;
     let dataset = catalog::readable_dataset(&state.app, &actor, &id).await?;
-    let base = crate::ckan::base_url(&state, &headers);
+    let base = crate::links::base_url(&state, &headers);
     Ok(Json(dataset_out(&base, &dataset, &organization_name(&state, dataset.owner_org).await?)))
 }
 
@@ -614,7 +528,7 @@ async fn create_dataset(State(state): State<AppState>, request: Request) -> ApiR
     let mut dataset = catalog::new_dataset(organization.id, user.as_ref().map(|user| user.id));
     apply_input(&mut dataset, input);
     let saved = catalog::create_dataset(&state.app, &actor, user.as_ref(), dataset).await?;
-    let base = crate::ckan::base_url(&state, &headers);
+    let base = crate::links::base_url(&state, &headers);
     Ok((StatusCode::CREATED, Json(dataset_out(&base, &saved, &organization.name))).into_response())
 }
 
@@ -638,7 +552,7 @@ async fn patch_dataset(
     }
     apply_input(&mut after, input);
     let saved = catalog::update_dataset(&state.app, &actor, user.as_ref(), &before, after).await?;
-    let base = crate::ckan::base_url(&state, &headers);
+    let base = crate::links::base_url(&state, &headers);
     Ok(Json(dataset_out(&base, &saved, &organization_name(&state, saved.owner_org).await?)))
 }
 
@@ -800,7 +714,7 @@ async fn create_resource(
             return Err(error.into());
         }
     };
-    let base = crate::ckan::base_url(&state, &headers);
+    let base = crate::links::base_url(&state, &headers);
     let organization = organization_name(&state, saved.owner_org).await?;
     let out = resource_out(&base, &saved, resource_id, &organization).ok_or(AppError::NotFound)?;
     Ok((StatusCode::CREATED, Json(out)).into_response())
@@ -817,7 +731,7 @@ async fn show_resource(
     let (actor, _) = api_caller(&state, &headers).await?;
     let resource = state.app.store.resource(id).await?;
     let dataset = catalog::readable_dataset(&state.app, &actor, &resource.dataset_id.to_string()).await?;
-    let base = crate::ckan::base_url(&state, &headers);
+    let base = crate::links::base_url(&state, &headers);
     let organization = organization_name(&state, dataset.owner_org).await?;
     Ok(Json(resource_out(&base, &dataset, id, &organization).ok_or(AppError::NotFound)?))
 }

@@ -14,15 +14,16 @@
 //! cookie (double submit). SameSite cookies are the second line of defence.
 
 use axum::extract::{FromRequestParts, Request, State};
-use axum::http::header::{COOKIE, SET_COOKIE};
+use axum::http::HeaderMap;
+use axum::http::header::SET_COOKIE;
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue};
 use axum::middleware::Next;
 use axum::response::Response;
 use datalab_core::{Actor, User};
 use rand::RngCore;
 
 use crate::AppState;
+pub use crate::cookies::{cookie, set_cookie_header};
 use crate::error::AppError;
 use crate::i18n::{LANG_COOKIE, Lang};
 
@@ -51,24 +52,6 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestContext {
             .cloned()
             .ok_or_else(|| AppError::internal("request context middleware is missing"))
     }
-}
-
-/// Reads one cookie's value.
-pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get_all(COOKIE)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|value| value.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(key, _)| *key == name)
-        .map(|(_, value)| value.to_string())
-}
-
-pub fn set_cookie_header(name: &str, value: &str, max_age_seconds: i64, secure: bool) -> HeaderValue {
-    let secure = if secure { "; Secure" } else { "" };
-    HeaderValue::from_str(&format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age_seconds}{secure}"))
-        .expect("cookie values are ascii")
 }
 
 pub fn random_token() -> String {

@@ -21,9 +21,9 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::AppState;
-use crate::api::{ApiError, ErrorBody};
 use crate::context::api_caller;
 use crate::error::AppError;
+use crate::error::{ApiError, ErrorBody};
 use crate::throttle::ClientAddress;
 use datalab_app::catalog;
 
@@ -258,7 +258,7 @@ async fn rows_page(
         pairs.push(("_next".into(), next.clone()));
         format!(
             "{}/api/v1/resources/{id}/rows?{}",
-            crate::ckan::base_url(state, headers),
+            crate::links::base_url(state, headers),
             serde_urlencoded::to_string(&pairs).unwrap_or_default()
         )
     });

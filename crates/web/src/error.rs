@@ -16,6 +16,10 @@ use datalab_files::FilesError;
 use datalab_search::SearchError;
 use datalab_store::StoreError;
 
+use axum::Json;
+use serde::Serialize;
+use utoipa::ToSchema;
+
 use crate::AppState;
 use crate::i18n::Lang;
 
@@ -210,4 +214,90 @@ pub async fn render_error_pages(State(state): State<AppState>, request: Request,
         }
     }
     page
+}
+
+/// Errors of the native API: a stable code, a message, and per-field codes for invalid input.
+#[derive(Serialize, ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ErrorDetail {
+    /// Stable: not-found, unauthenticated, forbidden, invalid, bad-request, search-query, too-large, too-many-requests, internal.
+    pub code: String,
+    pub message: String,
+    /// For `invalid`: field name → error codes (for example `name` → [`name-taken`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fields: Option<std::collections::BTreeMap<String, Vec<String>>>,
+}
+
+pub struct ApiError(AppError);
+
+impl ApiError {
+    pub fn into_app_error(self) -> AppError {
+        self.0
+    }
+}
+
+impl From<AppError> for ApiError {
+    fn from(error: AppError) -> Self {
+        ApiError(error)
+    }
+}
+
+impl From<datalab_app::Error> for ApiError {
+    fn from(error: datalab_app::Error) -> Self {
+        ApiError(error.into())
+    }
+}
+
+impl From<datalab_store::StoreError> for ApiError {
+    fn from(error: datalab_store::StoreError) -> Self {
+        ApiError(error.into())
+    }
+}
+
+impl From<datalab_core::PolicyError> for ApiError {
+    fn from(error: datalab_core::PolicyError) -> Self {
+        ApiError(error.into())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let error = self.0;
+        error.log();
+        let code = match &error {
+            AppError::NotFound => "not-found",
+            AppError::NotAuthenticated => "unauthenticated",
+            AppError::Forbidden | AppError::Csrf => "forbidden",
+            AppError::Validation(_) | AppError::Invalid { .. } => "invalid",
+            AppError::BadRequest(_) => "bad-request",
+            AppError::SearchQuery(_) => "search-query",
+            AppError::PayloadTooLarge { .. } => "too-large",
+            AppError::TooManyRequests => "too-many-requests",
+            AppError::Internal(_) => "internal",
+        };
+        let fields = match &error {
+            AppError::Validation(fields) => Some(
+                fields
+                    .0
+                    .iter()
+                    .map(|(field, errors)| {
+                        (field.clone(), errors.iter().map(|error| error.code().to_string()).collect())
+                    })
+                    .collect(),
+            ),
+            AppError::Invalid { field, message } => {
+                Some([(field.clone(), vec![message.clone()])].into_iter().collect())
+            }
+            _ => None,
+        };
+        let message = match &error {
+            AppError::Internal(_) => "internal error".to_string(),
+            other => other.to_string(),
+        };
+        (error.status(), Json(ErrorBody { error: ErrorDetail { code: code.into(), message, fields } })).into_response()
+    }
 }

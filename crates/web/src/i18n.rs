@@ -68,7 +68,7 @@ impl Lang {
                 .and_then(|(_, value)| Lang::parse(&value))
         });
         from_query
-            .or_else(|| crate::context::cookie(request.headers(), LANG_COOKIE).and_then(|value| Lang::parse(&value)))
+            .or_else(|| crate::cookies::cookie(request.headers(), LANG_COOKIE).and_then(|value| Lang::parse(&value)))
             .unwrap_or_default()
     }
 

@@ -11,14 +11,18 @@ pub mod api;
 pub mod charts;
 pub mod ckan;
 pub mod context;
+pub mod cookies;
 pub mod data;
 pub mod downloads;
 pub mod error;
 pub mod feeds;
+pub mod forms;
 pub mod i18n;
+pub mod links;
 pub mod pages;
 pub mod templates;
 pub mod throttle;
+pub mod timestamps;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

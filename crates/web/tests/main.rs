@@ -6,6 +6,7 @@ mod common;
 
 mod abuse;
 mod accountability;
+mod architecture;
 mod ckan_api;
 mod clients;
 mod data_api;

@@ -165,7 +165,8 @@ async fn private_datasets_are_not_found_for_outsiders_in_pages() {
     assert_eq!(status, 200);
     let outsider = TestApp::new_client();
     assert_eq!(outsider.get(app.url("/dataset/privado")).send().await.unwrap().status(), 404);
-    let listing = outsider.get(app.url("/organization/org-a")).send().await.unwrap().text().await.unwrap();
+    let listing = app.page_for(&outsider, "/organization/org-a").await;
+    assert!(listing.contains("Organización org-a"), "the organization's page is shown");
     assert!(!listing.contains("Informe reservado"));
     let (member_client, _) = app.signed_in_client("miembro").await;
     let page = member_client.get(app.url("/dataset/privado")).send().await.unwrap();
@@ -298,8 +299,8 @@ async fn organization_admins_edit_their_organization_and_see_its_activity() {
     assert!(page.contains("Vecinos Unidos") && page.contains("Sociedad civil"));
     assert!(page.contains("actualizó la organización"), "organization activity is shown");
     assert!(page.contains("privado-vecinos"), "admins see their private datasets' activity");
-    let outsider =
-        TestApp::new_client().get(app.url("/organization/vecinos-unidos")).send().await.unwrap().text().await.unwrap();
+    let outsider = app.page_for(&TestApp::new_client(), "/organization/vecinos-unidos").await;
+    assert!(outsider.contains("actualizó la organización"), "the public activity is shown");
     assert!(!outsider.contains("privado-vecinos"), "private activity stays private");
 
     let (_, search) = app

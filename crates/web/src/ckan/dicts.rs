@@ -2,28 +2,10 @@
 //! and types follow CKAN 2.10 so that existing clients read them unchanged;
 //! the DCAT fields appear as top-level keys, as ckanext-scheming shows them.
 
-use datalab_core::{Activity, ApiToken, Dataset, Group, Organization, Resource, ResourceLocation, User, licenses};
+use crate::links::resource_url;
+use crate::timestamps::ckan_time;
+use datalab_core::{Activity, ApiToken, Dataset, Group, Organization, Resource, User, licenses};
 use serde_json::{Value, json};
-use time::OffsetDateTime;
-
-/// CKAN writes timestamps without a zone, in UTC, with microseconds.
-pub fn ckan_time(moment: OffsetDateTime) -> String {
-    let format =
-        time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]");
-    moment.to_offset(time::UtcOffset::UTC).format(&format).expect("timestamps format")
-}
-
-pub fn resource_url(base_url: &str, resource: &Resource) -> String {
-    match &resource.location {
-        ResourceLocation::Upload { filename, .. } => format!(
-            "{base_url}/dataset/{}/resource/{}/download/{}",
-            resource.dataset_id,
-            resource.id,
-            percent_encoding::utf8_percent_encode(filename, percent_encoding::NON_ALPHANUMERIC)
-        ),
-        ResourceLocation::Link { url } => url.clone(),
-    }
-}
 
 pub fn resource_dict(base_url: &str, resource: &Resource) -> Value {
     json!({

@@ -14,7 +14,7 @@ use std::collections::HashMap;
 
 use axum::Router;
 use axum::extract::{FromRequest, Multipart, Path, Request, State};
-use axum::http::{HeaderMap, Method, header};
+use axum::http::{Method, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use datalab_core::{
@@ -30,6 +30,9 @@ use crate::AppState;
 use crate::error::AppError;
 use datalab_app::catalog;
 use input::{Mode, Params, boolean, text};
+
+use crate::forms::MAX_FORM_FIELD_BYTES;
+use crate::links::base_url;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -144,32 +147,6 @@ fn envelope(help: &str, outcome: Result<Answer, AppError>) -> Response {
     }
 }
 
-/// The site's base URL: the configured public URL; without one, the
-/// request's `Host` when it is a loopback name or an allowed host, and
-/// `http://localhost` otherwise, so that a forged `Host` never reaches a
-/// link.
-pub fn base_url(state: &AppState, headers: &HeaderMap) -> String {
-    if !state.settings.public_url.is_empty() {
-        return state.settings.public_url.trim_end_matches('/').to_string();
-    }
-    let scheme = if state.settings.secure_cookies { "https" } else { "http" };
-    let host = headers.get(header::HOST).and_then(|value| value.to_str().ok()).unwrap_or("");
-    match host.parse::<axum::http::uri::Authority>() {
-        Ok(authority) if !authority.as_str().contains('@') && allowed_host(&state.settings, authority.host()) => {
-            format!("{scheme}://{authority}")
-        }
-        _ => format!("{scheme}://localhost"),
-    }
-}
-
-fn allowed_host(settings: &crate::WebSettings, host: &str) -> bool {
-    let host = host.to_lowercase();
-    let bare = host.trim_start_matches('[').trim_end_matches(']');
-    host == "localhost"
-        || bare.parse::<std::net::IpAddr>().is_ok_and(|address| address.is_loopback())
-        || settings.allowed_hosts.contains(&host)
-}
-
 async fn action(State(state): State<AppState>, Path(name): Path<String>, request: Request) -> Response {
     let base = base_url(&state, request.headers());
     let help = format!("{base}/api/3/action/help_show?name={name}");
@@ -209,11 +186,6 @@ async fn action(State(state): State<AppState>, Path(name): Path<String>, request
     }
     envelope(&help, outcome)
 }
-
-/// Largest text field accepted in a multipart form.
-const MAX_FORM_FIELD_BYTES: usize = 1024 * 1024;
-/// Most parts a multipart form may have.
-pub const MAX_FORM_FIELDS: usize = 256;
 
 /// Whether a body may carry a file, and who must be allowed to send it.
 #[derive(Clone, Copy)]
@@ -269,7 +241,7 @@ async fn read_multipart(
     let mut text_bytes = 0usize;
     let mut parts = 0usize;
     while let Some(mut field) = multipart.next_field().await.map_err(|error| AppError::BadRequest(error.to_string()))? {
-        crate::pages::count_part(&mut parts)?;
+        crate::forms::count_part(&mut parts)?;
         let name = field.name().unwrap_or("").to_string();
         if let Some(filename) = field.file_name().map(str::to_string) {
             match files {
@@ -291,7 +263,7 @@ async fn read_multipart(
             *upload = Some((blob, filename));
         } else {
             let room = MAX_FORM_FIELD_BYTES.min(text_limit.saturating_sub(text_bytes).max(1));
-            let value = crate::pages::bounded_text(&mut field, room).await.map_err(|error| {
+            let value = crate::forms::bounded_text(&mut field, room).await.map_err(|error| {
                 if room < MAX_FORM_FIELD_BYTES { AppError::PayloadTooLarge { limit: text_limit as u64 } } else { error }
             })?;
             text_bytes += value.len();

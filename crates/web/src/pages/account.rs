@@ -197,9 +197,9 @@ async fn profile_page(
         context,
         "user.html",
         json!({
-            "profile": {"name": user.name, "fullname": user.fullname, "about": user.about, "email": if is_owner { user.email.clone() } else { String::new() }, "sysadmin": user.sysadmin, "created": crate::ckan::dicts::ckan_time(user.created)},
+            "profile": {"name": user.name, "fullname": user.fullname, "about": user.about, "email": if is_owner { user.email.clone() } else { String::new() }, "sysadmin": user.sysadmin, "created": crate::timestamps::ckan_time(user.created)},
             "is_owner": is_owner,
-            "tokens": tokens.iter().map(|token| json!({"id": token.id, "name": token.name, "created": crate::ckan::dicts::ckan_time(token.created), "last_used": token.last_used.map(crate::ckan::dicts::ckan_time)})).collect::<Vec<_>>(),
+            "tokens": tokens.iter().map(|token| json!({"id": token.id, "name": token.name, "created": crate::timestamps::ckan_time(token.created), "last_used": token.last_used.map(crate::timestamps::ckan_time)})).collect::<Vec<_>>(),
             "new_token": new_token.map(|(name, secret)| json!({"name": name, "secret": secret})),
             "organizations": organizations,
             "activities": super::activity_view(&activities),

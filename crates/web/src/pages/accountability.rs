@@ -65,7 +65,7 @@ async fn evidence_view(
             (filename.clone(), format!("{milestone_path}/evidence/{}/download", evidence.id))
         }
     };
-    json!({"label": label, "url": url, "note": evidence.note, "added_at": crate::ckan::dicts::ckan_time(evidence.added_at)})
+    json!({"label": label, "url": url, "note": evidence.note, "added_at": crate::timestamps::ckan_time(evidence.added_at)})
 }
 
 fn milestone_summary(
@@ -272,7 +272,7 @@ async fn milestone_page(
         view["flags"] = json!(flags
             .iter()
             .filter(|flag| flag.evidence_id == item.id)
-            .map(|flag| json!({"user": flag.user_name, "reason": flag.reason, "at": crate::ckan::dicts::ckan_time(flag.at)}))
+            .map(|flag| json!({"user": flag.user_name, "reason": flag.reason, "at": crate::timestamps::ckan_time(flag.at)}))
             .collect::<Vec<_>>());
         evidence.push(view);
     }
@@ -310,7 +310,7 @@ async fn milestone_page(
         .rev()
         .map(|event| {
             json!({
-                "at": crate::ckan::dicts::ckan_time(event.at),
+                "at": crate::timestamps::ckan_time(event.at),
                 "user": event.user_name,
                 "field": context.lang.t(&format!("milestone-field-{}", event.field.replace('_', "-"))),
                 "before": describe(&event.before),
@@ -497,7 +497,7 @@ pub async fn feed(
 ) -> Result<Response, AppError> {
     let commitment = state.app.store.commitment(&code).await?;
     let events = state.app.store.commitment_events(commitment.id, &["status", "evidence"], 100).await?;
-    let base = crate::ckan::base_url(&state, request.headers());
+    let base = crate::links::base_url(&state, request.headers());
     Ok((
         [(axum::http::header::CONTENT_TYPE, "application/atom+xml; charset=utf-8")],
         crate::feeds::commitment_feed(&base, &commitment, &events, context.lang),
@@ -571,7 +571,7 @@ async fn read_import_form(
     let (mut file, mut pasted, mut apply, mut csrf) = (Vec::new(), String::new(), false, String::new());
     let mut parts = 0;
     while let Some(mut field) = multipart.next_field().await.map_err(|error| AppError::BadRequest(error.to_string()))? {
-        super::count_part(&mut parts)?;
+        crate::forms::count_part(&mut parts)?;
         let name = field.name().unwrap_or("").to_string();
         let mut value = Vec::new();
         while let Some(chunk) = field.chunk().await.map_err(|error| AppError::BadRequest(error.to_string()))? {
@@ -771,7 +771,7 @@ pub async fn upload_document(
         while let Some(mut field) =
             multipart.next_field().await.map_err(|error| AppError::BadRequest(error.to_string()))?
         {
-            super::count_part(&mut parts)?;
+            crate::forms::count_part(&mut parts)?;
             let name = field.name().unwrap_or("").to_string();
             if name == "document" {
                 if !csrf_checked {
@@ -786,7 +786,7 @@ pub async fn upload_document(
                 });
                 upload = Some((datalab_app::catalog::store_upload(&state.app, stream).await?, filename));
             } else {
-                let value = super::bounded_text(&mut field, 64 * 1024).await?;
+                let value = crate::forms::bounded_text(&mut field, 64 * 1024).await?;
                 match name.as_str() {
                     "csrf_token" => {
                         crate::context::verify_csrf(&context, &value)?;
@@ -933,7 +933,7 @@ pub async fn followed_updates(
             "title": commitment.title.get(context.lang.code()),
             "events": events.iter().map(|(number, event)| json!({
                 "number": number,
-                "at": crate::ckan::dicts::ckan_time(event.at),
+                "at": crate::timestamps::ckan_time(event.at),
                 "field": context.lang.t(&format!("milestone-field-{}", event.field.replace('_', "-"))),
                 "after": event.after.as_str().map(|status| context.lang.t(&format!("status-{status}"))).unwrap_or_default(),
             })).collect::<Vec<_>>(),

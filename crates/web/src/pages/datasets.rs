@@ -14,10 +14,11 @@ use super::{
     translated_errors,
 };
 use crate::AppState;
-use crate::ckan::dicts::{ckan_time, resource_url};
 use crate::context::{RequestContext, verify_csrf};
 use crate::error::AppError;
+use crate::links::resource_url;
 use crate::templates::json_for_script;
+use crate::timestamps::ckan_time;
 use datalab_app::catalog;
 
 pub async fn home(State(state): State<AppState>, context: RequestContext) -> Result<Response, AppError> {
@@ -130,7 +131,7 @@ pub async fn show(
     request: Request,
 ) -> Result<Response, AppError> {
     let dataset = visible_dataset(&state, &context, &name).await?;
-    let base = crate::ckan::base_url(&state, request.headers());
+    let base = crate::links::base_url(&state, request.headers());
     let organization = state.app.store.organization(&dataset.owner_org.to_string()).await?;
     let groups: Vec<Value> = state
         .app
@@ -417,7 +418,7 @@ pub async fn resource_upload(
         while let Some(mut field) =
             multipart.next_field().await.map_err(|error| AppError::BadRequest(error.to_string()))?
         {
-            super::count_part(&mut parts)?;
+            crate::forms::count_part(&mut parts)?;
             let field_name = field.name().unwrap_or("").to_string();
             match field.file_name().map(str::to_string) {
                 Some(filename) if field_name == "upload" => {
@@ -435,7 +436,7 @@ pub async fn resource_upload(
                 }
                 Some(_) => return Err(AppError::BadRequest(format!("unexpected file field {field_name}"))),
                 None => {
-                    let value = super::bounded_text(&mut field, 100_000).await?;
+                    let value = crate::forms::bounded_text(&mut field, 100_000).await?;
                     if field_name == "csrf_token" {
                         verify_csrf(&context, &value)?;
                         csrf_checked = true;
@@ -510,7 +511,7 @@ pub async fn resource_page(
 ) -> Result<Response, AppError> {
     let dataset = visible_dataset(&state, &context, &name).await?;
     let resource = dataset.resources.iter().find(|resource| resource.id == resource_id).ok_or(AppError::NotFound)?;
-    let base = crate::ckan::base_url(&state, request.headers());
+    let base = crate::links::base_url(&state, request.headers());
     let analysis_state = state.app.store.analysis(resource.id).await?;
     // `_table` picks one of a workbook's sheets; the first is the default.
     let pairs: Vec<(String, String)> =

@@ -188,35 +188,6 @@ pub(crate) fn local_target(target: &str) -> Option<String> {
     (parsed.origin() == base.origin() && !local.starts_with("//") && !local.starts_with("/\\")).then_some(local)
 }
 
-/// A multipart form's text field, read chunk by chunk and refused as soon
-/// as it passes `limit` bytes (never read whole first).
-pub(crate) async fn bounded_text(
-    field: &mut axum::extract::multipart::Field<'_>,
-    limit: usize,
-) -> Result<String, AppError> {
-    let name = field.name().unwrap_or("").to_string();
-    let mut value = Vec::new();
-    while let Some(chunk) = field.chunk().await.map_err(|error| AppError::BadRequest(error.to_string()))? {
-        if value.len() + chunk.len() > limit {
-            return Err(AppError::Validation(datalab_core::FieldErrors::single(
-                &name,
-                datalab_core::FieldError::TooLong,
-            )));
-        }
-        value.extend_from_slice(&chunk);
-    }
-    String::from_utf8(value).map_err(|_| AppError::BadRequest(format!("field {name} is not UTF-8 text")))
-}
-
-/// Counts a multipart form's parts against [`crate::ckan::MAX_FORM_FIELDS`].
-pub(crate) fn count_part(parts: &mut usize) -> Result<(), AppError> {
-    *parts += 1;
-    if *parts > crate::ckan::MAX_FORM_FIELDS {
-        return Err(AppError::BadRequest(format!("the form has more than {} fields", crate::ckan::MAX_FORM_FIELDS)));
-    }
-    Ok(())
-}
-
 /// Reads a urlencoded form body as pairs (repeated keys kept) and checks its CSRF token.
 pub(crate) fn checked_form(context: &RequestContext, body: &[u8]) -> Result<Vec<(String, String)>, AppError> {
     let pairs: Vec<(String, String)> =
@@ -273,7 +244,7 @@ pub(crate) fn dataset_summary(dataset: &Dataset, organizations: &[Organization])
         "private": dataset.private,
         "organization": organization.map(|organization| json!({"name": organization.name, "title": organization.title})),
         "formats": formats,
-        "metadata_modified": crate::ckan::dicts::ckan_time(dataset.metadata_modified),
+        "metadata_modified": crate::timestamps::ckan_time(dataset.metadata_modified),
     })
 }
 
@@ -415,7 +386,7 @@ pub(crate) fn activity_view(activities: &[datalab_core::Activity]) -> Vec<Value>
                 "object": activity.object_name,
                 "is_dataset": activity.dataset_id.is_some(),
                 "user": activity.user_name,
-                "timestamp": crate::ckan::dicts::ckan_time(activity.timestamp),
+                "timestamp": crate::timestamps::ckan_time(activity.timestamp),
                 "fields": activity.changes.iter().map(|change| change.field.clone()).collect::<Vec<_>>(),
             })
         })

@@ -214,9 +214,20 @@ impl TestApp {
         body["result"].clone()
     }
 
-    /// The text of a page, fetched by the harness's client.
+    /// The text of a page, fetched by the harness's client. It must be
+    /// served (200): a check that something is absent from a page proves
+    /// nothing on an error page.
     pub async fn page(&self, path: &str) -> String {
-        self.client.get(self.url(path)).send().await.unwrap().text().await.unwrap()
+        self.page_for(&self.client, path).await
+    }
+
+    /// The text of a page as `client` sees it, which must be served (200).
+    pub async fn page_for(&self, client: &reqwest::Client, path: &str) -> String {
+        let response = client.get(self.url(path)).send().await.unwrap();
+        let status = response.status();
+        let text = response.text().await.unwrap();
+        assert_eq!(status, 200, "{path} is not served: {text}");
+        text
     }
 
     /// Waits for the background analysis of a resource's file to end and
