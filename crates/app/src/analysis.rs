@@ -11,15 +11,16 @@ use uuid::Uuid;
 
 use crate::catalog::is_tabular;
 use crate::index::reindex_dataset;
+use crate::jobs::{JobFailure, MAX_JOB_ATTEMPTS};
 use crate::{App, Error};
 
 /// Queues the analysis (encoding, dialect, types, profile, validation) of
 /// every tabular upload of `after` whose file or schema is new or changed
 /// since `before`. It runs in the background as a job with progress; the
 /// last finished analysis stays served until the new one is complete, and a
-/// restart resumes what was not finished ([`resume_analyses`]). The file
+/// worker takes again what a stop interrupted (see [`crate::jobs`]). The file
 /// streams from storage; memory stays bounded.
-pub fn schedule_analyses(app: &App, before: Option<&Dataset>, after: &Dataset) {
+pub async fn schedule_analyses(app: &App, before: Option<&Dataset>, after: &Dataset) {
     if !app.settings.background_analysis {
         return;
     }
@@ -33,141 +34,50 @@ pub fn schedule_analyses(app: &App, before: Option<&Dataset>, after: &Dataset) {
         if unchanged {
             continue;
         }
-        enqueue(app.clone(), resource.clone());
+        enqueue(app, resource).await;
     }
 }
 
 /// Analyses a resource's file again (after a schema change the analysis
 /// reruns by itself; this is for anything else).
-pub fn reingest(app: &App, resource: &Resource) -> Result<(), Error> {
+pub async fn reingest(app: &App, resource: &Resource) -> Result<(), Error> {
     if !resource.is_upload() {
         return Err(Error::Invalid { field: "resource".into(), message: "only uploaded files are analysed".into() });
     }
     if !is_tabular(resource) {
         return Err(Error::Invalid { field: "format".into(), message: "this format is not read as a table".into() });
     }
-    enqueue(app.clone(), resource.clone());
+    enqueue(app, resource).await;
     Ok(())
 }
 
-/// Times a job that keeps being interrupted (the server stops or crashes
-/// while it runs), or that keeps failing to read or store its files, is
-/// tried before it is stopped with its error shown.
-pub const MAX_JOB_ATTEMPTS: i64 = 3;
-
-/// The wait before the second attempt of a job whose storage failed; it
-/// doubles before each next one.
-pub const JOB_RETRY_DELAY: std::time::Duration = std::time::Duration::from_secs(1);
-
-/// Why an attempt at a job failed, and whether trying again may help: a
-/// file that could not be read or written (storage, disk, database) may be
-/// there next time; a file that is not a table will not change.
-struct JobFailure {
-    /// Why, in English and (where a reason was written for people) Spanish.
-    message: Bilingual,
-    transient: bool,
-}
-
-impl JobFailure {
-    fn lasting(en: impl Into<String>, es: impl Into<String>) -> JobFailure {
-        JobFailure { message: Bilingual { en: en.into(), es: es.into() }, transient: false }
-    }
-
-    /// Reading or storing the file or its tables failed: the file itself may be fine.
-    fn transient(message: impl std::fmt::Display) -> JobFailure {
-        let es = format!("no se pudo leer o guardar el archivo o sus tablas: {message}");
-        JobFailure { message: Bilingual { en: message.to_string(), es }, transient: true }
-    }
-
-    /// A file ingestion refused (or, for `Io`, could not read), with its reason in both languages.
-    fn refused(error: &datalab_ingest::IngestError) -> JobFailure {
-        let transient = matches!(error, datalab_ingest::IngestError::Io(_));
-        JobFailure { message: Bilingual { en: error.to_string(), es: error.message_es() }, transient }
-    }
-
-    /// The message with `prefix` before it (`en`, `es`).
-    fn prefixed(&self, en: &str, es: &str) -> Bilingual {
-        let spanish = if self.message.es.is_empty() { &self.message.en } else { &self.message.es };
-        Bilingual { en: format!("{en}{}", self.message.en), es: format!("{es}{spanish}") }
+/// Queues the analysis of a resource's current file; a failure to queue
+/// is logged (the start-up pass queues what has neither an analysis nor a
+/// job).
+async fn enqueue(app: &App, resource: &Resource) {
+    let task = crate::jobs::Task::AnalyseResource { resource_id: resource.id, sha256: resource.sha256.clone() };
+    if let Err(error) = crate::jobs::enqueue(app, &task, resource.size).await {
+        tracing::error!(%error, resource_id = %resource.id, "cannot queue an analysis");
     }
 }
 
-fn enqueue(app: App, resource: Resource) {
-    tokio::spawn(async move {
-        match app.store.queue_job(resource.id, &resource.sha256, resource.size).await {
-            Ok(Some(job)) => run_job(app, job).await,
-            // The resource was deleted meanwhile.
-            Ok(None) => {}
-            Err(error) => tracing::error!(%error, resource_id = %resource.id, "cannot queue an analysis"),
-        }
-    });
-}
-
-/// Runs a queued job: one at a time per server (bounded memory), with its
-/// progress (bytes read, rows) written every half second.
-/// A failure to read or store a file is tried again, after
-/// [`JOB_RETRY_DELAY`] and then twice as long each time, up to
-/// [`MAX_JOB_ATTEMPTS`] attempts in all (a restart's count too); meanwhile
-/// the job is queued again with the failure as its note.
-async fn run_job(app: App, job: datalab_store::Job) {
-    let resource_id = job.resource_id;
-    let mut attempts = job.attempts;
-    let mut delay = JOB_RETRY_DELAY;
-    let outcome = loop {
-        attempts += 1;
-        // The slot is held for one attempt: while a failed job waits to try
-        // again, the next queued analysis runs.
-        let slot = app.ingest_slots.clone().acquire_owned().await.expect("the semaphore is never closed");
-        let attempt = run_job_inner(&app, &job, attempts).await;
-        drop(slot);
-        if attempt.is_err() && app.store.is_closed() {
-            // Shutting down: the job stays `running` and the next start resumes it.
-            tracing::info!(%resource_id, "analysis stopped by the shutdown; it resumes at the next start");
-            return;
-        }
-        match attempt {
-            Ok(()) => break Ok(()),
-            Err(failure) if failure.transient && attempts < MAX_JOB_ATTEMPTS => {
-                tracing::warn!(error = %failure.message.en, %resource_id, attempts, "analysis failed; trying again");
-                let note = failure.prefixed(
-                    &format!("attempt {attempts} failed, trying again: "),
-                    &format!("falló el intento {attempts}; se intentará de nuevo: "),
-                );
-                if let Err(error) = app.store.requeue_job(job.id, Some(&note)).await {
-                    tracing::error!(%error, %resource_id, "cannot record a failed attempt");
-                }
-                tokio::time::sleep(delay).await;
-                delay *= 2;
-            }
-            Err(failure) if failure.transient => {
-                break Err(failure.prefixed(
-                    &format!("stopped after {attempts} attempts: "),
-                    &format!("se detuvo tras {attempts} intentos: "),
-                ));
-            }
-            Err(failure) => break Err(failure.message),
-        }
-    };
-    if let Err(error) = &outcome {
-        tracing::warn!(error = %error.en, %resource_id, "analysis failed");
-    }
-    if let Err(error) = app.store.finish_job(job.id, outcome.as_ref().map(|_| ())).await {
-        tracing::error!(%error, %resource_id, "cannot record the end of an analysis");
-    }
-}
-
-/// Attempt number `attempt` (from 1) at a job.
-async fn run_job_inner(app: &App, job: &datalab_store::Job, attempt: i64) -> Result<(), JobFailure> {
-    // Counted first, so the stored attempts are the ones made, whatever stops this one.
-    app.store.start_job(job.id).await.map_err(JobFailure::transient)?;
-    let resource = match app.store.resource(job.resource_id).await {
+/// Runs attempt number `job.attempts` (from 1) at analysing a resource's
+/// file `sha256`: its progress (bytes read, rows) is written every half
+/// second, which renews the job's lease.
+pub(crate) async fn run(
+    app: &App,
+    job: &datalab_store::Job,
+    resource_id: Uuid,
+    sha256: &str,
+) -> Result<(), JobFailure> {
+    let resource = match app.store.resource(resource_id).await {
         Ok(resource) => resource,
         Err(datalab_store::StoreError::NotFound) => {
             return Err(JobFailure::lasting("the resource was deleted", "el recurso se eliminó"));
         }
         Err(error) => return Err(JobFailure::transient(error)),
     };
-    if resource.sha256 != job.sha256 {
+    if resource.sha256 != sha256 {
         return Err(JobFailure::lasting(
             "a newer file replaced this one before it was analysed",
             "un archivo más reciente reemplazó a este antes de analizarlo",
@@ -217,7 +127,8 @@ async fn run_job_inner(app: &App, job: &datalab_store::Job, attempt: i64) -> Res
                   bytes: Arc<std::sync::atomic::AtomicU64>,
                   progress: Arc<datalab_ingest::Progress>| async move {
         let read = |counter: &std::sync::atomic::AtomicU64| counter.load(std::sync::atomic::Ordering::Relaxed) as i64;
-        let _ = app.store.job_progress(id, read(&bytes), read(&progress.rows)).await;
+        let lease = app.clock.now() + crate::jobs::LEASE;
+        let _ = app.store.job_progress(id, read(&bytes), read(&progress.rows), lease).await;
     };
     let ticker = {
         let (app, id, bytes, progress) = (app.clone(), job.id, bytes.clone(), progress.clone());
@@ -228,7 +139,7 @@ async fn run_job_inner(app: &App, job: &datalab_store::Job, attempt: i64) -> Res
             }
         })
     };
-    let last_attempt = attempt >= MAX_JOB_ATTEMPTS;
+    let last_attempt = job.attempts >= MAX_JOB_ATTEMPTS;
     let outcome = analyse_attempt(app, resource.id, &resource.sha256, open, options, last_attempt).await;
     ticker.abort();
     report(app.clone(), job.id, bytes, progress).await;
@@ -299,7 +210,7 @@ pub async fn record_analysis(
 /// pass; a failure that may is recorded as the resource's analysis only
 /// when `record_any_failure` (the last attempt), so a passing storage error
 /// does not replace a good analysis's place on the page while the job tries
-/// again. A crash leaves a `running` job that [`resume_analyses`] retries.
+/// again. A crash leaves a `running` job whose lease runs out; a worker takes it again.
 async fn analyse_attempt<R, O>(
     app: &App,
     resource_id: Uuid,
@@ -383,30 +294,17 @@ pub fn table_of(
     app.query.table(&query_name, key)
 }
 
-/// Resumes what a stop interrupted: queued jobs run, running ones are
-/// retried up to [`MAX_JOB_ATTEMPTS`] and then stopped with their error, and
-/// uploads with neither an analysis nor a job (a stop between saving and
-/// queueing) are queued. One query finds those, not a walk over every dataset.
-pub async fn resume_analyses(app: &App) -> Result<usize, Error> {
-    let mut started = 0;
-    for job in app.store.unfinished_jobs().await? {
-        if job.status == datalab_store::JobStatus::Running && job.attempts >= MAX_JOB_ATTEMPTS {
-            let error = Bilingual {
-                en: format!("stopped after {} attempts: the analysis was interrupted each time", job.attempts),
-                es: format!("se detuvo tras {} intentos: el análisis se interrumpió cada vez", job.attempts),
-            };
-            app.store.finish_job(job.id, Err(&error)).await?;
-            continue;
-        }
-        app.store.requeue_job(job.id, None).await?;
-        tokio::spawn(run_job(app.clone(), job));
-        started += 1;
-    }
+/// Queues the analysis of uploads with neither an analysis nor a job (what
+/// a stop between saving a resource and queueing its job leaves), found by
+/// one query, not a walk over every dataset. Jobs a stop interrupted need
+/// nothing: their lease runs out and a worker takes them again.
+pub async fn queue_missing_analyses(app: &App) -> Result<usize, Error> {
+    let mut queued = 0;
     for resource in app.store.resources_without_analysis().await? {
         if is_tabular(&resource) {
-            enqueue(app.clone(), resource);
-            started += 1;
+            enqueue(app, &resource).await;
+            queued += 1;
         }
     }
-    Ok(started)
+    Ok(queued)
 }

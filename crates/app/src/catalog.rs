@@ -89,7 +89,7 @@ pub async fn create_dataset(
     app.store.create_dataset(user.map(|user| user.id), &dataset).await?;
     let saved = app.store.dataset(&dataset.id.to_string()).await?;
     reindex_dataset(app, &saved).await?;
-    schedule_analyses(app, None, &saved);
+    schedule_analyses(app, None, &saved).await;
     Ok(saved)
 }
 
@@ -156,7 +156,7 @@ pub async fn update_dataset(
     app.store.update_dataset(user.map(|user| user.id), &after).await?;
     let saved = app.store.dataset(&after.id.to_string()).await?;
     reindex_dataset(app, &saved).await?;
-    schedule_analyses(app, Some(before), &saved);
+    schedule_analyses(app, Some(before), &saved).await;
     remove_orphan_blobs(app, before, &saved).await;
     Ok(saved)
 }

@@ -13,6 +13,7 @@
 //! - [`analysis`]: the ingestion jobs that turn an uploaded file into
 //!   tables, a profile and a report, and resume after a stop.
 //! - [`index`]: the search index as derived data: one dataset, or all.
+//! - [`jobs`]: the job queue's kinds and the worker that runs them.
 //! - [`sweeps`]: files nothing refers to and leftovers of interruptions.
 //! - [`accountability`]: the tracker's rules, its open-data documents and
 //!   their catalog copy, bulk updates from CSV, commitments from JSON.
@@ -22,6 +23,7 @@ pub mod analysis;
 pub mod catalog;
 mod error;
 pub mod index;
+pub mod jobs;
 pub mod sweeps;
 
 use std::sync::Arc;
@@ -48,6 +50,8 @@ pub struct App {
     /// Ingestion jobs run one at a time: each is bounded in memory, and
     /// they would only share the same cores.
     pub ingest_slots: Arc<tokio::sync::Semaphore>,
+    /// Wakes this process's job worker when a job is queued.
+    pub jobs_waker: Arc<tokio::sync::Notify>,
 }
 
 impl App {
@@ -66,6 +70,7 @@ impl App {
             settings: Arc::new(settings),
             clock: Clock::System,
             ingest_slots: Arc::new(tokio::sync::Semaphore::new(1)),
+            jobs_waker: Arc::new(tokio::sync::Notify::new()),
         }
     }
 

@@ -38,6 +38,17 @@ enum Command {
         /// Load the demo content first (idempotent).
         #[arg(long)]
         demo: bool,
+        /// Run no background jobs (file analyses) in this process: a
+        /// `datalab worker` beside it runs them.
+        #[arg(long, env = "DATALAB_NO_WORKER")]
+        no_worker: bool,
+    },
+    /// Run background jobs (file analyses) until stopped, beside `serve
+    /// --no-worker` or more of the same on the same data.
+    Worker {
+        /// Run what is queued, retries included, and exit.
+        #[arg(long)]
+        once: bool,
     },
     /// Load the demo content (idempotent) and exit.
     Demo,
@@ -134,6 +145,19 @@ fn web_settings(config: &Config) -> WebSettings {
     }
 }
 
+/// Queues the analyses a stop between saving an upload and queueing its
+/// job left out (jobs a stop interrupted are taken again by a worker once
+/// their lease runs out).
+async fn queue_missing_analyses(app: &App) -> anyhow::Result<()> {
+    let queued = datalab_app::analysis::queue_missing_analyses(app)
+        .await
+        .map_err(|error| anyhow::anyhow!("{}", error.detailed()))?;
+    if queued > 0 {
+        tracing::info!(queued, "file analyses queued");
+    }
+    Ok(())
+}
+
 async fn shutdown_signal() {
     let interrupt = async {
         let _ = tokio::signal::ctrl_c().await;
@@ -166,16 +190,14 @@ async fn main() -> anyhow::Result<()> {
     let config = Config::load(&cli.config, bind)?;
     init_logging(&config);
     match cli.command {
-        Command::Serve { demo: load_demo, .. } => {
+        Command::Serve { demo: load_demo, no_worker, .. } => {
             let app = open(&config, Default::default()).await?;
             if load_demo {
                 demo::load(&app).await?;
             }
-            let resumed = datalab_app::analysis::resume_analyses(&app)
-                .await
-                .map_err(|error| anyhow::anyhow!("{}", error.detailed()))?;
-            if resumed > 0 {
-                tracing::info!(resumed, "file analyses started or resumed");
+            queue_missing_analyses(&app).await?;
+            if !no_worker {
+                tokio::spawn(datalab_app::jobs::run_worker(app.clone()));
             }
             datalab_app::index::spawn_daily_reindex(app.clone());
             // At once and hourly: blobs nothing refers to, and what a crash
@@ -197,6 +219,22 @@ async fn main() -> anyhow::Result<()> {
             let store = app.store.clone();
             datalab_web::serve(listener, AppState::new(app, web_settings(&config)), shutdown_signal()).await?;
             store.close().await;
+        }
+        Command::Worker { once } => {
+            let app = open(&config, Default::default()).await?;
+            queue_missing_analyses(&app).await?;
+            if once {
+                let ran = datalab_app::jobs::run_pending(&app)
+                    .await
+                    .map_err(|error| anyhow::anyhow!("{}", error.detailed()))?;
+                println!("jobs run: {ran}");
+            } else {
+                tokio::select! {
+                    _ = datalab_app::jobs::run_worker(app.clone()) => {}
+                    _ = shutdown_signal() => {}
+                }
+            }
+            app.store.close().await;
         }
         Command::Import { file, dataset, org, title, encoding, json } => {
             let state = open(&config, datalab_app::Settings { background_analysis: false }).await?;

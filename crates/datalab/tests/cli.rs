@@ -324,3 +324,30 @@ async fn readme_steps_work_in_order_while_serving() {
         .collect();
     assert!(troubles.is_empty(), "the demo's log has no warning or error:\n{}", troubles.join("\n"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_process_runs_the_jobs_a_server_without_one_queued() {
+    let directory = tempfile::tempdir().unwrap();
+    let data = directory.path().join("data");
+    let (mut server, base) = serve(&data, &["--demo", "--no-worker"]);
+    let client = reqwest::Client::new();
+    let dataset = get_json(&client, format!("{base}/api/3/action/package_show?id=municipios-de-nuevo-leon")).await;
+    let resource_id = dataset["result"]["resources"][0]["id"].as_str().unwrap().to_string();
+    let shown = get_json(&client, format!("{base}/api/3/action/resource_show?id={resource_id}")).await;
+    assert_eq!(shown["result"]["datalab_analysis"]["job"]["status"], "queued", "no worker in serve: {shown}");
+
+    let output = datalab(&data).args(["worker", "--once"]).output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let printed = String::from_utf8_lossy(&output.stdout);
+    let ran: usize = printed.trim().strip_prefix("jobs run: ").expect("the count is printed").parse().unwrap();
+    assert!(ran >= 8, "every demo table was analysed by the worker: {printed}");
+    let shown = get_json(&client, format!("{base}/api/3/action/resource_show?id={resource_id}")).await;
+    assert_eq!(
+        shown["result"]["datalab_analysis"]["status"], "done",
+        "the server serves the worker's analysis: {shown}"
+    );
+    assert_eq!(shown["result"]["datastore_active"], true);
+    let again = datalab(&data).args(["worker", "--once"]).output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&again.stdout).trim(), "jobs run: 0", "nothing is run twice");
+    terminate(&mut server);
+}

@@ -32,7 +32,7 @@ pub use accountability::EvidenceFlag;
 pub use activity::ActivityScope;
 pub use analyses::{AnalysisState, TableState};
 pub use datasets::{DatasetSummary, ResourceAccess, TagCount};
-pub use jobs::{Job, JobStatus};
+pub use jobs::{ANALYSE_RESOURCE, Claim, Job, JobStatus, NewJob};
 pub use organizations::Member;
 pub use users::{NewUser, TokenSecret};
 

@@ -492,6 +492,8 @@ async fn bodies_are_bounded_as_they_stream() {
     assert!(!leftovers[0].exists() && !leftovers[1].exists() && leftovers[2].exists());
     let download = app.client.get(kept["url"].as_str().unwrap()).send().await.unwrap();
     assert_eq!(download.text().await.unwrap(), "a,b\n5,6\n");
+    // What the test published is analysed, as a worker would.
+    app.run_jobs().await;
 }
 
 /// An ODS file whose only sheet is `content`.

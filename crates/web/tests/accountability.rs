@@ -45,6 +45,8 @@ async fn who_may_update_a_milestone() {
     assert_eq!(matrix, vec![("ajeno", false, 403), ("miembro", true, 303), ("root", true, 303)]);
     let milestone = app.store().milestone(commitment.id, 3).await.unwrap();
     assert_eq!(milestone.status, MilestoneStatus::InProgress);
+    // What the test published is analysed, as a worker would.
+    app.run_jobs().await;
 }
 
 #[tokio::test]
@@ -159,6 +161,8 @@ async fn status_rules_are_translated_form_errors_and_write_nothing() {
         ]
     );
     let _ = commitment;
+    // What the test published is analysed, as a worker would.
+    app.run_jobs().await;
 }
 
 #[tokio::test]
@@ -264,6 +268,8 @@ async fn open_by_default_csv_catalog_copy_and_feed_follow_each_change() {
     assert!(feed.contains("<name>miembro</name>"));
     let page = app.page("/commitment/MXNLE0001").await;
     assert!(page.contains("/dataset/seguimiento-mxnle0001"), "the page links its catalog copy");
+    // What the test published is analysed, as a worker would.
+    app.run_jobs().await;
 }
 
 async fn import(client: &reqwest::Client, app: &TestApp, csrf: &str, csv: &str, action: &str) -> (u16, String) {
@@ -355,6 +361,8 @@ async fn bulk_update_from_csv_round_trips_previews_and_is_all_or_nothing() {
         import(&other, &app, &other_csrf, &edited.replace("in-progress,30", "finished,100"), "apply").await;
     assert_eq!(status, 422);
     assert!(page.contains("Fila 2, number: no perteneces a una organización responsable de este hito"));
+    // What the test published is analysed, as a worker would.
+    app.run_jobs().await;
 }
 
 #[tokio::test]
@@ -397,6 +405,8 @@ async fn bulk_update_through_the_api_with_a_token() {
     assert_eq!(body["errors"][0]["line"], 2);
     let anonymous = app.client.post(&url).body(csv).send().await.unwrap();
     assert_eq!(anonymous.status(), 403);
+    // What the test published is analysed, as a worker would.
+    app.run_jobs().await;
 }
 
 #[tokio::test]
@@ -542,6 +552,8 @@ async fn documents_as_evidence_and_the_printable_report() {
     assert!(report.contains("No evidence available") || report.contains("Not started"));
     assert!(report.contains("minuta.pdf"));
     assert!(report.contains("@media print") || report.contains("/static/style.css"));
+    // What the test published is analysed, as a worker would.
+    app.run_jobs().await;
 }
 
 #[tokio::test]
@@ -609,6 +621,8 @@ async fn tasks_under_a_milestone_drive_its_progress() {
     let api: serde_json::Value =
         app.client.get(app.url("/api/v1/commitments/MXNLE0001")).send().await.unwrap().json().await.unwrap();
     assert_eq!(api["milestones"][3]["parent"], 3);
+    // What the test published is analysed, as a worker would.
+    app.run_jobs().await;
 }
 
 #[tokio::test]
@@ -716,4 +730,6 @@ async fn sysadmins_create_commitments_and_add_milestones_by_csv() {
     assert_eq!(added.organizations.len(), 1);
     let history = app.store().milestone_events(added.id).await.unwrap();
     assert_eq!(history[0].field, "created");
+    // What the test published is analysed, as a worker would.
+    app.run_jobs().await;
 }

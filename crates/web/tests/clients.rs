@@ -55,6 +55,8 @@ async fn the_official_ckanapi_client_works_unchanged() {
     let mut command = Command::new(python());
     command.arg(workspace_root().join("tests/python/ckanapi_client.py")).arg(&app.base).arg(&token);
     run_script(command).await;
+    // What the test published is analysed, as a worker would.
+    app.run_jobs().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -78,4 +80,6 @@ async fn a_browser_signs_in_publishes_uploads_and_finds_by_search() {
     let dataset = app.store().dataset("ciclovias-de-monterrey").await.unwrap();
     assert_eq!(dataset.resources.len(), 1);
     assert_eq!(dataset.resources[0].size, Some(content.len() as i64));
+    // What the test published is analysed, as a worker would.
+    app.run_jobs().await;
 }

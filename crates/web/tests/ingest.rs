@@ -321,6 +321,8 @@ async fn a_publisher_schema_is_applied_and_its_constraints_checked() {
         .await
         .unwrap();
     assert_eq!(response.status().as_u16(), 303);
+    // What the test published is analysed, as a worker would.
+    app.run_jobs().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

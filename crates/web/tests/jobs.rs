@@ -1,6 +1,7 @@
-//! Ingestion runs as jobs: progress is recorded, a failure leaves the last
-//! finished analysis served, and a restart resumes or stops what a stop
-//! interrupted.
+//! Ingestion runs as jobs of the queue: progress is recorded, a failure
+//! leaves the last finished analysis served, a job whose worker stopped is
+//! taken again once its lease runs out (or stopped, after its attempts),
+//! and a queued job is not queued twice.
 
 use crate::common;
 
@@ -31,7 +32,7 @@ async fn a_job_records_its_progress_and_a_failure_keeps_the_last_analysis_served
         std::fs::remove_file(blob).unwrap();
     }
     let resource = app.store().resource(Uuid::parse_str(&id).unwrap()).await.unwrap();
-    datalab_app::analysis::reingest(app.app(), &resource).unwrap();
+    datalab_app::analysis::reingest(app.app(), &resource).await.unwrap();
     let shown = app.until(&id, |resource| resource["datalab_analysis"]["job"]["status"] == "failed").await;
     assert_eq!(shown["datalab_analysis"]["status"], "done", "{shown}");
     assert_eq!(shown["datastore_active"], true);
@@ -45,7 +46,7 @@ async fn a_job_records_its_progress_and_a_failure_keeps_the_last_analysis_served
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_restart_retries_interrupted_jobs_and_stops_those_that_keep_failing() {
+async fn a_job_whose_worker_stopped_is_taken_again_and_one_interrupted_too_often_is_stopped() {
     let app = TestApp::start().await;
     let (_, token) = app.user("root", true).await;
     app.organization("org-a").await;
@@ -54,31 +55,70 @@ async fn a_restart_retries_interrupted_jobs_and_stops_those_that_keep_failing() 
     let id = Uuid::parse_str(created["id"].as_str().unwrap()).unwrap();
     app.until(&id.to_string(), |resource| resource["datalab_analysis"]["job"]["status"] == "done").await;
     let sha = created["hash"].as_str().unwrap().trim_start_matches("sha256:").to_string();
-    let store = &app.store();
-
-    // A job left running by a crash, on its first attempt: retried.
-    let job = store.queue_job(id, &sha, None).await.unwrap().unwrap();
-    store.start_job(job.id).await.unwrap();
-    // One left running after its last allowed attempt: stopped, with its error shown.
-    let stuck = store.queue_job(id, &sha, None).await.unwrap().unwrap();
-    for _ in 0..datalab_app::analysis::MAX_JOB_ATTEMPTS {
-        store.start_job(stuck.id).await.unwrap();
-    }
-    let started = datalab_app::analysis::resume_analyses(app.app()).await.unwrap();
-    assert_eq!(started, 1);
-    let stopped = store.job(stuck.id).await.unwrap().unwrap();
-    assert_eq!(stopped.status, datalab_store::JobStatus::Failed);
-    assert!(stopped.error.contains("stopped after 3 attempts"), "{}", stopped.error);
-    for _ in 0..400 {
-        if store.job(job.id).await.unwrap().unwrap().status == datalab_store::JobStatus::Done {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    let store = app.store();
+    let task = datalab_app::jobs::Task::AnalyseResource { resource_id: id, sha256: sha.clone() };
+    let exhausted = datalab_core::Bilingual { en: "stopped: interrupted".into(), es: "detenido: interrumpido".into() };
+    // A worker that claims a job and dies: its lease was for a minute, an hour ago.
+    let hour_ago = TestApp::TODAY - time::Duration::hours(1);
+    let died = |worker: &'static str, at: time::OffsetDateTime| datalab_store::Claim {
+        worker,
+        now: at,
+        due_by: TestApp::TODAY,
+        lease_until: at + time::Duration::minutes(1),
+        max_attempts: datalab_app::jobs::MAX_JOB_ATTEMPTS,
+        exhausted: &exhausted,
+    };
+    let job = datalab_app::jobs::enqueue(app.app(), &task, None).await.unwrap().unwrap();
+    let again = datalab_app::jobs::enqueue(app.app(), &task, None).await.unwrap().unwrap();
+    assert_eq!(again.id, job.id, "a queued job is not queued twice");
+    let claimed = store.claim_job(&died("dead-worker", hour_ago)).await.unwrap().unwrap();
+    assert_eq!((claimed.id, claimed.attempts), (job.id, 1));
+    let while_running = datalab_app::jobs::enqueue(app.app(), &task, None).await.unwrap().unwrap();
+    assert_ne!(while_running.id, job.id, "a running job does not absorb a new request (a schema may have changed)");
+    assert_eq!(app.run_jobs().await, 2, "the lapsed job is taken again, then the new one runs");
     let retried = store.job(job.id).await.unwrap().unwrap();
     assert_eq!(retried.status, datalab_store::JobStatus::Done);
     assert_eq!(retried.attempts, 2);
     assert_eq!(retried.rows_read, 2);
+
+    // One whose workers died as many times as it may be tried: stopped, with its error shown.
+    let stuck = datalab_app::jobs::enqueue(app.app(), &task, None).await.unwrap().unwrap();
+    for attempt in 0..datalab_app::jobs::MAX_JOB_ATTEMPTS {
+        let at = hour_ago + time::Duration::minutes(2 * attempt);
+        assert_eq!(store.claim_job(&died("dead-worker", at)).await.unwrap().unwrap().id, stuck.id);
+    }
+    assert_eq!(app.run_jobs().await, 0, "nothing is left to run");
+    let stopped = store.job(stuck.id).await.unwrap().unwrap();
+    assert_eq!(stopped.status, datalab_store::JobStatus::Failed);
+    assert!(stopped.error.contains("stopped after 3 attempts"), "{}", stopped.error);
+    assert!(stopped.error_es.contains("se detuvo tras 3 intentos"), "{}", stopped.error_es);
+    let shown = app.analysed(&id.to_string(), None).await;
+    assert_eq!(shown["datalab_analysis"]["job"]["status"], "failed", "{shown}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_live_lease_keeps_a_job_from_a_second_worker() {
+    let app = TestApp::start().await;
+    let (_, token) = app.user("root", true).await;
+    app.organization("org-a").await;
+    let dataset = app.dataset(&token, "datos", "org-a", false).await;
+    let created = app.upload(&token, dataset["id"].as_str().unwrap(), b"a,b\n1,2\n".to_vec(), "datos.csv").await;
+    let exhausted = datalab_core::Bilingual::default();
+    let claim = |worker| datalab_store::Claim {
+        worker,
+        now: TestApp::TODAY,
+        due_by: TestApp::TODAY,
+        lease_until: TestApp::TODAY + time::Duration::minutes(1),
+        max_attempts: datalab_app::jobs::MAX_JOB_ATTEMPTS,
+        exhausted: &exhausted,
+    };
+    let first = app.store().claim_job(&claim("first")).await.unwrap().expect("the upload's job is due");
+    assert_eq!(first.worker, "first");
+    assert!(app.store().claim_job(&claim("second")).await.unwrap().is_none(), "the job is the first worker's");
+    // The first worker finishes it (as `run_jobs` would have).
+    app.store().finish_job(first.id, Ok(())).await.unwrap();
+    let shown = app.ckan_get("resource_show", None, &[("id", created["id"].as_str().unwrap())]).await.1;
+    assert_eq!(shown["result"]["datalab_analysis"]["job"]["status"], "done", "{shown}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -98,7 +138,7 @@ async fn a_storage_failure_is_tried_again_and_a_lasting_one_stops_with_its_error
     for blob in &blobs {
         std::fs::rename(blob, blob.with_extension("away")).unwrap();
     }
-    datalab_app::analysis::reingest(app.app(), &resource).unwrap();
+    datalab_app::analysis::reingest(app.app(), &resource).await.unwrap();
     let waiting = app
         .until(&id, |resource| {
             resource["datalab_analysis"]["job"]["error"].as_str().is_some_and(|error| error.contains("trying again"))
@@ -124,10 +164,10 @@ async fn a_storage_failure_is_tried_again_and_a_lasting_one_stops_with_its_error
     for blob in &blobs {
         std::fs::remove_file(blob).unwrap();
     }
-    datalab_app::analysis::reingest(app.app(), &resource).unwrap();
+    datalab_app::analysis::reingest(app.app(), &resource).await.unwrap();
     let shown = app.until(&id, |resource| resource["datalab_analysis"]["job"]["status"] == "failed").await;
     let job = &shown["datalab_analysis"]["job"];
-    assert_eq!(job["attempts"], datalab_app::analysis::MAX_JOB_ATTEMPTS, "{job}");
+    assert_eq!(job["attempts"], datalab_app::jobs::MAX_JOB_ATTEMPTS, "{job}");
     assert!(job["error"].as_str().unwrap().starts_with("stopped after 3 attempts: "), "{job}");
     assert_eq!(shown["datastore_active"], true, "the last good analysis is still served");
 

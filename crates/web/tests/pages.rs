@@ -146,6 +146,8 @@ async fn publish_flow_without_javascript() {
         TestApp::new_client().get(app.url("/dataset/inversion-extranjera-directa")).send().await.unwrap().status(),
         404
     );
+    // What the test published is analysed, as a worker would.
+    app.run_jobs().await;
 }
 
 #[tokio::test]

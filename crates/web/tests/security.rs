@@ -71,6 +71,8 @@ sysadmin     show:y search:y list:- download:y
     // Without include_private even members get public results only, as in CKAN.
     let (_, search) = app.ckan_get("package_search", Some(&member_a_token), &[]).await;
     assert_eq!(search["result"]["count"], 0);
+    // What the test published is analysed, as a worker would.
+    app.run_jobs().await;
 }
 
 /// Each write on organization A's objects and B's, by every role.

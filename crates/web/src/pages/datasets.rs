@@ -1325,6 +1325,6 @@ pub async fn resource_reingest(
 ) -> Result<Response, AppError> {
     checked_form(&context, &body)?;
     let (dataset, resource) = editable_resource(&state, &context, &name, resource_id).await?;
-    datalab_app::analysis::reingest(&state.app, &resource)?;
+    datalab_app::analysis::reingest(&state.app, &resource).await?;
     Ok(redirect_local(&format!("/dataset/{}/resource/{resource_id}#analysis-heading", dataset.name)))
 }

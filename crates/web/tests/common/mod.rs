@@ -245,15 +245,24 @@ impl TestApp {
         self.poll(resource_id, None, done).await
     }
 
+    /// Checks the resource after each attempt at a queued job, taking the
+    /// jobs one at a time in queue order (a retry's wait is not waited),
+    /// until `done` holds: no polling, no timing.
     async fn poll(&self, resource_id: &str, token: Option<&str>, done: impl Fn(&Value) -> bool) -> Value {
-        for _ in 0..400 {
+        let everything = time::macros::datetime!(9999-12-31 0:00 UTC);
+        loop {
             let (_, body) = self.ckan_get("resource_show", token, &[("id", resource_id)]).await;
             if done(&body["result"]) {
                 return body["result"].clone();
             }
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            let ran = datalab_app::jobs::run_next(self.app(), "test", everything).await.unwrap();
+            assert!(ran, "no job is left to run and the resource is not in the expected state: {}", body["result"]);
         }
-        panic!("the resource never reached the expected state");
+    }
+
+    /// Runs every queued job, retries included, as a worker would.
+    pub async fn run_jobs(&self) -> usize {
+        datalab_app::jobs::run_pending(self.app()).await.unwrap()
     }
 
     /// Signs a fresh browser-like client in through the login form.
@@ -281,10 +290,30 @@ impl TestApp {
 }
 
 impl Drop for TestApp {
+    /// Stops the server, and fails the test if it left a job unprocessed
+    /// (the work a test caused must be seen done, not left to chance).
     fn drop(&mut self) {
         if let Some(sender) = self.shutdown.take() {
             let _ = sender.send(());
         }
+        if std::thread::panicking() {
+            return;
+        }
+        let database = self.directory.path().join("datalab.sqlite");
+        let unfinished = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            runtime.block_on(async {
+                let store = Store::open(&database).await.unwrap();
+                let jobs = store.unfinished_jobs().await.unwrap();
+                store.close().await;
+                jobs
+            })
+        })
+        .join()
+        .unwrap();
+        let left: Vec<String> =
+            unfinished.iter().map(|job| format!("{} {} ({:?})", job.kind, job.payload, job.status)).collect();
+        assert!(left.is_empty(), "the test left jobs unprocessed (call run_jobs or analysed): {left:?}");
     }
 }
 
