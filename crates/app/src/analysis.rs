@@ -10,7 +10,6 @@ use datalab_core::{Bilingual, Dataset, Resource, ResourceLocation};
 use uuid::Uuid;
 
 use crate::catalog::is_tabular;
-use crate::index::reindex_dataset;
 use crate::jobs::{JobFailure, MAX_JOB_ATTEMPTS};
 use crate::{App, Error};
 
@@ -265,17 +264,10 @@ async fn record_attempt(
     let (analysis, keys) = result?;
     let current: Vec<&str> = keys.iter().flatten().map(String::as_str).collect();
     app.query.remove_other_versions(resource_id, &current);
-    // The analysis changes the dataset's quality score, which search sorts and filters by.
-    if let Err(error) = reindex_resource_dataset(app, resource_id).await {
-        tracing::warn!(%error, %resource_id, "cannot index the dataset's new quality score");
-    }
+    // The analysis changes the dataset's quality score, which search sorts
+    // and filters by: the recorded analysis is in the event log.
+    crate::events::catch_up(app).await;
     Ok(analysis)
-}
-
-async fn reindex_resource_dataset(app: &App, resource_id: Uuid) -> Result<(), Error> {
-    let resource = app.store.resource(resource_id).await?;
-    let dataset = app.store.dataset(&resource.dataset_id.to_string()).await?;
-    reindex_dataset(app, &dataset).await
 }
 
 /// The queryable table of a resource's current file, if its analysis is

@@ -11,7 +11,6 @@ use futures_util::Stream;
 use uuid::Uuid;
 
 use crate::analysis::schedule_analyses;
-use crate::index::reindex_dataset;
 use crate::{App, Error};
 
 /// A fresh dataset with the platform's defaults, to be filled in by a form or an API call.
@@ -74,7 +73,17 @@ pub async fn readable_dataset(app: &App, actor: &Actor, id_or_name: &str) -> Res
     Ok(dataset)
 }
 
-pub async fn create_dataset(
+/// Creates a dataset; what follows the event log (search) has caught up
+/// with it when this returns.
+pub async fn create_dataset(app: &App, actor: &Actor, user: Option<&User>, dataset: Dataset) -> Result<Dataset, Error> {
+    let saved = save_new_dataset(app, actor, user, dataset).await?;
+    crate::events::catch_up(app).await;
+    Ok(saved)
+}
+
+/// [`create_dataset`] without catching up with the log: for the log's own
+/// followers (the tracker's catalog copy), which run inside it.
+pub(crate) async fn save_new_dataset(
     app: &App,
     actor: &Actor,
     user: Option<&User>,
@@ -88,7 +97,6 @@ pub async fn create_dataset(
     dataset.creator_user_id = user.map(|user| user.id);
     app.store.create_dataset(user.map(|user| user.id), &dataset).await?;
     let saved = app.store.dataset(&dataset.id.to_string()).await?;
-    reindex_dataset(app, &saved).await?;
     schedule_analyses(app, None, &saved).await;
     Ok(saved)
 }
@@ -118,8 +126,22 @@ fn check_schemas(dataset: &Dataset) -> Result<(), Error> {
 }
 
 /// Saves a new version of a dataset. Moving it to another organization
-/// needs the right to create datasets there too.
+/// needs the right to create datasets there too. What follows the event
+/// log (search) has caught up with it when this returns.
 pub async fn update_dataset(
+    app: &App,
+    actor: &Actor,
+    user: Option<&User>,
+    before: &Dataset,
+    after: Dataset,
+) -> Result<Dataset, Error> {
+    let saved = save_dataset(app, actor, user, before, after).await?;
+    crate::events::catch_up(app).await;
+    Ok(saved)
+}
+
+/// [`update_dataset`] without catching up with the log (see [`save_new_dataset`]).
+pub(crate) async fn save_dataset(
     app: &App,
     actor: &Actor,
     user: Option<&User>,
@@ -155,7 +177,6 @@ pub async fn update_dataset(
     after.metadata_modified = datalab_store::now();
     app.store.update_dataset(user.map(|user| user.id), &after).await?;
     let saved = app.store.dataset(&after.id.to_string()).await?;
-    reindex_dataset(app, &saved).await?;
     schedule_analyses(app, Some(before), &saved).await;
     remove_orphan_blobs(app, before, &saved).await;
     Ok(saved)

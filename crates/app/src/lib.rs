@@ -14,6 +14,7 @@
 //!   tables, a profile and a report, and resume after a stop.
 //! - [`index`]: the search index as derived data: one dataset, or all.
 //! - [`jobs`]: the job queue's kinds and the worker that runs them.
+//! - [`events`]: what follows the event log (search, the tracker's copy).
 //! - [`sweeps`]: files nothing refers to and leftovers of interruptions.
 //! - [`accountability`]: the tracker's rules, its open-data documents and
 //!   their catalog copy, bulk updates from CSV, commitments from JSON.
@@ -22,6 +23,7 @@ pub mod accountability;
 pub mod analysis;
 pub mod catalog;
 mod error;
+pub mod events;
 pub mod index;
 pub mod jobs;
 pub mod sweeps;
@@ -52,6 +54,8 @@ pub struct App {
     pub ingest_slots: Arc<tokio::sync::Semaphore>,
     /// Wakes this process's job worker when a job is queued.
     pub jobs_waker: Arc<tokio::sync::Notify>,
+    /// One catch-up with the event log at a time in this process.
+    pub follow_lock: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl App {
@@ -71,6 +75,7 @@ impl App {
             clock: Clock::System,
             ingest_slots: Arc::new(tokio::sync::Semaphore::new(1)),
             jobs_waker: Arc::new(tokio::sync::Notify::new()),
+            follow_lock: Arc::new(tokio::sync::Mutex::new(())),
         }
     }
 

@@ -199,6 +199,9 @@ async fn main() -> anyhow::Result<()> {
             if !no_worker {
                 tokio::spawn(datalab_app::jobs::run_worker(app.clone()));
             }
+            // What other processes write (an import, an admin command, a
+            // worker's analyses) reaches this node's search within a second.
+            tokio::spawn(datalab_app::events::run_follower(app.clone()));
             datalab_app::index::spawn_daily_reindex(app.clone());
             // At once and hourly: blobs nothing refers to, and what a crash
             // left half-written (once old enough not to be a command's work

@@ -47,8 +47,8 @@ async fn record_event(
     note: &str,
 ) -> StoreResult<()> {
     sqlx::query(
-        "INSERT INTO milestone_events (milestone_id, at, user_id, field, before_value, after_value, note) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        "INSERT INTO events (milestone_id, subject_id, at, user_id, stream, kind, field, before_value, after_value, note) \
+         VALUES ($1, $1, $2, $3, 'tracker', $4, $4, $5, $6, $7)",
     )
     .bind(milestone_id.to_string())
     .bind(format_time(now()))
@@ -322,6 +322,15 @@ impl Store {
             commitments.push(self.commitment(&code).await?);
         }
         Ok(commitments)
+    }
+
+    pub async fn commitment_by_id(&self, id: Uuid) -> StoreResult<Commitment> {
+        let code: String = sqlx::query_scalar("SELECT code FROM commitments WHERE id = $1")
+            .bind(id.to_string())
+            .fetch_optional(&self.reader)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        self.commitment(&code).await
     }
 
     pub async fn commitment(&self, code: &str) -> StoreResult<Commitment> {

@@ -1,5 +1,6 @@
-//! The activity log: one row per change to a public object, written in the
-//! same transaction as the change, with the field-level diff.
+//! The catalog's activity: one event per change to a public object in the
+//! event log (stream `catalog`), written in the same transaction as the
+//! change, with the field-level diff; read through the `activities` view.
 
 use datalab_core::{Activity, FieldChange};
 use sqlx::{Row, SqliteConnection};
@@ -29,8 +30,8 @@ pub(crate) struct NewActivity<'a> {
 
 pub(crate) async fn record(connection: &mut SqliteConnection, activity: NewActivity<'_>) -> StoreResult<()> {
     sqlx::query(
-        "INSERT INTO activities (timestamp, user_id, activity_type, object_id, object_name, organization_id, dataset_id, changes) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        "INSERT INTO events (at, user_id, stream, kind, subject_id, subject_name, organization_id, dataset_id, changes) \
+         VALUES ($1, $2, 'catalog', $3, $4, $5, $6, $7, $8)",
     )
     .bind(format_time(now()))
     .bind(activity.user_id.map(|id| id.to_string()))

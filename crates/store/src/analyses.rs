@@ -74,7 +74,8 @@ impl Store {
         };
         let table_key = state.table_key();
         // The resource may be gone (deleted while analysed): then there is nothing to record.
-        sqlx::query(
+        let mut transaction = self.write_transaction().await?;
+        let recorded = sqlx::query(
             "INSERT INTO resource_analyses (resource_id, sha256, status, analysis, error, updated, table_key, error_es) \
              SELECT $1, $2, $3, $4, $5, $6, $7, $8 WHERE EXISTS (SELECT 1 FROM resources WHERE id = $1) \
              ON CONFLICT (resource_id) DO UPDATE SET sha256 = excluded.sha256, status = excluded.status, \
@@ -90,8 +91,21 @@ impl Store {
         .bind(format_time(now()))
         .bind(table_key)
         .bind(&error.es)
-        .execute(&self.writer)
+        .execute(&mut *transaction)
         .await?;
+        if recorded.rows_affected() > 0 {
+            // The dataset's quality score changed: what follows the log (search) hears of it.
+            sqlx::query(
+                "INSERT INTO events (at, stream, kind, subject_id, organization_id, dataset_id) \
+                 SELECT $2, 'system', 'analysed resource', r.id, d.owner_org, d.id \
+                 FROM resources r JOIN datasets d ON d.id = r.dataset_id WHERE r.id = $1",
+            )
+            .bind(resource_id.to_string())
+            .bind(format_time(now()))
+            .execute(&mut *transaction)
+            .await?;
+        }
+        transaction.commit().await?;
         Ok(())
     }
 

@@ -904,7 +904,7 @@ async fn import_milestones(
                 .collect();
             let apply = !query.dry_run.unwrap_or(false);
             if apply {
-                datalab_app::accountability::apply_import(&state.app, Some(user.id), &commitment, &planned).await?;
+                datalab_app::accountability::apply_import(&state.app, Some(user.id), &planned).await?;
             }
             Ok(Json(ImportOut { applied: apply, changes, errors: Vec::new() }).into_response())
         }

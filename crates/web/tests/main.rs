@@ -10,6 +10,7 @@ mod architecture;
 mod ckan_api;
 mod clients;
 mod data_api;
+mod events;
 mod ingest;
 mod inventory;
 mod jobs;

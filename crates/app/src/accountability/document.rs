@@ -4,7 +4,6 @@
 use datalab_core::accountability::Commitment;
 use uuid::Uuid;
 
-use super::export::sync_catalog_copy;
 use crate::{App, Error};
 
 /// A commitment with its milestones as JSON: what `POST /api/v1/commitments`
@@ -72,7 +71,7 @@ pub struct MilestoneEntry {
 }
 
 /// Creates a commitment and its milestones (all Not started), checks every
-/// reference first, and publishes its catalog copy.
+/// reference first; the catalog copy follows from the event log.
 pub async fn create_commitment(
     app: &App,
     by_user: Option<Uuid>,
@@ -166,6 +165,6 @@ pub async fn create_commitment(
         }
         other => other.into(),
     })?;
-    sync_catalog_copy(app, &commitment).await?;
+    crate::events::catch_up(app).await;
     Ok(commitment)
 }

@@ -69,7 +69,8 @@ pub fn dataset_name(code: &str) -> String {
 /// commitment's lead organization (or its first institution with one). The
 /// dataset changes only when the files do, so its activity shows real
 /// changes. A commitment with no organization among its institutions has
-/// no catalog copy.
+/// no catalog copy. A follower of the event log (`events`) calls it; it
+/// does not catch up with the log itself.
 pub async fn sync_catalog_copy(app: &App, commitment: &Commitment) -> Result<(), Error> {
     let owner = commitment
         .institutions
@@ -146,8 +147,8 @@ pub async fn sync_catalog_copy(app: &App, commitment: &Commitment) -> Result<(),
         return Ok(());
     }
     match existing {
-        Some(before) => catalog::update_dataset(app, &system, None, &before, dataset).await?,
-        None => catalog::create_dataset(app, &system, None, dataset).await?,
+        Some(before) => catalog::save_dataset(app, &system, None, &before, dataset).await?,
+        None => catalog::save_new_dataset(app, &system, None, dataset).await?,
     };
     Ok(())
 }

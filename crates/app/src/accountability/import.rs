@@ -7,7 +7,7 @@ use datalab_core::accountability::Commitment;
 use uuid::Uuid;
 
 use super::can_update;
-use super::export::{CSV_COLUMNS, sync_catalog_copy};
+use super::export::CSV_COLUMNS;
 use crate::{App, Error};
 
 /// A CSV column the import reads besides the export's own columns.
@@ -304,13 +304,9 @@ pub async fn plan_import(
     if errors.is_empty() { Ok(planned) } else { Err(errors) }
 }
 
-/// Applies a planned bulk update in one transaction and refreshes the catalog copy.
-pub async fn apply_import(
-    app: &App,
-    user: Option<Uuid>,
-    commitment: &Commitment,
-    planned: &[PlannedUpdate],
-) -> Result<usize, Error> {
+/// Applies a planned bulk update in one transaction; the catalog copy
+/// follows from the event log.
+pub async fn apply_import(app: &App, user: Option<Uuid>, planned: &[PlannedUpdate]) -> Result<usize, Error> {
     let inserts: Vec<_> = planned.iter().filter(|update| update.is_new).map(|update| update.after.clone()).collect();
     let updates: Vec<_> = planned
         .iter()
@@ -318,6 +314,6 @@ pub async fn apply_import(
         .map(|update| (update.before.clone(), update.after.clone(), update.note.clone()))
         .collect();
     let entries = app.store.apply_milestone_changes(user, &inserts, &updates).await?;
-    sync_catalog_copy(app, commitment).await?;
+    crate::events::catch_up(app).await;
     Ok(entries)
 }

@@ -459,7 +459,7 @@ pub async fn update(
     };
     match outcome {
         Ok(_) => {
-            datalab_app::accountability::sync_catalog_copy(&state.app, &commitment).await?;
+            datalab_app::events::catch_up(&state.app).await;
             Ok(redirect_local(&format!("/commitment/{}/milestone/{}", commitment.code, number)))
         }
         Err(AppError::Validation(errors)) => {
@@ -614,8 +614,7 @@ pub async fn import(
             StatusCode::UNPROCESSABLE_ENTITY
         }
         Ok(planned) if apply => {
-            let entries =
-                datalab_app::accountability::apply_import(&state.app, Some(user.id), &commitment, &planned).await?;
+            let entries = datalab_app::accountability::apply_import(&state.app, Some(user.id), &planned).await?;
             view.insert("applied".into(), json!({"milestones": planned.len(), "entries": entries}));
             view.insert("changes".into(), json!(planned_view(&context, &planned)));
             view.insert("csv".into(), json!(""));
@@ -832,7 +831,7 @@ pub async fn upload_document(
         added_at: datalab_store::now(),
     });
     state.app.store.update_milestone(context.user.as_ref().map(|user| user.id), &before, &after, &note).await?;
-    datalab_app::accountability::sync_catalog_copy(&state.app, &commitment).await?;
+    datalab_app::events::catch_up(&state.app).await;
     Ok(redirect_local(&format!("/commitment/{}/milestone/{}", commitment.code, number)))
 }
 
@@ -898,7 +897,7 @@ pub async fn add_task(
     let outcome =
         state.app.store.create_task(context.user.as_ref().map(|user| user.id), &parent, &task).await.map(|_| ());
     if outcome.is_ok() {
-        datalab_app::accountability::sync_catalog_copy(&state.app, &commitment).await?;
+        datalab_app::events::catch_up(&state.app).await;
     }
     after_milestone_write(&state, &context, &commitment, &parent, outcome).await
 }

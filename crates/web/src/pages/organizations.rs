@@ -339,15 +339,8 @@ pub async fn update(
     };
     match outcome {
         Ok(()) => {
-            if after.name != before.name {
-                // Datasets show their organization's name in search: re-index them.
-                for summary in
-                    state.app.store.dataset_summaries().await?.iter().filter(|summary| summary.owner_org == after.id)
-                {
-                    let dataset = state.app.store.dataset(&summary.id.to_string()).await?;
-                    datalab_app::index::reindex_dataset(&state.app, &dataset).await?;
-                }
-            }
+            // Its datasets show its name in search: the log's followers index them again.
+            datalab_app::events::catch_up(&state.app).await;
             Ok(redirect_local(&format!("/organization/{}", after.name)))
         }
         Err(AppError::Validation(errors)) => {
