@@ -12,6 +12,51 @@
 //! listed (up to a cap) and the rest goes on. Memory stays bounded: per
 //! column a few counters, a capped set of distinct values and capped error
 //! samples; per row an 8-byte hash for duplicate detection.
+//!
+//! ## How the pieces fit
+//!
+//! Every format goes through one trait, `reader::Reader`, registered in `reader::READERS` and
+//! chosen by `reader::choose` (extension or declared format when the first bytes agree, else the
+//! bytes' signature): delimited text (`table.rs`, streamed), XLSX/XLS/ODS (`spreadsheet.rs`,
+//! calamine; one table per sheet, header found below title rows), JSON/NDJSON/GeoJSON (`json.rs`,
+//! where an object keeps its records decided first by a read that keeps nothing (`layout`: a usual
+//! member name such as `records` or `features`, else the first array of objects), records streamed
+//! by a serde visitor in two passes, flattened with dotted names, geometry kept as GeoJSON text
+//! with a bounding box), zipped Shapefiles (`shapefile_zip.rs`, the shapefile crate; `.dbf` decoded
+//! per its `.cpg` or detected; shapes converted to GeoJSON; coordinates converted from the `.prj`'s
+//! system to longitude and latitude on WGS 84 with proj4wkt and proj4rs, or kept with the reason
+//! when the system cannot be converted). Workbooks are bounded before they expand
+//! (`AnalyzeOptions::max_cells`, `max_columns`: an ODS file's `content.xml` is scanned for its
+//! repeated rows and cells before calamine makes them, an XLS file's records (through `cfb`) for
+//! the sheet sizes calamine would reserve, XLSX and XLSB stream and count each row). Every reader
+//! feeds `table::TableBuilder`, which does the rest the same way for all formats: encoding
+//! detection (BOM, UTF-8, chardetng; a sample with NUL bytes or over 1% control characters is not
+//! text), UTF-8 and single-byte text decoded line by line (`encoding::LineDecoder`: each line in
+//! the one it is valid in, the mix reported with its lines), dialect sniffing, type inference over
+//! every value, column profiles, a frictionless-shaped validation report; one streaming pass,
+//! bounded memory (row checks and duplicate rows on the reading thread, `seen.rs`: one 64-bit hash
+//! per row in an open-addressed table whose slot is fetched from memory one row ahead, so a
+//! duplicate is told one row late; the column pass, `pass.rs`: nulls, type votes, profile (distinct
+//! values counted one by one up to 10,000 in `distinct.rs`, values of up to 16 bytes kept in the
+//! table's entries with each value's type checks, so a repeated value is not examined again, and
+//! its type votes, number and dates tallied once with its count when the pass ends; past 10,000 the
+//! number of distinct values is estimated by a HyperLogLog sketch seeded with them, and a column
+//! whose values are then nearly all new over a batch stops looking them up, listing no frequent
+//! values but keeping every tally exact) and each column's typed values, on persistent workers, one
+//! per core, each owning a share of the columns, fed shared batches of 16,384 rows through a
+//! channel, each column still in file order); Parquet output written during the pass
+//! (`columnar.rs`: each column is written as the type its first batch suggests, or the publisher's
+//! or a reader's type; the workers build the typed arrays from the values the type checks parsed
+//! and a writer thread encodes them; the Arrow schema in the footer is written last, once the table
+//! knows which text to read as a dictionary; when the types decided from every value differ from
+//! the ones written, `reader::analyze_source` drops the table and reads the file again with the
+//! types known, so callers give a way to reopen the file; no Parquet dictionary for columns whose
+//! first batch is mostly distinct values, and text whose values it counts in full (at most 10,000)
+//! stored as an Arrow `Dictionary(Int32, Utf8)`, a type the file's schema keeps so queries read it
+//! as one; Snappy for text only (numbers, dates and row numbers barely compress and every query
+//! would pay to decompress them); data pages of at most 4,096 rows; first column `_id`, the row
+//! number, which a sorted page uses to read only its rows, never dictionary-encoded; histograms
+//! read back from the written file on every core while the file is synced to disk)
 
 pub mod columnar;
 pub mod constraints;

@@ -18,6 +18,34 @@
 //! `max_heavy_queries` SQL queries and exports run at once: a big export
 //! does not slow down page loads. Unfiltered counts come from the Parquet
 //! footer, never from a scan.
+//!
+//! ## How the pieces fit
+//!
+//! DataFusion over each resource's Parquet: CKAN `datastore_search` (`search.rs`; a cached result
+//! keeps its records serialized per format, so a repeated search is answered by copying text; a
+//! sorted or filtered page of up to 1,000 rows is read late: its row numbers first, then only those
+//! rows by a Parquet row selection over the page index; with filters and sorts only, the row
+//! numbers and the count come from one pass with the parquet crate's row filter (`page.rs`: a text
+//! column only filtered on and stored with a dictionary is read as one, so a filter compares its
+//! distinct values once), else from DataFusion; the files read so are memory-mapped with their
+//! footer and page index, the last 64 kept (`Footers`); a table file is never written once
+//! published, only unlinked, which is what makes mapping it safe), Datasette-style filters, keyset
+//! paging and facets (`filters.rs`), guarded read-only SQL (`sql.rs`; `functions.rs`: DataFusion's
+//! `date_part` with the year, month and day of a date column computed from the day number;
+//! `dictionary.rs`: an optimizer rule that groups a dictionary text column by codes shared by the
+//! query, not by its text, and gives the texts back above the aggregate), DataFusion's object store
+//! for `file://` (`mapped.rs`: the byte ranges a scan reads from a published table file up to 512
+//! MB are slices of its memory mapping, not copies into zeroed buffers; `Footers` takes its
+//! mappings from the same cache, so a file is mapped once), streamed exports (`export.rs`), JSON
+//! cells and typed literals (`values.rs`); its own tokio runtime (16 MiB thread stacks), a time
+//! limit kept by the caller's clock whose work stops with it (`coop.rs`: every operator yields to
+//! the scheduler, so an aborted query stops within milliseconds), a memory pool, generating
+//! functions and `||` on text bounded before they allocate (`functions.rs`: `Bounded`;
+//! `BoundedConcat` turns `||` into a bounded function after type coercion), pools for SQL, exports
+//! and pages whose waits have a deadline, answers bounded in bytes, request bounds (filters, words,
+//! listed values, SQL operators) checked before any expression is built, and predicates built
+//! balanced; the table files (`tables/<resource>/<uuid>.parquet`, written under `tmp/`, renamed
+//! into place, swept at start and hourly once an hour old)
 
 pub mod chart;
 mod coop;

@@ -209,6 +209,10 @@ fn with_param(query: Value, key: &str, value: Value) -> Result<String, minijinja
 impl Templates {
     pub fn new() -> Templates {
         let mut environment = Environment::new();
+        // A key a template reads that its view does not have is an error
+        // (the page answers 500 and the tests fail), not an empty string;
+        // `{% if view.key %}` may still ask whether an optional key is there.
+        environment.set_undefined_behavior(minijinja::UndefinedBehavior::SemiStrict);
         for (name, source) in TEMPLATES {
             environment
                 .add_template(name, source)
@@ -261,6 +265,19 @@ impl Templates {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_key_the_view_does_not_have_fails_the_render() {
+        let templates = Templates::new();
+        let mut environment = templates.environment.clone();
+        environment.add_template("probe.html", "{{ view.title }}|{% if view.optional %}yes{% endif %}").unwrap();
+        let probe = environment.get_template("probe.html").unwrap();
+        let context = minijinja::Value::from_serialize(serde_json::json!({"view": {"title": "Presupuesto"}}));
+        assert_eq!(probe.render(&context).unwrap(), "Presupuesto|", "an optional key may be tested");
+        let renamed = minijinja::Value::from_serialize(serde_json::json!({"view": {"name": "Presupuesto"}}));
+        let error = probe.render(&renamed).unwrap_err();
+        assert_eq!(error.kind(), minijinja::ErrorKind::UndefinedError, "{error}");
+    }
 
     #[test]
     fn markdown_keeps_formatting_and_drops_scripts() {

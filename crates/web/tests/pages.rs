@@ -353,3 +353,23 @@ async fn list_summaries_are_plain_text_cut_on_a_word() {
         assert!(summary.ends_with("palabra…"), "cut after a whole word: {summary}");
     }
 }
+
+/// Every page template is rendered by some test: with strict undefined
+/// values, a key a template reads that its view lacks fails the page, and
+/// these are the pages no other test opens.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn listing_pages_and_the_new_organization_form_render() {
+    let app = TestApp::start().await;
+    app.user("root", true).await;
+    let (commitment, _) = common::commitment(&app).await;
+    let commitments = app.page("/commitment").await;
+    assert!(commitments.contains(&commitment.code), "the commitments are listed");
+    let organizations = app.page("/organization").await;
+    assert!(organizations.contains("Organización cultura"), "the organizations are listed");
+    let groups = app.page("/group").await;
+    assert!(groups.contains("<h1"), "the themes page is shown");
+    let (root, _) = app.signed_in_client("root").await;
+    let form = app.page_for(&root, "/organization/new").await;
+    assert!(form.contains("name=\"csrf_token\"") && form.contains("name=\"title\""), "the form is shown");
+    app.run_jobs().await;
+}
