@@ -15,7 +15,7 @@ use utoipa::{IntoParams, OpenApi, ToSchema};
 use uuid::Uuid;
 
 use crate::AppState;
-use crate::context::api_caller;
+use crate::context::ApiCaller;
 use crate::error::{ApiError, AppError, ErrorBody, ErrorDetail};
 use crate::links::resource_url;
 use datalab_app::catalog;
@@ -349,10 +349,10 @@ pub struct DatasetQuery {
     responses((status = 200, body = DatasetPage), (status = 400, body = ErrorBody)))]
 async fn list_datasets(
     State(state): State<AppState>,
+    ApiCaller { actor, .. }: ApiCaller,
     headers: HeaderMap,
     Query(query): Query<DatasetQuery>,
 ) -> ApiResult<Json<DatasetPage>> {
-    let (actor, _) = api_caller(&state, &headers).await?;
     let page_size = query.page_size.unwrap_or(20).clamp(1, 1000);
     let page = query.page.unwrap_or(1).max(1);
     let sort = match query.sort.as_deref().unwrap_or("relevance") {
@@ -425,10 +425,10 @@ async fn list_datasets(
     responses((status = 200, body = DatasetOut), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn show_dataset(
     State(state): State<AppState>,
+    ApiCaller { actor, .. }: ApiCaller,
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> ApiResult<Json<DatasetOut>> {
-    let (actor, _) = api_caller(&state, &headers).await?;
     let dataset = catalog::readable_dataset(&state.app, &actor, &id).await?;
     let base = crate::links::base_url(&state, &headers);
     Ok(Json(dataset_out(&base, &dataset, &organization_name(&state, dataset.owner_org).await?)))
@@ -439,10 +439,9 @@ async fn show_dataset(
     responses((status = 200, body = QualityOut), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn dataset_quality(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    ApiCaller { actor, .. }: ApiCaller,
     Path(id): Path<String>,
 ) -> ApiResult<Json<QualityOut>> {
-    let (actor, _) = api_caller(&state, &headers).await?;
     let dataset = catalog::readable_dataset(&state.app, &actor, &id).await?;
     let report = datalab_app::index::quality_report(&state.app, &dataset).await.map_err(AppError::from)?;
     Ok(Json(QualityOut {
@@ -511,9 +510,12 @@ async fn json_body(state: &AppState, request: Request) -> ApiResult<DatasetIn> {
 /// Create a dataset.
 #[utoipa::path(post, path = "/api/v1/datasets", tag = "catalog", request_body = DatasetIn, security(("token" = [])),
     responses((status = 201, body = DatasetOut), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
-async fn create_dataset(State(state): State<AppState>, request: Request) -> ApiResult<Response> {
+async fn create_dataset(
+    State(state): State<AppState>,
+    ApiCaller { actor, user }: ApiCaller,
+    request: Request,
+) -> ApiResult<Response> {
     let headers = request.headers().clone();
-    let (actor, user) = api_caller(&state, &headers).await?;
     let input = json_body(&state, request).await?;
     let organization_ref = input.organization.clone().unwrap_or_default();
     if organization_ref.is_empty() {
@@ -538,11 +540,11 @@ async fn create_dataset(State(state): State<AppState>, request: Request) -> ApiR
     responses((status = 200, body = DatasetOut), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 async fn patch_dataset(
     State(state): State<AppState>,
+    ApiCaller { actor, user }: ApiCaller,
     Path(id): Path<String>,
     request: Request,
 ) -> ApiResult<Json<DatasetOut>> {
     let headers = request.headers().clone();
-    let (actor, user) = api_caller(&state, &headers).await?;
     let before = catalog::readable_dataset(&state.app, &actor, &id).await?;
     actor.authorize(datalab_core::Action::UpdateDataset { organization: before.owner_org })?;
     let input = json_body(&state, request).await?;
@@ -562,10 +564,9 @@ async fn patch_dataset(
     responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn delete_dataset(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    ApiCaller { actor, user }: ApiCaller,
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
-    let (actor, user) = api_caller(&state, &headers).await?;
     let dataset = catalog::readable_dataset(&state.app, &actor, &id).await?;
     catalog::delete_dataset(&state.app, &actor, user.as_ref(), &dataset).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -576,10 +577,9 @@ async fn delete_dataset(
     responses((status = 200, body = Vec<ActivityOut>), (status = 404, body = ErrorBody)))]
 async fn dataset_activity(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    ApiCaller { actor, .. }: ApiCaller,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Vec<ActivityOut>>> {
-    let (actor, _) = api_caller(&state, &headers).await?;
     let dataset = catalog::readable_dataset(&state.app, &actor, &id).await?;
     let activities = state.app.store.activities(datalab_store::ActivityScope::Dataset(dataset.id), 100, 0).await?;
     Ok(Json(
@@ -670,11 +670,11 @@ fn resource_out(base_url: &str, dataset: &Dataset, resource_id: Uuid, organizati
         (status = 409, body = ErrorBody), (status = 413, body = ErrorBody)))]
 async fn create_resource(
     State(state): State<AppState>,
+    ApiCaller { actor, user }: ApiCaller,
     Path(id): Path<String>,
     request: Request,
 ) -> ApiResult<Response> {
     let headers = request.headers().clone();
-    let (actor, user) = api_caller(&state, &headers).await?;
     let before = catalog::readable_dataset(&state.app, &actor, &id).await?;
     actor.authorize(datalab_core::Action::UpdateDataset { organization: before.owner_org })?;
     let (params, upload) = crate::ckan::read_params(&state, request, crate::ckan::Files::Accepted).await?;
@@ -725,10 +725,10 @@ async fn create_resource(
     responses((status = 200, body = ResourceOut), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn show_resource(
     State(state): State<AppState>,
+    ApiCaller { actor, .. }: ApiCaller,
     headers: HeaderMap,
     Path(id): Path<Uuid>,
 ) -> ApiResult<Json<ResourceOut>> {
-    let (actor, _) = api_caller(&state, &headers).await?;
     let resource = state.app.store.resource(id).await?;
     let dataset = catalog::readable_dataset(&state.app, &actor, &resource.dataset_id.to_string()).await?;
     let base = crate::links::base_url(&state, &headers);
@@ -741,10 +741,9 @@ async fn show_resource(
     responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn delete_resource(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    ApiCaller { actor, user }: ApiCaller,
     Path(id): Path<Uuid>,
 ) -> ApiResult<StatusCode> {
-    let (actor, user) = api_caller(&state, &headers).await?;
     let resource = state.app.store.resource(id).await?;
     let before = catalog::readable_dataset(&state.app, &actor, &resource.dataset_id.to_string()).await?;
     let mut after = before.clone();
@@ -758,10 +757,9 @@ async fn delete_resource(
     responses((status = 200, body = UserOut), (status = 404, body = ErrorBody)))]
 async fn show_user(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    ApiCaller { actor, .. }: ApiCaller,
     Path(name): Path<String>,
 ) -> ApiResult<Json<UserOut>> {
-    let (actor, _) = api_caller(&state, &headers).await?;
     let user = state.app.store.user(&name).await?;
     let private = actor.can(datalab_core::Action::ReadUserPrivate { user: user.id });
     Ok(Json(UserOut {
@@ -864,12 +862,11 @@ pub struct ImportOut {
     responses((status = 200, body = ImportOut), (status = 409, body = ImportOut), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn import_milestones(
     State(state): State<AppState>,
+    ApiCaller { actor, user }: ApiCaller,
     Path(code): Path<String>,
     Query(query): Query<ImportQuery>,
     request: Request,
 ) -> ApiResult<Response> {
-    let headers = request.headers().clone();
-    let (actor, user) = api_caller(&state, &headers).await?;
     let user = user.ok_or(AppError::NotAuthenticated)?;
     let commitment = state.app.store.commitment(&code).await?;
     let body = axum::body::to_bytes(request.into_body(), 2 * 1024 * 1024)
@@ -916,9 +913,11 @@ async fn import_milestones(
 #[utoipa::path(post, path = "/api/v1/commitments", tag = "accountability", request_body = datalab_app::accountability::CommitmentDocument,
     security(("token" = [])),
     responses((status = 201, body = CommitmentOut), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
-async fn create_commitment(State(state): State<AppState>, request: Request) -> ApiResult<Response> {
-    let headers = request.headers().clone();
-    let (actor, user) = api_caller(&state, &headers).await?;
+async fn create_commitment(
+    State(state): State<AppState>,
+    ApiCaller { actor, user }: ApiCaller,
+    request: Request,
+) -> ApiResult<Response> {
     actor.authorize(datalab_core::Action::ManageCommitments)?;
     let body = axum::body::to_bytes(request.into_body(), state.settings.max_body_bytes)
         .await

@@ -144,6 +144,23 @@ pub fn verify_csrf(context: &RequestContext, submitted: &str) -> Result<(), AppE
 
 /// The API caller: anonymous without a token, the token's owner with a
 /// valid one, an error with an invalid one.
+/// The caller of an API, by its token (`Authorization`, or CKAN's
+/// `X-CKAN-API-Key`): anonymous without one; a token that is not known is
+/// refused, never taken for anonymous. APIs ignore cookies.
+pub struct ApiCaller {
+    pub actor: Actor,
+    pub user: Option<User>,
+}
+
+impl axum::extract::FromRequestParts<AppState> for ApiCaller {
+    type Rejection = crate::error::ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let (actor, user) = api_caller(state, &parts.headers).await?;
+        Ok(ApiCaller { actor, user })
+    }
+}
+
 pub async fn api_caller(state: &AppState, headers: &HeaderMap) -> Result<(Actor, Option<User>), AppError> {
     let token = headers
         .get(axum::http::header::AUTHORIZATION)

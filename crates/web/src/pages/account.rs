@@ -1,6 +1,5 @@
 //! Registration, login, logout, and the user page with API tokens.
 
-use axum::body::Bytes;
 use axum::extract::{Path, Query, Request, State};
 use axum::http::StatusCode;
 use axum::http::header::SET_COOKIE;
@@ -10,7 +9,7 @@ use serde::Deserialize;
 use serde_json::json;
 use uuid::Uuid;
 
-use super::{checked_form, form_value, redirect_local, render, translated_errors};
+use super::{CheckedForm, checked_form, form_value, redirect_local, render, translated_errors};
 use crate::AppState;
 use crate::context::{RequestContext, SESSION_COOKIE, SESSION_LIFETIME_DAYS, cookie, set_cookie_header};
 use crate::error::AppError;
@@ -111,9 +110,8 @@ pub async fn register_form(State(state): State<AppState>, context: RequestContex
 pub async fn register(
     State(state): State<AppState>,
     context: RequestContext,
-    body: Bytes,
+    CheckedForm(pairs): CheckedForm,
 ) -> Result<Response, AppError> {
-    let pairs = checked_form(&context, &body)?;
     let name = form_value(&pairs, "name");
     let fullname = form_value(&pairs, "fullname");
     let email = form_value(&pairs, "email");
@@ -222,9 +220,8 @@ pub async fn create_token(
     State(state): State<AppState>,
     context: RequestContext,
     Path(name): Path<String>,
-    body: Bytes,
+    CheckedForm(pairs): CheckedForm,
 ) -> Result<Response, AppError> {
-    let pairs = checked_form(&context, &body)?;
     let user = state.app.store.user(&name).await?;
     context.actor.authorize(Action::ManageTokens { user: user.id })?;
     let token_name = form_value(&pairs, "token_name");
@@ -245,9 +242,8 @@ pub async fn revoke_token(
     State(state): State<AppState>,
     context: RequestContext,
     Path((name, token_id)): Path<(String, Uuid)>,
-    body: Bytes,
+    _form: CheckedForm,
 ) -> Result<Response, AppError> {
-    checked_form(&context, &body)?;
     let owner = state.app.store.api_token_owner(token_id).await?;
     context.actor.authorize(Action::ManageTokens { user: owner })?;
     state.app.store.revoke_api_token(token_id).await?;

@@ -2,7 +2,6 @@
 //! dashboard, and each milestone with its permanent timeline and, for the
 //! members of a responsible organization, the update form.
 
-use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -14,7 +13,7 @@ use serde_json::{Value, json};
 use time::Date;
 use uuid::Uuid;
 
-use super::{checked_form, form_value, redirect_local, render, translated_errors};
+use super::{CheckedForm, form_value, redirect_local, render, translated_errors};
 use crate::AppState;
 use crate::context::RequestContext;
 use crate::error::AppError;
@@ -431,9 +430,8 @@ pub async fn update(
     State(state): State<AppState>,
     context: RequestContext,
     Path((code, number)): Path<(String, i64)>,
-    body: Bytes,
+    CheckedForm(pairs): CheckedForm,
 ) -> Result<Response, AppError> {
-    let pairs = checked_form(&context, &body)?;
     let commitment = state.app.store.commitment(&code).await?;
     let before = state.app.store.milestone(commitment.id, number).await?;
     context.actor.authorize_any(&update_actions(&commitment, &before))?;
@@ -643,9 +641,8 @@ pub async fn comment(
     State(state): State<AppState>,
     context: RequestContext,
     Path((code, number)): Path<(String, i64)>,
-    body: Bytes,
+    CheckedForm(pairs): CheckedForm,
 ) -> Result<Response, AppError> {
-    let pairs = checked_form(&context, &body)?;
     let commitment = state.app.store.commitment(&code).await?;
     let milestone = state.app.store.milestone(commitment.id, number).await?;
     context.actor.authorize(Action::Monitor { assigned_monitor: is_monitor(&state, &context, &commitment).await? })?;
@@ -662,9 +659,8 @@ pub async fn flag_evidence(
     State(state): State<AppState>,
     context: RequestContext,
     Path((code, number, evidence_id)): Path<(String, i64, Uuid)>,
-    body: Bytes,
+    CheckedForm(pairs): CheckedForm,
 ) -> Result<Response, AppError> {
-    let pairs = checked_form(&context, &body)?;
     let commitment = state.app.store.commitment(&code).await?;
     let milestone = state.app.store.milestone(commitment.id, number).await?;
     context.actor.authorize(Action::Monitor { assigned_monitor: is_monitor(&state, &context, &commitment).await? })?;
@@ -678,9 +674,8 @@ pub async fn add_monitor(
     State(state): State<AppState>,
     context: RequestContext,
     Path(code): Path<String>,
-    body: Bytes,
+    CheckedForm(pairs): CheckedForm,
 ) -> Result<Response, AppError> {
-    let pairs = checked_form(&context, &body)?;
     context.actor.authorize(Action::ManageCommitments)?;
     let commitment = state.app.store.commitment(&code).await?;
     let user = state.app.store.user(&form_value(&pairs, "username")).await.map_err(|error| match error {
@@ -867,9 +862,8 @@ pub async fn add_task(
     State(state): State<AppState>,
     context: RequestContext,
     Path((code, number)): Path<(String, i64)>,
-    body: Bytes,
+    CheckedForm(pairs): CheckedForm,
 ) -> Result<Response, AppError> {
-    let pairs = checked_form(&context, &body)?;
     let commitment = state.app.store.commitment(&code).await?;
     let parent = state.app.store.milestone(commitment.id, number).await?;
     context.actor.authorize_any(&update_actions(&commitment, &parent))?;
@@ -907,9 +901,8 @@ pub async fn follow(
     State(state): State<AppState>,
     context: RequestContext,
     Path(code): Path<String>,
-    body: Bytes,
+    CheckedForm(pairs): CheckedForm,
 ) -> Result<Response, AppError> {
-    let pairs = checked_form(&context, &body)?;
     let user = context.user.clone().ok_or(AppError::NotAuthenticated)?;
     let commitment = state.app.store.commitment(&code).await?;
     state.app.store.set_following(commitment.id, user.id, form_value(&pairs, "follow") != "false").await?;

@@ -1,6 +1,5 @@
 //! Home, search, dataset and resource pages, and their forms.
 
-use axum::body::Bytes;
 use axum::extract::{FromRequest, Multipart, Path, RawQuery, Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -10,7 +9,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::{
-    SearchParams, checked_form, dataset_summary, form_value, form_values, redirect_local, render, search_view,
+    CheckedForm, SearchParams, dataset_summary, form_value, form_values, redirect_local, render, search_view,
     translated_errors,
 };
 use crate::AppState;
@@ -308,8 +307,11 @@ fn apply_form(dataset: &mut Dataset, pairs: &[(String, String)], errors: &mut Fi
     dcat.contact_email = form_value(pairs, "contact_email");
 }
 
-pub async fn create(State(state): State<AppState>, context: RequestContext, body: Bytes) -> Result<Response, AppError> {
-    let pairs = checked_form(&context, &body)?;
+pub async fn create(
+    State(state): State<AppState>,
+    context: RequestContext,
+    CheckedForm(pairs): CheckedForm,
+) -> Result<Response, AppError> {
     let user = context.user.clone().ok_or(AppError::NotAuthenticated)?;
     let mut dataset = catalog::new_dataset(Uuid::nil(), Some(user.id));
     let mut errors = FieldErrors::new();
@@ -344,9 +346,8 @@ pub async fn update(
     State(state): State<AppState>,
     context: RequestContext,
     Path(name): Path<String>,
-    body: Bytes,
+    CheckedForm(pairs): CheckedForm,
 ) -> Result<Response, AppError> {
-    let pairs = checked_form(&context, &body)?;
     let before = visible_dataset(&state, &context, &name).await?;
     context.actor.authorize(Action::UpdateDataset { organization: before.owner_org })?;
     let mut after = before.clone();
@@ -373,9 +374,8 @@ pub async fn delete(
     State(state): State<AppState>,
     context: RequestContext,
     Path(name): Path<String>,
-    body: Bytes,
+    _form: CheckedForm,
 ) -> Result<Response, AppError> {
-    checked_form(&context, &body)?;
     let dataset = visible_dataset(&state, &context, &name).await?;
     catalog::delete_dataset(&state.app, &context.actor, context.user.as_ref(), &dataset).await?;
     let organization = state.app.store.organization(&dataset.owner_org.to_string()).await?;
@@ -955,9 +955,8 @@ pub async fn resource_delete(
     State(state): State<AppState>,
     context: RequestContext,
     Path((name, resource_id)): Path<(String, Uuid)>,
-    body: Bytes,
+    _form: CheckedForm,
 ) -> Result<Response, AppError> {
-    checked_form(&context, &body)?;
     let before = visible_dataset(&state, &context, &name).await?;
     let mut after = before.clone();
     after.resources.retain(|resource| resource.id != resource_id);
@@ -1277,9 +1276,8 @@ pub async fn resource_schema_save(
     State(state): State<AppState>,
     context: RequestContext,
     Path((name, resource_id)): Path<(String, Uuid)>,
-    body: Bytes,
+    CheckedForm(pairs): CheckedForm,
 ) -> Result<Response, AppError> {
-    let pairs = checked_form(&context, &body)?;
     let (before, resource) = editable_resource(&state, &context, &name, resource_id).await?;
     let wanted = schema_table_param(&pairs);
     let schema = schema_from_form(&pairs);
@@ -1321,9 +1319,8 @@ pub async fn resource_reingest(
     State(state): State<AppState>,
     context: RequestContext,
     Path((name, resource_id)): Path<(String, Uuid)>,
-    body: Bytes,
+    _form: CheckedForm,
 ) -> Result<Response, AppError> {
-    checked_form(&context, &body)?;
     let (dataset, resource) = editable_resource(&state, &context, &name, resource_id).await?;
     datalab_app::analysis::reingest(&state.app, &resource).await?;
     Ok(redirect_local(&format!("/dataset/{}/resource/{resource_id}#analysis-heading", dataset.name)))

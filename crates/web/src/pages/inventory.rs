@@ -1,7 +1,6 @@
 //! The data inventory pages: what each organization holds or should hold,
 //! state-wide and per organization, with coverage and a CSV export.
 
-use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -11,7 +10,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::{checked_form, form_value, redirect_local, render, translated_errors};
+use super::{CheckedForm, form_value, redirect_local, render, translated_errors};
 use crate::AppState;
 use crate::context::RequestContext;
 use crate::error::AppError;
@@ -169,9 +168,8 @@ pub async fn save(
     State(state): State<AppState>,
     context: RequestContext,
     Path(name): Path<String>,
-    body: Bytes,
+    CheckedForm(pairs): CheckedForm,
 ) -> Result<Response, AppError> {
-    let pairs = checked_form(&context, &body)?;
     let organization = state.app.store.organization(&name).await?;
     context.actor.authorize(Action::ManageInventory { organization: organization.id })?;
     let existing = match Uuid::parse_str(&form_value(&pairs, "id")) {

@@ -188,6 +188,27 @@ pub(crate) fn local_target(target: &str) -> Option<String> {
     (parsed.origin() == base.origin() && !local.starts_with("//") && !local.starts_with("/\\")).then_some(local)
 }
 
+/// A urlencoded form whose CSRF token was checked against the request's
+/// session before the handler runs: its fields as pairs (repeated keys
+/// kept). The body is bounded by the router's body limit as it is read.
+pub struct CheckedForm(pub Vec<(String, String)>);
+
+impl axum::extract::FromRequest<AppState> for CheckedForm {
+    type Rejection = AppError;
+
+    async fn from_request(request: axum::extract::Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let context = request
+            .extensions()
+            .get::<RequestContext>()
+            .cloned()
+            .ok_or_else(|| AppError::internal("request context middleware is missing"))?;
+        let body = bytes::Bytes::from_request(request, state)
+            .await
+            .map_err(|rejection| AppError::BadRequest(format!("cannot read the form: {rejection}")))?;
+        checked_form(&context, &body).map(CheckedForm)
+    }
+}
+
 /// Reads a urlencoded form body as pairs (repeated keys kept) and checks its CSRF token.
 pub(crate) fn checked_form(context: &RequestContext, body: &[u8]) -> Result<Vec<(String, String)>, AppError> {
     let pairs: Vec<(String, String)> =

@@ -1,7 +1,6 @@
 //! Organization and group pages, and the admin pages for organizations and
 //! their members.
 
-use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -10,7 +9,7 @@ use datalab_search::FacetName;
 use serde_json::json;
 use uuid::Uuid;
 
-use super::{SearchParams, checked_form, form_value, redirect_local, render, search_view, translated_errors};
+use super::{CheckedForm, SearchParams, form_value, redirect_local, render, search_view, translated_errors};
 use crate::AppState;
 use crate::context::RequestContext;
 use crate::error::AppError;
@@ -107,8 +106,11 @@ pub async fn new_form(State(state): State<AppState>, context: RequestContext) ->
     )
 }
 
-pub async fn create(State(state): State<AppState>, context: RequestContext, body: Bytes) -> Result<Response, AppError> {
-    let pairs = checked_form(&context, &body)?;
+pub async fn create(
+    State(state): State<AppState>,
+    context: RequestContext,
+    CheckedForm(pairs): CheckedForm,
+) -> Result<Response, AppError> {
     context.actor.authorize(Action::CreateOrganization)?;
     let title = form_value(&pairs, "title");
     let mut name = form_value(&pairs, "name");
@@ -197,9 +199,8 @@ pub async fn add_member(
     State(state): State<AppState>,
     context: RequestContext,
     Path(name): Path<String>,
-    body: Bytes,
+    CheckedForm(pairs): CheckedForm,
 ) -> Result<Response, AppError> {
-    let pairs = checked_form(&context, &body)?;
     let organization = state.app.store.organization(&name).await?;
     context.actor.authorize(Action::ManageMembers { organization: organization.id })?;
     let mut errors = FieldErrors::new();
@@ -232,9 +233,8 @@ pub async fn remove_member(
     State(state): State<AppState>,
     context: RequestContext,
     Path((name, username)): Path<(String, String)>,
-    body: Bytes,
+    _form: CheckedForm,
 ) -> Result<Response, AppError> {
-    checked_form(&context, &body)?;
     let organization = state.app.store.organization(&name).await?;
     context.actor.authorize(Action::ManageMembers { organization: organization.id })?;
     let user = state.app.store.user(&username).await?;
@@ -309,9 +309,8 @@ pub async fn update(
     State(state): State<AppState>,
     context: RequestContext,
     Path(name): Path<String>,
-    body: Bytes,
+    CheckedForm(pairs): CheckedForm,
 ) -> Result<Response, AppError> {
-    let pairs = checked_form(&context, &body)?;
     let before = state.app.store.organization(&name).await?;
     context.actor.authorize(Action::UpdateOrganization { organization: before.id })?;
     let mut errors = FieldErrors::new();
