@@ -196,6 +196,65 @@ pub struct Milestone {
     pub evidence: Vec<Evidence>,
 }
 
+/// The fields of a milestone that its responsible organizations update, in
+/// the order the form, the CSV and the timeline list them. Adding one here,
+/// in [`Milestone::field_value`] and [`Milestone::set_field`] is what a new
+/// editable field costs (and its column in the store, its label in the
+/// translations).
+pub const EDITABLE_FIELDS: [&str; 6] = ["status", "progress", "start", "end", "blocker_reason", "blocker_owner"];
+
+impl Milestone {
+    /// An editable field's value as the timeline records it (status and
+    /// text as strings, progress as a number); `None` for another name.
+    pub fn field_value(&self, field: &str) -> Option<serde_json::Value> {
+        Some(match field {
+            "status" => serde_json::json!(self.status),
+            "progress" => serde_json::json!(self.progress),
+            "start" => serde_json::json!(self.start),
+            "end" => serde_json::json!(self.end),
+            "blocker_reason" => serde_json::json!(self.blocker_reason),
+            "blocker_owner" => serde_json::json!(self.blocker_owner),
+            _ => return None,
+        })
+    }
+
+    /// An editable field as text, the way forms and the CSV write it.
+    pub fn field_text(&self, field: &str) -> Option<String> {
+        match self.field_value(field)? {
+            serde_json::Value::String(text) => Some(text),
+            other => Some(other.to_string()),
+        }
+    }
+
+    /// Sets an editable field from text (a form's or a CSV cell's); the
+    /// error says what is wrong with it. The status rules are checked
+    /// afterwards, on the whole milestone ([`Milestone::validate`]).
+    pub fn set_field(&mut self, field: &str, text: &str) -> Result<(), crate::FieldError> {
+        match field {
+            "status" => self.status = MilestoneStatus::parse(text).ok_or(crate::FieldError::UnknownValue)?,
+            "progress" => self.progress = text.trim().parse().map_err(|_| crate::FieldError::OutOfRange)?,
+            "start" => self.start = text.to_string(),
+            "end" => self.end = text.to_string(),
+            "blocker_reason" => self.blocker_reason = text.to_string(),
+            "blocker_owner" => self.blocker_owner = text.to_string(),
+            _ => return Err(crate::FieldError::UnknownField),
+        }
+        Ok(())
+    }
+
+    /// The editable fields that differ from `self` in `after`, in order, with
+    /// their values before and after: one timeline entry each.
+    pub fn changes(&self, after: &Milestone) -> Vec<(&'static str, serde_json::Value, serde_json::Value)> {
+        EDITABLE_FIELDS
+            .iter()
+            .filter_map(|field| {
+                let (before, after) = (self.field_value(field)?, after.field_value(field)?);
+                (before != after).then_some((*field, before, after))
+            })
+            .collect()
+    }
+}
+
 /// The first day of a `YYYY-MM` or `YYYY-MM-DD` text, or `None` if it does not parse.
 pub fn parse_start(text: &str) -> Option<time::Date> {
     crate::validation::validate_partial_date(text).ok()?;
@@ -333,6 +392,25 @@ pub struct MilestoneEvent {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_editable_field_is_read_set_and_compared() {
+        let before = milestone(MilestoneStatus::InProgress);
+        let mut after = before.clone();
+        for (field, text) in
+            EDITABLE_FIELDS.iter().zip(["stuck", "40", "2025-01", "2025-06", "sin presupuesto", "Tesorería"])
+        {
+            after.set_field(field, text).unwrap();
+            assert_eq!(after.field_text(field).as_deref(), Some(text), "{field}");
+        }
+        let changed: Vec<&str> = before.changes(&after).iter().map(|(field, _, _)| *field).collect();
+        assert_eq!(changed, EDITABLE_FIELDS, "each field's change is seen");
+        assert_eq!(before.changes(&after)[1].2, serde_json::json!(40), "progress is recorded as a number");
+        assert_eq!(after.set_field("status", "paused"), Err(crate::FieldError::UnknownValue));
+        assert_eq!(after.set_field("progress", "mucho"), Err(crate::FieldError::OutOfRange));
+        assert_eq!(after.set_field("title", "x"), Err(crate::FieldError::UnknownField));
+        assert!(before.changes(&before).is_empty());
+    }
 
     fn milestone(status: MilestoneStatus) -> Milestone {
         Milestone {

@@ -105,16 +105,8 @@ async fn write_milestone_update(
     note: &str,
 ) -> StoreResult<usize> {
     let mut entries = 0;
-    let changes: [(&str, Value, Value); 6] = [
-        ("status", json!(before.status), json!(after.status)),
-        ("progress", json!(before.progress), json!(after.progress)),
-        ("start", json!(before.start), json!(after.start)),
-        ("end", json!(before.end), json!(after.end)),
-        ("blocker_reason", json!(before.blocker_reason), json!(after.blocker_reason)),
-        ("blocker_owner", json!(before.blocker_owner), json!(after.blocker_owner)),
-    ];
-    for (field, old, new) in changes.iter().filter(|(_, old, new)| old != new) {
-        record_event(&mut *connection, before.id, by_user, field, old, new, note).await?;
+    for (field, old, new) in before.changes(after) {
+        record_event(&mut *connection, before.id, by_user, field, &old, &new, note).await?;
         entries += 1;
     }
     for evidence in after.evidence.iter().filter(|item| !before.evidence.iter().any(|known| known.id == item.id)) {

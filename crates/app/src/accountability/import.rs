@@ -114,7 +114,7 @@ pub async fn plan_import(
     bytes: &[u8],
 ) -> Result<Vec<PlannedUpdate>, Vec<RowError>> {
     use datalab_core::FieldError;
-    use datalab_core::accountability::{Evidence, EvidenceTarget, MilestoneStatus};
+    use datalab_core::accountability::{EDITABLE_FIELDS, Evidence, EvidenceTarget};
     let text = match std::str::from_utf8(bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes)) {
         Ok(text) => text,
         Err(_) => {
@@ -231,32 +231,12 @@ pub async fn plan_import(
         }
         let mut after = milestone.clone();
         let mut row_ok = true;
-        if let Some(status) = value("status") {
-            match MilestoneStatus::parse(&status) {
-                Some(status) => after.status = status,
-                None => {
-                    fail("status", RowProblem::Field(FieldError::UnknownValue));
-                    row_ok = false;
-                }
-            }
-        }
-        if let Some(progress) = value("progress") {
-            match progress.parse::<i64>() {
-                Ok(progress) => after.progress = progress,
-                Err(_) => {
-                    fail("progress", RowProblem::Field(FieldError::OutOfRange));
-                    row_ok = false;
-                }
-            }
-        }
-        for (column, target) in [
-            ("start", &mut after.start),
-            ("end", &mut after.end),
-            ("blocker_reason", &mut after.blocker_reason),
-            ("blocker_owner", &mut after.blocker_owner),
-        ] {
-            if let Some(text) = value(column) {
-                *target = text;
+        for field in EDITABLE_FIELDS {
+            if let Some(text) = value(field)
+                && let Err(error) = after.set_field(field, &text)
+            {
+                fail(field, RowProblem::Field(error));
+                row_ok = false;
             }
         }
         if let Some(url) = value("evidence_url").filter(|url| !url.is_empty()) {
@@ -277,17 +257,11 @@ pub async fn plan_import(
         }
         let note = value("note").unwrap_or_default();
         let mut changes = Vec::new();
-        let mut compare = |field: &str, old: String, new: String| {
-            if old != new {
-                changes.push((field.to_string(), old, new));
-            }
-        };
-        compare("status", milestone.status.as_str().into(), after.status.as_str().into());
-        compare("progress", milestone.progress.to_string(), after.progress.to_string());
-        compare("start", milestone.start.clone(), after.start.clone());
-        compare("end", milestone.end.clone(), after.end.clone());
-        compare("blocker_reason", milestone.blocker_reason.clone(), after.blocker_reason.clone());
-        compare("blocker_owner", milestone.blocker_owner.clone(), after.blocker_owner.clone());
+        for (field, _, _) in milestone.changes(&after) {
+            let text =
+                |milestone: &datalab_core::accountability::Milestone| milestone.field_text(field).unwrap_or_default();
+            changes.push((field.to_string(), text(milestone), text(&after)));
+        }
         if after.evidence.len() > milestone.evidence.len() {
             changes.push(("evidence".into(), String::new(), value("evidence_url").unwrap_or_default()));
         }

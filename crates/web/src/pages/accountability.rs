@@ -6,7 +6,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use datalab_core::accountability::{
-    Commitment, Evidence, EvidenceTarget, Milestone, MilestoneStatus, parse_end, parse_start,
+    Commitment, EDITABLE_FIELDS, Evidence, EvidenceTarget, Milestone, MilestoneStatus, parse_end, parse_start,
 };
 use datalab_core::{Action, FieldError, FieldErrors};
 use serde_json::{Value, json};
@@ -343,14 +343,12 @@ async fn milestone_page(
 }
 
 fn default_form(milestone: &Milestone) -> Value {
-    json!({
-        "status": milestone.status.as_str(),
-        "progress": milestone.progress,
-        "start": milestone.start,
-        "end": milestone.end,
-        "blocker_reason": milestone.blocker_reason,
-        "blocker_owner": milestone.blocker_owner,
-    })
+    Value::Object(
+        EDITABLE_FIELDS
+            .iter()
+            .filter_map(|field| Some((field.to_string(), Value::String(milestone.field_text(field)?))))
+            .collect(),
+    )
 }
 
 pub async fn milestone(
@@ -382,18 +380,11 @@ async fn apply_update(
 ) -> Result<(Milestone, FieldErrors), AppError> {
     let mut after = milestone.clone();
     let mut errors = FieldErrors::new();
-    match MilestoneStatus::parse(&form_value(pairs, "status")) {
-        Some(status) => after.status = status,
-        None => errors.add("status", FieldError::UnknownValue),
+    for field in EDITABLE_FIELDS {
+        if let Err(error) = after.set_field(field, &form_value(pairs, field)) {
+            errors.add(field, error);
+        }
     }
-    match form_value(pairs, "progress").parse::<i64>() {
-        Ok(progress) => after.progress = progress,
-        Err(_) => errors.add("progress", FieldError::OutOfRange),
-    }
-    after.start = form_value(pairs, "start");
-    after.end = form_value(pairs, "end");
-    after.blocker_reason = form_value(pairs, "blocker_reason");
-    after.blocker_owner = form_value(pairs, "blocker_owner");
     if after.status != MilestoneStatus::Stuck {
         after.blocker_reason.clear();
         after.blocker_owner.clear();
