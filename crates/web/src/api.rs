@@ -12,6 +12,8 @@ use datalab_core::{Dataset, FieldErrors, Group, Organization, ResourceLocation};
 use datalab_search::{FacetName, SearchRequest, Sort};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, OpenApi, ToSchema};
+use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
+use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::AppState;
@@ -24,33 +26,45 @@ use datalab_app::catalog;
 /// published in the catalog); the API serves them under these names.
 pub use datalab_app::accountability::{CommitmentReport as CommitmentOut, MilestoneReport as MilestoneOut};
 
+/// The native API: every route is declared once, by its handler's
+/// `#[utoipa::path]`, which gives both the route and its operation in the
+/// OpenAPI document (`/api/v1/openapi.json`).
 pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/openapi.json", get(|| async { Json(ApiDoc::openapi()) }))
-        .route("/api/v1/datasets", get(list_datasets).post(create_dataset))
-        .route("/api/v1/datasets/{id}", get(show_dataset).patch(patch_dataset).delete(delete_dataset))
-        .route("/api/v1/datasets/{id}/activity", get(dataset_activity))
-        .route("/api/v1/datasets/{id}/quality", get(dataset_quality))
-        .route(
-            "/api/v1/datasets/{id}/resources",
-            axum::routing::post(create_resource).layer(axum::extract::DefaultBodyLimit::disable()),
-        )
-        .route("/api/v1/resources/{id}", get(show_resource).delete(delete_resource))
-        .route("/api/v1/users/{name}", get(show_user))
-        .route("/api/v1/commitments", get(list_commitments).post(create_commitment))
-        .route("/api/v1/commitments/{code}", get(show_commitment))
-        .route("/api/v1/commitments/{code}/milestones/{number}/history", get(milestone_history))
-        .route("/api/v1/commitments/{code}/milestones.csv", axum::routing::post(import_milestones))
-        .route("/api/v1/organizations", get(list_organizations))
-        .route("/api/v1/organizations/{id}", get(show_organization))
-        .route("/api/v1/groups", get(list_groups))
-        .route("/api/v1/licenses", get(list_licenses))
+    let (router, openapi) = api_router().split_for_parts();
+    let openapi = std::sync::Arc::new(openapi);
+    router.route("/api/v1/openapi.json", get(move || async move { Json(openapi.as_ref().clone()) }))
+}
+
+/// The native API's routes with their operations, by resource.
+pub fn api_router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        // datasets
+        .routes(routes!(list_datasets, create_dataset))
+        .routes(routes!(show_dataset, patch_dataset, delete_dataset))
+        .routes(routes!(dataset_activity))
+        .routes(routes!(dataset_quality))
+        .routes(routes!(create_resource).layer(axum::extract::DefaultBodyLimit::disable()))
+        // resources and their rows
+        .routes(routes!(show_resource, delete_resource))
+        .merge(crate::data::api_router())
+        // users, organizations, groups, licences
+        .routes(routes!(show_user))
+        .routes(routes!(list_organizations))
+        .routes(routes!(show_organization))
+        .routes(routes!(list_groups))
+        .routes(routes!(list_licenses))
+        // commitments and milestones
+        .routes(routes!(list_commitments, create_commitment))
+        .routes(routes!(show_commitment))
+        .routes(routes!(milestone_history))
+        .routes(routes!(import_milestones))
 }
 
 #[derive(OpenApi)]
 #[openapi(
+    // Every other operation comes with its route from `api_router`.
+    paths(crate::data::rows_file),
     info(title = "datalab API", description = "Native API of datalab: datasets, organizations, groups, licences, commitments, and the rows of every tabular resource. The CKAN-compatible API lives at /api/3/action."),
-    paths(list_datasets, create_dataset, show_dataset, dataset_quality, patch_dataset, delete_dataset, dataset_activity, create_resource, show_resource, delete_resource, show_user, list_commitments, create_commitment, show_commitment, milestone_history, import_milestones, list_organizations, show_organization, list_groups, list_licenses, crate::data::rows_json, crate::data::rows_file, crate::data::sql_get, crate::data::sql_post),
     components(schemas(DatasetOut, QualityOut, CriterionOut, ResourceOut, ResourceIn, DatasetIn, DatasetPage, FacetValue, OrganizationOut, GroupOut, LicenseOut, ActivityOut, ChangeOut, UserOut, CommitmentOut, datalab_app::accountability::CommitmentDocument, datalab_app::accountability::CommitmentEntry, datalab_app::accountability::InstitutionEntry, datalab_app::accountability::MilestoneEntry, datalab_app::accountability::Text, MilestoneOut, MilestoneEventOut, ImportOut, ImportChange, ImportProblem, ErrorBody, ErrorDetail, crate::data::RowsOut, crate::data::ColumnOut, crate::data::FacetValueOut, crate::data::SqlOut, crate::data::SqlParams)),
     modifiers(&TokenSecurity),
     tags((name = "catalog", description = "Datasets and what they belong to"), (name = "accountability", description = "Commitments, milestones and their history"), (name = "data", description = "Rows of every tabular resource: filters, sort, paging, facets, exports and read-only SQL"))

@@ -7,7 +7,6 @@
 use std::sync::Arc;
 
 use axum::Json;
-use axum::Router;
 use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, header};
@@ -27,11 +26,15 @@ use crate::error::{ApiError, ErrorBody};
 use crate::throttle::ClientAddress;
 use datalab_app::catalog;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/resources/{id}/rows", get(rows_json))
+/// The data API's routes with their operations (merged into the native API's).
+pub fn api_router() -> utoipa_axum::router::OpenApiRouter<AppState> {
+    use utoipa_axum::routes;
+    utoipa_axum::router::OpenApiRouter::new()
+        .routes(routes!(rows_json))
+        // Documented as `rows.{format}`, which axum cannot route: the file
+        // name is one segment, parsed by the handler. ApiDoc lists it.
         .route("/api/v1/resources/{id}/{file}", get(rows_file))
-        .route("/api/v1/sql", get(sql_get).post(sql_post))
+        .routes(routes!(sql_get, sql_post))
 }
 
 /// Why a resource has no table to query, in words for the caller.

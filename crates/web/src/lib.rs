@@ -104,7 +104,6 @@ pub fn router(state: AppState) -> Router {
         .merge(pages::routes())
         .merge(ckan::routes())
         .merge(api::routes())
-        .merge(data::routes())
         .merge(downloads::routes())
         .fallback(pages::not_found)
         .layer(axum::middleware::from_fn_with_state(state.clone(), context::request_context))

@@ -189,3 +189,39 @@ async fn resources_by_link_and_upload_and_users() {
         .unwrap();
     assert_eq!(own["email"], "ana@example.org");
 }
+
+/// Routes and the OpenAPI document come from one declaration; this checks
+/// the other way round too: every operation the document lists reaches its
+/// handler (an answer of the API, even an error, never the site's page for
+/// an unknown address or a 405).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_operation_in_the_openapi_document_is_routed() {
+    let app = TestApp::start().await;
+    let document: serde_json::Value =
+        app.client.get(app.url("/api/v1/openapi.json")).send().await.unwrap().json().await.unwrap();
+    let paths = document["paths"].as_object().unwrap();
+    assert!(paths.len() >= 18, "{}", paths.len());
+    let mut checked = 0;
+    for (path, item) in paths {
+        let concrete = path
+            .replace("{format}", "csv")
+            .replace("{number}", "1")
+            .replace("{id}", "x")
+            .replace("{code}", "x")
+            .replace("{name}", "x");
+        assert!(!concrete.contains('{'), "a parameter this test does not fill: {path}");
+        for method in item.as_object().unwrap().keys() {
+            let method = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+            let response = app.client.request(method.clone(), app.url(&concrete)).send().await.unwrap();
+            let status = response.status();
+            let content_type = response.headers().get("content-type").map(|value| value.to_str().unwrap().to_string());
+            assert_ne!(status, 405, "{method} {path} is not routed");
+            assert!(
+                !content_type.unwrap_or_default().starts_with("text/html"),
+                "{method} {path} reached no handler ({status})"
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked >= 24, "{checked} operations");
+}
