@@ -69,9 +69,7 @@ impl Store {
         .await?;
         rows.iter()
             .map(|row| {
-                let optional_uuid = |column: &str| -> StoreResult<Option<Uuid>> {
-                    row.try_get::<Option<String>, _>(column)?.as_deref().map(parse_uuid).transpose()
-                };
+                let optional_uuid = |column: &str| crate::optional_uuid(row, column);
                 let changes: String = row.try_get("changes")?;
                 Ok(Activity {
                     id: row.try_get("id")?,

@@ -122,6 +122,12 @@ pub(crate) fn parse_time(text: &str) -> StoreResult<OffsetDateTime> {
     OffsetDateTime::parse(text, &Rfc3339).map_err(|error| StoreError::Corrupt(format!("timestamp {text:?}: {error}")))
 }
 
+/// A nullable id column of a row.
+pub(crate) fn optional_uuid(row: &sqlx::sqlite::SqliteRow, column: &str) -> StoreResult<Option<Uuid>> {
+    use sqlx::Row;
+    row.try_get::<Option<String>, _>(column)?.as_deref().map(parse_uuid).transpose()
+}
+
 pub(crate) fn parse_uuid(text: &str) -> StoreResult<Uuid> {
     Uuid::parse_str(text).map_err(|error| StoreError::Corrupt(format!("uuid {text:?}: {error}")))
 }

@@ -101,31 +101,23 @@ impl AppError {
     }
 }
 
+// The lower layers' errors mean what they mean to the use cases: one
+// mapping, the application's, then its mapping to the web's.
 impl From<StoreError> for AppError {
     fn from(error: StoreError) -> Self {
-        match error {
-            StoreError::NotFound => AppError::NotFound,
-            StoreError::Validation(errors) => AppError::Validation(errors),
-            other => AppError::internal(other),
-        }
+        datalab_app::Error::from(error).into()
     }
 }
 
 impl From<PolicyError> for AppError {
     fn from(error: PolicyError) -> Self {
-        match error {
-            PolicyError::NotAuthenticated => AppError::NotAuthenticated,
-            PolicyError::Forbidden => AppError::Forbidden,
-        }
+        datalab_app::Error::from(error).into()
     }
 }
 
 impl From<SearchError> for AppError {
     fn from(error: SearchError) -> Self {
-        match error {
-            SearchError::BadQuery(message) => AppError::SearchQuery(message),
-            other => AppError::internal(other),
-        }
+        datalab_app::Error::from(error).into()
     }
 }
 
