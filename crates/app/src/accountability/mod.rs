@@ -1,12 +1,14 @@
 //! The accountability tracker's use cases: who may update a milestone,
 //! what the tracker publishes as open data and its copy in the catalog,
-//! bulk updates from CSV, and commitments created from a JSON document.
+//! a milestone's form update and its tasks, bulk updates from CSV, and
+//! commitments created from a JSON document.
 //! The status rules themselves are `datalab_core::accountability`'s; the
 //! writes (one transaction with their timeline entries) the store's.
 
 mod document;
 mod export;
 mod import;
+mod milestones;
 mod report;
 
 use datalab_core::accountability::{Commitment, Milestone};
@@ -15,6 +17,7 @@ use datalab_core::{Action, Actor};
 pub use document::{CommitmentDocument, CommitmentEntry, InstitutionEntry, MilestoneEntry, Text, create_commitment};
 pub use export::{CSV_COLUMNS, dataset_name, milestones_csv, sync_catalog_copy};
 pub use import::{IMPORT_EXTRA_COLUMNS, PlannedUpdate, RowError, RowProblem, apply_import, plan_import};
+pub use milestones::{MilestoneUpdate, NewEvidence, NewTask, add_task, update_milestone};
 pub use report::{CommitmentReport, MilestoneReport, report, reports};
 
 /// Who may update a milestone: members of its responsible organizations, or

@@ -17,7 +17,7 @@ use super::{CheckedForm, form_value, redirect_local, render, translated_errors};
 use crate::AppState;
 use crate::context::RequestContext;
 use crate::error::AppError;
-use datalab_app::accountability::{can_update, update_actions};
+use datalab_app::accountability::{MilestoneUpdate, NewEvidence, NewTask, can_update, update_actions};
 
 async fn organization_titles(state: &AppState) -> Result<std::collections::HashMap<Uuid, String>, AppError> {
     Ok(state
@@ -372,51 +372,6 @@ pub async fn milestone(
 
 /// Applies an update form to a milestone: every field is parsed, and every
 /// problem reported at once.
-async fn apply_update(
-    state: &AppState,
-    context: &RequestContext,
-    milestone: &Milestone,
-    pairs: &[(String, String)],
-) -> Result<(Milestone, FieldErrors), AppError> {
-    let mut after = milestone.clone();
-    let mut errors = FieldErrors::new();
-    for field in EDITABLE_FIELDS {
-        if let Err(error) = after.set_field(field, &form_value(pairs, field)) {
-            errors.add(field, error);
-        }
-    }
-    if after.status != MilestoneStatus::Stuck {
-        after.blocker_reason.clear();
-        after.blocker_owner.clear();
-    }
-    let evidence_note = form_value(pairs, "evidence_note");
-    let evidence_url = form_value(pairs, "evidence_url");
-    let evidence_dataset = form_value(pairs, "evidence_dataset");
-    let target = if !evidence_dataset.is_empty() {
-        match datalab_app::catalog::readable_dataset(&state.app, &context.actor, &evidence_dataset).await {
-            Ok(dataset) => Some(EvidenceTarget::Dataset { dataset_id: dataset.id }),
-            Err(_) => {
-                errors.add("evidence_dataset", FieldError::UnknownValue);
-                None
-            }
-        }
-    } else if !evidence_url.is_empty() {
-        Some(EvidenceTarget::Url { url: evidence_url })
-    } else {
-        None
-    };
-    if let Some(target) = target {
-        after.evidence.push(Evidence {
-            id: Uuid::new_v4(),
-            target,
-            note: evidence_note,
-            added_by: context.user.as_ref().map(|user| user.id),
-            added_at: datalab_store::now(),
-        });
-    }
-    Ok((after, errors))
-}
-
 pub async fn update(
     State(state): State<AppState>,
     context: RequestContext,
@@ -425,32 +380,29 @@ pub async fn update(
 ) -> Result<Response, AppError> {
     let commitment = state.app.store.commitment(&code).await?;
     let before = state.app.store.milestone(commitment.id, number).await?;
-    context.actor.authorize_any(&update_actions(&commitment, &before))?;
-    let (mut after, mut errors) = apply_update(&state, &context, &before, &pairs).await?;
-    let has_tasks =
-        state.app.store.milestones(commitment.id).await?.iter().any(|task| task.parent_id == Some(before.id));
-    if has_tasks {
-        // Derived from the tasks; the form does not offer it.
-        after.progress = before.progress;
-        errors.0.remove("progress");
-    }
-    errors.merge(after.validate());
-    let note = form_value(&pairs, "note");
-    let outcome = if errors.is_empty() {
-        state
-            .app
-            .store
-            .update_milestone(context.user.as_ref().map(|user| user.id), &before, &after, &note)
-            .await
-            .map_err(AppError::from)
-    } else {
-        Err(AppError::Validation(errors))
+    let evidence_note = form_value(&pairs, "evidence_note");
+    let evidence = match (form_value(&pairs, "evidence_dataset"), form_value(&pairs, "evidence_url")) {
+        (dataset, _) if !dataset.is_empty() => Some((NewEvidence::Dataset(dataset), evidence_note)),
+        (_, url) if !url.is_empty() => Some((NewEvidence::Url(url), evidence_note)),
+        _ => None,
     };
+    let update = MilestoneUpdate {
+        fields: EDITABLE_FIELDS.iter().map(|field| (field.to_string(), form_value(&pairs, field))).collect(),
+        note: form_value(&pairs, "note"),
+        evidence,
+    };
+    let outcome = datalab_app::accountability::update_milestone(
+        &state.app,
+        &context.actor,
+        context.user.as_ref(),
+        &commitment,
+        &before,
+        &update,
+    )
+    .await
+    .map_err(AppError::from);
     match outcome {
-        Ok(_) => {
-            datalab_app::events::catch_up(&state.app).await;
-            Ok(redirect_local(&format!("/commitment/{}/milestone/{}", commitment.code, number)))
-        }
+        Ok(_) => Ok(redirect_local(&format!("/commitment/{}/milestone/{}", commitment.code, number))),
         Err(AppError::Validation(errors)) => {
             let form = super::form_echo(pairs);
             milestone_page(&state, &context, &commitment, &before, &errors, form, StatusCode::UNPROCESSABLE_ENTITY)
@@ -857,33 +809,24 @@ pub async fn add_task(
 ) -> Result<Response, AppError> {
     let commitment = state.app.store.commitment(&code).await?;
     let parent = state.app.store.milestone(commitment.id, number).await?;
-    context.actor.authorize_any(&update_actions(&commitment, &parent))?;
-    let weight = form_value(&pairs, "weight").parse::<f64>().unwrap_or(f64::NAN);
-    let task = Milestone {
-        id: Uuid::new_v4(),
-        commitment_id: commitment.id,
-        number: 0,
-        parent_id: Some(parent.id),
-        weight,
+    let task = NewTask {
         title: datalab_core::accountability::Bilingual {
             es: form_value(&pairs, "title_es"),
             en: form_value(&pairs, "title_en"),
         },
-        description: Default::default(),
         start: form_value(&pairs, "start"),
         end: form_value(&pairs, "end"),
-        status: MilestoneStatus::NotStarted,
-        progress: 0,
-        blocker_reason: String::new(),
-        blocker_owner: String::new(),
-        organizations: parent.organizations.clone(),
-        evidence: Vec::new(),
+        weight: form_value(&pairs, "weight"),
     };
-    let outcome =
-        state.app.store.create_task(context.user.as_ref().map(|user| user.id), &parent, &task).await.map(|_| ());
-    if outcome.is_ok() {
-        datalab_app::events::catch_up(&state.app).await;
-    }
+    let outcome = datalab_app::accountability::add_task(
+        &state.app,
+        &context.actor,
+        context.user.as_ref(),
+        &commitment,
+        &parent,
+        task,
+    )
+    .await;
     after_milestone_write(&state, &context, &commitment, &parent, outcome).await
 }
 
@@ -932,11 +875,11 @@ async fn after_milestone_write(
     context: &RequestContext,
     commitment: &Commitment,
     milestone: &Milestone,
-    outcome: Result<(), datalab_store::StoreError>,
+    outcome: Result<(), impl Into<AppError>>,
 ) -> Result<Response, AppError> {
-    match outcome {
+    match outcome.map_err(Into::into) {
         Ok(()) => Ok(redirect_local(&format!("/commitment/{}/milestone/{}", commitment.code, milestone.number))),
-        Err(datalab_store::StoreError::Validation(errors)) => {
+        Err(AppError::Validation(errors)) => {
             milestone_page(
                 state,
                 context,
@@ -948,6 +891,6 @@ async fn after_milestone_write(
             )
             .await
         }
-        Err(other) => Err(other.into()),
+        Err(other) => Err(other),
     }
 }
