@@ -44,42 +44,188 @@ pub fn routes() -> Router<AppState> {
         .layer(axum::extract::DefaultBodyLimit::disable())
 }
 
-/// The actions this server knows, with whether they change anything.
-pub const ACTIONS: &[(&str, bool)] = &[
-    ("status_show", false),
-    ("site_read", false),
-    ("package_list", false),
-    ("package_search", false),
-    ("package_show", false),
-    ("package_create", true),
-    ("package_update", true),
-    ("package_patch", true),
-    ("package_delete", true),
-    ("resource_show", false),
-    ("resource_create", true),
-    ("resource_update", true),
-    ("resource_patch", true),
-    ("resource_delete", true),
-    ("organization_list", false),
-    ("organization_show", false),
-    ("organization_create", true),
-    ("organization_member_create", true),
-    ("organization_member_delete", true),
-    ("organization_activity_list", false),
-    ("group_list", false),
-    ("group_show", false),
-    ("group_create", true),
-    ("tag_list", false),
-    ("license_list", false),
-    ("user_show", false),
-    ("api_token_create", true),
-    ("api_token_revoke", true),
-    ("api_token_list", false),
-    ("package_activity_list", false),
-    ("datastore_search", false),
-    ("datastore_search_sql", false),
-    ("datastore_info", false),
-];
+/// An action's facts the dispatcher checks before it runs it.
+pub struct ActionSpec {
+    pub name: &'static str,
+    /// It changes something: POST only.
+    pub writes: bool,
+    /// It takes an uploaded file (from a signed-in caller who may write
+    /// the dataset its fields name, checked before the file is stored).
+    pub takes_file: bool,
+}
+
+/// Every action this server knows, once: its name, whether it writes,
+/// whether it takes a file, and what it does. `ACTIONS` (the method and
+/// upload checks, the tests) and `dispatch` are both made from this list.
+macro_rules! actions {
+    ($($name:literal { writes: $writes:literal, file: $file:literal } => |$call:ident| $body:block)*) => {
+        pub const ACTIONS: &[ActionSpec] =
+            &[$(ActionSpec { name: $name, writes: $writes, takes_file: $file }),*];
+
+        async fn dispatch(call: &mut Call<'_>, name: &str) -> Result<Answer, AppError> {
+            match name {
+                $($name => {
+                    let $call = &mut *call;
+                    // Some actions need nothing of the call.
+                    let _ = &$call;
+                    let answer: Result<_, AppError> = async { $body }.await;
+                    Ok(Answer::from(answer?))
+                })*
+                _ => Err(AppError::BadRequest(format!("Action name not known: {name}"))),
+            }
+        }
+    };
+}
+
+actions! {
+    "status_show" { writes: false, file: false } => |call| { Ok(json!({
+        "site_title": "datalab",
+        "site_description": "Datos abiertos y participación ciudadana de Nuevo León",
+        "site_url": call.base_url,
+        "ckan_version": "2.10.0",
+        "datalab_version": env!("CARGO_PKG_VERSION"),
+        "locale_default": "es_MX",
+        "extensions": ["datalab"],
+    })) }
+    "site_read" { writes: false, file: false } => |call| { Ok(json!(true)) }
+    "package_list" { writes: false, file: false } => |call| { package_list(call).await }
+    "package_search" { writes: false, file: false } => |call| { package_search(call).await }
+    "package_show" { writes: false, file: false } => |call| {
+        let dataset =
+            catalog::readable_dataset(&call.state.app, &call.actor, &required_text(&call.params, "id")?).await?;
+        package_value(call, &dataset).await
+    }
+    "package_create" { writes: true, file: false } => |call| { package_create(call).await }
+    "package_update" { writes: true, file: false } => |call| { package_write(call, Mode::Replace).await }
+    "package_patch" { writes: true, file: false } => |call| { package_write(call, Mode::Patch).await }
+    "package_delete" { writes: true, file: false } => |call| {
+        let dataset =
+            catalog::readable_dataset(&call.state.app, &call.actor, &required_text(&call.params, "id")?).await?;
+        catalog::delete_dataset(&call.state.app, &call.actor, call.user.as_ref(), &dataset).await?;
+        Ok(Value::Null)
+    }
+    "resource_show" { writes: false, file: false } => |call| {
+        let (dataset, index) = resource_in_dataset(call).await?;
+        let resource = &dataset.resources[index];
+        let mut dict = dicts::resource_dict(&call.base_url, resource);
+        let analysis = call.state.app.store.analysis(resource.id).await?;
+        if let Some(analysis) = &analysis {
+            dicts::add_analysis(&mut dict, analysis);
+        }
+        // The latest ingestion job: its progress while it runs, its error if it failed.
+        if let Some(job) = call.state.app.store.latest_job(resource.id).await? {
+            if !dict["datalab_analysis"].is_object() {
+                dict["datalab_analysis"] = json!({});
+            }
+            dict["datalab_analysis"]["job"] = dicts::job_dict(&job, resource);
+        }
+        dict["datastore_active"] = json!(
+            analysis
+                .as_ref()
+                .and_then(|analysis| datalab_app::analysis::table_of(&call.state.app, resource, analysis, None))
+                .is_some()
+        );
+        Ok(dict)
+    }
+    "resource_create" { writes: true, file: true } => |call| { resource_create(call).await }
+    "resource_update" { writes: true, file: true } => |call| { resource_write(call, Mode::Replace).await }
+    "resource_patch" { writes: true, file: true } => |call| { resource_write(call, Mode::Patch).await }
+    "resource_delete" { writes: true, file: false } => |call| {
+        let (dataset, index) = resource_in_dataset(call).await?;
+        let mut after = dataset.clone();
+        after.resources.remove(index);
+        catalog::update_dataset(&call.state.app, &call.actor, call.user.as_ref(), &dataset, after).await?;
+        Ok(Value::Null)
+    }
+    "organization_list" { writes: false, file: false } => |call| { organization_list(call).await }
+    "organization_show" { writes: false, file: false } => |call| { organization_show(call).await }
+    "organization_create" { writes: true, file: false } => |call| { organization_create(call).await }
+    "organization_member_create" { writes: true, file: false } => |call| { organization_member(call, true).await }
+    "organization_member_delete" { writes: true, file: false } => |call| { organization_member(call, false).await }
+    "organization_activity_list" { writes: false, file: false } => |call| {
+        let organization = call.state.app.store.organization(&required_text(&call.params, "id")?).await?;
+        activity_list(call, datalab_store::ActivityScope::Organization(organization.id)).await
+    }
+    "group_list" { writes: false, file: false } => |call| { group_list(call).await }
+    "group_show" { writes: false, file: false } => |call| {
+        let group = call.state.app.store.group(&required_text(&call.params, "id")?).await?;
+        let counts = facet_counts(call, FacetName::Groups).await?;
+        Ok(dicts::group_dict(&group, Some(counts.get(&group.name).copied().unwrap_or(0))))
+    }
+    "group_create" { writes: true, file: false } => |call| { group_create(call).await }
+    "tag_list" { writes: false, file: false } => |call| {
+        let query = call.params.get("query").and_then(text).unwrap_or_default().to_lowercase();
+        let all_fields = optional_bool(&call.params, "all_fields", false)?;
+        let tags = call.state.app.store.tag_counts().await?;
+        Ok(Value::Array(
+            tags.into_iter()
+                .filter(|tag| query.is_empty() || tag.tag.to_lowercase().contains(&query))
+                .map(|tag| {
+                    if all_fields {
+                        json!({"name": tag.tag, "display_name": tag.tag, "count": tag.count})
+                    } else {
+                        json!(tag.tag)
+                    }
+                })
+                .collect(),
+        ))
+    }
+    "license_list" { writes: false, file: false } => |call| { Ok(Value::Array(datalab_core::licenses::LICENSES.iter().map(dicts::license_dict).collect())) }
+    "user_show" { writes: false, file: false } => |call| {
+        let id = match call.params.get("id").and_then(text).filter(|id| !id.is_empty()) {
+            Some(id) => id,
+            None => call
+                .user
+                .as_ref()
+                .map(|user| user.name.clone())
+                .ok_or_else(|| AppError::Validation(FieldErrors::single("id", FieldError::Missing)))?,
+        };
+        let user = call.state.app.store.user(&id).await?;
+        let show_private = call.actor.can(Action::ReadUserPrivate { user: user.id });
+        Ok(dicts::user_dict(&user, show_private))
+    }
+    "api_token_create" { writes: true, file: false } => |call| {
+        let user = call.state.app.store.user(&required_text(&call.params, "user")?).await?;
+        call.actor.authorize(Action::ManageTokens { user: user.id })?;
+        let (_, secret) =
+            call.state.app.store.create_api_token(user.id, &required_text(&call.params, "name")?).await?;
+        Ok(json!({"token": secret.0}))
+    }
+    "api_token_revoke" { writes: true, file: false } => |call| {
+        let (token_id, owner) =
+            if let Some(secret) = call.params.get("token").and_then(text).filter(|token| !token.is_empty()) {
+                call.state.app.store.api_token_by_secret(&secret).await?.ok_or(AppError::NotFound)?
+            } else {
+                let id = Uuid::parse_str(&required_text(&call.params, "jti")?).map_err(|_| AppError::NotFound)?;
+                (id, call.state.app.store.api_token_owner(id).await?)
+            };
+        call.actor.authorize(Action::ManageTokens { user: owner })?;
+        call.state.app.store.revoke_api_token(token_id).await?;
+        Ok(Value::Null)
+    }
+    "api_token_list" { writes: false, file: false } => |call| {
+        let id = call
+            .params
+            .get("user")
+            .or_else(|| call.params.get("user_id"))
+            .and_then(text)
+            .filter(|id| !id.is_empty());
+        let user = match id {
+            Some(id) => call.state.app.store.user(&id).await?,
+            None => call.user.clone().ok_or(AppError::NotAuthenticated)?,
+        };
+        call.actor.authorize(Action::ManageTokens { user: user.id })?;
+        Ok(Value::Array(call.state.app.store.api_tokens(user.id).await?.iter().map(dicts::token_dict).collect()))
+    }
+    "package_activity_list" { writes: false, file: false } => |call| {
+        let dataset =
+            catalog::readable_dataset(&call.state.app, &call.actor, &required_text(&call.params, "id")?).await?;
+        activity_list(call, datalab_store::ActivityScope::Dataset(dataset.id)).await
+    }
+    "datastore_search" { writes: false, file: false } => |call| { datastore::search(call).await }
+    "datastore_search_sql" { writes: false, file: false } => |call| { datastore::search_sql(call).await }
+    "datastore_info" { writes: false, file: false } => |call| { datastore::info(call).await }
+}
 
 struct Call<'a> {
     state: &'a AppState,
@@ -97,6 +243,18 @@ struct Call<'a> {
 enum Answer {
     Json(Value),
     Search(datastore::SearchAnswer),
+}
+
+impl From<Value> for Answer {
+    fn from(value: Value) -> Self {
+        Answer::Json(value)
+    }
+}
+
+impl From<datastore::SearchAnswer> for Answer {
+    fn from(answer: datastore::SearchAnswer) -> Self {
+        Answer::Search(answer)
+    }
 }
 
 fn envelope(help: &str, outcome: Result<Answer, AppError>) -> Response {
@@ -150,10 +308,10 @@ fn envelope(help: &str, outcome: Result<Answer, AppError>) -> Response {
 async fn action(State(state): State<AppState>, Path(name): Path<String>, request: Request) -> Response {
     let base = base_url(&state, request.headers());
     let help = format!("{base}/api/3/action/help_show?name={name}");
-    let Some((_, writes)) = ACTIONS.iter().find(|(known, _)| *known == name) else {
+    let Some(spec) = ACTIONS.iter().find(|spec| spec.name == name) else {
         return envelope(&help, Err(AppError::BadRequest(format!("Action name not known: {name}"))));
     };
-    if *writes && request.method() != Method::POST {
+    if spec.writes && request.method() != Method::POST {
         return envelope(
             &help,
             Err(AppError::BadRequest("Invalid request. Please use POST method for your request".into())),
@@ -164,7 +322,7 @@ async fn action(State(state): State<AppState>, Path(name): Path<String>, request
         Err(error) => return envelope(&help, Err(error)),
     };
     let address = crate::throttle::client_address(&state.settings, request.headers(), request.extensions());
-    let files = if user.is_some() && matches!(name.as_str(), "resource_create" | "resource_update" | "resource_patch") {
+    let files = if user.is_some() && spec.takes_file {
         Files::IfAllowed { actor: &actor, action: &name }
     } else {
         Files::Refused
@@ -175,10 +333,7 @@ async fn action(State(state): State<AppState>, Path(name): Path<String>, request
         Err(error) => return envelope(&help, Err(error)),
     };
     let mut call = Call { state: &state, actor, user, params, upload, base_url: base, address };
-    let outcome = match name.as_str() {
-        "datastore_search" => datastore::search(&mut call).await.map(Answer::Search),
-        _ => dispatch(&mut call, &name).await.map(Answer::Json),
-    };
+    let outcome = dispatch(&mut call, &name).await;
     // An upload the action did not keep (it failed, or ignored the file)
     // is deleted; one a resource now refers to stays.
     if let Some((blob, _)) = &call.upload {
@@ -381,159 +536,6 @@ fn optional_bool(params: &Params, key: &str, default: bool) -> Result<bool, AppE
         Some(value) => {
             boolean(value).ok_or_else(|| AppError::Validation(FieldErrors::single(key, FieldError::NotABoolean)))
         }
-    }
-}
-
-async fn dispatch(call: &mut Call<'_>, name: &str) -> Result<Value, AppError> {
-    match name {
-        "status_show" => Ok(json!({
-            "site_title": "datalab",
-            "site_description": "Datos abiertos y participación ciudadana de Nuevo León",
-            "site_url": call.base_url,
-            "ckan_version": "2.10.0",
-            "datalab_version": env!("CARGO_PKG_VERSION"),
-            "locale_default": "es_MX",
-            "extensions": ["datalab"],
-        })),
-        "site_read" => Ok(json!(true)),
-        "package_list" => package_list(call).await,
-        "package_search" => package_search(call).await,
-        "package_show" => {
-            let dataset =
-                catalog::readable_dataset(&call.state.app, &call.actor, &required_text(&call.params, "id")?).await?;
-            package_value(call, &dataset).await
-        }
-        "package_create" => package_create(call).await,
-        "package_update" => package_write(call, Mode::Replace).await,
-        "package_patch" => package_write(call, Mode::Patch).await,
-        "package_delete" => {
-            let dataset =
-                catalog::readable_dataset(&call.state.app, &call.actor, &required_text(&call.params, "id")?).await?;
-            catalog::delete_dataset(&call.state.app, &call.actor, call.user.as_ref(), &dataset).await?;
-            Ok(Value::Null)
-        }
-        "resource_show" => {
-            let (dataset, index) = resource_in_dataset(call).await?;
-            let resource = &dataset.resources[index];
-            let mut dict = dicts::resource_dict(&call.base_url, resource);
-            let analysis = call.state.app.store.analysis(resource.id).await?;
-            if let Some(analysis) = &analysis {
-                dicts::add_analysis(&mut dict, analysis);
-            }
-            // The latest ingestion job: its progress while it runs, its error if it failed.
-            if let Some(job) = call.state.app.store.latest_job(resource.id).await? {
-                if !dict["datalab_analysis"].is_object() {
-                    dict["datalab_analysis"] = json!({});
-                }
-                dict["datalab_analysis"]["job"] = dicts::job_dict(&job, resource);
-            }
-            dict["datastore_active"] = json!(
-                analysis
-                    .as_ref()
-                    .and_then(|analysis| datalab_app::analysis::table_of(&call.state.app, resource, analysis, None))
-                    .is_some()
-            );
-            Ok(dict)
-        }
-        "datastore_search_sql" => datastore::search_sql(call).await,
-        "datastore_info" => datastore::info(call).await,
-        "resource_create" => resource_create(call).await,
-        "resource_update" => resource_write(call, Mode::Replace).await,
-        "resource_patch" => resource_write(call, Mode::Patch).await,
-        "resource_delete" => {
-            let (dataset, index) = resource_in_dataset(call).await?;
-            let mut after = dataset.clone();
-            after.resources.remove(index);
-            catalog::update_dataset(&call.state.app, &call.actor, call.user.as_ref(), &dataset, after).await?;
-            Ok(Value::Null)
-        }
-        "organization_list" => organization_list(call).await,
-        "organization_show" => organization_show(call).await,
-        "organization_create" => organization_create(call).await,
-        "organization_member_create" | "organization_member_delete" => {
-            organization_member(call, name == "organization_member_create").await
-        }
-        "organization_activity_list" => {
-            let organization = call.state.app.store.organization(&required_text(&call.params, "id")?).await?;
-            activity_list(call, datalab_store::ActivityScope::Organization(organization.id)).await
-        }
-        "group_list" => group_list(call).await,
-        "group_show" => {
-            let group = call.state.app.store.group(&required_text(&call.params, "id")?).await?;
-            let counts = facet_counts(call, FacetName::Groups).await?;
-            Ok(dicts::group_dict(&group, Some(counts.get(&group.name).copied().unwrap_or(0))))
-        }
-        "group_create" => group_create(call).await,
-        "tag_list" => {
-            let query = call.params.get("query").and_then(text).unwrap_or_default().to_lowercase();
-            let all_fields = optional_bool(&call.params, "all_fields", false)?;
-            let tags = call.state.app.store.tag_counts().await?;
-            Ok(Value::Array(
-                tags.into_iter()
-                    .filter(|tag| query.is_empty() || tag.tag.to_lowercase().contains(&query))
-                    .map(|tag| {
-                        if all_fields {
-                            json!({"name": tag.tag, "display_name": tag.tag, "count": tag.count})
-                        } else {
-                            json!(tag.tag)
-                        }
-                    })
-                    .collect(),
-            ))
-        }
-        "license_list" => Ok(Value::Array(datalab_core::licenses::LICENSES.iter().map(dicts::license_dict).collect())),
-        "user_show" => {
-            let id = match call.params.get("id").and_then(text).filter(|id| !id.is_empty()) {
-                Some(id) => id,
-                None => call
-                    .user
-                    .as_ref()
-                    .map(|user| user.name.clone())
-                    .ok_or_else(|| AppError::Validation(FieldErrors::single("id", FieldError::Missing)))?,
-            };
-            let user = call.state.app.store.user(&id).await?;
-            let show_private = call.actor.can(Action::ReadUserPrivate { user: user.id });
-            Ok(dicts::user_dict(&user, show_private))
-        }
-        "api_token_create" => {
-            let user = call.state.app.store.user(&required_text(&call.params, "user")?).await?;
-            call.actor.authorize(Action::ManageTokens { user: user.id })?;
-            let (_, secret) =
-                call.state.app.store.create_api_token(user.id, &required_text(&call.params, "name")?).await?;
-            Ok(json!({"token": secret.0}))
-        }
-        "api_token_list" => {
-            let id = call
-                .params
-                .get("user")
-                .or_else(|| call.params.get("user_id"))
-                .and_then(text)
-                .filter(|id| !id.is_empty());
-            let user = match id {
-                Some(id) => call.state.app.store.user(&id).await?,
-                None => call.user.clone().ok_or(AppError::NotAuthenticated)?,
-            };
-            call.actor.authorize(Action::ManageTokens { user: user.id })?;
-            Ok(Value::Array(call.state.app.store.api_tokens(user.id).await?.iter().map(dicts::token_dict).collect()))
-        }
-        "api_token_revoke" => {
-            let (token_id, owner) =
-                if let Some(secret) = call.params.get("token").and_then(text).filter(|token| !token.is_empty()) {
-                    call.state.app.store.api_token_by_secret(&secret).await?.ok_or(AppError::NotFound)?
-                } else {
-                    let id = Uuid::parse_str(&required_text(&call.params, "jti")?).map_err(|_| AppError::NotFound)?;
-                    (id, call.state.app.store.api_token_owner(id).await?)
-                };
-            call.actor.authorize(Action::ManageTokens { user: owner })?;
-            call.state.app.store.revoke_api_token(token_id).await?;
-            Ok(Value::Null)
-        }
-        "package_activity_list" => {
-            let dataset =
-                catalog::readable_dataset(&call.state.app, &call.actor, &required_text(&call.params, "id")?).await?;
-            activity_list(call, datalab_store::ActivityScope::Dataset(dataset.id)).await
-        }
-        _ => Err(AppError::BadRequest(format!("Action name not known: {name}"))),
     }
 }
 
@@ -1037,7 +1039,7 @@ mod tests {
     #[test]
     fn every_action_is_documented() {
         let documentation = include_str!("../../../../docs/api.md");
-        for (name, _) in ACTIONS {
+        for ActionSpec { name, .. } in ACTIONS {
             assert!(documentation.contains(&format!("`{name}`")), "docs/api.md does not document {name}");
         }
     }
