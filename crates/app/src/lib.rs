@@ -14,6 +14,7 @@
 //!   tables, a profile and a report, and resume after a stop.
 //! - [`index`]: the search index as derived data: one dataset, or all.
 //! - [`jobs`]: the job queue's kinds and the worker that runs them.
+//! - [`organizations`]: organizations, their members, themes.
 //! - [`events`]: what follows the event log (search, the tracker's copy).
 //! - [`sweeps`]: files nothing refers to and leftovers of interruptions.
 //! - [`accountability`]: the tracker's rules, its open-data documents and
@@ -26,6 +27,7 @@ mod error;
 pub mod events;
 pub mod index;
 pub mod jobs;
+pub mod organizations;
 pub mod sweeps;
 
 use std::sync::Arc;

@@ -941,7 +941,8 @@ async fn organization_create(call: &Call<'_>) -> Result<Value, AppError> {
         state: Lifecycle::Active,
         created: datalab_store::now(),
     };
-    call.state.app.store.create_organization(call.user.as_ref().map(|user| user.id), &organization).await?;
+    datalab_app::organizations::create_organization(&call.state.app, &call.actor, call.user.as_ref(), &organization)
+        .await?;
     Ok(dicts::organization_dict(&organization, Some(0)))
 }
 
@@ -955,17 +956,31 @@ async fn organization_member(call: &Call<'_>, create: bool) -> Result<Value, App
         }
         other => other.into(),
     })?;
-    let by_user = call.user.as_ref().map(|user| user.id);
     if create {
         let role = required_text(&call.params, "role")?;
         let capacity = Capacity::parse(&role)
             .ok_or_else(|| AppError::Validation(FieldErrors::single("role", FieldError::UnknownValue)))?;
-        call.state.app.store.set_membership(by_user, &organization, &user, capacity).await?;
+        datalab_app::organizations::set_membership(
+            &call.state.app,
+            &call.actor,
+            call.user.as_ref(),
+            &organization,
+            &user,
+            capacity,
+        )
+        .await?;
         Ok(
             json!({"group_id": organization.id, "table_id": user.id, "table_name": "user", "capacity": capacity.as_str(), "state": "active"}),
         )
     } else {
-        call.state.app.store.remove_membership(by_user, &organization, &user).await?;
+        datalab_app::organizations::remove_membership(
+            &call.state.app,
+            &call.actor,
+            call.user.as_ref(),
+            &organization,
+            &user,
+        )
+        .await?;
         Ok(Value::Null)
     }
 }
@@ -1005,7 +1020,7 @@ async fn group_create(call: &Call<'_>) -> Result<Value, AppError> {
         state: Lifecycle::Active,
         created: datalab_store::now(),
     };
-    call.state.app.store.create_group(call.user.as_ref().map(|user| user.id), &group).await?;
+    datalab_app::organizations::create_group(&call.state.app, &call.actor, call.user.as_ref(), &group).await?;
     Ok(dicts::group_dict(&group, Some(0)))
 }
 

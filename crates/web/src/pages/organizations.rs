@@ -133,12 +133,14 @@ pub async fn create(
         created: datalab_store::now(),
     };
     let outcome = if errors.is_empty() {
-        state
-            .app
-            .store
-            .create_organization(context.user.as_ref().map(|user| user.id), &organization)
-            .await
-            .map_err(AppError::from)
+        datalab_app::organizations::create_organization(
+            &state.app,
+            &context.actor,
+            context.user.as_ref(),
+            &organization,
+        )
+        .await
+        .map_err(AppError::from)
     } else {
         Err(AppError::Validation(errors))
     };
@@ -218,11 +220,15 @@ pub async fn add_member(
     };
     match (user, capacity) {
         (Some(user), Some(capacity)) if errors.is_empty() => {
-            state
-                .app
-                .store
-                .set_membership(context.user.as_ref().map(|user| user.id), &organization, &user, capacity)
-                .await?;
+            datalab_app::organizations::set_membership(
+                &state.app,
+                &context.actor,
+                context.user.as_ref(),
+                &organization,
+                &user,
+                capacity,
+            )
+            .await?;
             Ok(redirect_local(&format!("/organization/{}/members", organization.name)))
         }
         _ => members_page(&state, &context, &organization, &errors, StatusCode::UNPROCESSABLE_ENTITY).await,
@@ -238,7 +244,14 @@ pub async fn remove_member(
     let organization = state.app.store.organization(&name).await?;
     context.actor.authorize(Action::ManageMembers { organization: organization.id })?;
     let user = state.app.store.user(&username).await?;
-    state.app.store.remove_membership(context.user.as_ref().map(|user| user.id), &organization, &user).await?;
+    datalab_app::organizations::remove_membership(
+        &state.app,
+        &context.actor,
+        context.user.as_ref(),
+        &organization,
+        &user,
+    )
+    .await?;
     Ok(redirect_local(&format!("/organization/{}/members", organization.name)))
 }
 
@@ -327,21 +340,14 @@ pub async fn update(
         None => errors.add("kind", FieldError::UnknownValue),
     }
     let outcome = if errors.is_empty() {
-        state
-            .app
-            .store
-            .update_organization(context.user.as_ref().map(|user| user.id), &after)
+        datalab_app::organizations::update_organization(&state.app, &context.actor, context.user.as_ref(), &after)
             .await
             .map_err(AppError::from)
     } else {
         Err(AppError::Validation(errors))
     };
     match outcome {
-        Ok(()) => {
-            // Its datasets show its name in search: the log's followers index them again.
-            datalab_app::events::catch_up(&state.app).await;
-            Ok(redirect_local(&format!("/organization/{}", after.name)))
-        }
+        Ok(()) => Ok(redirect_local(&format!("/organization/{}", after.name))),
         Err(AppError::Validation(errors)) => {
             let page = render(
                 &state,
