@@ -15,6 +15,7 @@
 //! - [`index`]: the search index as derived data: one dataset, or all.
 //! - [`jobs`]: the job queue's kinds and the worker that runs them.
 //! - [`organizations`]: organizations, their members, themes.
+//! - [`users`]: people's API tokens.
 //! - [`events`]: what follows the event log (search, the tracker's copy).
 //! - [`sweeps`]: files nothing refers to and leftovers of interruptions.
 //! - [`accountability`]: the tracker's rules, its open-data documents and
@@ -29,6 +30,7 @@ pub mod index;
 pub mod jobs;
 pub mod organizations;
 pub mod sweeps;
+pub mod users;
 
 use std::sync::Arc;
 

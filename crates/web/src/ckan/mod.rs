@@ -186,21 +186,17 @@ actions! {
     }
     "api_token_create" { writes: true, file: false } => |call| {
         let user = call.state.app.store.user(&required_text(&call.params, "user")?).await?;
-        call.actor.authorize(Action::ManageTokens { user: user.id })?;
-        let (_, secret) =
-            call.state.app.store.create_api_token(user.id, &required_text(&call.params, "name")?).await?;
+        let name = required_text(&call.params, "name")?;
+        let (_, secret) = datalab_app::users::create_token(&call.state.app, &call.actor, &user, &name).await?;
         Ok(json!({"token": secret.0}))
     }
     "api_token_revoke" { writes: true, file: false } => |call| {
-        let (token_id, owner) =
-            if let Some(secret) = call.params.get("token").and_then(text).filter(|token| !token.is_empty()) {
-                call.state.app.store.api_token_by_secret(&secret).await?.ok_or(AppError::NotFound)?
-            } else {
-                let id = Uuid::parse_str(&required_text(&call.params, "jti")?).map_err(|_| AppError::NotFound)?;
-                (id, call.state.app.store.api_token_owner(id).await?)
-            };
-        call.actor.authorize(Action::ManageTokens { user: owner })?;
-        call.state.app.store.revoke_api_token(token_id).await?;
+        let token_id = if let Some(secret) = call.params.get("token").and_then(text).filter(|token| !token.is_empty()) {
+            call.state.app.store.api_token_by_secret(&secret).await?.ok_or(AppError::NotFound)?.0
+        } else {
+            Uuid::parse_str(&required_text(&call.params, "jti")?).map_err(|_| AppError::NotFound)?
+        };
+        datalab_app::users::revoke_token(&call.state.app, &call.actor, token_id).await?;
         Ok(Value::Null)
     }
     "api_token_list" { writes: false, file: false } => |call| {

@@ -225,12 +225,12 @@ pub async fn create_token(
     let user = state.app.store.user(&name).await?;
     context.actor.authorize(Action::ManageTokens { user: user.id })?;
     let token_name = form_value(&pairs, "token_name");
-    match state.app.store.create_api_token(user.id, &token_name).await {
+    match datalab_app::users::create_token(&state.app, &context.actor, &user, &token_name).await {
         Ok((token, secret)) => {
             profile_page(&state, &context, &name, Some((token.name, secret.0)), &FieldErrors::new(), StatusCode::OK)
                 .await
         }
-        Err(datalab_store::StoreError::Validation(errors)) => {
+        Err(datalab_app::Error::Validation(errors)) => {
             let errors = FieldErrors(errors.0.into_values().map(|codes| ("token_name".to_string(), codes)).collect());
             profile_page(&state, &context, &name, None, &errors, StatusCode::UNPROCESSABLE_ENTITY).await
         }
@@ -244,8 +244,6 @@ pub async fn revoke_token(
     Path((name, token_id)): Path<(String, Uuid)>,
     _form: CheckedForm,
 ) -> Result<Response, AppError> {
-    let owner = state.app.store.api_token_owner(token_id).await?;
-    context.actor.authorize(Action::ManageTokens { user: owner })?;
-    state.app.store.revoke_api_token(token_id).await?;
+    datalab_app::users::revoke_token(&state.app, &context.actor, token_id).await?;
     Ok(redirect_local(&format!("/user/{name}")))
 }
