@@ -499,6 +499,8 @@ async fn monitors_comment_and_flag_evidence_in_public() {
         TestApp::new_client().get(app.url("/commitment/MXNLE0001")).send().await.unwrap().text().await.unwrap();
     assert!(commitment_page.contains("/user/vigia"), "monitors are listed");
     let _ = commitment;
+    // The tracker's catalog copy, written as the log was followed, is analysed.
+    app.run_jobs().await;
 }
 
 #[tokio::test]

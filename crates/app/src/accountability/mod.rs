@@ -9,6 +9,7 @@ mod document;
 mod export;
 mod import;
 mod milestones;
+mod monitoring;
 mod report;
 
 use datalab_core::accountability::{Commitment, Milestone};
@@ -18,6 +19,7 @@ pub use document::{CommitmentDocument, CommitmentEntry, InstitutionEntry, Milest
 pub use export::{CSV_COLUMNS, dataset_name, milestones_csv, sync_catalog_copy};
 pub use import::{IMPORT_EXTRA_COLUMNS, PlannedUpdate, RowError, RowProblem, apply_import, plan_import};
 pub use milestones::{MilestoneUpdate, NewEvidence, NewTask, add_task, update_milestone};
+pub use monitoring::{add_monitor, comment_milestone, flag_evidence, follow_commitment, is_monitor};
 pub use report::{CommitmentReport, MilestoneReport, report, reports};
 
 /// Who may update a milestone: members of its responsible organizations, or

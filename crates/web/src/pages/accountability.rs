@@ -575,8 +575,7 @@ pub async fn import(
 }
 
 async fn is_monitor(state: &AppState, context: &RequestContext, commitment: &Commitment) -> Result<bool, AppError> {
-    let Some(user) = &context.user else { return Ok(false) };
-    Ok(state.app.store.monitors(commitment.id).await?.iter().any(|(id, _)| *id == user.id))
+    Ok(datalab_app::accountability::is_monitor(&state.app, context.user.as_ref(), commitment).await?)
 }
 
 /// A monitor's comment on a milestone.
@@ -588,12 +587,15 @@ pub async fn comment(
 ) -> Result<Response, AppError> {
     let commitment = state.app.store.commitment(&code).await?;
     let milestone = state.app.store.milestone(commitment.id, number).await?;
-    context.actor.authorize(Action::Monitor { assigned_monitor: is_monitor(&state, &context, &commitment).await? })?;
-    let outcome = state
-        .app
-        .store
-        .add_milestone_comment(context.user.as_ref().map(|user| user.id), milestone.id, &form_value(&pairs, "comment"))
-        .await;
+    let outcome = datalab_app::accountability::comment_milestone(
+        &state.app,
+        &context.actor,
+        context.user.as_ref(),
+        &commitment,
+        &milestone,
+        &form_value(&pairs, "comment"),
+    )
+    .await;
     after_milestone_write(&state, &context, &commitment, &milestone, outcome).await
 }
 
@@ -606,9 +608,16 @@ pub async fn flag_evidence(
 ) -> Result<Response, AppError> {
     let commitment = state.app.store.commitment(&code).await?;
     let milestone = state.app.store.milestone(commitment.id, number).await?;
-    context.actor.authorize(Action::Monitor { assigned_monitor: is_monitor(&state, &context, &commitment).await? })?;
-    let user = context.user.as_ref().map(|user| user.id);
-    let outcome = state.app.store.flag_evidence(user, milestone.id, evidence_id, &form_value(&pairs, "reason")).await;
+    let outcome = datalab_app::accountability::flag_evidence(
+        &state.app,
+        &context.actor,
+        context.user.as_ref(),
+        &commitment,
+        &milestone,
+        evidence_id,
+        &form_value(&pairs, "reason"),
+    )
+    .await;
     after_milestone_write(&state, &context, &commitment, &milestone, outcome).await
 }
 
@@ -621,13 +630,8 @@ pub async fn add_monitor(
 ) -> Result<Response, AppError> {
     context.actor.authorize(Action::ManageCommitments)?;
     let commitment = state.app.store.commitment(&code).await?;
-    let user = state.app.store.user(&form_value(&pairs, "username")).await.map_err(|error| match error {
-        datalab_store::StoreError::NotFound => {
-            AppError::Validation(FieldErrors::single("username", FieldError::UnknownValue))
-        }
-        other => other.into(),
-    })?;
-    state.app.store.add_monitor(commitment.id, user.id).await?;
+    datalab_app::accountability::add_monitor(&state.app, &context.actor, &commitment, &form_value(&pairs, "username"))
+        .await?;
     Ok(redirect_local(&format!("/commitment/{}", commitment.code)))
 }
 
@@ -837,9 +841,10 @@ pub async fn follow(
     Path(code): Path<String>,
     CheckedForm(pairs): CheckedForm,
 ) -> Result<Response, AppError> {
-    let user = context.user.clone().ok_or(AppError::NotAuthenticated)?;
+    context.user.as_ref().ok_or(AppError::NotAuthenticated)?;
     let commitment = state.app.store.commitment(&code).await?;
-    state.app.store.set_following(commitment.id, user.id, form_value(&pairs, "follow") != "false").await?;
+    let follow = form_value(&pairs, "follow") != "false";
+    datalab_app::accountability::follow_commitment(&state.app, context.user.as_ref(), &commitment, follow).await?;
     Ok(redirect_local(&format!("/commitment/{}", commitment.code)))
 }
 
