@@ -13,6 +13,7 @@
 //! - [`analysis`]: the ingestion jobs that turn an uploaded file into
 //!   tables, a profile and a report, and resume after a stop.
 //! - [`index`]: the search index as derived data: one dataset, or all.
+//! - [`inventory`]: the data inventory of each organization.
 //! - [`jobs`]: the job queue's kinds and the worker that runs them.
 //! - [`organizations`]: organizations, their members, themes.
 //! - [`users`]: people's API tokens.
@@ -27,6 +28,7 @@ pub mod catalog;
 mod error;
 pub mod events;
 pub mod index;
+pub mod inventory;
 pub mod jobs;
 pub mod organizations;
 pub mod sweeps;

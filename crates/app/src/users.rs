@@ -8,6 +8,13 @@ use uuid::Uuid;
 
 use crate::{App, Error};
 
+/// Signs a person up: anyone may (the account has no rights until an
+/// organization makes it a member); the name, e-mail and password rules
+/// are the store's.
+pub async fn register(app: &App, new_user: datalab_store::NewUser<'_>) -> Result<User, Error> {
+    Ok(app.store.create_user(new_user).await?)
+}
+
 /// A new API token for `owner`, named `name` (required).
 pub async fn create_token(
     app: &App,

@@ -137,3 +137,34 @@ pub async fn add_task(
     crate::events::catch_up(app).await;
     Ok(())
 }
+
+/// Adds an uploaded document (already stored; with its file name as the
+/// client gave it) as evidence of `before`, with a note; the document is
+/// public, as the tracker is.
+pub async fn attach_document(
+    app: &App,
+    actor: &Actor,
+    user: Option<&User>,
+    commitment: &Commitment,
+    before: &Milestone,
+    upload: &(datalab_files::StoredBlob, String),
+    note: &str,
+) -> Result<(), Error> {
+    let (blob, filename) = upload;
+    actor.authorize_any(&update_actions(commitment, before))?;
+    let mut after = before.clone();
+    after.evidence.push(Evidence {
+        id: Uuid::new_v4(),
+        target: EvidenceTarget::Document {
+            storage_key: blob.key.clone(),
+            filename: crate::catalog::safe_filename(filename),
+            sha256: blob.sha256.clone(),
+        },
+        note: note.to_string(),
+        added_by: user.map(|user| user.id),
+        added_at: datalab_store::now(),
+    });
+    app.store.update_milestone(user.map(|user| user.id), before, &after, note).await?;
+    crate::events::catch_up(app).await;
+    Ok(())
+}

@@ -18,7 +18,7 @@ use datalab_core::{Action, Actor};
 pub use document::{CommitmentDocument, CommitmentEntry, InstitutionEntry, MilestoneEntry, Text, create_commitment};
 pub use export::{CSV_COLUMNS, dataset_name, milestones_csv, sync_catalog_copy};
 pub use import::{IMPORT_EXTRA_COLUMNS, PlannedUpdate, RowError, RowProblem, apply_import, plan_import};
-pub use milestones::{MilestoneUpdate, NewEvidence, NewTask, add_task, update_milestone};
+pub use milestones::{MilestoneUpdate, NewEvidence, NewTask, add_task, attach_document, update_milestone};
 pub use monitoring::{add_monitor, comment_milestone, flag_evidence, follow_commitment, is_monitor};
 pub use report::{CommitmentReport, MilestoneReport, report, reports};
 

@@ -124,18 +124,18 @@ pub async fn register(
     let outcome = if password != confirmation {
         Err(AppError::Validation(FieldErrors::single("password_confirmation", FieldError::UnknownValue)))
     } else {
-        state
-            .app
-            .store
-            .create_user(datalab_store::NewUser {
+        datalab_app::users::register(
+            &state.app,
+            datalab_store::NewUser {
                 name: &name,
                 fullname: &fullname,
                 email: &email,
                 password: &password,
                 sysadmin: false,
-            })
-            .await
-            .map_err(AppError::from)
+            },
+        )
+        .await
+        .map_err(AppError::from)
     };
     match outcome {
         Ok(user) => {

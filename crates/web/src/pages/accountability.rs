@@ -747,7 +747,7 @@ pub async fn upload_document(
         }
         return Err(error);
     }
-    let Some((blob, filename)) = upload else {
+    let Some(upload) = upload else {
         let errors = FieldErrors::single("document", FieldError::Missing);
         return milestone_page(
             &state,
@@ -760,20 +760,20 @@ pub async fn upload_document(
         )
         .await;
     };
-    let mut after = before.clone();
-    after.evidence.push(Evidence {
-        id: Uuid::new_v4(),
-        target: EvidenceTarget::Document {
-            storage_key: blob.key.clone(),
-            filename: datalab_app::catalog::safe_filename(&filename),
-            sha256: blob.sha256.clone(),
-        },
-        note: note.clone(),
-        added_by: context.user.as_ref().map(|user| user.id),
-        added_at: datalab_store::now(),
-    });
-    state.app.store.update_milestone(context.user.as_ref().map(|user| user.id), &before, &after, &note).await?;
-    datalab_app::events::catch_up(&state.app).await;
+    let attached = datalab_app::accountability::attach_document(
+        &state.app,
+        &context.actor,
+        context.user.as_ref(),
+        &commitment,
+        &before,
+        &upload,
+        &note,
+    )
+    .await;
+    if attached.is_err() {
+        datalab_app::catalog::discard_upload(&state.app, &upload.0).await;
+    }
+    attached?;
     Ok(redirect_local(&format!("/commitment/{}/milestone/{}", commitment.code, number)))
 }
 

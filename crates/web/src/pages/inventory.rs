@@ -209,10 +209,7 @@ pub async fn save(
     };
     errors.merge(item.validate());
     let outcome = if errors.is_empty() {
-        state
-            .app
-            .store
-            .save_inventory_item(context.user.as_ref().map(|user| user.id), &item)
+        datalab_app::inventory::save_item(&state.app, &context.actor, context.user.as_ref(), &item)
             .await
             .map_err(AppError::from)
     } else {
