@@ -153,11 +153,25 @@ pub struct ApiCaller {
 }
 
 impl axum::extract::FromRequestParts<AppState> for ApiCaller {
-    type Rejection = crate::error::ApiError;
+    type Rejection = axum::response::Response;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let (actor, user) = api_caller(state, &parts.headers).await?;
-        Ok(ApiCaller { actor, user })
+        use axum::response::IntoResponse;
+        match api_caller(state, &parts.headers).await {
+            Ok((actor, user)) => Ok(ApiCaller { actor, user }),
+            // An unknown or revoked token: the credentials are wrong (401,
+            // as RFC 6750 says), which is not the same as lacking a right.
+            Err(AppError::Forbidden) => {
+                let mut response = crate::error::ApiError::from(AppError::NotAuthenticated).into_response();
+                *response.status_mut() = axum::http::StatusCode::UNAUTHORIZED;
+                response.headers_mut().insert(
+                    axum::http::header::WWW_AUTHENTICATE,
+                    axum::http::HeaderValue::from_static("Bearer error=\"invalid_token\""),
+                );
+                Err(response)
+            }
+            Err(other) => Err(crate::error::ApiError::from(other).into_response()),
+        }
     }
 }
 

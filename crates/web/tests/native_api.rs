@@ -225,3 +225,21 @@ async fn every_operation_in_the_openapi_document_is_routed() {
     }
     assert!(checked >= 24, "{checked} operations");
 }
+
+/// An unknown or revoked token is wrong credentials (401, with the
+/// challenge RFC 6750 gives), never an anonymous caller; no token is one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unknown_token_is_a_401_and_no_token_is_anonymous() {
+    let app = TestApp::start().await;
+    let refused =
+        app.client.get(app.url("/api/v1/datasets")).header("Authorization", "dl_not-a-token").send().await.unwrap();
+    assert_eq!(refused.status(), 401);
+    assert_eq!(refused.headers()["www-authenticate"], "Bearer error=\"invalid_token\"");
+    let body: serde_json::Value = refused.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "unauthenticated", "{body}");
+    let anonymous = app.client.get(app.url("/api/v1/datasets")).send().await.unwrap();
+    assert_eq!(anonymous.status(), 200);
+    // The CKAN API answers as CKAN does: 403, an Authorization Error.
+    let (status, body) = app.ckan_get("package_list", Some("dl_not-a-token"), &[]).await;
+    assert_eq!((status, body["error"]["__type"].as_str()), (403, Some("Authorization Error")), "{body}");
+}
