@@ -22,6 +22,8 @@ use uuid::Uuid;
 pub struct TestApp {
     pub base: String,
     pub state: AppState,
+    /// The server's router, called in-process by [`TestApp::call`].
+    router: axum::Router,
     pub client: reqwest::Client,
     pub directory: tempfile::TempDir,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
@@ -87,7 +89,8 @@ impl TestApp {
             .await
             .unwrap();
         });
-        TestApp { base, state, client: Self::new_client(), directory, shutdown: Some(sender) }
+        let router = datalab_web::router(state.clone());
+        TestApp { base, state, router, client: Self::new_client(), directory, shutdown: Some(sender) }
     }
 
     /// A client with its own cookie jar that does not follow redirects.
@@ -162,24 +165,52 @@ impl TestApp {
 
     /// Calls a CKAN action with a JSON body (POST), returning status and body.
     pub async fn ckan(&self, action: &str, token: Option<&str>, body: Value) -> (u16, Value) {
-        let mut request = self.client.post(self.url(&format!("/api/3/action/{action}"))).json(&body);
-        if let Some(token) = token {
-            request = request.header("Authorization", token);
-        }
-        let response = request.send().await.unwrap();
-        let status = response.status().as_u16();
-        (status, response.json().await.unwrap())
+        let request = axum::http::Request::post(format!("/api/3/action/{action}"))
+            .header("content-type", "application/json")
+            .body(axum::body::Body::from(body.to_string()))
+            .unwrap();
+        self.call_json(request, token).await
     }
 
     /// Calls a CKAN action with GET and query parameters.
     pub async fn ckan_get(&self, action: &str, token: Option<&str>, query: &[(&str, &str)]) -> (u16, Value) {
-        let mut request = self.client.get(self.url(&format!("/api/3/action/{action}"))).query(query);
+        let query = serde_urlencoded::to_string(query).unwrap();
+        let request = axum::http::Request::get(format!("/api/3/action/{action}?{query}"))
+            .body(axum::body::Body::empty())
+            .unwrap();
+        self.call_json(request, token).await
+    }
+
+    /// An API call through the router in-process, with `token` if any; its status and JSON.
+    async fn call_json(&self, mut request: axum::http::Request<axum::body::Body>, token: Option<&str>) -> (u16, Value) {
         if let Some(token) = token {
-            request = request.header("Authorization", token);
+            request.headers_mut().insert("authorization", token.parse().unwrap());
         }
-        let response = request.send().await.unwrap();
+        let (status, _, body) = self.call(request).await;
+        (
+            status,
+            serde_json::from_slice(&body).unwrap_or_else(|error| panic!("{error}: {}", String::from_utf8_lossy(&body))),
+        )
+    }
+
+    /// Sends a request through the server's router in-process (no socket),
+    /// as a client on 127.0.0.1 that names the server's address as its
+    /// `Host` (so absolute links are the same as over TCP).
+    pub async fn call(
+        &self,
+        mut request: axum::http::Request<axum::body::Body>,
+    ) -> (u16, axum::http::HeaderMap, bytes::Bytes) {
+        use tower::ServiceExt;
+        let host = self.base.trim_start_matches("http://").to_string();
+        request.headers_mut().entry("host").or_insert(host.parse().unwrap());
+        request
+            .extensions_mut()
+            .insert(axum::extract::ConnectInfo(std::net::SocketAddr::from(([127, 0, 0, 1], 40000))));
+        let response = self.router.clone().oneshot(request).await.unwrap();
         let status = response.status().as_u16();
-        (status, response.json().await.unwrap())
+        let headers = response.headers().clone();
+        let body = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
+        (status, headers, body)
     }
 
     /// Creates a dataset through the API and returns its dict.
