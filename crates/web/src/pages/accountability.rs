@@ -699,54 +699,12 @@ pub async fn upload_document(
     Path((code, number)): Path<(String, i64)>,
     request: axum::extract::Request,
 ) -> Result<Response, AppError> {
-    use axum::extract::FromRequest;
     let commitment = state.app.store.commitment(&code).await?;
     let before = state.app.store.milestone(commitment.id, number).await?;
     context.actor.authorize_any(&update_actions(&commitment, &before))?;
-    let mut multipart = axum::extract::Multipart::from_request(request, &state)
-        .await
-        .map_err(|error| AppError::BadRequest(error.to_string()))?;
-    let (mut csrf_checked, mut note, mut upload) = (false, String::new(), None);
-    let mut parts = 0;
-    let read: Result<(), AppError> = async {
-        while let Some(mut field) =
-            multipart.next_field().await.map_err(|error| AppError::BadRequest(error.to_string()))?
-        {
-            crate::forms::count_part(&mut parts)?;
-            let name = field.name().unwrap_or("").to_string();
-            if name == "document" {
-                if !csrf_checked {
-                    return Err(AppError::Csrf);
-                }
-                let filename = field.file_name().unwrap_or("").to_string();
-                if filename.is_empty() {
-                    continue;
-                }
-                let stream = futures_util::stream::poll_fn(move |poll| {
-                    futures_util::Stream::poll_next(std::pin::Pin::new(&mut field), poll)
-                });
-                upload = Some((datalab_app::catalog::store_upload(&state.app, stream).await?, filename));
-            } else {
-                let value = crate::forms::bounded_text(&mut field, 64 * 1024).await?;
-                match name.as_str() {
-                    "csrf_token" => {
-                        crate::context::verify_csrf(&context, &value)?;
-                        csrf_checked = true;
-                    }
-                    "note" => note = value.trim().chars().take(2000).collect(),
-                    _ => {}
-                }
-            }
-        }
-        if csrf_checked { Ok(()) } else { Err(AppError::Csrf) }
-    }
-    .await;
-    if let Err(error) = read {
-        if let Some((blob, _)) = &upload {
-            datalab_app::catalog::discard_upload(&state.app, blob).await;
-        }
-        return Err(error);
-    }
+    let super::UploadForm { fields, upload } =
+        super::UploadForm::read(&state, &context, request, "document", 64 * 1024).await?;
+    let note: String = form_value(&fields, "note").chars().take(2000).collect();
     let Some(upload) = upload else {
         let errors = FieldErrors::single("document", FieldError::Missing);
         return milestone_page(

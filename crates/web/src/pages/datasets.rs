@@ -1,6 +1,6 @@
 //! Home, search, dataset and resource pages, and their forms.
 
-use axum::extract::{FromRequest, Multipart, Path, RawQuery, Request, State};
+use axum::extract::{Path, RawQuery, Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use datalab_core::{Action, Dataset, FieldError, FieldErrors, Resource, ResourceLocation, municipalities};
@@ -13,7 +13,7 @@ use super::{
     translated_errors,
 };
 use crate::AppState;
-use crate::context::{RequestContext, verify_csrf};
+use crate::context::RequestContext;
 use crate::error::AppError;
 use crate::links::resource_url;
 use crate::templates::json_for_script;
@@ -408,55 +408,8 @@ pub async fn resource_upload(
 ) -> Result<Response, AppError> {
     let before = visible_dataset(&state, &context, &name).await?;
     context.actor.authorize(Action::UpdateDataset { organization: before.owner_org })?;
-    let mut multipart =
-        Multipart::from_request(request, &state).await.map_err(|error| AppError::BadRequest(error.to_string()))?;
-    let mut fields: Vec<(String, String)> = Vec::new();
-    let mut upload = None;
-    let mut csrf_checked = false;
-    let mut parts = 0;
-    let result: Result<(), AppError> = async {
-        while let Some(mut field) =
-            multipart.next_field().await.map_err(|error| AppError::BadRequest(error.to_string()))?
-        {
-            crate::forms::count_part(&mut parts)?;
-            let field_name = field.name().unwrap_or("").to_string();
-            match field.file_name().map(str::to_string) {
-                Some(filename) if field_name == "upload" => {
-                    if !csrf_checked {
-                        return Err(AppError::Csrf);
-                    }
-                    if filename.is_empty() {
-                        continue; // no file chosen
-                    }
-                    let stream = futures_util::stream::poll_fn(move |poll_context| {
-                        futures_util::Stream::poll_next(std::pin::Pin::new(&mut field), poll_context)
-                    });
-                    let blob = catalog::store_upload(&state.app, stream).await?;
-                    upload = Some((blob, filename));
-                }
-                Some(_) => return Err(AppError::BadRequest(format!("unexpected file field {field_name}"))),
-                None => {
-                    let value = crate::forms::bounded_text(&mut field, 100_000).await?;
-                    if field_name == "csrf_token" {
-                        verify_csrf(&context, &value)?;
-                        csrf_checked = true;
-                    }
-                    fields.push((field_name, value));
-                }
-            }
-        }
-        if !csrf_checked {
-            return Err(AppError::Csrf);
-        }
-        Ok(())
-    }
-    .await;
-    if let Err(error) = result {
-        if let Some((blob, _)) = &upload {
-            catalog::discard_upload(&state.app, blob).await;
-        }
-        return Err(error);
-    }
+    let super::UploadForm { fields, upload } =
+        super::UploadForm::read(&state, &context, request, "upload", 100_000).await?;
     let url = form_value(&fields, "url");
     let mut resource = catalog::new_resource(before.id, ResourceLocation::Link { url: url.clone() });
     resource.name = form_value(&fields, "name");

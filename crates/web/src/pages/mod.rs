@@ -209,6 +209,76 @@ impl axum::extract::FromRequest<AppState> for CheckedForm {
     }
 }
 
+/// A page's multipart form with one file: its text fields, and the file,
+/// streamed into storage as it arrives. Read by [`UploadForm::read`].
+pub(crate) struct UploadForm {
+    pub fields: Vec<(String, String)>,
+    /// The stored file and the name the client gave it; `None` when no file was chosen.
+    pub upload: Option<(datalab_files::StoredBlob, String)>,
+}
+
+impl UploadForm {
+    /// Reads a multipart form whose file is the part named `file_field`:
+    /// every text field bounded by `text_limit` bytes, the number of parts
+    /// bounded, and the CSRF token checked before the first byte of the
+    /// file is stored (the form puts its token first). On any error the
+    /// file already stored is discarded.
+    pub(crate) async fn read(
+        state: &AppState,
+        context: &RequestContext,
+        request: axum::extract::Request,
+        file_field: &str,
+        text_limit: usize,
+    ) -> Result<UploadForm, AppError> {
+        use axum::extract::FromRequest;
+        let mut multipart = axum::extract::Multipart::from_request(request, state)
+            .await
+            .map_err(|error| AppError::BadRequest(error.to_string()))?;
+        let mut form = UploadForm { fields: Vec::new(), upload: None };
+        let (mut csrf_checked, mut parts) = (false, 0);
+        let read: Result<(), AppError> = async {
+            while let Some(mut field) =
+                multipart.next_field().await.map_err(|error| AppError::BadRequest(error.to_string()))?
+            {
+                crate::forms::count_part(&mut parts)?;
+                let name = field.name().unwrap_or("").to_string();
+                match field.file_name().map(str::to_string) {
+                    Some(filename) if name == file_field && form.upload.is_none() => {
+                        if !csrf_checked {
+                            return Err(AppError::Csrf);
+                        }
+                        if filename.is_empty() {
+                            continue; // no file chosen
+                        }
+                        let stream = futures_util::stream::poll_fn(move |poll| {
+                            futures_util::Stream::poll_next(std::pin::Pin::new(&mut field), poll)
+                        });
+                        form.upload = Some((catalog::store_upload(&state.app, stream).await?, filename));
+                    }
+                    Some(_) => return Err(AppError::BadRequest(format!("unexpected file field {name}"))),
+                    None => {
+                        let value = crate::forms::bounded_text(&mut field, text_limit).await?;
+                        if name == "csrf_token" {
+                            crate::context::verify_csrf(context, &value)?;
+                            csrf_checked = true;
+                        }
+                        form.fields.push((name, value));
+                    }
+                }
+            }
+            if csrf_checked { Ok(()) } else { Err(AppError::Csrf) }
+        }
+        .await;
+        if let Err(error) = read {
+            if let Some((blob, _)) = &form.upload {
+                catalog::discard_upload(&state.app, blob).await;
+            }
+            return Err(error);
+        }
+        Ok(form)
+    }
+}
+
 /// Reads a urlencoded form body as pairs (repeated keys kept) and checks its CSRF token.
 pub(crate) fn checked_form(context: &RequestContext, body: &[u8]) -> Result<Vec<(String, String)>, AppError> {
     let pairs: Vec<(String, String)> =
