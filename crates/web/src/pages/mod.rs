@@ -134,15 +134,18 @@ pub(crate) fn base_context(context: &RequestContext) -> serde_json::Map<String, 
     map
 }
 
+/// Renders a page: the view's keys (a typed view, or a JSON object) beside
+/// what every page has (language, user, CSRF token…).
 pub(crate) fn render(
     state: &AppState,
     context: &RequestContext,
     template: &str,
-    extra: Value,
+    view: impl serde::Serialize,
 ) -> Result<Response, AppError> {
     let mut map = base_context(context);
-    if let Value::Object(extra) = extra {
-        map.extend(extra);
+    match serde_json::to_value(view).map_err(AppError::internal)? {
+        Value::Object(view) => map.extend(view),
+        other => return Err(AppError::internal(format!("the view of {template} is not an object: {other}"))),
     }
     let mut response = state.templates.render(template, Value::Object(map))?.into_response();
     response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));

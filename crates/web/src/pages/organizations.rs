@@ -102,7 +102,13 @@ pub async fn new_form(State(state): State<AppState>, context: RequestContext) ->
         &state,
         &context,
         "organization_form.html",
-        json!({"form": {"kind": "government"}, "errors": {}, "kinds": kinds(&context)}),
+        OrganizationFormView {
+            form: OrganizationForm::empty(),
+            errors: json!({}),
+            kinds: kinds(&context),
+            editing: false,
+            original_name: String::new(),
+        },
     )
 }
 
@@ -147,12 +153,17 @@ pub async fn create(
     match outcome {
         Ok(()) => Ok(redirect_local(&format!("/organization/{}", organization.name))),
         Err(AppError::Validation(errors)) => {
-            let form = json!({"name": organization.name, "title": organization.title, "description": organization.description, "image_url": organization.image_url, "kind": organization.kind.as_str()});
             let page = render(
                 &state,
                 &context,
                 "organization_form.html",
-                json!({"form": form, "errors": translated_errors(&context, &errors), "kinds": kinds(&context)}),
+                OrganizationFormView {
+                    form: OrganizationForm::of(&organization),
+                    errors: translated_errors(&context, &errors),
+                    kinds: kinds(&context),
+                    editing: false,
+                    original_name: String::new(),
+                },
             )?;
             Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
         }
@@ -293,14 +304,47 @@ pub async fn group(
     )
 }
 
-fn organization_form_values(organization: &Organization) -> serde_json::Value {
-    json!({
-        "name": organization.name,
-        "title": organization.title,
-        "description": organization.description,
-        "image_url": organization.image_url,
-        "kind": organization.kind.as_str(),
-    })
+/// What `organization_form.html` shows: the form's values, their errors,
+/// the kinds to choose from and, when editing, the name the organization had.
+#[derive(serde::Serialize)]
+struct OrganizationFormView {
+    form: OrganizationForm,
+    errors: serde_json::Value,
+    kinds: Vec<serde_json::Value>,
+    editing: bool,
+    original_name: String,
+}
+
+/// The organization form's fields.
+#[derive(serde::Serialize)]
+struct OrganizationForm {
+    name: String,
+    title: String,
+    description: String,
+    image_url: String,
+    kind: &'static str,
+}
+
+impl OrganizationForm {
+    fn of(organization: &Organization) -> OrganizationForm {
+        OrganizationForm {
+            name: organization.name.clone(),
+            title: organization.title.clone(),
+            description: organization.description.clone(),
+            image_url: organization.image_url.clone(),
+            kind: organization.kind.as_str(),
+        }
+    }
+
+    fn empty() -> OrganizationForm {
+        OrganizationForm {
+            name: String::new(),
+            title: String::new(),
+            description: String::new(),
+            image_url: String::new(),
+            kind: OrganizationKind::Government.as_str(),
+        }
+    }
 }
 
 pub async fn edit_form(
@@ -314,7 +358,13 @@ pub async fn edit_form(
         &state,
         &context,
         "organization_form.html",
-        json!({"form": organization_form_values(&organization), "errors": {}, "kinds": kinds(&context), "editing": true, "original_name": organization.name}),
+        OrganizationFormView {
+            form: OrganizationForm::of(&organization),
+            errors: json!({}),
+            kinds: kinds(&context),
+            editing: true,
+            original_name: organization.name.clone(),
+        },
     )
 }
 
@@ -353,7 +403,13 @@ pub async fn update(
                 &state,
                 &context,
                 "organization_form.html",
-                json!({"form": organization_form_values(&after), "errors": translated_errors(&context, &errors), "kinds": kinds(&context), "editing": true, "original_name": before.name}),
+                OrganizationFormView {
+                    form: OrganizationForm::of(&after),
+                    errors: translated_errors(&context, &errors),
+                    kinds: kinds(&context),
+                    editing: true,
+                    original_name: before.name.clone(),
+                },
             )?;
             Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
         }
