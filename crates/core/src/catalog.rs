@@ -150,6 +150,57 @@ pub struct DcatFields {
     pub modified: String,
 }
 
+/// Declares the dataset's text fields once: the list and both accessors.
+macro_rules! dataset_text_fields {
+    ($($name:literal => $($path:ident).+),* $(,)?) => {
+        /// A dataset's fields that are one line of text each, its own and
+        /// its DCAT ones, in the order the CKAN API lists them.
+        pub const DATASET_TEXT_FIELDS: &[&str] = &[$($name),*];
+
+        impl Dataset {
+            /// The text field `field`'s value ([`DATASET_TEXT_FIELDS`]); `None` for another name.
+            pub fn text_field(&self, field: &str) -> Option<&str> {
+                match field {
+                    $($name => Some(&self.$($path).+),)*
+                    _ => None,
+                }
+            }
+
+            /// The text field `field`, to set; `None` for another name.
+            pub fn text_field_mut(&mut self, field: &str) -> Option<&mut String> {
+                match field {
+                    $($name => Some(&mut self.$($path).+),)*
+                    _ => None,
+                }
+            }
+        }
+    };
+}
+
+// A new text field of a dataset costs one line here (and its inputs and
+// labels in the forms and templates that show it).
+dataset_text_fields! {
+    "name" => name,
+    "title" => title,
+    "notes" => notes,
+    "license_id" => license_id,
+    "author" => author,
+    "author_email" => author_email,
+    "maintainer" => maintainer,
+    "maintainer_email" => maintainer_email,
+    "url" => url,
+    "version" => version,
+    "temporal_start" => dcat.temporal_start,
+    "temporal_end" => dcat.temporal_end,
+    "update_frequency" => dcat.update_frequency,
+    "language" => dcat.language,
+    "theme" => dcat.theme,
+    "contact_name" => dcat.contact_name,
+    "contact_email" => dcat.contact_email,
+    "issued" => dcat.issued,
+    "modified" => dcat.modified,
+}
+
 /// Where a resource's bytes live.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum ResourceLocation {

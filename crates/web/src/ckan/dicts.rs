@@ -77,24 +77,14 @@ pub fn group_dict(group: &Group, package_count: Option<u64>) -> Value {
 pub fn package_dict(base_url: &str, dataset: &Dataset, organization: &Organization, groups: &[Group]) -> Value {
     let license = licenses::find(&dataset.license_id);
     let dcat = &dataset.dcat;
-    json!({
+    let mut dict = json!({
         "id": dataset.id,
-        "name": dataset.name,
-        "title": dataset.title,
-        "notes": dataset.notes,
         "type": "dataset",
         "owner_org": dataset.owner_org,
         "organization": organization_dict(organization, None),
-        "license_id": dataset.license_id,
         "license_title": license.map(|license| license.title),
         "license_url": license.map(|license| license.url),
         "isopen": license.is_some_and(|license| license.is_open),
-        "author": dataset.author,
-        "author_email": dataset.author_email,
-        "maintainer": dataset.maintainer,
-        "maintainer_email": dataset.maintainer_email,
-        "url": dataset.url,
-        "version": dataset.version,
         "state": dataset.state.as_str(),
         "private": dataset.private,
         "creator_user_id": dataset.creator_user_id,
@@ -109,19 +99,15 @@ pub fn package_dict(base_url: &str, dataset: &Dataset, organization: &Organizati
         "extras": dataset.extras.iter().map(|(key, value)| json!({"key": key, "value": value})).collect::<Vec<_>>(),
         "resources": dataset.resources.iter().map(|resource| resource_dict(base_url, resource)).collect::<Vec<_>>(),
         "num_resources": dataset.resources.len(),
-        "temporal_start": dcat.temporal_start,
-        "temporal_end": dcat.temporal_end,
         "spatial": dcat.spatial,
-        "update_frequency": dcat.update_frequency,
-        "language": dcat.language,
-        "theme": dcat.theme,
-        "contact_name": dcat.contact_name,
-        "contact_email": dcat.contact_email,
-        "issued": dcat.issued,
-        "modified": dcat.modified,
         "relationships_as_object": [],
         "relationships_as_subject": [],
-    })
+    });
+    // Every text field, the dataset's own and its DCAT ones (top-level keys, as ckanext-scheming shows them).
+    for field in datalab_core::DATASET_TEXT_FIELDS {
+        dict[*field] = json!(dataset.text_field(field));
+    }
+    dict
 }
 
 /// A user as others see them; the e-mail only for themselves and sysadmins.

@@ -46,27 +46,7 @@ const PACKAGE_READ_ONLY: &[&str] = &[
     "package_id",
 ];
 
-const PACKAGE_TEXT_FIELDS: &[&str] = &[
-    "name",
-    "title",
-    "notes",
-    "license_id",
-    "author",
-    "author_email",
-    "maintainer",
-    "maintainer_email",
-    "url",
-    "version",
-    "temporal_start",
-    "temporal_end",
-    "update_frequency",
-    "language",
-    "theme",
-    "contact_name",
-    "contact_email",
-    "issued",
-    "modified",
-];
+use datalab_core::DATASET_TEXT_FIELDS as PACKAGE_TEXT_FIELDS;
 
 const RESOURCE_READ_ONLY: &[&str] = &[
     "id",
@@ -186,29 +166,7 @@ pub fn apply_package(dataset: &mut Dataset, input: &Params, mode: Mode) -> Field
                 continue;
             }
         };
-        let dcat = &mut dataset.dcat;
-        let target = match *field {
-            "name" => &mut dataset.name,
-            "title" => &mut dataset.title,
-            "notes" => &mut dataset.notes,
-            "license_id" => &mut dataset.license_id,
-            "author" => &mut dataset.author,
-            "author_email" => &mut dataset.author_email,
-            "maintainer" => &mut dataset.maintainer,
-            "maintainer_email" => &mut dataset.maintainer_email,
-            "url" => &mut dataset.url,
-            "version" => &mut dataset.version,
-            "temporal_start" => &mut dcat.temporal_start,
-            "temporal_end" => &mut dcat.temporal_end,
-            "update_frequency" => &mut dcat.update_frequency,
-            "language" => &mut dcat.language,
-            "theme" => &mut dcat.theme,
-            "contact_name" => &mut dcat.contact_name,
-            "contact_email" => &mut dcat.contact_email,
-            "issued" => &mut dcat.issued,
-            "modified" => &mut dcat.modified,
-            _ => unreachable!("every text field has a target"),
-        };
+        let target = dataset.text_field_mut(field).expect("every text field has a target");
         *target = value;
     }
     if mode == Mode::Replace && dataset.license_id.is_empty() {

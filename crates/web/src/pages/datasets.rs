@@ -212,6 +212,32 @@ async fn publishable_organizations(state: &AppState, context: &RequestContext) -
         .collect())
 }
 
+/// The dataset text fields the dataset form edits (of
+/// `datalab_core::DATASET_TEXT_FIELDS`); a new one is an input in
+/// `dataset_form.html` and a name here.
+const FORM_TEXT_FIELDS: &[&str] = &[
+    "name",
+    "title",
+    "notes",
+    "license_id",
+    "author",
+    "author_email",
+    "maintainer",
+    "maintainer_email",
+    "url",
+    "version",
+    "temporal_start",
+    "temporal_end",
+    "update_frequency",
+    "language",
+    "contact_name",
+    "contact_email",
+];
+
+/// Of those, the ones the form's reader sets with a rule of its own (a
+/// name from the title, the licence).
+const SEPARATE_TEXT_FIELDS: &[&str] = &["name", "title", "notes", "license_id"];
+
 async fn form_view(
     state: &AppState,
     context: &RequestContext,
@@ -220,31 +246,19 @@ async fn form_view(
     editing: bool,
 ) -> Result<Value, AppError> {
     let lang = context.lang;
+    let mut form = json!({
+        "owner_org": dataset.owner_org,
+        "tag_string": dataset.tags.join(", "),
+        "groups": dataset.groups,
+        "private": dataset.private,
+        "spatial": dataset.dcat.spatial,
+    });
+    for field in FORM_TEXT_FIELDS {
+        form[*field] = json!(dataset.text_field(field));
+    }
     Ok(json!({
         "editing": editing,
-        "form": {
-            "name": dataset.name,
-            "title": dataset.title,
-            "notes": dataset.notes,
-            "owner_org": dataset.owner_org,
-            "license_id": dataset.license_id,
-            "tag_string": dataset.tags.join(", "),
-            "groups": dataset.groups,
-            "private": dataset.private,
-            "author": dataset.author,
-            "author_email": dataset.author_email,
-            "maintainer": dataset.maintainer,
-            "maintainer_email": dataset.maintainer_email,
-            "url": dataset.url,
-            "version": dataset.version,
-            "temporal_start": dataset.dcat.temporal_start,
-            "temporal_end": dataset.dcat.temporal_end,
-            "spatial": dataset.dcat.spatial,
-            "update_frequency": dataset.dcat.update_frequency,
-            "language": dataset.dcat.language,
-            "contact_name": dataset.dcat.contact_name,
-            "contact_email": dataset.dcat.contact_email,
-        },
+        "form": form,
         "errors": translated_errors(context, errors),
         "organizations": publishable_organizations(state, context).await?,
         "licenses": datalab_core::licenses::LICENSES.iter().map(|license| json!({"id": license.id, "title": license.title})).collect::<Vec<_>>(),
@@ -291,20 +305,10 @@ fn apply_form(dataset: &mut Dataset, pairs: &[(String, String)], errors: &mut Fi
         .collect();
     dataset.groups = form_values(pairs, "groups");
     dataset.private = form_value(pairs, "private") == "true";
-    dataset.author = form_value(pairs, "author");
-    dataset.author_email = form_value(pairs, "author_email");
-    dataset.maintainer = form_value(pairs, "maintainer");
-    dataset.maintainer_email = form_value(pairs, "maintainer_email");
-    dataset.url = form_value(pairs, "url");
-    dataset.version = form_value(pairs, "version");
-    let dcat = &mut dataset.dcat;
-    dcat.temporal_start = form_value(pairs, "temporal_start");
-    dcat.temporal_end = form_value(pairs, "temporal_end");
-    dcat.spatial = form_values(pairs, "spatial");
-    dcat.update_frequency = form_value(pairs, "update_frequency");
-    dcat.language = form_value(pairs, "language");
-    dcat.contact_name = form_value(pairs, "contact_name");
-    dcat.contact_email = form_value(pairs, "contact_email");
+    for field in FORM_TEXT_FIELDS.iter().filter(|field| !SEPARATE_TEXT_FIELDS.contains(field)) {
+        *dataset.text_field_mut(field).expect("a dataset text field") = form_value(pairs, field);
+    }
+    dataset.dcat.spatial = form_values(pairs, "spatial");
 }
 
 pub async fn create(
