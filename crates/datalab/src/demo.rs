@@ -237,7 +237,9 @@ pub async fn load(state: &App) -> anyhow::Result<()> {
             state: State::Active,
             created: datalab_store::now(),
         };
-        state.store.create_organization(None, &organization).await?;
+        datalab_app::organizations::create_organization(state, &system, None, &organization)
+            .await
+            .map_err(|error| anyhow::anyhow!("{}", error.detailed()))?;
     }
     for (name, title, description) in GROUPS {
         if state.store.group(name).await.is_ok() {
@@ -252,7 +254,9 @@ pub async fn load(state: &App) -> anyhow::Result<()> {
             state: State::Active,
             created: datalab_store::now(),
         };
-        state.store.create_group(None, &group).await?;
+        datalab_app::organizations::create_group(state, &system, None, &group)
+            .await
+            .map_err(|error| anyhow::anyhow!("{}", error.detailed()))?;
     }
     let mut created = 0;
     for demo in DATASETS {
