@@ -238,13 +238,51 @@ const FORM_TEXT_FIELDS: &[&str] = &[
 /// name from the title, the licence).
 const SEPARATE_TEXT_FIELDS: &[&str] = &["name", "title", "notes", "license_id"];
 
+/// What `dataset_form.html` shows.
+#[derive(serde::Serialize)]
+struct DatasetFormView {
+    editing: bool,
+    /// The fields' values, by name (the text fields from `FORM_TEXT_FIELDS`).
+    form: Value,
+    errors: Value,
+    organizations: Vec<Value>,
+    licenses: Vec<LicenseChoice>,
+    all_groups: Vec<GroupChoice>,
+    frequencies: Vec<FrequencyChoice>,
+    municipalities: Vec<MunicipalityChoice>,
+}
+
+#[derive(serde::Serialize)]
+struct LicenseChoice {
+    id: &'static str,
+    title: &'static str,
+}
+
+#[derive(serde::Serialize)]
+struct GroupChoice {
+    name: String,
+    title: String,
+}
+
+#[derive(serde::Serialize)]
+struct FrequencyChoice {
+    code: &'static str,
+    label: String,
+}
+
+#[derive(serde::Serialize)]
+struct MunicipalityChoice {
+    code: &'static str,
+    name: &'static str,
+}
+
 async fn form_view(
     state: &AppState,
     context: &RequestContext,
     dataset: &Dataset,
     errors: &FieldErrors,
     editing: bool,
-) -> Result<Value, AppError> {
+) -> Result<DatasetFormView, AppError> {
     let lang = context.lang;
     let mut form = json!({
         "owner_org": dataset.owner_org,
@@ -256,16 +294,32 @@ async fn form_view(
     for field in FORM_TEXT_FIELDS {
         form[*field] = json!(dataset.text_field(field));
     }
-    Ok(json!({
-        "editing": editing,
-        "form": form,
-        "errors": translated_errors(context, errors),
-        "organizations": publishable_organizations(state, context).await?,
-        "licenses": datalab_core::licenses::LICENSES.iter().map(|license| json!({"id": license.id, "title": license.title})).collect::<Vec<_>>(),
-        "all_groups": state.app.store.groups().await?.iter().map(|group| json!({"name": group.name, "title": group.title})).collect::<Vec<_>>(),
-        "frequencies": datalab_core::UPDATE_FREQUENCIES.iter().map(|code| json!({"code": code, "label": lang.t(&format!("frequency-{code}"))})).collect::<Vec<_>>(),
-        "municipalities": std::iter::once((municipalities::STATE_CODE, municipalities::STATE_NAME)).chain(municipalities::MUNICIPALITIES.iter().copied()).map(|(code, name)| json!({"code": code, "name": name})).collect::<Vec<_>>(),
-    }))
+    Ok(DatasetFormView {
+        editing,
+        form,
+        errors: translated_errors(context, errors),
+        organizations: publishable_organizations(state, context).await?,
+        licenses: datalab_core::licenses::LICENSES
+            .iter()
+            .map(|license| LicenseChoice { id: license.id, title: license.title })
+            .collect(),
+        all_groups: state
+            .app
+            .store
+            .groups()
+            .await?
+            .into_iter()
+            .map(|group| GroupChoice { name: group.name, title: group.title })
+            .collect(),
+        frequencies: datalab_core::UPDATE_FREQUENCIES
+            .iter()
+            .map(|code| FrequencyChoice { code, label: lang.t(&format!("frequency-{code}")) })
+            .collect(),
+        municipalities: std::iter::once((municipalities::STATE_CODE, municipalities::STATE_NAME))
+            .chain(municipalities::MUNICIPALITIES.iter().copied())
+            .map(|(code, name)| MunicipalityChoice { code, name })
+            .collect(),
+    })
 }
 
 pub async fn new_form(State(state): State<AppState>, context: RequestContext) -> Result<Response, AppError> {
