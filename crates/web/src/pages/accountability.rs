@@ -147,21 +147,35 @@ fn timeline_chart(milestones: &[Milestone], commitment: &Commitment, today: Date
     })
 }
 
+/// What `commitments.html` shows: every commitment with its progress.
+#[derive(serde::Serialize)]
+struct CommitmentsView {
+    commitments: Vec<CommitmentItem>,
+}
+
+#[derive(serde::Serialize)]
+struct CommitmentItem {
+    code: String,
+    title: String,
+    action_plan: String,
+    milestones: usize,
+    finished: usize,
+}
+
 pub async fn list(State(state): State<AppState>, context: RequestContext) -> Result<Response, AppError> {
     let lang = context.lang.code();
-    let mut items = Vec::new();
+    let mut commitments = Vec::new();
     for commitment in state.app.store.commitments().await? {
         let milestones = state.app.store.milestones(commitment.id).await?;
-        let finished = milestones.iter().filter(|milestone| milestone.status == MilestoneStatus::Finished).count();
-        items.push(json!({
-            "code": commitment.code,
-            "title": commitment.title.get(lang),
-            "action_plan": commitment.action_plan.title.get(lang),
-            "milestones": milestones.len(),
-            "finished": finished,
-        }));
+        commitments.push(CommitmentItem {
+            code: commitment.code.clone(),
+            title: commitment.title.get(lang).to_string(),
+            action_plan: commitment.action_plan.title.get(lang).to_string(),
+            milestones: milestones.len(),
+            finished: milestones.iter().filter(|milestone| milestone.status == MilestoneStatus::Finished).count(),
+        });
     }
-    render(&state, &context, "commitments.html", json!({"commitments": items}))
+    render(&state, &context, "commitments.html", CommitmentsView { commitments })
 }
 
 pub async fn show(

@@ -28,24 +28,40 @@ async fn organization_counts(
     Ok(results.facets.into_iter().flat_map(|(_, values)| values).collect())
 }
 
+/// What `organizations.html` shows: every organization with its kind and
+/// how many datasets the reader may see.
+#[derive(serde::Serialize)]
+struct OrganizationsView {
+    organizations: Vec<OrganizationItem>,
+}
+
+#[derive(serde::Serialize)]
+struct OrganizationItem {
+    name: String,
+    title: String,
+    description: String,
+    kind: String,
+    count: u64,
+}
+
 pub async fn list(State(state): State<AppState>, context: RequestContext) -> Result<Response, AppError> {
-    let organizations = state.app.store.organizations().await?;
     let counts = organization_counts(&state, &context).await?;
     let lang = context.lang;
-    render(
-        &state,
-        &context,
-        "organizations.html",
-        json!({
-            "organizations": organizations.iter().map(|organization| json!({
-                "name": organization.name,
-                "title": organization.title,
-                "description": organization.description,
-                "kind": lang.t(&format!("kind-{}", organization.kind.as_str())),
-                "count": counts.get(&organization.name).copied().unwrap_or(0),
-            })).collect::<Vec<_>>(),
-        }),
-    )
+    let organizations = state
+        .app
+        .store
+        .organizations()
+        .await?
+        .into_iter()
+        .map(|organization| OrganizationItem {
+            kind: lang.t(&format!("kind-{}", organization.kind.as_str())),
+            count: counts.get(&organization.name).copied().unwrap_or(0),
+            name: organization.name,
+            title: organization.title,
+            description: organization.description,
+        })
+        .collect();
+    render(&state, &context, "organizations.html", OrganizationsView { organizations })
 }
 
 pub async fn show(
