@@ -293,12 +293,30 @@ pub async fn groups(State(state): State<AppState>, context: RequestContext) -> R
     let results = state.app.search.search(&request, &datalab_app::catalog::visibility(&context.actor, true))?;
     let counts: std::collections::HashMap<String, u64> =
         results.facets.into_iter().flat_map(|(_, values)| values).collect();
-    render(
-        &state,
-        &context,
-        "groups.html",
-        json!({"groups": groups.iter().map(|group| json!({"name": group.name, "title": group.title, "description": group.description, "count": counts.get(&group.name).copied().unwrap_or(0)})).collect::<Vec<_>>()}),
-    )
+    let groups = groups
+        .into_iter()
+        .map(|group| GroupItem {
+            count: counts.get(&group.name).copied().unwrap_or(0),
+            name: group.name,
+            title: group.title,
+            description: group.description,
+        })
+        .collect();
+    render(&state, &context, "groups.html", GroupsView { groups })
+}
+
+/// What `groups.html` shows: every theme with how many datasets the reader may see.
+#[derive(serde::Serialize)]
+struct GroupsView {
+    groups: Vec<GroupItem>,
+}
+
+#[derive(serde::Serialize)]
+struct GroupItem {
+    name: String,
+    title: String,
+    description: String,
+    count: u64,
 }
 
 pub async fn group(
