@@ -15,6 +15,13 @@ pub async fn register(app: &App, new_user: datalab_store::NewUser<'_>) -> Result
     Ok(app.store.create_user(new_user).await?)
 }
 
+/// Sets a person's password: they themselves, or a sysadmin (the
+/// command line acts as one). The password rules are the store's.
+pub async fn set_password(app: &App, actor: &Actor, user: &User, password: &str) -> Result<(), Error> {
+    actor.authorize(Action::ManageAccount { user: user.id })?;
+    Ok(app.store.set_password(user.id, password).await?)
+}
+
 /// A new API token for `owner`, named `name` (required).
 pub async fn create_token(
     app: &App,

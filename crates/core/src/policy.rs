@@ -77,6 +77,10 @@ pub enum Action {
     },
     CreateGroup,
     UpdateGroup,
+    /// Change an account itself (its password): its owner, or a sysadmin.
+    ManageAccount {
+        user: Uuid,
+    },
     /// List, create or revoke the API tokens of a user.
     ManageTokens {
         user: Uuid,
@@ -193,7 +197,7 @@ impl Actor {
             Action::CreateOrganization | Action::CreateGroup | Action::UpdateGroup | Action::ManageCommitments => {
                 self.sysadmin
             }
-            Action::ManageTokens { user } | Action::ReadUserPrivate { user } => {
+            Action::ManageAccount { user } | Action::ManageTokens { user } | Action::ReadUserPrivate { user } => {
                 self.sysadmin || self.user_id == Some(user)
             }
         };
@@ -327,6 +331,8 @@ sysadmin   y       y        y      y        y
         let someone_else = Uuid::from_u128(9);
         let actor = Actor::user(me, false, HashMap::new());
         assert!(actor.can(Action::ManageTokens { user: me }));
+        assert!(actor.can(Action::ManageAccount { user: me }));
+        assert_eq!(actor.authorize(Action::ManageAccount { user: someone_else }), Err(PolicyError::Forbidden));
         assert_eq!(actor.authorize(Action::ManageTokens { user: someone_else }), Err(PolicyError::Forbidden));
         assert_eq!(Actor::anonymous().authorize(Action::ManageTokens { user: me }), Err(PolicyError::NotAuthenticated));
         assert!(Actor::user(someone_else, true, HashMap::new()).can(Action::ManageTokens { user: me }));

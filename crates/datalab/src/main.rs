@@ -290,21 +290,18 @@ async fn main() -> anyhow::Result<()> {
                     let password = password.trim_end_matches(['\r', '\n']);
                     match state.store.user(&name).await {
                         Ok(existing) => {
-                            state.store.set_password(existing.id, password).await.map_err(describe)?;
+                            datalab_app::users::set_password(&state, &datalab_app::system_actor(), &existing, password)
+                                .await
+                                .map_err(describe)?;
                             println!("password of user {name} updated");
                         }
                         Err(datalab_store::StoreError::NotFound) => {
-                            let user = state
-                                .store
-                                .create_user(NewUser {
-                                    name: &name,
-                                    fullname: &fullname,
-                                    email: &email,
-                                    password,
-                                    sysadmin,
-                                })
-                                .await
-                                .map_err(describe)?;
+                            let user = datalab_app::users::register(
+                                &state,
+                                NewUser { name: &name, fullname: &fullname, email: &email, password, sysadmin },
+                            )
+                            .await
+                            .map_err(describe)?;
                             println!("user {} created{}", user.name, if user.sysadmin { " (sysadmin)" } else { "" });
                         }
                         Err(error) => return Err(error.into()),
@@ -312,7 +309,10 @@ async fn main() -> anyhow::Result<()> {
                 }
                 AdminCommand::CreateToken { name, token_name } => {
                     let user = state.store.user(&name).await.map_err(|_| anyhow::anyhow!("no user named {name:?}"))?;
-                    let (_, secret) = state.store.create_api_token(user.id, &token_name).await.map_err(describe)?;
+                    let (_, secret) =
+                        datalab_app::users::create_token(&state, &datalab_app::system_actor(), &user, &token_name)
+                            .await
+                            .map_err(describe)?;
                     println!("API token for {} (shown once):", user.name);
                     println!("{}", secret.0);
                 }
@@ -330,9 +330,6 @@ async fn main() -> anyhow::Result<()> {
 }
 
 /// Turns field errors into a readable message for the terminal.
-fn describe(error: datalab_store::StoreError) -> anyhow::Error {
-    match error {
-        datalab_store::StoreError::Validation(fields) => anyhow::anyhow!("invalid input: {fields}"),
-        other => other.into(),
-    }
+fn describe(error: datalab_app::Error) -> anyhow::Error {
+    anyhow::anyhow!("{}", error.detailed())
 }
