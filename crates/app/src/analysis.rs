@@ -1,8 +1,8 @@
 //! The analysis of uploaded files as jobs: a new file, a changed
 //! publisher schema or the re-analyse button queues one; jobs run one at a
 //! time with their progress written every half second; a finished
-//! analysis and its tables are published together, in one write; a stop
-//! is resumed at the next start.
+//! analysis and its tables are published together, in one write; a job
+//! a stop interrupted is taken again once its lease runs out.
 
 use std::sync::Arc;
 

@@ -37,8 +37,11 @@ pub const LEASE: std::time::Duration = std::time::Duration::from_secs(30);
 pub const POLL_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// What a job does: one variant per kind, with its payload.
+/// What a job does: one variant per kind, with its payload. The kind
+/// stored with a job is the variant's name in kebab case and the payload
+/// its fields, both from serde (`{"kind": …, "payload": {…}}`).
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[serde(tag = "kind", content = "payload", rename_all = "kebab-case")]
 pub enum Task {
     /// Analyse a resource's file (the one with this hash): tables, profile,
     /// report, quality, published together.
@@ -55,27 +58,16 @@ impl Task {
 
     /// The task a stored job describes.
     pub fn of(job: &Job) -> Result<Task, String> {
-        match job.kind.as_str() {
-            datalab_store::ANALYSE_RESOURCE => {
-                #[derive(serde::Deserialize)]
-                struct Payload {
-                    resource_id: Uuid,
-                    sha256: String,
-                }
-                let payload: Payload = serde_json::from_value(job.payload.clone())
-                    .map_err(|error| format!("a job of kind {} has a payload it cannot read: {error}", job.kind))?;
-                Ok(Task::AnalyseResource { resource_id: payload.resource_id, sha256: payload.sha256 })
-            }
-            other => Err(format!("no worker knows jobs of kind {other:?}")),
+        if job.kind != datalab_store::ANALYSE_RESOURCE {
+            return Err(format!("no worker knows jobs of kind {:?}", job.kind));
         }
+        serde_json::from_value(serde_json::json!({"kind": job.kind, "payload": job.payload}))
+            .map_err(|error| format!("a job of kind {} has a payload it cannot read: {error}", job.kind))
     }
 
     fn payload(&self) -> serde_json::Value {
-        match self {
-            Task::AnalyseResource { resource_id, sha256 } => {
-                serde_json::json!({"resource_id": resource_id, "sha256": sha256})
-            }
-        }
+        let mut tagged = serde_json::to_value(self).expect("tasks serialize");
+        tagged["payload"].take()
     }
 
     /// While a job with the same key is queued, another is not added.
@@ -230,5 +222,42 @@ async fn run(app: &App, job: Job) {
     }
     if let Err(error) = app.store.finish_job(job.id, finished.as_ref().map(|_| ())).await {
         tracing::error!(%error, job = %job.id, "cannot record the end of a job");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_task_is_stored_as_its_kind_and_payload_and_read_back() {
+        let task = Task::AnalyseResource { resource_id: Uuid::nil(), sha256: "abc".into() };
+        let tagged = serde_json::to_value(&task).unwrap();
+        assert_eq!(tagged["kind"], task.kind(), "serde's kind is the stored kind");
+        assert_eq!(task.payload(), serde_json::json!({"resource_id": Uuid::nil(), "sha256": "abc"}));
+        let job = Job {
+            id: Uuid::nil(),
+            kind: task.kind().into(),
+            payload: task.payload(),
+            resource_id: Uuid::nil(),
+            sha256: "abc".into(),
+            status: datalab_store::JobStatus::Queued,
+            run_at: time::OffsetDateTime::UNIX_EPOCH,
+            attempts: 0,
+            worker: String::new(),
+            lease_until: None,
+            bytes_total: None,
+            bytes_read: 0,
+            rows_read: 0,
+            error: String::new(),
+            error_es: String::new(),
+            created: time::OffsetDateTime::UNIX_EPOCH,
+            updated: time::OffsetDateTime::UNIX_EPOCH,
+        };
+        assert_eq!(Task::of(&job).unwrap(), task);
+        let unknown = Job { kind: "send-mail".into(), ..job.clone() };
+        assert!(Task::of(&unknown).unwrap_err().contains("no worker knows"));
+        let broken = Job { payload: serde_json::json!({"sha256": 1}), ..job };
+        assert!(Task::of(&broken).unwrap_err().contains("cannot read"));
     }
 }
