@@ -249,6 +249,19 @@ pub fn visibility(actor: &Actor, include_private: bool) -> Visibility {
     }
 }
 
+/// How many datasets the actor may see carry each value of `facet` (each
+/// organization, theme…), from the index.
+pub fn facet_counts(
+    app: &App,
+    actor: &Actor,
+    facet: datalab_search::FacetName,
+    include_private: bool,
+) -> Result<std::collections::HashMap<String, u64>, Error> {
+    let request = SearchRequest { rows: 1, facets: vec![facet], facet_limit: usize::MAX, ..SearchRequest::default() };
+    let results = app.search.search(&request, &visibility(actor, include_private))?;
+    Ok(results.facets.into_iter().flat_map(|(_, values)| values).collect())
+}
+
 /// Runs a search and loads the datasets it found, in result order.
 pub async fn search(
     app: &App,

@@ -637,9 +637,7 @@ fn facet_fields(params: &Params) -> Result<Vec<FacetName>, AppError> {
 }
 
 async fn facet_counts(call: &Call<'_>, facet: FacetName) -> Result<HashMap<String, u64>, AppError> {
-    let request = SearchRequest { rows: 1, facets: vec![facet], facet_limit: usize::MAX, ..SearchRequest::default() };
-    let results = call.state.app.search.search(&request, &catalog::visibility(&call.actor, false))?;
-    Ok(results.facets.into_iter().flat_map(|(_, values)| values).collect())
+    Ok(catalog::facet_counts(&call.state.app, &call.actor, facet, false)?)
 }
 
 async fn package_search(call: &Call<'_>) -> Result<Value, AppError> {

@@ -18,14 +18,7 @@ async fn organization_counts(
     state: &AppState,
     context: &RequestContext,
 ) -> Result<std::collections::HashMap<String, u64>, AppError> {
-    let request = datalab_search::SearchRequest {
-        rows: 1,
-        facets: vec![FacetName::Organization],
-        facet_limit: usize::MAX,
-        ..Default::default()
-    };
-    let results = state.app.search.search(&request, &datalab_app::catalog::visibility(&context.actor, true))?;
-    Ok(results.facets.into_iter().flat_map(|(_, values)| values).collect())
+    Ok(datalab_app::catalog::facet_counts(&state.app, &context.actor, FacetName::Organization, true)?)
 }
 
 /// What `organizations.html` shows: every organization with its kind and
@@ -284,15 +277,7 @@ pub async fn remove_member(
 
 pub async fn groups(State(state): State<AppState>, context: RequestContext) -> Result<Response, AppError> {
     let groups = state.app.store.groups().await?;
-    let request = datalab_search::SearchRequest {
-        rows: 1,
-        facets: vec![FacetName::Groups],
-        facet_limit: usize::MAX,
-        ..Default::default()
-    };
-    let results = state.app.search.search(&request, &datalab_app::catalog::visibility(&context.actor, true))?;
-    let counts: std::collections::HashMap<String, u64> =
-        results.facets.into_iter().flat_map(|(_, values)| values).collect();
+    let counts = datalab_app::catalog::facet_counts(&state.app, &context.actor, FacetName::Groups, true)?;
     let groups = groups
         .into_iter()
         .map(|group| GroupItem {
