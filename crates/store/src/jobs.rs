@@ -185,6 +185,19 @@ impl Store {
     /// has had `max_attempts`), then the oldest due job is marked running,
     /// its attempt counted and its progress reset. `None` when nothing is due.
     pub async fn claim_job(&self, claim: &Claim<'_>) -> StoreResult<Option<Job>> {
+        // An idle worker asks every second: it reads first, and takes the
+        // write lock only when a job is due or a lease has lapsed.
+        let anything: Option<i64> = sqlx::query_scalar(
+            "SELECT 1 FROM jobs WHERE (status = 'queued' AND run_at <= $1) \
+             OR (status = 'running' AND (lease_until IS NULL OR lease_until < $2)) LIMIT 1",
+        )
+        .bind(format_time(claim.due_by))
+        .bind(format_time(claim.now))
+        .fetch_optional(&self.reader)
+        .await?;
+        if anything.is_none() {
+            return Ok(None);
+        }
         let mut transaction = self.write_transaction().await?;
         let stamp = format_time(now());
         sqlx::query(
